@@ -1,0 +1,193 @@
+#include "common/http_server.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/version.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "common/openai_error.h"
+#include "spdlog/spdlog.h"
+
+namespace llmrouter {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler)
+    : options_(std::move(options)), handler_(std::move(handler)) {}
+
+HttpServer::~HttpServer() {
+  if (!threads_.empty()) Stop(std::chrono::milliseconds(0));
+}
+
+absl::Status HttpServer::Start() {
+  int n = options_.threads > 0 ? options_.threads : 1;
+  for (int i = 0; i < n; ++i) contexts_.push_back(std::make_unique<asio::io_context>(1));
+  beast::error_code ec;
+  auto address = asio::ip::make_address(options_.host, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("bad listen host ", options_.host));
+  tcp::endpoint ep(address, static_cast<unsigned short>(options_.port));
+  acceptor_ = std::make_unique<tcp::acceptor>(*contexts_[0]);
+  acceptor_->open(ep.protocol(), ec);
+  if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_->bind(ep, ec);
+  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options_.host, ":", options_.port, ": ", ec.message()));
+  }
+  port_ = acceptor_->local_endpoint().port();
+  asio::co_spawn(*contexts_[0], Accept(), asio::detached);
+  for (auto& ctx : contexts_) {
+    threads_.emplace_back([c = ctx.get()] {
+      auto guard = asio::make_work_guard(*c);
+      c->run();
+    });
+  }
+  return absl::OkStatus();
+}
+
+asio::awaitable<void> HttpServer::Accept() {
+  for (;;) {
+    asio::io_context& target = *contexts_[next_context_++ % contexts_.size()];
+    beast::error_code ec;
+    tcp::socket socket = co_await acceptor_->async_accept(
+        target, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor_->is_open()) co_return;
+      spdlog::warn("http_accept_failed error=\"{}\"", ec.message());
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    asio::co_spawn(target, Serve(std::move(socket)), asio::detached);
+  }
+}
+
+asio::awaitable<bool> WriteHttpResponse(
+    beast::tcp_stream& stream, unsigned version, bool keep_alive, int status,
+    std::string_view content_type, std::string body,
+    const std::vector<std::pair<std::string, std::string>>& extra_headers) {
+  http::response<http::string_body> res{static_cast<http::status>(status), version};
+  res.set(http::field::content_type, beast::string_view(content_type.data(), content_type.size()));
+  for (const auto& [name, value] : extra_headers) res.set(name, value);
+  res.keep_alive(keep_alive);
+  res.body() = std::move(body);
+  res.prepare_payload();
+  beast::error_code ec;
+  co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+  co_return !ec;
+}
+
+namespace {
+
+// Counts a request from its header's arrival until its response is written.
+class InFlight {
+ public:
+  explicit InFlight(std::atomic<int>& n) : n_(n) { n_.fetch_add(1, std::memory_order_relaxed); }
+  ~InFlight() { n_.fetch_sub(1, std::memory_order_relaxed); }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  std::atomic<int>& n_;
+};
+
+}  // namespace
+
+asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(options_.max_body_bytes);
+    parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
+    beast::error_code ec;
+    stream.expires_after(options_.read_timeout);
+    co_await http::async_read_header(stream, buffer, parser,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+    int reject = 0;
+    std::string why;
+    const auto& http_category = http::make_error_code(http::error::bad_method).category();
+    if (ec && (ec == http::error::end_of_stream || ec == http::error::partial_message ||
+               ec.category() != http_category)) {
+      break;  // peer closed, timed out or reset: nothing to answer
+    }
+    InFlight in_flight(active_);
+    if (!ec) {
+      const auto& h = parser.get();
+      if (parser.content_length() && *parser.content_length() > options_.max_body_bytes) {
+        reject = 413;
+        why = absl::StrCat("request body of ", *parser.content_length(),
+                           " bytes exceeds the limit of ", options_.max_body_bytes, " bytes");
+      } else if (beast::iequals(h[http::field::expect], "100-continue")) {
+        http::response<http::empty_body> cont{http::status::continue_, h.version()};
+        co_await http::async_write(stream, cont, asio::redirect_error(asio::use_awaitable, ec));
+      }
+      if (!reject && !ec && !parser.is_done()) {
+        co_await http::async_read(stream, buffer, parser,
+                                  asio::redirect_error(asio::use_awaitable, ec));
+      }
+    }
+    if (ec == http::error::body_limit) {
+      reject = 413;
+      why = absl::StrCat("request body exceeds the limit of ", options_.max_body_bytes, " bytes");
+    } else if (ec == http::error::header_limit) {
+      reject = 431;
+      why = absl::StrCat("request headers exceed the limit of ", options_.max_header_bytes,
+                         " bytes");
+    } else if (ec && ec.category() == http_category && ec != http::error::partial_message &&
+               ec != http::error::end_of_stream) {
+      reject = 400;
+      why = absl::StrCat("malformed HTTP request: ", ec.message());
+    } else if (ec) {
+      break;  // peer closed, timed out or reset: nothing to answer
+    }
+    if (reject) {
+      stream.expires_after(std::chrono::seconds(5));
+      co_await WriteHttpResponse(stream, 11, false, reject, "application/json",
+                                 OpenAiErrorJson(reject, why));
+      break;
+    }
+    HttpRequest req = parser.release();
+    stream.expires_never();
+    bool keep_alive = co_await handler_(stream, req);
+    if (!keep_alive || !req.keep_alive() || stopping()) break;
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.socket().close(ignored);
+}
+
+void HttpServer::Stop(std::chrono::milliseconds grace) {
+  if (threads_.empty()) return;
+  stopping_.store(true);
+  asio::post(*contexts_[0], [this] {
+    beast::error_code ec;
+    acceptor_->close(ec);
+  });
+  // Only requests in flight are waited for: an idle keep-alive connection loses nothing when it
+  // is closed, and a client must be ready for that at any time.
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  while (active_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  for (auto& ctx : contexts_) ctx->stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  acceptor_.reset();
+}
+
+}  // namespace llmrouter

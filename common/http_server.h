@@ -1,0 +1,94 @@
+// An asynchronous HTTP/1.1 server on Boost.Beast with C++20 coroutines: one io_context per
+// worker thread, keep-alive, body and header limits, timeouts against slow clients, and a
+// graceful stop. Used by the gateway and by fake-llm.
+#ifndef LLMROUTER_COMMON_HTTP_SERVER_H_
+#define LLMROUTER_COMMON_HTTP_SERVER_H_
+
+// Boost 1.74's coroutine headers need <utility> first with g++ 12.
+#include <utility>
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace llmrouter {
+
+using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
+
+struct HttpServerOptions {
+  std::string host = "0.0.0.0";
+  int port = 0;
+  int threads = 1;
+  std::size_t max_body_bytes = 4 << 20;
+  std::size_t max_header_bytes = 16 << 10;
+  // Time allowed to receive one whole request, counted from the first wait on it; an idle
+  // keep-alive connection is closed after the same time.
+  std::chrono::milliseconds read_timeout{30000};
+  std::string server_header = "llm-router";
+};
+
+// A handler writes the whole response to the stream itself (so it may stream it) and returns
+// whether the connection may serve another request. It runs on the connection's worker thread;
+// everything thread-local to that thread is safe to use without locks.
+using HttpHandler =
+    std::function<boost::asio::awaitable<bool>(boost::beast::tcp_stream&, HttpRequest&)>;
+
+// HttpServer is started and stopped from one thread. Requests that break the limits get 413
+// (body), 431 (headers) or 400 (malformed) with an OpenAI-shaped error body, and the connection
+// is closed; the server keeps serving.
+class HttpServer {
+ public:
+  HttpServer(HttpServerOptions options, HttpHandler handler);
+  ~HttpServer();
+
+  // Binds and starts the worker threads. Unavailable when the address cannot be bound.
+  absl::Status Start();
+  int port() const { return port_; }
+
+  // Stops accepting; connections finish the request they are serving (streams included) and
+  // close. Waits up to `grace`, then cuts what is left and joins the threads.
+  void Stop(std::chrono::milliseconds grace);
+
+  // True once Stop() has begun; handlers use it to answer "Connection: close".
+  bool stopping() const { return stopping_.load(std::memory_order_relaxed); }
+  // Requests between the arrival of their header and the end of their response.
+  int requests_in_flight() const { return active_.load(std::memory_order_relaxed); }
+
+ private:
+  boost::asio::awaitable<void> Accept();
+  boost::asio::awaitable<void> Serve(boost::asio::ip::tcp::socket socket);
+
+  HttpServerOptions options_;
+  HttpHandler handler_;
+  std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+  std::vector<std::thread> threads_;
+  std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> active_{0};
+  std::size_t next_context_ = 0;
+  int port_ = 0;
+};
+
+// Writes a complete response with a body; returns false on a write error.
+boost::asio::awaitable<bool> WriteHttpResponse(boost::beast::tcp_stream& stream,
+                                               unsigned version, bool keep_alive, int status,
+                                               std::string_view content_type, std::string body,
+                                               const std::vector<std::pair<std::string, std::string>>&
+                                                   extra_headers = {});
+
+}  // namespace llmrouter
+
+#endif  // LLMROUTER_COMMON_HTTP_SERVER_H_
