@@ -8,8 +8,8 @@
 
 namespace llmrouter {
 
-absl::Status InitLogging(std::string_view service, std::string_view level,
-                         std::string_view format) {
+absl::Status InitLogging(absl::string_view service, absl::string_view level,
+                         absl::string_view format) {
   spdlog::level::level_enum lvl = spdlog::level::from_str(std::string(level));
   if (lvl == spdlog::level::off && level != "off") {
     return absl::InvalidArgumentError(absl::StrCat("unknown log level \"", level, "\""));

@@ -8,7 +8,7 @@
 namespace llmrouter {
 namespace {
 
-absl::Status SqliteError(sqlite3* db, std::string_view what) {
+absl::Status SqliteError(sqlite3* db, absl::string_view what) {
   return absl::InternalError(absl::StrCat("sqlite: ", what, ": ", sqlite3_errmsg(db)));
 }
 
@@ -37,7 +37,7 @@ absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path
 
 SqliteDb::~SqliteDb() { sqlite3_close(db_); }
 
-absl::Status SqliteDb::Exec(std::string_view sql) {
+absl::Status SqliteDb::Exec(absl::string_view sql) {
   std::string text(sql);
   char* err = nullptr;
   if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
@@ -48,7 +48,7 @@ absl::Status SqliteDb::Exec(std::string_view sql) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<SqliteStatement> SqliteDb::Prepare(std::string_view sql) {
+absl::StatusOr<SqliteStatement> SqliteDb::Prepare(absl::string_view sql) {
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) !=
       SQLITE_OK) {
@@ -108,7 +108,7 @@ SqliteStatement& SqliteStatement::Bind(int index, int64_t value) {
   return *this;
 }
 
-SqliteStatement& SqliteStatement::Bind(int index, std::string_view value) {
+SqliteStatement& SqliteStatement::Bind(int index, absl::string_view value) {
   sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
   return *this;
 }

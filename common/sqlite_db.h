@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
@@ -21,7 +21,7 @@ namespace llmrouter {
 // transaction.
 struct Migration {
   int version;
-  std::string_view sql;
+  absl::string_view sql;
 };
 
 class SqliteStatement;
@@ -38,8 +38,8 @@ class SqliteDb {
   SqliteDb& operator=(const SqliteDb&) = delete;
 
   // Runs one or more statements that return no rows.
-  absl::Status Exec(std::string_view sql);
-  absl::StatusOr<SqliteStatement> Prepare(std::string_view sql);
+  absl::Status Exec(absl::string_view sql);
+  absl::StatusOr<SqliteStatement> Prepare(absl::string_view sql);
 
   // Applies the migrations newer than the database's version. FailedPrecondition when the
   // database is newer than the highest migration given (a downgrade).
@@ -62,7 +62,7 @@ class SqliteStatement {
   ~SqliteStatement();
 
   SqliteStatement& Bind(int index, int64_t value);
-  SqliteStatement& Bind(int index, std::string_view value);
+  SqliteStatement& Bind(int index, absl::string_view value);
   // Returns true while a row is available, false when done.
   absl::StatusOr<bool> Step();
   // Runs a statement that returns no rows.

@@ -1,0 +1,141 @@
+#include "services/inventory/endpoint_file.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "services/inventory/endpoint_registry.h"
+
+namespace llmrouter::inventory {
+namespace {
+
+using llmrouter::v1::Endpoint;
+
+const absl::flat_hash_set<std::string>& KnownKeys() {
+  static const auto* keys = new absl::flat_hash_set<std::string>{
+      "id", "model", "address", "scheme", "region", "zone", "pool",
+      "track", "version", "weight", "labels", "health"};
+  return *keys;
+}
+
+void ParseOne(const YAML::Node& node, const std::string& where, Endpoint* e,
+              std::vector<std::string>* problems) {
+  if (!node.IsMap()) {
+    problems->push_back(absl::StrCat(where, ": must be a mapping"));
+    return;
+  }
+  for (const auto& kv : node) {
+    std::string key = kv.first.as<std::string>();
+    if (!KnownKeys().contains(key)) {
+      problems->push_back(absl::StrCat(where, ".", key, ": unknown field"));
+    }
+  }
+  auto str = [&](const char* key, std::string* out) {
+    const YAML::Node v = node[key];
+    if (!v) return;
+    if (!v.IsScalar()) {
+      problems->push_back(absl::StrCat(where, ".", key, ": must be a string"));
+      return;
+    }
+    *out = v.as<std::string>();
+  };
+  str("id", e->mutable_id());
+  str("model", e->mutable_model());
+  str("address", e->mutable_address());
+  str("scheme", e->mutable_scheme());
+  str("region", e->mutable_region());
+  str("zone", e->mutable_zone());
+  str("pool", e->mutable_pool());
+  str("track", e->mutable_track());
+  str("version", e->mutable_version());
+  if (const YAML::Node w = node["weight"]) {
+    try {
+      int weight = w.as<int>();
+      if (weight < 0) throw YAML::Exception(w.Mark(), "negative");
+      e->set_weight(static_cast<uint32_t>(weight));
+    } catch (const YAML::Exception&) {
+      problems->push_back(absl::StrCat(where, ".weight: must be a non-negative integer"));
+    }
+  }
+  if (const YAML::Node h = node["health"]) {
+    std::string v = h.IsScalar() ? h.as<std::string>() : "";
+    llmrouter::v1::HealthState state;
+    if (v == "healthy") {
+      state = llmrouter::v1::HEALTH_STATE_HEALTHY;
+    } else if (v == "degraded") {
+      state = llmrouter::v1::HEALTH_STATE_DEGRADED;
+    } else if (v == "unhealthy") {
+      state = llmrouter::v1::HEALTH_STATE_UNHEALTHY;
+    } else if (v == "draining") {
+      state = llmrouter::v1::HEALTH_STATE_DRAINING;
+    } else {
+      problems->push_back(absl::StrCat(
+          where, ".health: \"", v, "\" is not one of healthy, degraded, unhealthy, draining"));
+      state = llmrouter::v1::HEALTH_STATE_UNSPECIFIED;
+    }
+    e->set_health(state);
+  }
+  if (const YAML::Node labels = node["labels"]) {
+    if (!labels.IsMap()) {
+      problems->push_back(absl::StrCat(where, ".labels: must be a mapping of strings"));
+    } else {
+      for (const auto& kv : labels) {
+        (*e->mutable_labels())[kv.first.as<std::string>()] =
+            kv.second.IsScalar() ? kv.second.as<std::string>() : "";
+      }
+    }
+  }
+  if (absl::Status s = NormalizeEndpoint(e); !s.ok()) {
+    problems->push_back(absl::StrCat(where, ": ", s.message()));
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Endpoint>> ParseEndpointsYaml(const std::string& text) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("endpoints file is not valid YAML: ", e.what()));
+  }
+  std::vector<std::string> problems;
+  std::vector<Endpoint> out;
+  if (root.IsNull()) return out;
+  if (!root.IsMap() || !root["endpoints"]) {
+    return absl::InvalidArgumentError("endpoints file: expected a top-level \"endpoints\" list");
+  }
+  const YAML::Node list = root["endpoints"];
+  if (!list.IsSequence()) return absl::InvalidArgumentError("endpoints: must be a list");
+  absl::flat_hash_set<std::string> ids;
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::string where = absl::StrCat("endpoints[", i, "]");
+    Endpoint e;
+    try {
+      ParseOne(list[i], where, &e, &problems);
+    } catch (const YAML::Exception& ex) {
+      problems.push_back(absl::StrCat(where, ": ", ex.what()));
+      continue;
+    }
+    if (!e.id().empty() && !ids.insert(e.id()).second) {
+      problems.push_back(absl::StrCat(where, ".id: duplicate id \"", e.id(), "\""));
+    }
+    out.push_back(std::move(e));
+  }
+  if (!problems.empty()) return absl::InvalidArgumentError(absl::StrJoin(problems, "; "));
+  return out;
+}
+
+absl::StatusOr<std::vector<Endpoint>> LoadEndpointsFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read endpoints file ", path));
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return ParseEndpointsYaml(buf.str());
+}
+
+}  // namespace llmrouter::inventory

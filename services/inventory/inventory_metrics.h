@@ -1,0 +1,26 @@
+// Every metric the inventory service exports, declared once.
+#ifndef LLMROUTER_SERVICES_INVENTORY_INVENTORY_METRICS_H_
+#define LLMROUTER_SERVICES_INVENTORY_INVENTORY_METRICS_H_
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+namespace llmrouter::inventory {
+
+struct InventoryMetrics {
+  explicit InventoryMetrics(prometheus::Registry& registry);
+
+  prometheus::Family<prometheus::Gauge>& endpoints;  // {health}
+  prometheus::Gauge& version;
+  prometheus::Gauge& watchers;
+  prometheus::Counter& snapshots_sent;
+  prometheus::Family<prometheus::Counter>& registrations;  // {op}
+  prometheus::Counter& expired;
+  prometheus::Counter& outcomes_accepted;
+  prometheus::Counter& outcomes_unknown_endpoint;
+};
+
+}  // namespace llmrouter::inventory
+
+#endif  // LLMROUTER_SERVICES_INVENTORY_INVENTORY_METRICS_H_

@@ -1,0 +1,187 @@
+#include "services/inventory/inventory_service.h"
+
+#include <array>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "common/proto_time.h"
+#include "common/logging.h"
+
+namespace llmrouter::inventory {
+namespace {
+
+using llmrouter::v1::WatchInventoryResponse;
+
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const grpc::Status& status) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
+// Streams snapshots to one subscriber. Only the newest pending snapshot is kept: a slow reader
+// skips versions instead of holding memory or delaying the registry and other subscribers.
+class WatchReactor final : public grpc::ServerWriteReactor<WatchInventoryResponse> {
+ public:
+  WatchReactor(EndpointRegistry& registry, InventoryMetrics& metrics, std::string subscriber)
+      : registry_(registry), metrics_(metrics), subscriber_(std::move(subscriber)) {
+    metrics_.watchers.Increment();
+    spdlog::info("watch_subscribed subscriber={}", subscriber_);
+    token_ = registry_.Subscribe([this](SnapshotPtr snap) { Offer(std::move(snap)); });
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    in_flight_.reset();
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
+      return;
+    }
+    metrics_.snapshots_sent.Increment();
+    WriteNextLocked();
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    registry_.Unsubscribe(token_);
+    metrics_.watchers.Decrement();
+    spdlog::info("watch_closed subscriber={}", subscriber_);
+    delete this;
+  }
+
+ private:
+  void Offer(SnapshotPtr snap) {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    pending_ = std::move(snap);
+    if (!in_flight_) WriteNextLocked();
+  }
+
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || !pending_) return;
+    in_flight_ = std::move(pending_);
+    pending_.reset();
+    StartWrite(in_flight_.get());
+  }
+
+  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+
+  EndpointRegistry& registry_;
+  InventoryMetrics& metrics_;
+  const std::string subscriber_;
+  uint64_t token_ = 0;
+  absl::Mutex mu_;
+  SnapshotPtr in_flight_ ABSL_GUARDED_BY(mu_);
+  SnapshotPtr pending_ ABSL_GUARDED_BY(mu_);
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace
+
+InventoryServiceImpl::InventoryServiceImpl(EndpointRegistry& registry, InventoryMetrics& metrics)
+    : registry_(registry), metrics_(metrics) {
+  gauge_token_ = registry_.Subscribe([this](SnapshotPtr snap) { UpdateGauges(snap->snapshot()); });
+}
+
+InventoryServiceImpl::~InventoryServiceImpl() { registry_.Unsubscribe(gauge_token_); }
+
+void InventoryServiceImpl::UpdateGauges(const llmrouter::v1::InventorySnapshot& snapshot) {
+  static constexpr std::array<std::pair<llmrouter::v1::HealthState, const char*>, 4> kStates = {{
+      {llmrouter::v1::HEALTH_STATE_HEALTHY, "healthy"},
+      {llmrouter::v1::HEALTH_STATE_DEGRADED, "degraded"},
+      {llmrouter::v1::HEALTH_STATE_UNHEALTHY, "unhealthy"},
+      {llmrouter::v1::HEALTH_STATE_DRAINING, "draining"},
+  }};
+  std::array<int, 4> counts{};
+  for (const auto& e : snapshot.endpoints()) {
+    for (size_t i = 0; i < kStates.size(); ++i) {
+      if (e.health() == kStates[i].first) ++counts[i];
+    }
+  }
+  for (size_t i = 0; i < kStates.size(); ++i) {
+    metrics_.endpoints.Add({{"health", kStates[i].second}}).Set(counts[i]);
+  }
+  metrics_.version.Set(static_cast<double>(snapshot.version()));
+}
+
+grpc::ServerUnaryReactor* InventoryServiceImpl::RegisterEndpoint(
+    grpc::CallbackServerContext* ctx, const llmrouter::v1::RegisterEndpointRequest* req,
+    llmrouter::v1::RegisterEndpointResponse* resp) {
+  absl::Duration ttl = FromProto(req->ttl());
+  if (ttl < absl::ZeroDuration()) {
+    return Done(ctx, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "ttl must not be negative"));
+  }
+  llmrouter::v1::Endpoint e = req->endpoint();
+  e.set_source(llmrouter::v1::ENDPOINT_SOURCE_REGISTERED);
+  absl::StatusOr<llmrouter::v1::Endpoint> stored = registry_.Upsert(std::move(e), ttl);
+  if (!stored.ok()) return Done(ctx, ToGrpcStatus(stored.status()));
+  *resp->mutable_endpoint() = *stored;
+  resp->set_inventory_version(registry_.version());
+  metrics_.registrations.Add({{"op", "register"}}).Increment();
+  spdlog::info("endpoint_registered id={} model={} address={}", stored->id(), stored->model(),
+               stored->address());
+  return Done(ctx, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* InventoryServiceImpl::DeregisterEndpoint(
+    grpc::CallbackServerContext* ctx, const llmrouter::v1::DeregisterEndpointRequest* req,
+    llmrouter::v1::DeregisterEndpointResponse* resp) {
+  if (req->id().empty()) {
+    return Done(ctx, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "id is required"));
+  }
+  if (absl::Status s = registry_.Remove(req->id()); !s.ok()) return Done(ctx, ToGrpcStatus(s));
+  resp->set_inventory_version(registry_.version());
+  metrics_.registrations.Add({{"op", "deregister"}}).Increment();
+  spdlog::info("endpoint_deregistered id={}", req->id());
+  return Done(ctx, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* InventoryServiceImpl::ListEndpoints(
+    grpc::CallbackServerContext* ctx, const llmrouter::v1::ListEndpointsRequest* req,
+    llmrouter::v1::ListEndpointsResponse* resp) {
+  SnapshotPtr snap = registry_.Snapshot();
+  for (const auto& e : snap->snapshot().endpoints()) {
+    if (req->model().empty() || e.model() == req->model()) *resp->add_endpoints() = e;
+  }
+  resp->set_inventory_version(snap->snapshot().version());
+  return Done(ctx, grpc::Status::OK);
+}
+
+grpc::ServerWriteReactor<WatchInventoryResponse>* InventoryServiceImpl::WatchInventory(
+    grpc::CallbackServerContext* ctx, const llmrouter::v1::WatchInventoryRequest* req) {
+  std::string who = req->subscriber().empty() ? ctx->peer() : req->subscriber();
+  return new WatchReactor(registry_, metrics_, std::move(who));
+}
+
+grpc::ServerUnaryReactor* InventoryServiceImpl::ReportOutcomes(
+    grpc::CallbackServerContext* ctx, const llmrouter::v1::ReportOutcomesRequest* req,
+    llmrouter::v1::ReportOutcomesResponse* resp) {
+  // Outcomes are validated and counted; the load signals they feed (latency and error-rate
+  // averages, outlier ejection) are computed from them by the health-and-load work.
+  SnapshotPtr snap = registry_.Snapshot();
+  absl::flat_hash_set<absl::string_view> known;
+  for (const auto& e : snap->snapshot().endpoints()) known.insert(e.id());
+  uint32_t accepted = 0, unknown = 0;
+  for (const auto& o : req->outcomes()) {
+    if (known.contains(o.endpoint_id())) {
+      ++accepted;
+    } else {
+      ++unknown;
+    }
+  }
+  resp->set_accepted(accepted);
+  resp->set_unknown_endpoint(unknown);
+  metrics_.outcomes_accepted.Increment(accepted);
+  metrics_.outcomes_unknown_endpoint.Increment(unknown);
+  return Done(ctx, grpc::Status::OK);
+}
+
+}  // namespace llmrouter::inventory
