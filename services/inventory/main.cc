@@ -1,12 +1,11 @@
 // inventory: tracks every model backend endpoint and streams the fleet to decision replicas.
-#include <sys/stat.h>
-
 #include <atomic>
 #include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "common/file_change.h"
 #include "common/service_runner.h"
 #include "services/inventory/endpoint_file.h"
 #include "services/inventory/endpoint_registry.h"
@@ -18,16 +17,6 @@ ABSL_FLAG(std::string, endpoints_file, "",
           "YAML file of static endpoints; re-read when it changes (e.g. a ConfigMap)");
 ABSL_FLAG(int, maintenance_interval_ms, 1000,
           "How often heartbeat TTLs are checked and the endpoints file is looked at");
-
-namespace {
-
-int64_t FileVersion(const std::string& path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) return -1;
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec ^ st.st_size;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   llmrouter::BlockShutdownSignals();
@@ -43,7 +32,7 @@ int main(int argc, char** argv) {
   llmrouter::inventory::EndpointRegistry registry;
 
   const std::string file = absl::GetFlag(FLAGS_endpoints_file);
-  int64_t file_version = -1;
+  llmrouter::FileChangeDetector file_change(file);
   if (!file.empty()) {
     auto endpoints = llmrouter::inventory::LoadEndpointsFile(file);
     if (!endpoints.ok()) {
@@ -51,7 +40,6 @@ int main(int argc, char** argv) {
                     endpoints.status().message());
       return 2;
     }
-    file_version = FileVersion(file);
     if (auto s = registry.ReplaceStatic(*std::move(endpoints)); !s.ok()) {
       spdlog::error("endpoints_file_invalid path={} error=\"{}\"", file, s.message());
       return 2;
@@ -80,9 +68,7 @@ int main(int argc, char** argv) {
         spdlog::info("endpoints_expired count={}", n);
       }
       if (file.empty()) continue;
-      int64_t v = FileVersion(file);
-      if (v == file_version || v < 0) continue;
-      file_version = v;
+      if (!file_change.Changed()) continue;
       auto endpoints = llmrouter::inventory::LoadEndpointsFile(file);
       absl::Status s = endpoints.ok() ? registry.ReplaceStatic(*std::move(endpoints))
                                       : endpoints.status();

@@ -1,0 +1,71 @@
+#include "services/decision/decision_metrics.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_replace.h"
+
+namespace llmrouter::decision {
+
+DecisionMetrics::DecisionMetrics(prometheus::Registry& r)
+    : routes(prometheus::BuildCounter()
+                 .Name("llmrouter_decision_routes_total")
+                 .Help("RouteRequest calls by result code")
+                 .Register(r)),
+      route_duration(prometheus::BuildHistogram()
+                         .Name("llmrouter_decision_route_duration_seconds")
+                         .Help("Time to compute one routing decision, excluding the network")
+                         .Register(r)
+                         .Add({}, prometheus::Histogram::BucketBoundaries{
+                                      0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025,
+                                      0.0005, 0.001, 0.0025, 0.005, 0.01})),
+      stale_routes(prometheus::BuildCounter()
+                       .Name("llmrouter_decision_stale_inventory_routes_total")
+                       .Help("Decisions made on an inventory view older than the stale limit")
+                       .Register(r)
+                       .Add({})),
+      fallback_model_routes(
+          prometheus::BuildCounter()
+              .Name("llmrouter_decision_fallback_model_routes_total")
+              .Help("Decisions that chose a fallback model because the requested one had no "
+                    "usable endpoint")
+              .Register(r)
+              .Add({})),
+      inventory_connected(prometheus::BuildGauge()
+                              .Name("llmrouter_decision_inventory_connected")
+                              .Help("1 while the WatchInventory stream is open")
+                              .Register(r)
+                              .Add({})),
+      inventory_version(prometheus::BuildGauge()
+                            .Name("llmrouter_decision_inventory_version")
+                            .Help("Version of the inventory view in use")
+                            .Register(r)
+                            .Add({})),
+      inventory_age(prometheus::BuildGauge()
+                        .Name("llmrouter_decision_inventory_age_seconds")
+                        .Help("Seconds since the inventory view in use was received")
+                        .Register(r)
+                        .Add({})),
+      inventory_endpoints(prometheus::BuildGauge()
+                              .Name("llmrouter_decision_inventory_endpoints")
+                              .Help("Endpoints in the inventory view in use")
+                              .Register(r)
+                              .Add({})),
+      inventory_reconnects(prometheus::BuildCounter()
+                               .Name("llmrouter_decision_inventory_stream_losses_total")
+                               .Help("Times the WatchInventory stream was lost")
+                               .Register(r)
+                               .Add({})),
+      policy_revision(prometheus::BuildGauge()
+                          .Name("llmrouter_decision_policy_revision")
+                          .Help("Active policy revision (0: none)")
+                          .Register(r)
+                          .Add({})),
+      policy_changes(prometheus::BuildCounter()
+                         .Name("llmrouter_decision_policy_changes_total")
+                         .Help("Policy apply and rollback attempts, by op and result")
+                         .Register(r)) {}
+
+void DecisionMetrics::CountRoute(absl::StatusCode code) {
+  routes.Add({{"code", absl::AsciiStrToLower(absl::StatusCodeToString(code))}}).Increment();
+}
+
+}  // namespace llmrouter::decision

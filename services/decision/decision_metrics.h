@@ -1,0 +1,35 @@
+// Every metric the decision service exports, declared once.
+#ifndef LLMROUTER_SERVICES_DECISION_DECISION_METRICS_H_
+#define LLMROUTER_SERVICES_DECISION_DECISION_METRICS_H_
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "absl/status/status.h"
+
+namespace llmrouter::decision {
+
+struct DecisionMetrics {
+  explicit DecisionMetrics(prometheus::Registry& registry);
+
+  // Counts one RouteRequest by its result code (bounded: the canonical gRPC code names).
+  void CountRoute(absl::StatusCode code);
+
+  prometheus::Family<prometheus::Counter>& routes;  // {code}
+  prometheus::Histogram& route_duration;
+  prometheus::Counter& stale_routes;
+  prometheus::Counter& fallback_model_routes;
+  prometheus::Gauge& inventory_connected;
+  prometheus::Gauge& inventory_version;
+  prometheus::Gauge& inventory_age;
+  prometheus::Gauge& inventory_endpoints;
+  prometheus::Counter& inventory_reconnects;
+  prometheus::Gauge& policy_revision;
+  prometheus::Family<prometheus::Counter>& policy_changes;  // {op, result}
+};
+
+}  // namespace llmrouter::decision
+
+#endif  // LLMROUTER_SERVICES_DECISION_DECISION_METRICS_H_

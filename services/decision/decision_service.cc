@@ -1,0 +1,71 @@
+#include "services/decision/decision_service.h"
+
+#include <chrono>
+
+#include "common/grpc_status.h"
+#include "common/logging.h"
+
+namespace llmrouter::decision {
+
+DecisionServiceImpl::DecisionServiceImpl(ActivePolicy& policy, DecisionMetrics& metrics,
+                                         RouterOptions options, const Clock& clock)
+    : policy_(policy), metrics_(metrics), options_(options), clock_(clock) {}
+
+void DecisionServiceImpl::SetInventory(std::shared_ptr<const InventoryView> view) {
+  metrics_.inventory_version.Set(static_cast<double>(view->version()));
+  metrics_.inventory_endpoints.Set(static_cast<double>(view->endpoint_count()));
+  inventory_.store(std::move(view));
+}
+
+grpc::ServerUnaryReactor* DecisionServiceImpl::RouteRequest(
+    grpc::CallbackServerContext* ctx, const llmrouter::v1::RouteRequestRequest* req,
+    llmrouter::v1::RouteRequestResponse* resp) {
+  const auto start = std::chrono::steady_clock::now();
+  std::shared_ptr<const CompiledPolicy> policy = policy_.Current();
+  std::shared_ptr<const InventoryView> view = inventory_.load();
+  absl::Status status = Route(policy.get(), view.get(), *req, clock_.Now(), options_, resp);
+  metrics_.route_duration.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  metrics_.CountRoute(status.code());
+  if (status.ok()) {
+    if (resp->inventory_stale()) metrics_.stale_routes.Increment();
+    if (resp->target().model() != (policy->Resolve(req->model()))->name) {
+      metrics_.fallback_model_routes.Increment();
+    }
+  } else {
+    spdlog::debug("route_failed model=\"{}\" code={} error=\"{}\"", req->model(),
+                  absl::StatusCodeToString(status.code()), status.message());
+  }
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* DecisionServiceImpl::ListModels(
+    grpc::CallbackServerContext* ctx, const llmrouter::v1::ListModelsRequest* req,
+    llmrouter::v1::ListModelsResponse* resp) {
+  std::shared_ptr<const CompiledPolicy> policy = policy_.Current();
+  std::shared_ptr<const InventoryView> view = inventory_.load();
+  if (policy) {
+    resp->set_policy_revision(policy->revision());
+    for (const ModelSpec& m : policy->models()) {
+      llmrouter::v1::ModelInfo* info = resp->add_models();
+      info->set_name(m.name);
+      for (const std::string& a : m.aliases) info->add_aliases(a);
+      info->set_owned_by(m.owned_by.empty() ? "llm-router" : m.owned_by);
+      const ModelEndpoints* group = view ? view->ForModel(m.name) : nullptr;
+      if (group == nullptr) continue;
+      uint32_t healthy = 0;
+      for (const auto& e : group->endpoints) {
+        healthy += e.health() == llmrouter::v1::HEALTH_STATE_HEALTHY ? 1 : 0;
+      }
+      info->set_healthy_endpoints(healthy);
+      info->set_total_endpoints(static_cast<uint32_t>(group->endpoints.size()));
+    }
+  }
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace llmrouter::decision

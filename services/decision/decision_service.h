@@ -1,0 +1,45 @@
+// The DecisionService gRPC implementation: RouteRequest and ListModels over the active policy
+// and the latest inventory view.
+#ifndef LLMROUTER_SERVICES_DECISION_DECISION_SERVICE_H_
+#define LLMROUTER_SERVICES_DECISION_DECISION_SERVICE_H_
+
+#include <atomic>
+#include <memory>
+
+#include "common/clock.h"
+#include "llmrouter/v1/decision.grpc.pb.h"
+#include "services/decision/active_policy.h"
+#include "services/decision/decision_metrics.h"
+#include "services/decision/inventory_view.h"
+#include "services/decision/router.h"
+
+namespace llmrouter::decision {
+
+// Thread-safe. Requests read one policy and one inventory view each, through atomic
+// shared_ptr loads; SetInventory() swaps the view without waiting for requests in flight.
+class DecisionServiceImpl final : public llmrouter::v1::DecisionService::CallbackService {
+ public:
+  DecisionServiceImpl(ActivePolicy& policy, DecisionMetrics& metrics, RouterOptions options,
+                      const Clock& clock = RealClock::Get());
+
+  void SetInventory(std::shared_ptr<const InventoryView> view);
+  std::shared_ptr<const InventoryView> inventory() const { return inventory_.load(); }
+
+  grpc::ServerUnaryReactor* RouteRequest(grpc::CallbackServerContext* ctx,
+                                         const llmrouter::v1::RouteRequestRequest* req,
+                                         llmrouter::v1::RouteRequestResponse* resp) override;
+  grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* ctx,
+                                       const llmrouter::v1::ListModelsRequest* req,
+                                       llmrouter::v1::ListModelsResponse* resp) override;
+
+ private:
+  ActivePolicy& policy_;
+  DecisionMetrics& metrics_;
+  const RouterOptions options_;
+  const Clock& clock_;
+  std::atomic<std::shared_ptr<const InventoryView>> inventory_;
+};
+
+}  // namespace llmrouter::decision
+
+#endif  // LLMROUTER_SERVICES_DECISION_DECISION_SERVICE_H_

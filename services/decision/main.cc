@@ -1,0 +1,138 @@
+// decision: answers RouteRequest from the active policy and the live inventory.
+#include <atomic>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "common/file_change.h"
+#include "common/logging.h"
+#include "common/service_runner.h"
+#include "services/decision/active_policy.h"
+#include "services/decision/decision_metrics.h"
+#include "services/decision/decision_service.h"
+#include "services/decision/inventory_watcher.h"
+#include "services/decision/policy_service.h"
+#include "services/decision/sqlite_policy_store.h"
+
+ABSL_FLAG(std::string, db, "decision.db",
+          "SQLite file holding policy revisions; created and migrated on start");
+ABSL_FLAG(std::string, policy_file, "",
+          "YAML policy bundle applied on start when it differs from the active revision, and "
+          "again whenever the file changes (e.g. a ConfigMap)");
+ABSL_FLAG(std::string, inventory_target, "localhost:50061",
+          "gRPC target of the inventory service, e.g. dns:///inventory:50061");
+ABSL_FLAG(int, stale_after_ms, 30000,
+          "An inventory view older than this is reported stale in decisions and metrics");
+
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError("cannot read " + path);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+absl::Status ApplyPolicyFile(llmrouter::decision::ActivePolicy& policy, const std::string& path) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  auto result = policy.Apply(*text, "policy-file", path);
+  if (!result.ok()) return result.status();
+  spdlog::info("policy_file_applied path={} revision={} unchanged={}", path,
+               result->revision.revision(), result->unchanged);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  llmrouter::BlockShutdownSignals();
+  absl::SetProgramUsageMessage("llm-router decision service");
+  absl::ParseCommandLine(argc, argv);
+  auto options = llmrouter::ServiceOptionsFromFlags({"decision", 50051, 9451});
+  if (!options.ok()) {
+    fprintf(stderr, "decision: %s\n", options.status().ToString().c_str());
+    return 2;
+  }
+  llmrouter::ServiceRunner runner(*options);
+  llmrouter::decision::DecisionMetrics metrics(*runner.registry());
+
+  auto store = llmrouter::decision::SqlitePolicyStore::Open(absl::GetFlag(FLAGS_db));
+  if (!store.ok()) {
+    spdlog::error("policy_store_failed db={} error=\"{}\"", absl::GetFlag(FLAGS_db),
+                  store.status().message());
+    return 1;
+  }
+  llmrouter::decision::ActivePolicy policy(**store);
+  if (auto s = policy.LoadFromStore(); !s.ok()) {
+    spdlog::error("policy_load_failed error=\"{}\"", s.message());
+    return 1;
+  }
+  const std::string policy_file = absl::GetFlag(FLAGS_policy_file);
+  llmrouter::FileChangeDetector policy_change(policy_file);
+  if (!policy_file.empty()) {
+    if (auto s = ApplyPolicyFile(policy, policy_file); !s.ok()) {
+      spdlog::error("policy_file_rejected path={} error=\"{}\"", policy_file, s.message());
+      return 2;
+    }
+  }
+  if (auto current = policy.Current()) metrics.policy_revision.Set(current->revision());
+
+  llmrouter::decision::RouterOptions router_options;
+  router_options.stale_after = absl::Milliseconds(absl::GetFlag(FLAGS_stale_after_ms));
+  llmrouter::decision::DecisionServiceImpl decision(policy, metrics, router_options);
+  llmrouter::decision::PolicyServiceImpl policy_service(policy, **store, metrics);
+
+  llmrouter::decision::InventoryWatcher watcher(
+      {absl::GetFlag(FLAGS_inventory_target), "decision"},
+      [&](std::shared_ptr<const llmrouter::decision::InventoryView> view) {
+        decision.SetInventory(std::move(view));
+      },
+      [&](bool connected) {
+        metrics.inventory_connected.Set(connected ? 1 : 0);
+        if (!connected) metrics.inventory_reconnects.Increment();
+      });
+  watcher.Start();
+
+  if (auto s = runner.StartMetrics(); !s.ok()) {
+    spdlog::error("startup_failed error=\"{}\"", s.message());
+    return 1;
+  }
+  if (auto s = runner.StartGrpc({&decision, &policy_service},
+                                {"llmrouter.v1.DecisionService", "llmrouter.v1.PolicyService"});
+      !s.ok()) {
+    spdlog::error("startup_failed error=\"{}\"", s.message());
+    return 1;
+  }
+
+  std::atomic<bool> stop{false};
+  std::thread maintenance([&] {
+    while (!stop.load()) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      if (auto view = decision.inventory()) {
+        metrics.inventory_age.Set(absl::ToDoubleSeconds(absl::Now() - view->received_at()));
+      }
+      if (!policy_file.empty() && policy_change.Changed()) {
+        // A bad edit is logged and counted; the active revision keeps serving.
+        absl::Status s = ApplyPolicyFile(policy, policy_file);
+        metrics.policy_changes.Add({{"op", "file"}, {"result", s.ok() ? "applied" : "rejected"}})
+            .Increment();
+        if (!s.ok()) spdlog::error("policy_file_rejected path={} error=\"{}\"", policy_file, s.message());
+        if (auto current = policy.Current()) metrics.policy_revision.Set(current->revision());
+      }
+    }
+  });
+
+  if (auto s = runner.WriteReadyFile(); !s.ok()) spdlog::warn("ready_file error=\"{}\"", s.message());
+  int sig = llmrouter::WaitForShutdownSignal();
+  spdlog::info("shutdown signal={}", sig);
+  stop.store(true);
+  maintenance.join();
+  runner.Shutdown();
+  watcher.Stop();
+  return 0;
+}

@@ -1,0 +1,117 @@
+#include "services/decision/policy_service.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+
+namespace llmrouter::decision {
+namespace {
+
+constexpr uint32_t kDefaultPageSize = 50;
+constexpr uint32_t kMaxPageSize = 500;
+constexpr size_t kMaxBundleBytes = 4 << 20;
+
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+std::string AuthorOf(grpc::CallbackServerContext* ctx, const std::string& given) {
+  return given.empty() ? ctx->peer() : given;
+}
+
+absl::Status CheckSize(const std::string& bundle) {
+  if (bundle.empty()) return absl::InvalidArgumentError("bundle is empty");
+  if (bundle.size() > kMaxBundleBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bundle of ", bundle.size(), " bytes exceeds ", kMaxBundleBytes));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void PolicyServiceImpl::UpdateRevisionGauge() {
+  auto current = policy_.Current();
+  metrics_.policy_revision.Set(current ? static_cast<double>(current->revision()) : 0);
+}
+
+grpc::ServerUnaryReactor* PolicyServiceImpl::ApplyBundle(
+    grpc::CallbackServerContext* ctx, const llmrouter::v1::ApplyBundleRequest* req,
+    llmrouter::v1::ApplyBundleResponse* resp) {
+  absl::Status status = CheckSize(req->bundle());
+  if (status.ok()) {
+    auto result = policy_.Apply(req->bundle(), AuthorOf(ctx, req->author()), req->comment());
+    status = result.status();
+    if (result.ok()) {
+      *resp->mutable_revision() = std::move(result->revision);
+      resp->mutable_revision()->clear_bundle();
+      resp->set_unchanged(result->unchanged);
+    }
+  }
+  metrics_.policy_changes
+      .Add({{"op", "apply"},
+            {"result", status.ok() ? (resp->unchanged() ? "unchanged" : "applied") : "rejected"}})
+      .Increment();
+  UpdateRevisionGauge();
+  return Done(ctx, status);
+}
+
+grpc::ServerUnaryReactor* PolicyServiceImpl::GetRevision(
+    grpc::CallbackServerContext* ctx, const llmrouter::v1::GetRevisionRequest* req,
+    llmrouter::v1::GetRevisionResponse* resp) {
+  auto revision = store_.Get(req->revision());
+  if (revision.ok()) *resp->mutable_revision() = *std::move(revision);
+  return Done(ctx, revision.status());
+}
+
+grpc::ServerUnaryReactor* PolicyServiceImpl::ListRevisions(
+    grpc::CallbackServerContext* ctx, const llmrouter::v1::ListRevisionsRequest* req,
+    llmrouter::v1::ListRevisionsResponse* resp) {
+  uint32_t size = req->page_size() == 0 ? kDefaultPageSize : std::min(req->page_size(), kMaxPageSize);
+  uint64_t before = 0;
+  if (!req->page_token().empty() && !absl::SimpleAtoi(req->page_token(), &before)) {
+    return Done(ctx, absl::InvalidArgumentError("page_token is not one this service issued"));
+  }
+  auto revisions = store_.List(before, static_cast<int>(size) + 1);
+  if (!revisions.ok()) return Done(ctx, revisions.status());
+  for (size_t i = 0; i < revisions->size() && i < size; ++i) {
+    *resp->add_revisions() = std::move((*revisions)[i]);
+  }
+  if (revisions->size() > size) {
+    resp->set_next_page_token(absl::StrCat(resp->revisions(size - 1).revision()));
+  }
+  return Done(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* PolicyServiceImpl::Rollback(grpc::CallbackServerContext* ctx,
+                                                      const llmrouter::v1::RollbackRequest* req,
+                                                      llmrouter::v1::RollbackResponse* resp) {
+  auto revision = policy_.Rollback(req->revision(), AuthorOf(ctx, req->author()), req->comment());
+  if (revision.ok()) {
+    *resp->mutable_revision() = *std::move(revision);
+    resp->mutable_revision()->clear_bundle();
+  }
+  metrics_.policy_changes
+      .Add({{"op", "rollback"}, {"result", revision.ok() ? "applied" : "rejected"}})
+      .Increment();
+  UpdateRevisionGauge();
+  return Done(ctx, revision.status());
+}
+
+grpc::ServerUnaryReactor* PolicyServiceImpl::ValidateBundle(
+    grpc::CallbackServerContext* ctx, const llmrouter::v1::ValidateBundleRequest* req,
+    llmrouter::v1::ValidateBundleResponse* resp) {
+  if (absl::Status s = CheckSize(req->bundle()); !s.ok()) return Done(ctx, s);
+  PolicyBundle bundle;
+  for (const BundleProblem& p : ParsePolicyBundle(req->bundle(), &bundle)) {
+    auto* out = resp->add_problems();
+    out->set_path(p.path);
+    out->set_message(p.message);
+  }
+  resp->set_valid(resp->problems_size() == 0);
+  return Done(ctx, absl::OkStatus());
+}
+
+}  // namespace llmrouter::decision
