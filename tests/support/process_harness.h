@@ -1,0 +1,59 @@
+// Starts the project's real binaries for integration tests: each on loopback with free ports,
+// discovered through the --ready_file the binary writes once it listens.
+#ifndef LLMROUTER_TESTS_SUPPORT_PROCESS_HARNESS_H_
+#define LLMROUTER_TESTS_SUPPORT_PROCESS_HARNESS_H_
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace llmrouter::testing {
+
+// A fresh temporary directory, removed by nobody: tests leave their logs for inspection.
+std::string MakeTempDir(const std::string& prefix);
+// Path of a built binary, relative to the build tree ("services/gateway/gateway").
+std::string BuildPath(const std::string& relative);
+// Path of a file in the source tree.
+std::string SourcePath(const std::string& relative);
+
+class ServiceProcess {
+ public:
+  // Starts `binary` with `args` and --ready_file in `dir`, stdout and stderr to
+  // `dir`/<name>.log. Waits until the ready file appears (FailedPrecondition with the log's
+  // tail if the process exits first, DeadlineExceeded after 30 s).
+  static absl::StatusOr<std::unique_ptr<ServiceProcess>> Start(const std::string& name,
+                                                               const std::string& binary,
+                                                               std::vector<std::string> args,
+                                                               const std::string& dir);
+  // Sends SIGTERM and waits up to 10 s, then SIGKILL.
+  ~ServiceProcess();
+
+  // A port from the ready file: "grpc_port", "metrics_port", "http_port".
+  int port(const std::string& key) const;
+  pid_t pid() const { return pid_; }
+  const std::string& log_path() const { return log_path_; }
+  std::string ReadLog() const;
+
+  void Signal(int sig);
+  // Waits for exit up to `timeout_ms`; returns the exit status (or -1 on timeout, 128+sig when
+  // killed by a signal).
+  int Wait(int timeout_ms);
+
+ private:
+  ServiceProcess() = default;
+  std::string name_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  int exit_status_ = 0;
+  std::map<std::string, int> ports_;
+};
+
+}  // namespace llmrouter::testing
+
+#endif  // LLMROUTER_TESTS_SUPPORT_PROCESS_HARNESS_H_
