@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Measures the gateway's overhead: the same wrk client and body against fake-llm directly and
+# through gateway -> decision -> fake-llm, in one run. gateway and decision are pinned to CPU 0,
+# wrk and fake-llm to CPU 1 (when the machine has two or more).
+#   scripts/bench.sh [duration_seconds=10]
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${LLMROUTER_BUILD_DIR:-$here/build}"
+duration="${1:-10}"
+
+"$here/scripts/bootstrap.sh" >/dev/null
+"$here/scripts/build.sh" inventory decision gateway fake-llm >/dev/null
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/llmrouter-bench-XXXXXX")"
+pids=()
+cleanup() { kill -TERM "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+cpus=$(nproc)
+pin_service=() pin_load=()
+if ((cpus >= 2)); then pin_service=(taskset -c 0) pin_load=(taskset -c 1); fi
+
+ready_port() {  # file key
+  for _ in $(seq 1 200); do
+    if [[ -f $1 ]]; then
+      sed -E "s/.*\"$2\":([0-9]+).*/\1/" "$1"
+      return
+    fi
+    sleep 0.05
+  done
+  echo "bench: $(basename "$1") did not start (logs in $work)" >&2
+  exit 1
+}
+
+model=bench-model
+"${pin_load[@]}" "$build/tools/fake-llm/fake-llm" --port=0 --model=$model --name=bench \
+  --completion_tokens=16 --ready_file="$work/fake.ready" >"$work/fake.log" 2>&1 &
+pids+=($!)
+fake_port=$(ready_port "$work/fake.ready" http_port)
+printf 'endpoints:\n  - {model: %s, address: "127.0.0.1:%s"}\n' $model "$fake_port" >"$work/endpoints.yaml"
+printf 'models:\n  - name: %s\n' $model >"$work/policy.yaml"
+"${pin_service[@]}" "$build/services/inventory/inventory" --host=127.0.0.1 --grpc_port=0 \
+  --metrics_port=0 --endpoints_file="$work/endpoints.yaml" --ready_file="$work/inv.ready" \
+  >"$work/inventory.log" 2>&1 &
+pids+=($!)
+inv_port=$(ready_port "$work/inv.ready" grpc_port)
+"${pin_service[@]}" "$build/services/decision/decision" --host=127.0.0.1 --grpc_port=0 \
+  --metrics_port=0 --db="$work/decision.db" --policy_file="$work/policy.yaml" \
+  --inventory_target="127.0.0.1:$inv_port" --ready_file="$work/dec.ready" >"$work/decision.log" 2>&1 &
+pids+=($!)
+dec_port=$(ready_port "$work/dec.ready" grpc_port)
+"${pin_service[@]}" "$build/services/gateway/gateway" --host=127.0.0.1 --http_port=0 \
+  --metrics_port=0 --decision_target="127.0.0.1:$dec_port" --ready_file="$work/gw.ready" \
+  >"$work/gateway.log" 2>&1 &
+pids+=($!)
+gw_port=$(ready_port "$work/gw.ready" http_port)
+
+body=(-H 'content-type: application/json' -d "{\"model\":\"$model\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}")
+for _ in $(seq 1 100); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$gw_port/v1/chat/completions" "${body[@]}")
+  [[ $code == 200 ]] && break
+  sleep 0.05
+done
+[[ $code == 200 ]] || { echo "bench: gateway does not route (HTTP $code)" >&2; exit 1; }
+
+# Prints "rps p50_ms p99_ms non2xx" for one wrk run.
+run_wrk() {  # port connections
+  local out
+  out=$(BENCH_MODEL=$model "${pin_load[@]}" wrk -t1 -c"$2" -d"${duration}s" --latency \
+    -s "$here/scripts/bench/chat.lua" "http://127.0.0.1:$1/v1/chat/completions")
+  echo "$out" >>"$work/wrk.txt"
+  echo "$out" | awk '
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    /Requests\/sec/ { rps = $2 }
+    $1 == "50%" { p50 = ms($2) }
+    $1 == "99%" { p99 = ms($2) }
+    /Non-2xx/ { bad = $NF }
+    END { printf "%.0f %.3f %.3f %d\n", rps, p50, p99, bad + 0 }'
+}
+
+printf '%-6s %-8s %12s %10s %10s\n' conns path req/s p50_ms p99_ms
+for c in 1 32; do
+  read -r d_rps d_p50 d_p99 d_bad <<<"$(run_wrk "$fake_port" $c)"
+  read -r g_rps g_p50 g_p99 g_bad <<<"$(run_wrk "$gw_port" $c)"
+  if ((d_bad + g_bad > 0)); then echo "bench: non-2xx answers (see $work/wrk.txt)" >&2; exit 1; fi
+  printf '%-6s %-8s %12s %10s %10s\n' "$c" direct "$d_rps" "$d_p50" "$d_p99"
+  printf '%-6s %-8s %12s %10s %10s\n' "$c" gateway "$g_rps" "$g_p50" "$g_p99"
+  awk -v c="$c" -v dr="$d_rps" -v gr="$g_rps" -v dp="$d_p50" -v gp="$g_p50" 'BEGIN {
+    printf "%-6s overhead: +%.3f ms p50, gateway req/s = %.2f x direct\n", c, gp - dp, gr / dr }'
+done
+echo "(raw wrk output: $work/wrk.txt)"

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs the whole system locally on its embedded defaults: three fake-llm
+# backends serving two models, inventory, decision (policies in .state/decision.db, seeded from
+# deploy/examples/local/policy.yaml) and the gateway on http://localhost:8080. Ctrl-C stops all.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${LLMROUTER_BUILD_DIR:-$here/build}"
+state="$here/.state"
+examples="$here/deploy/examples/local"
+
+"$here/scripts/bootstrap.sh"
+"$here/scripts/build.sh" inventory decision gateway fake-llm
+
+mkdir -p "$state/logs"
+for port in 8080 8101 8102 8103 50051 50061 9451 9461 9480; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "dev: port $port is already in use; stop whatever holds it (an earlier dev.sh?)" >&2
+    exit 1
+  fi
+done
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  echo
+  echo "dev: stopping"
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap cleanup INT TERM EXIT
+
+start() {
+  local name=$1
+  shift
+  "$@" >"$state/logs/$name.log" 2>&1 &
+  pids+=($!)
+}
+wait_ready() {
+  local file=$1
+  for _ in $(seq 1 200); do
+    [[ -f $file ]] && return 0
+    sleep 0.05
+  done
+  echo "dev: $(basename "$file" .ready) did not start; see $state/logs/" >&2
+  exit 1
+}
+rm -f "$state"/*.ready
+
+fake="$build/tools/fake-llm/fake-llm"
+start llama-a "$fake" --port=8101 --model=llama-3.1-8b-instruct --name=llama-a \
+  --per_token_ms=20 --ready_file="$state/llama-a.ready"
+start llama-b "$fake" --port=8102 --model=llama-3.1-8b-instruct --name=llama-b \
+  --per_token_ms=20 --ready_file="$state/llama-b.ready"
+start qwen-a "$fake" --port=8103 --model=qwen2.5-72b-instruct --name=qwen-a \
+  --per_token_ms=40 --ready_file="$state/qwen-a.ready"
+start inventory "$build/services/inventory/inventory" --host=127.0.0.1 --grpc_port=50061 \
+  --metrics_port=9461 --endpoints_file="$examples/endpoints.yaml" \
+  --ready_file="$state/inventory.ready"
+wait_ready "$state/inventory.ready"
+start decision "$build/services/decision/decision" --host=127.0.0.1 --grpc_port=50051 \
+  --metrics_port=9451 --db="$state/decision.db" --policy_file="$examples/policy.yaml" \
+  --inventory_target=127.0.0.1:50061 --ready_file="$state/decision.ready"
+start gateway "$build/services/gateway/gateway" --host=127.0.0.1 --http_port=8080 \
+  --metrics_port=9480 --decision_target=127.0.0.1:50051 --ready_file="$state/gateway.ready"
+for f in llama-a llama-b qwen-a decision gateway; do wait_ready "$state/$f.ready"; done
+
+cat <<MSG
+
+llm-router is running (logs in .state/logs/, policies in .state/decision.db).
+
+  gateway    http://localhost:8080   (OpenAI-compatible; metrics on :9480/metrics)
+  decision   localhost:50051 gRPC    (metrics on :9451/metrics)
+  inventory  localhost:50061 gRPC    (metrics on :9461/metrics)
+  backends   fake-llm on :8101, :8102 (llama-3.1-8b-instruct), :8103 (qwen2.5-72b-instruct)
+
+Send a first request:
+
+  curl -s http://localhost:8080/v1/chat/completions -H 'content-type: application/json' \\
+    -d '{"model":"llama-3.1-8b-instruct","messages":[{"role":"user","content":"Hello!"}]}'
+
+Stream one, by alias:
+
+  curl -N http://localhost:8080/v1/chat/completions -H 'content-type: application/json' \\
+    -d '{"model":"large","stream":true,"messages":[{"role":"user","content":"Hello!"}]}'
+
+List models:  curl -s http://localhost:8080/v1/models
+Press Ctrl-C to stop everything.
+MSG
+wait -n "${pids[@]}" || true
+echo "dev: a process exited; see $state/logs/" >&2

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs every test: unit and integration tests (ctest), and the protocol
+# lint (buf). Exit status is non-zero when anything fails.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${LLMROUTER_BUILD_DIR:-$here/build}"
+
+"$here/scripts/bootstrap.sh"
+"$here/scripts/build.sh"
+
+echo "== buf lint (proto/)"
+(cd "$here/proto" && "$here/.tools/node_modules/.bin/buf" lint)
+echo "buf lint: ok"
+
+echo "== ctest"
+cd "$build"
+ctest --output-on-failure -j "${LLMROUTER_TEST_JOBS:-2}" --timeout 300 "$@"
