@@ -64,8 +64,8 @@ asio::awaitable<void> HttpServer::Accept() {
   for (;;) {
     asio::io_context& target = *contexts_[next_context_++ % contexts_.size()];
     beast::error_code ec;
-    tcp::socket socket = co_await acceptor_->async_accept(
-        target, asio::redirect_error(asio::use_awaitable, ec));
+    tcp::socket socket =
+        co_await acceptor_->async_accept(target, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor_->is_open()) co_return;
       spdlog::warn("http_accept_failed error=\"{}\"", ec.message());
@@ -146,8 +146,8 @@ asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
       why = absl::StrCat("request body exceeds the limit of ", options_.max_body_bytes, " bytes");
     } else if (ec == http::error::header_limit) {
       reject = 431;
-      why = absl::StrCat("request headers exceed the limit of ", options_.max_header_bytes,
-                         " bytes");
+      why =
+          absl::StrCat("request headers exceed the limit of ", options_.max_header_bytes, " bytes");
     } else if (ec && ec.category() == http_category && ec != http::error::partial_message &&
                ec != http::error::end_of_stream) {
       reject = 400;

@@ -5,8 +5,6 @@
 #define LLMROUTER_COMMON_HTTP_SERVER_H_
 
 // Boost 1.74's coroutine headers need <utility> first with g++ 12.
-#include <utility>
-
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -20,6 +18,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -83,11 +82,10 @@ class HttpServer {
 };
 
 // Writes a complete response with a body; returns false on a write error.
-boost::asio::awaitable<bool> WriteHttpResponse(boost::beast::tcp_stream& stream,
-                                               unsigned version, bool keep_alive, int status,
-                                               std::string_view content_type, std::string body,
-                                               const std::vector<std::pair<std::string, std::string>>&
-                                                   extra_headers = {});
+boost::asio::awaitable<bool> WriteHttpResponse(
+    boost::beast::tcp_stream& stream, unsigned version, bool keep_alive, int status,
+    std::string_view content_type, std::string body,
+    const std::vector<std::pair<std::string, std::string>>& extra_headers = {});
 
 }  // namespace llmrouter
 

@@ -25,8 +25,8 @@ absl::Status InitLogging(absl::string_view service, absl::string_view level,
     return absl::InvalidArgumentError(
         absl::StrCat("unknown log format \"", format, "\" (want text or json)"));
   }
-  auto logger = std::make_shared<spdlog::logger>(
-      std::string(service), std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger = std::make_shared<spdlog::logger>(std::string(service),
+                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
   logger->set_pattern(pattern, spdlog::pattern_time_type::utc);
   logger->set_level(lvl);
   logger->flush_on(spdlog::level::info);

@@ -2,9 +2,8 @@
 #ifndef LLMROUTER_COMMON_LOGGING_H_
 #define LLMROUTER_COMMON_LOGGING_H_
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "spdlog/spdlog.h"
 
 // Lets spdlog format absl::string_view, which Debian's Abseil keeps distinct from
@@ -21,7 +20,8 @@ namespace llmrouter {
 
 // Sets up the default logger for a service. `level` is one of trace, debug, info, warn, error;
 // `format` is "text" or "json". Invalid values give InvalidArgument and leave logging unchanged.
-absl::Status InitLogging(absl::string_view service, absl::string_view level, absl::string_view format);
+absl::Status InitLogging(absl::string_view service, absl::string_view level,
+                         absl::string_view format);
 
 }  // namespace llmrouter
 

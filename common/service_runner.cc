@@ -3,12 +3,11 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <prometheus/exposer.h>
 #include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 #include <signal.h>
 
 #include <cstdio>
-#include <exception>
 #include <fstream>
 
 #include "absl/flags/flag.h"
@@ -31,9 +30,12 @@ ABSL_FLAG(int, shutdown_grace_ms, 5000,
 
 namespace llmrouter {
 
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+
 absl::StatusOr<ServiceOptions> ServiceOptionsFromFlags(const ServiceDefaults& defaults) {
-  RETURN_IF_ERROR(InitLogging(defaults.name, absl::GetFlag(FLAGS_log_level),
-                              absl::GetFlag(FLAGS_log_format)));
+  RETURN_IF_ERROR(
+      InitLogging(defaults.name, absl::GetFlag(FLAGS_log_level), absl::GetFlag(FLAGS_log_format)));
   ServiceOptions o;
   o.name = defaults.name;
   o.host = absl::GetFlag(FLAGS_host);
@@ -75,20 +77,27 @@ int WaitForShutdownSignal() {
 ServiceRunner::ServiceRunner(ServiceOptions options)
     : options_(std::move(options)), registry_(std::make_shared<prometheus::Registry>()) {}
 
-ServiceRunner::~ServiceRunner() {
-  if (grpc_server_) Shutdown();
-}
+ServiceRunner::~ServiceRunner() { Shutdown(); }
 
 absl::Status ServiceRunner::StartMetrics() {
-  std::string bind = absl::StrCat(options_.host, ":", options_.metrics_port);
-  try {
-    exposer_ = std::make_unique<prometheus::Exposer>(bind, /*num_threads=*/1);
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("cannot serve /metrics on ", bind, ": ", e.what()));
-  }
-  exposer_->RegisterCollectable(registry_);
-  std::vector<int> ports = exposer_->GetListeningPorts();
-  metrics_port_ = ports.empty() ? options_.metrics_port : ports.front();
+  HttpServerOptions o;
+  o.host = options_.host;
+  o.port = options_.metrics_port;
+  o.max_body_bytes = 0;
+  std::shared_ptr<prometheus::Registry> registry = registry_;
+  metrics_server_ = std::make_unique<HttpServer>(
+      o, [registry](beast::tcp_stream& stream, HttpRequest& req) -> asio::awaitable<bool> {
+        if (req.method() != beast::http::verb::get || req.target() != "/metrics") {
+          co_return co_await WriteHttpResponse(stream, req.version(), req.keep_alive(), 404,
+                                               "text/plain", "only GET /metrics is served here\n");
+        }
+        std::string text = prometheus::TextSerializer().Serialize(registry->Collect());
+        co_return co_await WriteHttpResponse(stream, req.version(), req.keep_alive(), 200,
+                                             "text/plain; version=0.0.4; charset=utf-8",
+                                             std::move(text));
+      });
+  RETURN_IF_ERROR(metrics_server_->Start());
+  metrics_port_ = metrics_server_->port();
   AddPort("metrics_port", metrics_port_);
   spdlog::info("metrics_listening address={}:{}", options_.host, metrics_port_);
   return absl::OkStatus();
@@ -141,6 +150,8 @@ absl::Status ServiceRunner::WriteReadyFile() const {
 }
 
 void ServiceRunner::Shutdown() {
+  if (metrics_server_) metrics_server_->Stop(std::chrono::milliseconds(500));
+  metrics_server_.reset();
   if (!grpc_server_) return;
   grpc::HealthCheckServiceInterface* health = grpc_server_->GetHealthCheckService();
   health->SetServingStatus(false);

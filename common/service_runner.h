@@ -11,21 +11,21 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/http_server.h"
 
 namespace grpc {
 class Server;
 class Service;
 }  // namespace grpc
 namespace prometheus {
-class Exposer;
 class Registry;
 }  // namespace prometheus
 
 namespace llmrouter {
 
 struct ServiceDefaults {
-  std::string name;      // e.g. "decision"; also the health-service name prefix
-  int grpc_port = 0;     // 0 when the service has no gRPC server of its own
+  std::string name;   // e.g. "decision"; also the health-service name prefix
+  int grpc_port = 0;  // 0 when the service has no gRPC server of its own
   int metrics_port = 0;
 };
 
@@ -75,14 +75,14 @@ class ServiceRunner {
   int metrics_port() const { return metrics_port_; }
   grpc::Server* grpc_server() { return grpc_server_.get(); }
 
-  // Reports NOT_SERVING, then stops the gRPC server, letting RPCs in flight finish within the
-  // grace period.
+  // Stops /metrics, reports NOT_SERVING, then stops the gRPC server, letting RPCs in flight finish
+  // within the grace period.
   void Shutdown();
 
  private:
   ServiceOptions options_;
   std::shared_ptr<prometheus::Registry> registry_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<HttpServer> metrics_server_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::vector<std::string> service_names_;
   std::vector<std::pair<std::string, int>> ports_;

@@ -16,9 +16,8 @@ absl::Status SqliteError(sqlite3* db, absl::string_view what) {
 
 absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     absl::Status s = absl::UnavailableError(
         absl::StrCat("sqlite: cannot open ", path, ": ", db ? sqlite3_errmsg(db) : "no memory"));
@@ -41,7 +40,8 @@ absl::Status SqliteDb::Exec(absl::string_view sql) {
   std::string text(sql);
   char* err = nullptr;
   if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-    absl::Status s = absl::InternalError(absl::StrCat("sqlite: ", err ? err : "error", " in: ", sql));
+    absl::Status s =
+        absl::InternalError(absl::StrCat("sqlite: ", err ? err : "error", " in: ", sql));
     sqlite3_free(err);
     return s;
   }
@@ -68,16 +68,15 @@ absl::Status SqliteDb::Migrate(const std::vector<Migration>& migrations) {
   int highest = 0;
   for (const Migration& m : migrations) {
     if (m.version != highest + 1) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("migrations must be numbered 1, 2, 3...; found ", m.version, " after ",
-                       highest));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "migrations must be numbered 1, 2, 3...; found ", m.version, " after ", highest));
     }
     highest = m.version;
   }
   if (current > highest) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("database schema version ", current, " is newer than this build knows (",
-                     highest, "); refusing to downgrade"));
+    return absl::FailedPreconditionError(absl::StrCat("database schema version ", current,
+                                                      " is newer than this build knows (", highest,
+                                                      "); refusing to downgrade"));
   }
   for (const Migration& m : migrations) {
     if (m.version <= current) continue;
@@ -86,8 +85,7 @@ absl::Status SqliteDb::Migrate(const std::vector<Migration>& migrations) {
     if (s.ok()) s = Exec(absl::StrCat("PRAGMA user_version = ", m.version));
     if (!s.ok()) {
       Exec("ROLLBACK").IgnoreError();
-      return absl::InternalError(
-          absl::StrCat("migration ", m.version, " failed: ", s.message()));
+      return absl::InternalError(absl::StrCat("migration ", m.version, " failed: ", s.message()));
     }
     RETURN_IF_ERROR(Exec("COMMIT"));
   }

@@ -9,10 +9,10 @@
 #define LLMR_CONCAT_(a, b) LLMR_CONCAT_INNER_(a, b)
 
 // Returns the status of `expr` from the enclosing function when it is not OK.
-#define RETURN_IF_ERROR(expr)                                   \
-  do {                                                          \
-    ::absl::Status llmr_status_ = (expr);                       \
-    if (!llmr_status_.ok()) return llmr_status_;                \
+#define RETURN_IF_ERROR(expr)                    \
+  do {                                           \
+    ::absl::Status llmr_status_ = (expr);        \
+    if (!llmr_status_.ok()) return llmr_status_; \
   } while (false)
 
 // Evaluates `rexpr` (an absl::StatusOr<T>); returns its status when not OK, else moves the
@@ -20,8 +20,8 @@
 #define ASSIGN_OR_RETURN(lhs, rexpr) \
   LLMR_ASSIGN_OR_RETURN_IMPL_(LLMR_CONCAT_(llmr_statusor_, __LINE__), lhs, rexpr)
 
-#define LLMR_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \
-  auto statusor = (rexpr);                                \
+#define LLMR_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr)  \
+  auto statusor = (rexpr);                                 \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = std::move(statusor).value()
 

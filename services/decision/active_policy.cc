@@ -23,12 +23,12 @@ absl::Status ActivePolicy::LoadFromStore() {
   RETURN_IF_ERROR(active.status());
   absl::StatusOr<PolicyBundle> bundle = ParsePolicyBundleOrError(active->bundle());
   if (!bundle.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat("stored active revision ", active->revision(),
-                                                      " does not compile: ",
-                                                      bundle.status().message()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("stored active revision ", active->revision(),
+                     " does not compile: ", bundle.status().message()));
   }
-  current_.store(CompiledPolicy::Compile(*std::move(bundle), active->revision(),
-                                         active->content_hash()));
+  current_.store(
+      CompiledPolicy::Compile(*std::move(bundle), active->revision(), active->content_hash()));
   spdlog::info("policy_loaded revision={} hash={}", active->revision(), active->content_hash());
   return absl::OkStatus();
 }

@@ -10,13 +10,14 @@ DecisionMetrics::DecisionMetrics(prometheus::Registry& r)
                  .Name("llmrouter_decision_routes_total")
                  .Help("RouteRequest calls by result code")
                  .Register(r)),
-      route_duration(prometheus::BuildHistogram()
-                         .Name("llmrouter_decision_route_duration_seconds")
-                         .Help("Time to compute one routing decision, excluding the network")
-                         .Register(r)
-                         .Add({}, prometheus::Histogram::BucketBoundaries{
-                                      0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025,
-                                      0.0005, 0.001, 0.0025, 0.005, 0.01})),
+      route_duration(
+          prometheus::BuildHistogram()
+              .Name("llmrouter_decision_route_duration_seconds")
+              .Help("Time to compute one routing decision, excluding the network")
+              .Register(r)
+              .Add({}, prometheus::Histogram::BucketBoundaries{0.000005, 0.00001, 0.000025, 0.00005,
+                                                               0.0001, 0.00025, 0.0005, 0.001,
+                                                               0.0025, 0.005, 0.01})),
       stale_routes(prometheus::BuildCounter()
                        .Name("llmrouter_decision_stale_inventory_routes_total")
                        .Help("Decisions made on an inventory view older than the stale limit")

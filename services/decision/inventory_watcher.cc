@@ -24,7 +24,9 @@ InventoryWatcher::InventoryWatcher(InventoryWatcherOptions options, OnView on_vi
 
 InventoryWatcher::~InventoryWatcher() { Stop(); }
 
-void InventoryWatcher::Start() { thread_ = std::thread([this] { Run(); }); }
+void InventoryWatcher::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void InventoryWatcher::Stop() {
   if (!thread_.joinable()) return;

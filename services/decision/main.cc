@@ -1,14 +1,13 @@
 // decision: answers RouteRequest from the active policy and the live inventory.
-#include <atomic>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "common/file_change.h"
 #include "common/logging.h"
+#include "common/periodic_task.h"
 #include "common/service_runner.h"
 #include "services/decision/active_policy.h"
 #include "services/decision/decision_metrics.h"
@@ -109,29 +108,27 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::atomic<bool> stop{false};
-  std::thread maintenance([&] {
-    while (!stop.load()) {
-      std::this_thread::sleep_for(std::chrono::seconds(1));
-      if (auto view = decision.inventory()) {
-        metrics.inventory_age.Set(absl::ToDoubleSeconds(absl::Now() - view->received_at()));
-      }
-      if (!policy_file.empty() && policy_change.Changed()) {
-        // A bad edit is logged and counted; the active revision keeps serving.
-        absl::Status s = ApplyPolicyFile(policy, policy_file);
-        metrics.policy_changes.Add({{"op", "file"}, {"result", s.ok() ? "applied" : "rejected"}})
-            .Increment();
-        if (!s.ok()) spdlog::error("policy_file_rejected path={} error=\"{}\"", policy_file, s.message());
-        if (auto current = policy.Current()) metrics.policy_revision.Set(current->revision());
-      }
+  llmrouter::PeriodicTask maintenance(absl::Seconds(1), [&] {
+    if (auto view = decision.inventory()) {
+      metrics.inventory_age.Set(absl::ToDoubleSeconds(absl::Now() - view->received_at()));
+    }
+    if (!policy_file.empty() && policy_change.Changed()) {
+      // A bad edit is logged and counted; the active revision keeps serving.
+      absl::Status s = ApplyPolicyFile(policy, policy_file);
+      metrics.policy_changes.Add({{"op", "file"}, {"result", s.ok() ? "applied" : "rejected"}})
+          .Increment();
+      if (!s.ok())
+        spdlog::error("policy_file_rejected path={} error=\"{}\"", policy_file, s.message());
+      if (auto current = policy.Current()) metrics.policy_revision.Set(current->revision());
     }
   });
+  maintenance.Start();
 
-  if (auto s = runner.WriteReadyFile(); !s.ok()) spdlog::warn("ready_file error=\"{}\"", s.message());
+  if (auto s = runner.WriteReadyFile(); !s.ok())
+    spdlog::warn("ready_file error=\"{}\"", s.message());
   int sig = llmrouter::WaitForShutdownSignal();
   spdlog::info("shutdown signal={}", sig);
-  stop.store(true);
-  maintenance.join();
+  maintenance.Stop();
   runner.Shutdown();
   watcher.Stop();
   return 0;

@@ -69,7 +69,8 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::GetRevision(
 grpc::ServerUnaryReactor* PolicyServiceImpl::ListRevisions(
     grpc::CallbackServerContext* ctx, const llmrouter::v1::ListRevisionsRequest* req,
     llmrouter::v1::ListRevisionsResponse* resp) {
-  uint32_t size = req->page_size() == 0 ? kDefaultPageSize : std::min(req->page_size(), kMaxPageSize);
+  uint32_t size =
+      req->page_size() == 0 ? kDefaultPageSize : std::min(req->page_size(), kMaxPageSize);
   uint64_t before = 0;
   if (!req->page_token().empty() && !absl::SimpleAtoi(req->page_token(), &before)) {
     return Done(ctx, absl::InvalidArgumentError("page_token is not one this service issued"));

@@ -91,10 +91,9 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
   if (requested == nullptr) {
     std::vector<absl::string_view> names;
     for (const ModelSpec& m : policy->models()) names.push_back(m.name);
-    return absl::NotFoundError(absl::StrCat("model \"", request.model(),
-                                            "\" is not in the policy catalog (revision ",
-                                            policy->revision(), "); known models: ",
-                                            absl::StrJoin(names, ", ")));
+    return absl::NotFoundError(
+        absl::StrCat("model \"", request.model(), "\" is not in the policy catalog (revision ",
+                     policy->revision(), "); known models: ", absl::StrJoin(names, ", ")));
   }
   if (view == nullptr) {
     return absl::UnavailableError(

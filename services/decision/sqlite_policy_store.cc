@@ -59,8 +59,7 @@ absl::StatusOr<std::unique_ptr<SqlitePolicyStore>> SqlitePolicyStore::Open(const
   return std::unique_ptr<SqlitePolicyStore>(new SqlitePolicyStore(std::move(db), clock));
 }
 
-absl::Status SqlitePolicyStore::InsertActivationLocked(uint64_t revision,
-                                                       const std::string& author,
+absl::Status SqlitePolicyStore::InsertActivationLocked(uint64_t revision, const std::string& author,
                                                        const std::string& comment) {
   ASSIGN_OR_RETURN(SqliteStatement st,
                    db_->Prepare("INSERT INTO policy_activations (revision, author, comment, "
@@ -118,15 +117,14 @@ absl::StatusOr<PolicyRevision> SqlitePolicyStore::Get(uint64_t revision) {
 absl::StatusOr<PolicyRevision> SqlitePolicyStore::GetLocked(uint64_t revision) {
   std::string sql = absl::StrCat(
       "SELECT revision, content_hash, author, comment, created_at_ms, revision = ",
-      kActiveRevisionSql, ", bundle FROM policy_revisions WHERE revision = ",
-      revision == 0 ? kActiveRevisionSql : "?");
+      kActiveRevisionSql,
+      ", bundle FROM policy_revisions WHERE revision = ", revision == 0 ? kActiveRevisionSql : "?");
   ASSIGN_OR_RETURN(SqliteStatement st, db_->Prepare(sql));
   if (revision != 0) st.Bind(1, static_cast<int64_t>(revision));
   ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) {
-    return absl::NotFoundError(revision == 0
-                                   ? std::string("no policy revision is active")
-                                   : absl::StrCat("no policy revision ", revision));
+    return absl::NotFoundError(revision == 0 ? std::string("no policy revision is active")
+                                             : absl::StrCat("no policy revision ", revision));
   }
   return RowToRevision(st, /*with_bundle=*/true);
 }

@@ -17,8 +17,8 @@ using llmrouter::v1::Endpoint;
 
 const absl::flat_hash_set<std::string>& KnownKeys() {
   static const auto* keys = new absl::flat_hash_set<std::string>{
-      "id", "model", "address", "scheme", "region", "zone", "pool",
-      "track", "version", "weight", "labels", "health"};
+      "id",   "model", "address", "scheme", "region", "zone",
+      "pool", "track", "version", "weight", "labels", "health"};
   return *keys;
 }
 
@@ -73,8 +73,8 @@ void ParseOne(const YAML::Node& node, const std::string& where, Endpoint* e,
     } else if (v == "draining") {
       state = llmrouter::v1::HEALTH_STATE_DRAINING;
     } else {
-      problems->push_back(absl::StrCat(
-          where, ".health: \"", v, "\" is not one of healthy, degraded, unhealthy, draining"));
+      problems->push_back(absl::StrCat(where, ".health: \"", v,
+                                       "\" is not one of healthy, degraded, unhealthy, draining"));
       state = llmrouter::v1::HEALTH_STATE_UNSPECIFIED;
     }
     e->set_health(state);

@@ -101,7 +101,8 @@ int EndpointRegistry::ExpireDue() {
   size_t removed;
   {
     absl::MutexLock lock(&mu_);
-    removed = absl::erase_if(endpoints_, [now](const auto& kv) { return kv.second.expires_at <= now; });
+    removed =
+        absl::erase_if(endpoints_, [now](const auto& kv) { return kv.second.expires_at <= now; });
   }
   if (removed > 0) Publish();
   return static_cast<int>(removed);

@@ -3,10 +3,11 @@
 #include <array>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
-#include "common/proto_time.h"
 #include "common/logging.h"
+#include "common/proto_time.h"
 
 namespace llmrouter::inventory {
 namespace {
@@ -19,12 +20,18 @@ grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const grpc::Sta
   return reactor;
 }
 
+}  // namespace
+
 // Streams snapshots to one subscriber. Only the newest pending snapshot is kept: a slow reader
 // skips versions instead of holding memory or delaying the registry and other subscribers.
 class WatchReactor final : public grpc::ServerWriteReactor<WatchInventoryResponse> {
  public:
-  WatchReactor(EndpointRegistry& registry, InventoryMetrics& metrics, std::string subscriber)
-      : registry_(registry), metrics_(metrics), subscriber_(std::move(subscriber)) {
+  WatchReactor(EndpointRegistry& registry, InventoryMetrics& metrics, std::string subscriber,
+               absl::AnyInvocable<void(WatchReactor*)> on_done)
+      : registry_(registry),
+        metrics_(metrics),
+        subscriber_(std::move(subscriber)),
+        on_done_(std::move(on_done)) {
     metrics_.watchers.Increment();
     spdlog::info("watch_subscribed subscriber={}", subscriber_);
     token_ = registry_.Subscribe([this](SnapshotPtr snap) { Offer(std::move(snap)); });
@@ -46,7 +53,14 @@ class WatchReactor final : public grpc::ServerWriteReactor<WatchInventoryRespons
     FinishLocked(grpc::Status::CANCELLED);
   }
 
+  // Ends the stream (e.g. at shutdown); the subscriber reconnects elsewhere or later.
+  void Close() {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "inventory is shutting down"));
+  }
+
   void OnDone() override {
+    on_done_(this);
     registry_.Unsubscribe(token_);
     metrics_.watchers.Decrement();
     spdlog::info("watch_closed subscriber={}", subscriber_);
@@ -77,6 +91,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<WatchInventoryRespons
   EndpointRegistry& registry_;
   InventoryMetrics& metrics_;
   const std::string subscriber_;
+  absl::AnyInvocable<void(WatchReactor*)> on_done_;
   uint64_t token_ = 0;
   absl::Mutex mu_;
   SnapshotPtr in_flight_ ABSL_GUARDED_BY(mu_);
@@ -84,7 +99,14 @@ class WatchReactor final : public grpc::ServerWriteReactor<WatchInventoryRespons
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-}  // namespace
+// Answers a watch that arrives during shutdown.
+class RefusedWatch final : public grpc::ServerWriteReactor<WatchInventoryResponse> {
+ public:
+  RefusedWatch() {
+    Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "inventory is shutting down"));
+  }
+  void OnDone() override { delete this; }
+};
 
 InventoryServiceImpl::InventoryServiceImpl(EndpointRegistry& registry, InventoryMetrics& metrics)
     : registry_(registry), metrics_(metrics) {
@@ -158,7 +180,24 @@ grpc::ServerUnaryReactor* InventoryServiceImpl::ListEndpoints(
 grpc::ServerWriteReactor<WatchInventoryResponse>* InventoryServiceImpl::WatchInventory(
     grpc::CallbackServerContext* ctx, const llmrouter::v1::WatchInventoryRequest* req) {
   std::string who = req->subscriber().empty() ? ctx->peer() : req->subscriber();
-  return new WatchReactor(registry_, metrics_, std::move(who));
+  absl::MutexLock lock(&watchers_mu_);
+  if (closing_) {
+    // Shutting down: refuse new streams rather than hold the shutdown open.
+    auto* reactor = new RefusedWatch();
+    return reactor;
+  }
+  auto* reactor = new WatchReactor(registry_, metrics_, std::move(who), [this](WatchReactor* r) {
+    absl::MutexLock lock(&watchers_mu_);
+    watchers_.erase(r);
+  });
+  watchers_.insert(reactor);
+  return reactor;
+}
+
+void InventoryServiceImpl::CloseWatchers() {
+  absl::MutexLock lock(&watchers_mu_);
+  closing_ = true;
+  for (WatchReactor* r : watchers_) r->Close();
 }
 
 grpc::ServerUnaryReactor* InventoryServiceImpl::ReportOutcomes(

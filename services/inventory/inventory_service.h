@@ -2,11 +2,15 @@
 #ifndef LLMROUTER_SERVICES_INVENTORY_INVENTORY_SERVICE_H_
 #define LLMROUTER_SERVICES_INVENTORY_INVENTORY_SERVICE_H_
 
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
 #include "llmrouter/v1/inventory.grpc.pb.h"
 #include "services/inventory/endpoint_registry.h"
 #include "services/inventory/inventory_metrics.h"
 
 namespace llmrouter::inventory {
+
+class WatchReactor;
 
 // Thread-safe; the registry and metrics must outlive the service.
 class InventoryServiceImpl final : public llmrouter::v1::InventoryService::CallbackService {
@@ -29,6 +33,10 @@ class InventoryServiceImpl final : public llmrouter::v1::InventoryService::Callb
                                            const llmrouter::v1::ReportOutcomesRequest* req,
                                            llmrouter::v1::ReportOutcomesResponse* resp) override;
 
+  // Ends every open WatchInventory stream and refuses new ones, so that a server shutdown is
+  // not held open by subscribers (they reconnect to another replica or later).
+  void CloseWatchers();
+
   // Refreshes the gauges that describe the registry; runs after every change.
   void UpdateGauges(const llmrouter::v1::InventorySnapshot& snapshot);
 
@@ -36,6 +44,9 @@ class InventoryServiceImpl final : public llmrouter::v1::InventoryService::Callb
   EndpointRegistry& registry_;
   InventoryMetrics& metrics_;
   uint64_t gauge_token_;
+  absl::Mutex watchers_mu_;
+  absl::flat_hash_set<WatchReactor*> watchers_ ABSL_GUARDED_BY(watchers_mu_);
+  bool closing_ ABSL_GUARDED_BY(watchers_mu_) = false;
 };
 
 }  // namespace llmrouter::inventory

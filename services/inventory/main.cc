@@ -1,17 +1,15 @@
 // inventory: tracks every model backend endpoint and streams the fleet to decision replicas.
-#include <atomic>
-#include <thread>
-
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "common/file_change.h"
+#include "common/logging.h"
+#include "common/periodic_task.h"
 #include "common/service_runner.h"
 #include "services/inventory/endpoint_file.h"
 #include "services/inventory/endpoint_registry.h"
 #include "services/inventory/inventory_metrics.h"
 #include "services/inventory/inventory_service.h"
-#include "common/logging.h"
 
 ABSL_FLAG(std::string, endpoints_file, "",
           "YAML file of static endpoints; re-read when it changes (e.g. a ConfigMap)");
@@ -58,34 +56,32 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::atomic<bool> stop{false};
-  std::thread maintenance([&] {
-    const auto interval = std::chrono::milliseconds(absl::GetFlag(FLAGS_maintenance_interval_ms));
-    while (!stop.load()) {
-      std::this_thread::sleep_for(interval);
-      if (int n = registry.ExpireDue(); n > 0) {
-        metrics.expired.Increment(n);
-        spdlog::info("endpoints_expired count={}", n);
-      }
-      if (file.empty()) continue;
-      if (!file_change.Changed()) continue;
-      auto endpoints = llmrouter::inventory::LoadEndpointsFile(file);
-      absl::Status s = endpoints.ok() ? registry.ReplaceStatic(*std::move(endpoints))
-                                      : endpoints.status();
-      if (s.ok()) {
-        spdlog::info("endpoints_reloaded path={} version={}", file, registry.version());
-      } else {
-        // A bad edit keeps the endpoints that were loaded before.
-        spdlog::error("endpoints_reload_rejected path={} error=\"{}\"", file, s.message());
-      }
-    }
-  });
+  llmrouter::PeriodicTask maintenance(
+      absl::Milliseconds(absl::GetFlag(FLAGS_maintenance_interval_ms)), [&] {
+        if (int n = registry.ExpireDue(); n > 0) {
+          metrics.expired.Increment(n);
+          spdlog::info("endpoints_expired count={}", n);
+        }
+        if (file.empty()) return;
+        if (!file_change.Changed()) return;
+        auto endpoints = llmrouter::inventory::LoadEndpointsFile(file);
+        absl::Status s =
+            endpoints.ok() ? registry.ReplaceStatic(*std::move(endpoints)) : endpoints.status();
+        if (s.ok()) {
+          spdlog::info("endpoints_reloaded path={} version={}", file, registry.version());
+        } else {
+          // A bad edit keeps the endpoints that were loaded before.
+          spdlog::error("endpoints_reload_rejected path={} error=\"{}\"", file, s.message());
+        }
+      });
+  maintenance.Start();
 
-  if (auto s = runner.WriteReadyFile(); !s.ok()) spdlog::warn("ready_file error=\"{}\"", s.message());
+  if (auto s = runner.WriteReadyFile(); !s.ok())
+    spdlog::warn("ready_file error=\"{}\"", s.message());
   int sig = llmrouter::WaitForShutdownSignal();
   spdlog::info("shutdown signal={}", sig);
-  stop.store(true);
-  maintenance.join();
+  maintenance.Stop();
+  service.CloseWatchers();
   runner.Shutdown();
   return 0;
 }

@@ -2,10 +2,10 @@
 // decision service chose from the inventory's view, as real processes on loopback.
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <gtest/gtest.h>
 
 #include <fstream>
 #include <thread>
@@ -57,25 +57,26 @@ class EndToEndTest : public ::testing::Test {
     ASSERT_TRUE(small_ && large_);
     std::ofstream(*dir_ + "/endpoints.yaml") << absl::StrCat(
         "endpoints:\n"
-        "  - {id: small-dead, model: ", kSmall, ", address: \"127.0.0.1:", ClosedPort(), "\"}\n",
-        "  - {id: small-live, model: ", kSmall, ", address: \"127.0.0.1:",
-        small_->port("http_port"), "\"}\n",
-        "  - {id: large-live, model: ", kLarge, ", address: \"127.0.0.1:",
-        large_->port("http_port"), "\"}\n");
-    std::ofstream(*dir_ + "/policy.yaml") << absl::StrCat(
-        "models:\n  - name: ", kSmall, "\n    aliases: [small]\n  - name: ", kLarge,
-        "\n    aliases: [large]\n");
+        "  - {id: small-dead, model: ",
+        kSmall, ", address: \"127.0.0.1:", ClosedPort(), "\"}\n",
+        "  - {id: small-live, model: ", kSmall,
+        ", address: \"127.0.0.1:", small_->port("http_port"), "\"}\n",
+        "  - {id: large-live, model: ", kLarge,
+        ", address: \"127.0.0.1:", large_->port("http_port"), "\"}\n");
+    std::ofstream(*dir_ + "/policy.yaml")
+        << absl::StrCat("models:\n  - name: ", kSmall, "\n    aliases: [small]\n  - name: ", kLarge,
+                        "\n    aliases: [large]\n");
     inventory_ = start("inventory", "services/inventory/inventory",
                        {"--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1",
                         "--endpoints_file=" + *dir_ + "/endpoints.yaml"})
                      .release();
     ASSERT_TRUE(inventory_);
-    decision_ = start("decision", "services/decision/decision",
-                      {"--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1",
-                       "--db=" + *dir_ + "/decision.db", "--policy_file=" + *dir_ + "/policy.yaml",
-                       absl::StrCat("--inventory_target=127.0.0.1:",
-                                    inventory_->port("grpc_port"))})
-                    .release();
+    decision_ =
+        start("decision", "services/decision/decision",
+              {"--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1",
+               "--db=" + *dir_ + "/decision.db", "--policy_file=" + *dir_ + "/policy.yaml",
+               absl::StrCat("--inventory_target=127.0.0.1:", inventory_->port("grpc_port"))})
+            .release();
     ASSERT_TRUE(decision_);
     gateway_ = start("gateway", "services/gateway/gateway",
                      {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
@@ -98,9 +99,9 @@ class EndToEndTest : public ::testing::Test {
   }
 
   static HttpResult Chat(const std::string& model, bool stream) {
-    std::string body = absl::StrCat(R"({"model":")", model,
-                                    R"(","messages":[{"role":"user","content":"Say hi"}])",
-                                    stream ? R"(,"stream":true})" : "}");
+    std::string body =
+        absl::StrCat(R"({"model":")", model, R"(","messages":[{"role":"user","content":"Say hi"}])",
+                     stream ? R"(,"stream":true})" : "}");
     return HttpCall(gateway_->port("http_port"), "POST", "/v1/chat/completions", body);
   }
 
@@ -174,8 +175,8 @@ TEST_F(EndToEndTest, UnknownModelIsA404InTheOpenAiErrorShape) {
 }
 
 TEST_F(EndToEndTest, MalformedJsonIsA400AndTheGatewaySurvives) {
-  HttpResult r = HttpCall(gateway_->port("http_port"), "POST", "/v1/chat/completions",
-                          "{\"model\": \"x\", ");
+  HttpResult r =
+      HttpCall(gateway_->port("http_port"), "POST", "/v1/chat/completions", "{\"model\": \"x\", ");
   EXPECT_EQ(r.status, 400);
   EXPECT_THAT(r.body, HasSubstr("\"error\":{"));
   EXPECT_EQ(Chat(kLarge, false).status, 200);

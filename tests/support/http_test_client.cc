@@ -1,7 +1,5 @@
 #include "tests/support/http_test_client.h"
 
-#include <utility>
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -10,6 +8,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
+#include <utility>
 
 namespace llmrouter::testing {
 

@@ -40,9 +40,10 @@ static std::string Slurp(const std::string& path) {
   return s.str();
 }
 
-absl::StatusOr<std::unique_ptr<ServiceProcess>> ServiceProcess::Start(
-    const std::string& name, const std::string& binary, std::vector<std::string> args,
-    const std::string& dir) {
+absl::StatusOr<std::unique_ptr<ServiceProcess>> ServiceProcess::Start(const std::string& name,
+                                                                      const std::string& binary,
+                                                                      std::vector<std::string> args,
+                                                                      const std::string& dir) {
   std::unique_ptr<ServiceProcess> p(new ServiceProcess());
   p->name_ = name;
   p->log_path_ = absl::StrCat(dir, "/", name, ".log");

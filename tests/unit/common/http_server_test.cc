@@ -70,8 +70,7 @@ TEST_F(HttpServerTest, ChunkedBodyOverLimitGets413) {
 }
 
 TEST_F(HttpServerTest, OversizedHeadersGet431) {
-  auto r = testing::HttpCall(server_->port(), "GET", "/x", "",
-                             {{"x-big", std::string(4000, 'h')}});
+  auto r = testing::HttpCall(server_->port(), "GET", "/x", "", {{"x-big", std::string(4000, 'h')}});
   EXPECT_EQ(r.status, 431);
 }
 
@@ -91,9 +90,10 @@ TEST_F(HttpServerTest, AnswersExpectContinue) {
 }
 
 TEST_F(HttpServerTest, StopLetsRequestsInFlightFinish) {
-  auto pending = std::async(std::launch::async,
-                            [&] { return testing::HttpCall(server_->port(), "POST", "/slow", "z"); });
-  while (server_->requests_in_flight() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto pending = std::async(
+      std::launch::async, [&] { return testing::HttpCall(server_->port(), "POST", "/slow", "z"); });
+  while (server_->requests_in_flight() == 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   server_->Stop(std::chrono::seconds(5));
   auto r = pending.get();
   EXPECT_EQ(r.status, 200);

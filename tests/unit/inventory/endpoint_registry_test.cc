@@ -6,8 +6,8 @@
 namespace llmrouter::inventory {
 namespace {
 
-using ::testing::HasSubstr;
 using llmrouter::v1::Endpoint;
+using ::testing::HasSubstr;
 
 Endpoint Make(const std::string& model, const std::string& address) {
   Endpoint e;
@@ -85,8 +85,7 @@ TEST(EndpointRegistryTest, SubscribersGetCurrentThenEveryChangeInOrder) {
   EndpointRegistry reg;
   ASSERT_TRUE(reg.Upsert(Make("a", "h:1")).ok());
   std::vector<uint64_t> seen;
-  uint64_t token =
-      reg.Subscribe([&](SnapshotPtr s) { seen.push_back(s->snapshot().version()); });
+  uint64_t token = reg.Subscribe([&](SnapshotPtr s) { seen.push_back(s->snapshot().version()); });
   ASSERT_TRUE(reg.Upsert(Make("b", "h:2")).ok());
   ASSERT_TRUE(reg.Remove("a@h:1").ok());
   reg.Unsubscribe(token);
