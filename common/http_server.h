@@ -4,7 +4,10 @@
 #ifndef LLMROUTER_COMMON_HTTP_SERVER_H_
 #define LLMROUTER_COMMON_HTTP_SERVER_H_
 
-// Boost 1.74's coroutine headers need <utility> first with g++ 12.
+// clang-format off
+#include <utility>  // Boost 1.74's coroutine headers need it first with g++ 12.
+// clang-format on
+
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -18,7 +21,6 @@
 #include <memory>
 #include <string>
 #include <thread>
-#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"

@@ -1,5 +1,9 @@
 #include "tests/support/http_test_client.h"
 
+// clang-format off
+#include <utility>  // Boost 1.74's coroutine headers need it first with g++ 12.
+// clang-format on
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -8,7 +12,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
-#include <utility>
 
 namespace llmrouter::testing {
 

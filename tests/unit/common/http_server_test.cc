@@ -1,5 +1,9 @@
 #include "common/http_server.h"
 
+// clang-format off
+#include <utility>  // Boost 1.74's coroutine headers need it first with g++ 12.
+// clang-format on
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
