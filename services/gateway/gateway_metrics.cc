@@ -1,0 +1,75 @@
+#include "services/gateway/gateway_metrics.h"
+
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace llmrouter::gateway {
+
+namespace {
+
+// Request latency covers a whole streamed completion, so the buckets reach minutes.
+prometheus::Histogram::BucketBoundaries RequestBuckets() {
+  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
+}
+
+prometheus::Histogram::BucketBoundaries DecisionBuckets() {
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
+}
+
+}  // namespace
+
+GatewayMetrics::GatewayMetrics(prometheus::Registry& r)
+    : requests_(prometheus::BuildCounter()
+                    .Name("llmrouter_gateway_requests_total")
+                    .Help("HTTP requests answered, by route and status code")
+                    .Register(r)),
+      request_duration_(prometheus::BuildHistogram()
+                            .Name("llmrouter_gateway_request_duration_seconds")
+                            .Help("Time from a request's arrival to the end of its response")
+                            .Register(r)),
+      upstream_attempts_(prometheus::BuildCounter()
+                             .Name("llmrouter_gateway_upstream_attempts_total")
+                             .Help("Attempts to get an answer from a backend, by result")
+                             .Register(r)),
+      attempt_counters_{},
+      fallbacks_(prometheus::BuildCounter()
+                     .Name("llmrouter_gateway_fallbacks_total")
+                     .Help("Times a request moved on to the next target of its fallback plan")
+                     .Register(r)
+                     .Add({})),
+      decision_errors_(prometheus::BuildCounter()
+                           .Name("llmrouter_gateway_decision_errors_total")
+                           .Help("RouteRequest and ListModels calls that failed, by status code")
+                           .Register(r)),
+      decision_duration_(prometheus::BuildHistogram()
+                             .Name("llmrouter_gateway_decision_duration_seconds")
+                             .Help("Time the gateway waited for a routing decision")
+                             .Register(r)
+                             .Add({}, DecisionBuckets())) {
+  for (AttemptResult result :
+       {AttemptResult::kOk, AttemptResult::kConnectError, AttemptResult::kTimeout,
+        AttemptResult::kHttp5xx, AttemptResult::kHttp429, AttemptResult::kReset}) {
+    attempt_counters_[static_cast<std::size_t>(result)] =
+        &upstream_attempts_.Add({{"result", std::string(AttemptResultName(result))}});
+  }
+}
+
+void GatewayMetrics::RequestDone(std::string_view route, int http_status, double seconds) {
+  std::string route_label(route);
+  requests_.Add({{"route", route_label}, {"code", std::to_string(http_status)}}).Increment();
+  request_duration_.Add({{"route", route_label}}, RequestBuckets()).Observe(seconds);
+}
+
+void GatewayMetrics::UpstreamAttempt(AttemptResult result) {
+  attempt_counters_[static_cast<std::size_t>(result)]->Increment();
+}
+
+void GatewayMetrics::DecisionDone(const absl::Status& status, double seconds) {
+  decision_duration_.Observe(seconds);
+  if (!status.ok()) {
+    decision_errors_.Add({{"code", absl::StatusCodeToString(status.code())}}).Increment();
+  }
+}
+
+}  // namespace llmrouter::gateway

@@ -1,0 +1,214 @@
+#include "services/gateway/gateway_server.h"
+
+#include <atomic>
+#include <boost/asio/use_awaitable.hpp>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/openai_error.h"
+#include "services/gateway/route_request_builder.h"
+
+namespace llmrouter::gateway {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+// Passes calls through to the real client and counts those whose callback has not run yet, so
+// that Stop() can wait until no callback will post into the server's io_contexts. The count is
+// shared with the callbacks, which may outlive this object.
+class GatewayServer::InFlightDecisions : public DecisionClient {
+ public:
+  explicit InFlightDecisions(DecisionClient& inner) : inner_(inner) {}
+
+  void Route(v1::RouteRequestRequest request, Deadline deadline, RouteCallback done) override {
+    count_->fetch_add(1);
+    inner_.Route(std::move(request), deadline,
+                 [count = count_, done = std::move(done)](auto result) {
+                   done(std::move(result));
+                   count->fetch_sub(1);
+                 });
+  }
+
+  void ListModels(v1::ListModelsRequest request, Deadline deadline,
+                  ListModelsCallback done) override {
+    count_->fetch_add(1);
+    inner_.ListModels(std::move(request), deadline,
+                      [count = count_, done = std::move(done)](auto result) {
+                        done(std::move(result));
+                        count->fetch_sub(1);
+                      });
+  }
+
+  // True when every call completed within `limit`.
+  bool WaitIdle(std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (count_->load() > 0) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+  }
+
+ private:
+  DecisionClient& inner_;
+  std::shared_ptr<std::atomic<int>> count_ = std::make_shared<std::atomic<int>>(0);
+};
+
+namespace {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+constexpr std::string_view kJson = "application/json";
+
+std::string_view StdView(absl::string_view s) { return std::string_view(s.data(), s.size()); }
+
+std::string_view PathOf(const HttpRequest& request) {
+  std::string_view target(request.target().data(), request.target().size());
+  return target.substr(0, target.find('?'));
+}
+
+}  // namespace
+
+GatewayServer::GatewayServer(GatewayServerOptions options, DecisionClient& decision,
+                             GatewayMetrics& metrics)
+    : options_(std::move(options)),
+      decision_(std::make_shared<InFlightDecisions>(decision)),
+      metrics_(metrics),
+      proxy_(options_.proxy, *decision_, metrics),
+      http_(options_.http, [this](beast::tcp_stream& stream, HttpRequest& request) {
+        return Handle(stream, request);
+      }) {}
+
+GatewayServer::~GatewayServer() { Stop(std::chrono::milliseconds(0)); }
+
+absl::Status GatewayServer::Start() { return http_.Start(); }
+
+void GatewayServer::Stop(std::chrono::milliseconds grace) {
+  http_.Stop(grace);
+  // gRPC completes every call by its deadline; the margin only guards against a broken client.
+  if (!decision_->WaitIdle(options_.proxy.decision_timeout + std::chrono::seconds(5))) {
+    spdlog::error("gateway_stop decision calls still pending after their deadline");
+  }
+}
+
+asio::awaitable<bool> GatewayServer::Handle(beast::tcp_stream& stream, HttpRequest& request) {
+  auto start = std::chrono::steady_clock::now();
+  bool keep_alive = request.keep_alive() && !http_.stopping();
+  std::string_view path = PathOf(request);
+  std::string_view route = "other";
+  v1::RequestKind kind = v1::REQUEST_KIND_UNSPECIFIED;
+  if (path == "/v1/chat/completions") {
+    route = "chat_completions";
+    kind = v1::REQUEST_KIND_CHAT_COMPLETION;
+  } else if (path == "/v1/completions") {
+    route = "completions";
+    kind = v1::REQUEST_KIND_COMPLETION;
+  } else if (path == "/v1/embeddings") {
+    route = "embeddings";
+    kind = v1::REQUEST_KIND_EMBEDDING;
+  } else if (path == "/v1/models") {
+    route = "models";
+  } else if (path == "/healthz") {
+    route = "healthz";
+  } else if (path == "/readyz") {
+    route = "readyz";
+  }
+  const http::verb method = request.method();
+  const bool is_inference = kind != v1::REQUEST_KIND_UNSPECIFIED;
+
+  // Literals are turned into strings before co_await: g++ 12 fails on array temporaries kept
+  // in a coroutine frame.
+  int status = 0;
+  bool written = true;
+  if (route == "other") {
+    status = 404;
+    std::string body =
+        OpenAiErrorJson(status,
+                        absl::StrCat("Invalid URL (", std::string(request.method_string()), " ",
+                                     std::string(path), ")"),
+                        "unknown_url");
+    written = co_await WriteHttpResponse(stream, request.version(), keep_alive, status, kJson,
+                                         std::move(body));
+  } else if (method != (is_inference ? http::verb::post : http::verb::get)) {
+    status = 405;
+    std::string allowed = is_inference ? "POST" : "GET";
+    std::string body =
+        OpenAiErrorJson(status,
+                        absl::StrCat("method ", std::string(request.method_string()),
+                                     " is not allowed on ", std::string(path), "; use ", allowed),
+                        "method_not_allowed");
+    Headers headers = {{"allow", allowed}};
+    written = co_await WriteHttpResponse(stream, request.version(), keep_alive, status, kJson,
+                                         std::move(body), headers);
+  } else if (is_inference) {
+    ProxyOutcome outcome = co_await proxy_.Serve(stream, request, kind, keep_alive);
+    status = outcome.http_status;
+    written = outcome.keep_alive;
+  } else if (route == "models") {
+    status = co_await ServeModels(stream, request, keep_alive);
+  } else if (route == "healthz") {
+    status = 200;
+    std::string body = "{\"status\":\"ok\"}";
+    written = co_await WriteHttpResponse(stream, request.version(), keep_alive, status, kJson,
+                                         std::move(body));
+  } else {  // readyz
+    // Decision reachability and fail-safe routing will also count here; for now, not stopping.
+    status = http_.stopping() ? 503 : 200;
+    std::string body = status == 200 ? "{\"status\":\"ready\"}" : "{\"status\":\"stopping\"}";
+    written = co_await WriteHttpResponse(stream, request.version(), keep_alive, status, kJson,
+                                         std::move(body));
+  }
+  metrics_.RequestDone(
+      route, status,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  co_return keep_alive&& written;
+}
+
+asio::awaitable<int> GatewayServer::ServeModels(beast::tcp_stream& stream,
+                                                const HttpRequest& request, bool keep_alive) {
+  absl::StatusOr<std::string> tenant = TenantOf(request);
+  if (!tenant.ok()) {
+    std::string body = OpenAiErrorJson(400, StdView(tenant.status().message()));
+    co_await WriteHttpResponse(stream, request.version(), keep_alive, 400, kJson, std::move(body));
+    co_return 400;
+  }
+  v1::ListModelsRequest list_request;
+  list_request.set_tenant(*std::move(tenant));
+  auto decision_start = std::chrono::steady_clock::now();
+  absl::StatusOr<v1::ListModelsResponse> models = co_await AsyncListModels(
+      *decision_, std::move(list_request),
+      std::chrono::system_clock::now() + options_.proxy.decision_timeout, asio::use_awaitable);
+  metrics_.DecisionDone(
+      models.status(),
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - decision_start).count());
+  if (!models.ok()) {
+    DecisionHttpError error = DecisionErrorToHttp(models.status());
+    Headers headers;
+    if (error.retry_after_seconds > 0) {
+      headers.emplace_back("retry-after", std::to_string(error.retry_after_seconds));
+    }
+    std::string body = OpenAiErrorJson(error.http_status, error.message, error.code);
+    co_await WriteHttpResponse(stream, request.version(), keep_alive, error.http_status, kJson,
+                               std::move(body), headers);
+    co_return error.http_status;
+  }
+  std::string body = "{\"object\":\"list\",\"data\":[";
+  bool first = true;
+  for (const v1::ModelInfo& model : models->models()) {
+    if (!first) body.push_back(',');
+    first = false;
+    body.append("{\"id\":");
+    AppendJsonString(&body, model.name());
+    body.append(",\"object\":\"model\",\"created\":0,\"owned_by\":");
+    AppendJsonString(&body, model.owned_by().empty() ? "llm-router" : model.owned_by());
+    body.push_back('}');
+  }
+  body.append("]}");
+  co_await WriteHttpResponse(stream, request.version(), keep_alive, 200, kJson, std::move(body));
+  co_return 200;
+}
+
+}  // namespace llmrouter::gateway

@@ -1,0 +1,63 @@
+// The gateway's HTTP front door: the OpenAI-compatible routes, health endpoints, and metrics for
+// every request.
+#ifndef LLMROUTER_SERVICES_GATEWAY_GATEWAY_SERVER_H_
+#define LLMROUTER_SERVICES_GATEWAY_GATEWAY_SERVER_H_
+
+// Boost 1.74's coroutine headers need <utility> first with g++ 12; keep it first.
+// clang-format off
+#include <utility>
+// clang-format on
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <chrono>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "common/http_server.h"
+#include "services/gateway/decision_client.h"
+#include "services/gateway/gateway_metrics.h"
+#include "services/gateway/inference_proxy.h"
+
+namespace llmrouter::gateway {
+
+struct GatewayServerOptions {
+  HttpServerOptions http;
+  InferenceProxyOptions proxy;
+};
+
+// Routes: POST /v1/chat/completions, /v1/completions, /v1/embeddings (proxied, see
+// InferenceProxy); GET /v1/models; GET /healthz; GET /readyz (503 once stopping). Unknown paths
+// get 404 and wrong methods 405, in the OpenAI error shape.
+//
+// Start() and Stop() are called from one thread; requests are served on the HTTP server's
+// worker threads. `decision` and `metrics` must outlive the server.
+class GatewayServer {
+ public:
+  GatewayServer(GatewayServerOptions options, DecisionClient& decision, GatewayMetrics& metrics);
+  ~GatewayServer();
+
+  // Unavailable when the port cannot be bound.
+  absl::Status Start();
+  int port() const { return http_.port(); }
+  // Stops accepting, lets requests in flight finish within `grace`, then waits for decision
+  // calls still out (they end by their deadline) so that none completes into a stopped server.
+  void Stop(std::chrono::milliseconds grace);
+
+ private:
+  class InFlightDecisions;
+
+  boost::asio::awaitable<bool> Handle(boost::beast::tcp_stream& stream, HttpRequest& request);
+  boost::asio::awaitable<int> ServeModels(boost::beast::tcp_stream& stream,
+                                          const HttpRequest& request, bool keep_alive);
+
+  GatewayServerOptions options_;
+  std::shared_ptr<InFlightDecisions> decision_;
+  GatewayMetrics& metrics_;
+  InferenceProxy proxy_;
+  HttpServer http_;
+};
+
+}  // namespace llmrouter::gateway
+
+#endif  // LLMROUTER_SERVICES_GATEWAY_GATEWAY_SERVER_H_

@@ -1,0 +1,333 @@
+#include "services/gateway/inference_proxy.h"
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/write.hpp>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/logging.h"
+#include "common/openai_error.h"
+#include "services/gateway/route_request_builder.h"
+#include "services/gateway/upstream_exchange.h"
+
+namespace llmrouter::gateway {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+std::string_view StdView(absl::string_view s) { return std::string_view(s.data(), s.size()); }
+std::string_view StdView(beast::string_view s) { return std::string_view(s.data(), s.size()); }
+
+asio::awaitable<ProxyOutcome> WriteError(beast::tcp_stream& client, const HttpRequest& request,
+                                         bool keep_alive, int status, std::string_view message,
+                                         std::string_view code, Headers headers = {}) {
+  bool written =
+      co_await WriteHttpResponse(client, request.version(), keep_alive, status, "application/json",
+                                 OpenAiErrorJson(status, message, code), headers);
+  co_return ProxyOutcome{status, written && keep_alive};
+}
+
+bool IsEventStream(std::string_view content_type) {
+  return absl::StartsWithIgnoreCase(absl::string_view(content_type.data(), content_type.size()),
+                                    "text/event-stream");
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// The request as the backend gets it: the client's path and body bytes, and only the headers
+// that describe the body. The client's credentials are not the backend's.
+UpstreamRequest MakeUpstreamRequest(const HttpRequest& request, const v1::Target& target,
+                                    std::string_view body) {
+  UpstreamRequest out{http::verb::post, request.target(), 11};
+  out.set(http::field::host, target.address());
+  auto content_type = request.find(http::field::content_type);
+  out.set(http::field::content_type, content_type != request.end()
+                                         ? content_type->value()
+                                         : beast::string_view("application/json"));
+  auto accept = request.find(http::field::accept);
+  if (accept != request.end()) out.set(http::field::accept, accept->value());
+  out.keep_alive(true);
+  out.body() = UpstreamRequest::body_type::value_type(body.data(), body.size());
+  out.prepare_payload();
+  return out;
+}
+
+// The backend's own headers reach the client (x-request-id, rate-limit hints, ...), except those
+// about this hop's framing, which the gateway sets itself, and any x-router-* it may not claim.
+void CopyEndToEndHeaders(const http::response_header<>& upstream, http::fields& out) {
+  for (const auto& field : upstream) {
+    switch (field.name()) {
+      case http::field::connection:
+      case http::field::keep_alive:
+      case http::field::proxy_authenticate:
+      case http::field::proxy_connection:
+      case http::field::te:
+      case http::field::trailer:
+      case http::field::transfer_encoding:
+      case http::field::upgrade:
+      case http::field::content_length:
+      case http::field::server:
+        continue;
+      default:
+        break;
+    }
+    if (beast::iequals(field.name_string().substr(0, 9), "x-router-")) continue;
+    out.insert(field.name_string(), field.value());
+  }
+}
+
+// The response header the client gets: the backend's status and end-to-end headers, a content
+// type, and the router's own headers.
+template <typename Body>
+void PrepareResponse(const HttpRequest& request, const http::response_header<>& upstream,
+                     const Headers& router_headers, bool keep_alive,
+                     http::response<Body>* response) {
+  response->version(request.version());
+  response->result(upstream.result_int());
+  CopyEndToEndHeaders(upstream, *response);
+  if (response->find(http::field::content_type) == response->end()) {
+    response->set(http::field::content_type, "application/json");
+  }
+  for (const auto& [name, value] : router_headers) response->set(name, value);
+  response->keep_alive(keep_alive);
+}
+
+}  // namespace
+
+struct InferenceProxy::Worker {
+  Worker(asio::any_io_executor executor, const InferenceProxyOptions& options)
+      : inspector(options.inspector), pool(std::move(executor), options.pool) {}
+
+  RequestInspector inspector;
+  UpstreamPool pool;
+};
+
+InferenceProxy::InferenceProxy(InferenceProxyOptions options, DecisionClient& decision,
+                               GatewayMetrics& metrics)
+    : options_(std::move(options)), decision_(decision), metrics_(metrics) {}
+
+// HttpServer runs each io_context on one thread of its own, so a thread's worker state serves
+// exactly one io_context, and the coroutine always resumes on the thread that started it.
+InferenceProxy::Worker& InferenceProxy::LocalWorker(beast::tcp_stream& client) {
+  thread_local std::unique_ptr<Worker> worker;
+  if (!worker) worker = std::make_unique<Worker>(client.get_executor(), options_);
+  return *worker;
+}
+
+asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, HttpRequest& request,
+                                                    v1::RequestKind kind, bool keep_alive) {
+  Worker& worker = LocalWorker(client);
+  absl::StatusOr<InspectedRequest> inspected = worker.inspector.Inspect(request.body());
+  if (!inspected.ok()) {
+    co_return co_await WriteError(client, request, keep_alive, 400,
+                                  StdView(inspected.status().message()), "");
+  }
+  absl::StatusOr<v1::RouteRequestRequest> route = BuildRouteRequest(request, *inspected, kind);
+  if (!route.ok()) {
+    co_return co_await WriteError(client, request, keep_alive, 400,
+                                  StdView(route.status().message()), "");
+  }
+
+  auto decision_start = std::chrono::steady_clock::now();
+  absl::StatusOr<v1::RouteRequestResponse> decision = co_await AsyncRoute(
+      decision_, *std::move(route), std::chrono::system_clock::now() + options_.decision_timeout,
+      asio::use_awaitable);
+  metrics_.DecisionDone(decision.status(), SecondsSince(decision_start));
+  if (!decision.ok()) {
+    DecisionHttpError error = DecisionErrorToHttp(decision.status());
+    Headers headers;
+    if (error.retry_after_seconds > 0) {
+      headers.emplace_back("retry-after", std::to_string(error.retry_after_seconds));
+    }
+    co_return co_await WriteError(client, request, keep_alive, error.http_status, error.message,
+                                  error.code, std::move(headers));
+  }
+
+  std::vector<const v1::Target*> targets;
+  if (decision->has_target() && !decision->target().address().empty()) {
+    targets.push_back(&decision->target());
+  }
+  for (const v1::Target& fallback : decision->fallbacks()) targets.push_back(&fallback);
+  if (targets.size() > static_cast<std::size_t>(std::max(1, options_.max_attempts))) {
+    targets.resize(std::max(1, options_.max_attempts));
+  }
+  if (targets.empty()) {
+    co_return co_await WriteError(client, request, keep_alive, 502,
+                                  "routing decision named no target", "upstream_error");
+  }
+
+  std::vector<std::string> failures;
+  for (std::size_t attempt = 0; attempt < targets.size(); ++attempt) {
+    const v1::Target& target = *targets[attempt];
+    if (attempt > 0) metrics_.FallbackTaken();
+    if (!target.scheme().empty() && target.scheme() != "http") {
+      metrics_.UpstreamAttempt(AttemptResult::kConnectError);
+      failures.push_back(absl::StrCat(target.endpoint_id(), ": scheme \"", target.scheme(),
+                                      "\" is not supported yet"));
+      continue;
+    }
+    // Only the model name changes, and only when the backend knows the model by another name.
+    std::string rewritten;
+    std::string_view body = request.body();
+    if (!target.upstream_model().empty() && target.upstream_model() != inspected->model) {
+      rewritten = RequestInspector::RewriteModel(body, *inspected, target.upstream_model());
+      body = rewritten;
+    }
+    UpstreamRequest upstream_request = MakeUpstreamRequest(request, target, body);
+    UpstreamExchange exchange(worker.pool, target.address(), options_.upstream_timeout);
+    AttemptResult result = co_await exchange.Start(upstream_request);
+    if (result != AttemptResult::kOk) {
+      metrics_.UpstreamAttempt(result);
+      failures.push_back(absl::StrCat(target.endpoint_id(), ": ", exchange.error()));
+      continue;
+    }
+
+    const auto& upstream = exchange.header();
+    const int status = static_cast<int>(upstream.result_int());
+    Headers headers = {
+        {"x-router-model", target.model()},
+        {"x-router-endpoint", target.endpoint_id()},
+        {"x-router-decision-id", decision->decision_id()},
+        {"x-router-policy-revision", std::to_string(decision->policy_revision())},
+        {"x-router-fallbacks", std::to_string(attempt)},
+    };
+    if (!decision->policy_rule().empty()) {
+      headers.emplace_back("x-router-policy-rule", decision->policy_rule());
+    }
+
+    if (!exchange.streaming()) {
+      // Read it all before answering, so that a backend failing half-way is still a fallback.
+      std::string answer;
+      absl::Status read = co_await exchange.ReadAll(&answer);
+      if (!read.ok()) {
+        metrics_.UpstreamAttempt(read.code() == absl::StatusCode::kDeadlineExceeded
+                                     ? AttemptResult::kTimeout
+                                     : AttemptResult::kReset);
+        failures.push_back(absl::StrCat(target.endpoint_id(), ": ", read.message()));
+        continue;
+      }
+      metrics_.UpstreamAttempt(AttemptResult::kOk);
+      exchange.Finish();
+      http::response<http::string_body> response;
+      PrepareResponse(request, upstream, headers, keep_alive, &response);
+      response.body() = std::move(answer);
+      response.prepare_payload();
+      beast::error_code ec;
+      co_await http::async_write(client, response, asio::redirect_error(asio::use_awaitable, ec));
+      co_return ProxyOutcome{status, !ec && keep_alive};
+    }
+
+    // A stream: relay each piece as it arrives. From the first byte on there is no way back.
+    co_return co_await Relay(client, request, exchange, headers, keep_alive, target,
+                             decision->decision_id());
+  }
+
+  co_return co_await WriteError(client, request, keep_alive, 502,
+                                absl::StrCat("all ", failures.size(), " upstream attempts failed: ",
+                                             absl::StrJoin(failures, "; ")),
+                                "upstream_error");
+}
+
+asio::awaitable<ProxyOutcome> InferenceProxy::Relay(beast::tcp_stream& client,
+                                                    const HttpRequest& request,
+                                                    UpstreamExchange& exchange,
+                                                    const Headers& headers, bool keep_alive,
+                                                    const v1::Target& target,
+                                                    const std::string& decision_id) {
+  const int status = static_cast<int>(exchange.header().result_int());
+  const bool chunked = request.version() >= 11;
+  if (!chunked) keep_alive = false;  // HTTP/1.0: the body ends when the connection closes
+  http::response<http::empty_body> response;
+  PrepareResponse(request, exchange.header(), headers, keep_alive, &response);
+  if (chunked) response.chunked(true);
+  const bool event_stream = IsEventStream(StdView(response[http::field::content_type]));
+  http::response_serializer<http::empty_body> serializer{response};
+  beast::error_code ec;
+  client.expires_after(options_.upstream_timeout);
+  co_await http::async_write_header(client, serializer,
+                                    asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    metrics_.UpstreamAttempt(AttemptResult::kOk);  // the backend answered; the client left
+    co_return ProxyOutcome{status, false};
+  }
+  // The last two bytes relayed, to know whether the stream stopped between two SSE events.
+  char tail[2] = {'\n', '\n'};
+  for (;;) {
+    absl::StatusOr<std::string_view> piece = co_await exchange.ReadSome();
+    if (!piece.ok()) {
+      spdlog::warn("upstream_stream_broken endpoint={} decision_id={} error=\"{}\"",
+                   target.endpoint_id(), decision_id, piece.status().message());
+      metrics_.UpstreamAttempt(piece.status().code() == absl::StatusCode::kDeadlineExceeded
+                                   ? AttemptResult::kTimeout
+                                   : AttemptResult::kReset);
+      if (!chunked || !event_stream) {
+        // Not SSE: an unterminated body is the only way left to say that it broke.
+        co_return ProxyOutcome{status, false};
+      }
+      // An event cut in the middle is closed first, so that the error arrives as its own event.
+      std::string event = tail[0] == '\n' && tail[1] == '\n' ? "" : "\n\n";
+      absl::StrAppend(&event, "data: ",
+                      OpenAiErrorJson(502,
+                                      absl::StrCat("the model backend broke off the stream: ",
+                                                   piece.status().message()),
+                                      "upstream_stream_error"),
+                      "\n\n");
+      co_await asio::async_write(client, http::make_chunk(asio::buffer(event)),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+      if (!ec) {
+        co_await asio::async_write(client, http::make_chunk_last(),
+                                   asio::redirect_error(asio::use_awaitable, ec));
+      }
+      client.expires_never();
+      co_return ProxyOutcome{status, !ec && keep_alive};
+    }
+    client.expires_after(options_.upstream_timeout);
+    if (piece->empty()) {
+      metrics_.UpstreamAttempt(AttemptResult::kOk);
+      exchange.Finish();
+      if (chunked) {
+        co_await asio::async_write(client, http::make_chunk_last(),
+                                   asio::redirect_error(asio::use_awaitable, ec));
+      }
+      client.expires_never();
+      co_return ProxyOutcome{status, !ec && keep_alive};
+    }
+    if (piece->size() >= 2) {
+      tail[0] = (*piece)[piece->size() - 2];
+    } else {
+      tail[0] = tail[1];
+    }
+    tail[1] = piece->back();
+    if (chunked) {
+      co_await asio::async_write(client,
+                                 http::make_chunk(asio::buffer(piece->data(), piece->size())),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+    } else {
+      co_await asio::async_write(client, asio::buffer(piece->data(), piece->size()),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (ec) {
+      // The client left: the backend's connection goes too, which stops its generation.
+      metrics_.UpstreamAttempt(AttemptResult::kOk);
+      co_return ProxyOutcome{status, false};
+    }
+  }
+}
+
+}  // namespace llmrouter::gateway

@@ -1,0 +1,76 @@
+// The proxy path shared by chat completions, completions and embeddings: ask decision where the
+// request goes, send the client's bytes there, follow the fallback plan while nothing has
+// reached the client, and relay the answer (streams chunk by chunk).
+#ifndef LLMROUTER_SERVICES_GATEWAY_INFERENCE_PROXY_H_
+#define LLMROUTER_SERVICES_GATEWAY_INFERENCE_PROXY_H_
+
+// Boost 1.74's coroutine headers need <utility> first with g++ 12; keep it first.
+// clang-format off
+#include <utility>
+// clang-format on
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "common/http_server.h"
+#include "llmrouter/v1/decision.pb.h"
+#include "services/gateway/decision_client.h"
+#include "services/gateway/gateway_metrics.h"
+#include "services/gateway/request_inspector.h"
+#include "services/gateway/upstream_exchange.h"
+#include "services/gateway/upstream_pool.h"
+
+namespace llmrouter::gateway {
+
+struct InferenceProxyOptions {
+  std::chrono::milliseconds decision_timeout{250};
+  // Targets tried per request: the chosen one plus fallbacks.
+  int max_attempts = 3;
+  // Per attempt, for the response header; while relaying, for each gap between pieces.
+  std::chrono::milliseconds upstream_timeout{60000};
+  UpstreamPoolOptions pool;
+  RequestInspectorOptions inspector;
+};
+
+// What the proxy answered, for metrics and for the connection loop.
+struct ProxyOutcome {
+  int http_status = 0;
+  bool keep_alive = false;
+};
+
+// An InferenceProxy is shared by all worker threads: Serve() may run concurrently on each. What
+// is not thread-safe (the body inspector and the connection pool) is kept per thread. Every
+// failure is answered to the client in the OpenAI error shape; once a stream has started, a
+// failure ends it with an SSE error event.
+class InferenceProxy {
+ public:
+  InferenceProxy(InferenceProxyOptions options, DecisionClient& decision, GatewayMetrics& metrics);
+
+  // Serves one request that arrived on `client`; `keep_alive` is what the response may
+  // promise. Must run on the thread of the io_context that `client` belongs to.
+  boost::asio::awaitable<ProxyOutcome> Serve(boost::beast::tcp_stream& client, HttpRequest& request,
+                                             v1::RequestKind kind, bool keep_alive);
+
+ private:
+  struct Worker;
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+
+  Worker& LocalWorker(boost::beast::tcp_stream& client);
+  // Relays a streamed answer (chunked or until close) piece by piece as it arrives.
+  boost::asio::awaitable<ProxyOutcome> Relay(boost::beast::tcp_stream& client,
+                                             const HttpRequest& request, UpstreamExchange& exchange,
+                                             const Headers& headers, bool keep_alive,
+                                             const v1::Target& target,
+                                             const std::string& decision_id);
+
+  InferenceProxyOptions options_;
+  DecisionClient& decision_;
+  GatewayMetrics& metrics_;
+};
+
+}  // namespace llmrouter::gateway
+
+#endif  // LLMROUTER_SERVICES_GATEWAY_INFERENCE_PROXY_H_

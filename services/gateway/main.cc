@@ -1,0 +1,89 @@
+// gateway: the OpenAI-compatible HTTP front door. Asks decision where each request goes and
+// proxies it to the chosen model backend.
+#include <cstdlib>
+#include <memory>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "common/logging.h"
+#include "common/service_runner.h"
+#include "services/gateway/gateway_metrics.h"
+#include "services/gateway/gateway_server.h"
+#include "services/gateway/grpc_decision_client.h"
+
+ABSL_FLAG(int, http_port, 8080, "OpenAI-compatible HTTP port; 0 picks a free port");
+ABSL_FLAG(int, threads, 1, "HTTP worker threads, each with its own event loop");
+ABSL_FLAG(int64_t, max_body_bytes, 4 << 20, "Largest request body accepted (413 beyond)");
+ABSL_FLAG(std::string, decision_target, "localhost:50051",
+          "gRPC target of the decision service, e.g. dns:///decision:50051");
+ABSL_FLAG(int, decision_timeout_ms, 250, "Deadline of each routing decision");
+ABSL_FLAG(int, max_attempts, 3, "Targets tried per request: the chosen one plus fallbacks");
+ABSL_FLAG(int, upstream_connect_timeout_ms, 2000, "Timeout to connect to a model backend");
+ABSL_FLAG(int, upstream_timeout_ms, 60000,
+          "Per attempt: time for a backend to send its response header; while relaying, the "
+          "longest gap between two pieces of the body");
+ABSL_FLAG(int, upstream_idle_timeout_ms, 4000,
+          "Pooled backend connections idle longer than this are closed instead of reused");
+ABSL_FLAG(int, prompt_excerpt_bytes, 8 << 10,
+          "Largest prompt excerpt sent to decision for analysis");
+
+namespace {
+
+int Fail(const absl::Status& status) {
+  spdlog::error("gateway_start_failed error=\"{}\"", status.message());
+  return EXIT_FAILURE;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  llmrouter::BlockShutdownSignals();
+  absl::ParseCommandLine(argc, argv);
+  absl::StatusOr<llmrouter::ServiceOptions> service_options =
+      llmrouter::ServiceOptionsFromFlags({"gateway", /*grpc_port=*/0, /*metrics_port=*/9480});
+  if (!service_options.ok()) return Fail(service_options.status());
+  llmrouter::ServiceRunner runner(*service_options);
+
+  using std::chrono::milliseconds;
+  llmrouter::gateway::GatewayServerOptions options;
+  options.http.host = service_options->host;
+  options.http.port = absl::GetFlag(FLAGS_http_port);
+  options.http.threads = absl::GetFlag(FLAGS_threads);
+  options.http.max_body_bytes = static_cast<std::size_t>(absl::GetFlag(FLAGS_max_body_bytes));
+  options.proxy.decision_timeout = milliseconds(absl::GetFlag(FLAGS_decision_timeout_ms));
+  options.proxy.max_attempts = absl::GetFlag(FLAGS_max_attempts);
+  options.proxy.upstream_timeout = milliseconds(absl::GetFlag(FLAGS_upstream_timeout_ms));
+  options.proxy.pool.connect_timeout =
+      milliseconds(absl::GetFlag(FLAGS_upstream_connect_timeout_ms));
+  options.proxy.pool.idle_timeout = milliseconds(absl::GetFlag(FLAGS_upstream_idle_timeout_ms));
+  options.proxy.inspector.excerpt_limit_bytes =
+      static_cast<std::size_t>(absl::GetFlag(FLAGS_prompt_excerpt_bytes));
+  if (options.http.port < 0 || options.http.port > 65535 || options.http.threads < 1 ||
+      absl::GetFlag(FLAGS_max_body_bytes) <= 0 || options.proxy.max_attempts < 1 ||
+      options.proxy.decision_timeout.count() <= 0 || options.proxy.upstream_timeout.count() <= 0 ||
+      options.proxy.pool.connect_timeout.count() <= 0 ||
+      absl::GetFlag(FLAGS_prompt_excerpt_bytes) < 0) {
+    return Fail(absl::InvalidArgumentError(
+        "--http_port must be 0..65535; --threads, --max_body_bytes, --max_attempts and every "
+        "timeout must be positive; --prompt_excerpt_bytes must be >= 0"));
+  }
+
+  std::unique_ptr<llmrouter::gateway::GrpcDecisionClient> decision =
+      llmrouter::gateway::GrpcDecisionClient::Create(absl::GetFlag(FLAGS_decision_target));
+  llmrouter::gateway::GatewayMetrics metrics(*runner.registry());
+  llmrouter::gateway::GatewayServer server(options, *decision, metrics);
+
+  if (absl::Status s = runner.StartMetrics(); !s.ok()) return Fail(s);
+  if (absl::Status s = server.Start(); !s.ok()) return Fail(s);
+  runner.AddPort("http_port", server.port());
+  spdlog::info("gateway_listening address={}:{} decision_target={} threads={}", options.http.host,
+               server.port(), absl::GetFlag(FLAGS_decision_target), options.http.threads);
+  if (absl::Status s = runner.WriteReadyFile(); !s.ok()) return Fail(s);
+
+  int signal = llmrouter::WaitForShutdownSignal();
+  spdlog::info("gateway_stopping signal={} in_flight_grace_ms={}", signal,
+               service_options->shutdown_grace.count());
+  server.Stop(service_options->shutdown_grace);
+  runner.Shutdown();
+  return EXIT_SUCCESS;
+}

@@ -1,0 +1,639 @@
+// GatewayServer in process, with a fake decision service and real HTTP backends on loopback.
+#include "services/gateway/gateway_server.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/http_server.h"
+#include "tests/support/http_test_client.h"
+
+namespace llmrouter::gateway {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using ::llmrouter::testing::HttpCall;
+using ::llmrouter::testing::HttpResult;
+using ::llmrouter::testing::SseData;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::SizeIs;
+
+// Answers every call at once with what the test configured, and remembers the questions.
+class FakeDecisionClient : public DecisionClient {
+ public:
+  void Route(v1::RouteRequestRequest request, Deadline, RouteCallback done) override {
+    absl::StatusOr<v1::RouteRequestResponse> answer;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      routes_.push_back(std::move(request));
+      answer = route_answer_;
+    }
+    done(std::move(answer));
+  }
+  void ListModels(v1::ListModelsRequest request, Deadline, ListModelsCallback done) override {
+    absl::StatusOr<v1::ListModelsResponse> answer;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      list_requests_.push_back(std::move(request));
+      answer = list_answer_;
+    }
+    done(std::move(answer));
+  }
+
+  void AnswerRoute(absl::StatusOr<v1::RouteRequestResponse> answer) {
+    std::lock_guard<std::mutex> lock(mu_);
+    route_answer_ = std::move(answer);
+  }
+  void AnswerList(absl::StatusOr<v1::ListModelsResponse> answer) {
+    std::lock_guard<std::mutex> lock(mu_);
+    list_answer_ = std::move(answer);
+  }
+  std::vector<v1::RouteRequestRequest> routes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return routes_;
+  }
+  std::vector<v1::ListModelsRequest> list_requests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return list_requests_;
+  }
+
+ private:
+  std::mutex mu_;
+  absl::StatusOr<v1::RouteRequestResponse> route_answer_ = absl::InternalError("not configured");
+  absl::StatusOr<v1::ListModelsResponse> list_answer_ = absl::InternalError("not configured");
+  std::vector<v1::RouteRequestRequest> routes_;
+  std::vector<v1::ListModelsRequest> list_requests_;
+};
+
+struct SeenRequest {
+  std::string target;
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+  unsigned short peer_port = 0;
+};
+
+constexpr char kJsonAnswer[] =
+    R"({"id":"c1","object":"chat.completion","choices":[{"message":{"content":"hi"}}]})";
+constexpr char kFirstEvent[] = "data: {\"object\":\"chat.completion.chunk\",\"n\":1}\n\n";
+
+// A model backend on loopback, built from the project's own HTTP server.
+class TestUpstream {
+ public:
+  enum class Mode {
+    kJson,            // 200 with a JSON body
+    kJsonThenClose,   // like kJson, but closes the connection it promised to keep
+    kSse,             // first event, then waits for release(), then the rest and [DONE]
+    kStatus500,       // 500 with an OpenAI error body
+    kBreakMidStream,  // first event, then the connection drops
+  };
+
+  explicit TestUpstream(Mode mode) : mode_(mode) {
+    HttpServerOptions options;
+    options.host = "127.0.0.1";
+    server_ = std::make_unique<HttpServer>(
+        options, [this](beast::tcp_stream& s, HttpRequest& r) { return Handle(s, r); });
+    absl::Status started = server_->Start();
+    EXPECT_TRUE(started.ok()) << started;
+  }
+  ~TestUpstream() { server_->Stop(std::chrono::milliseconds(0)); }
+
+  int port() const { return server_->port(); }
+  void release() { released_.store(true); }
+  std::vector<SeenRequest> seen() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return seen_;
+  }
+
+ private:
+  asio::awaitable<bool> Handle(beast::tcp_stream& stream, HttpRequest& request) {
+    SeenRequest seen{std::string(request.target()), request.body(), {}, 0};
+    for (const auto& field : request) {
+      std::string name(field.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      seen.headers[name] = std::string(field.value());
+    }
+    beast::error_code ec;
+    seen.peer_port = stream.socket().remote_endpoint(ec).port();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      seen_.push_back(seen);
+    }
+    std::string json = "application/json";
+    switch (mode_) {
+      case Mode::kJson:
+      case Mode::kJsonThenClose: {
+        std::vector<std::pair<std::string, std::string>> headers = {{"x-backend", "json"},
+                                                                    {"x-router-model", "spoofed"}};
+        std::string body = kJsonAnswer;
+        bool ok = co_await WriteHttpResponse(stream, request.version(), true, 200, json,
+                                             std::move(body), headers);
+        co_return ok&& mode_ == Mode::kJson;
+      }
+      case Mode::kStatus500: {
+        std::string body = R"({"error":{"message":"backend exploded"}})";
+        co_await WriteHttpResponse(stream, request.version(), true, 500, json, body);
+        co_return true;
+      }
+      case Mode::kSse:
+      case Mode::kBreakMidStream:
+        co_return co_await Stream(stream, request);
+    }
+    co_return false;
+  }
+
+  asio::awaitable<bool> Stream(beast::tcp_stream& stream, HttpRequest& request) {
+    http::response<http::empty_body> res{http::status::ok, request.version()};
+    res.set(http::field::content_type, "text/event-stream");
+    res.chunked(true);
+    http::response_serializer<http::empty_body> sr{res};
+    beast::error_code ec;
+    co_await http::async_write_header(stream, sr, asio::redirect_error(asio::use_awaitable, ec));
+    std::string first = kFirstEvent;
+    co_await asio::async_write(stream, http::make_chunk(asio::buffer(first)),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    if (mode_ == Mode::kBreakMidStream) {
+      stream.socket().close(ec);
+      co_return false;
+    }
+    // Holding the rest back until the client has seen the first event proves that the gateway
+    // relays without waiting for the whole body; the bound only keeps a broken run finite.
+    asio::steady_timer timer(stream.get_executor());
+    for (int i = 0; i < 5000 && !released_.load(); ++i) {
+      timer.expires_after(std::chrono::milliseconds(2));
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    for (std::string event :
+         {std::string("data: {\"object\":\"chat.completion.chunk\",\"n\":2}\n\n"),
+          std::string("data: {\"object\":\"chat.completion.chunk\",\"n\":3}\n\n"),
+          std::string("data: [DONE]\n\n")}) {
+      co_await asio::async_write(stream, http::make_chunk(asio::buffer(event)),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+    }
+    co_await asio::async_write(stream, http::make_chunk_last(),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    co_return !ec;
+  }
+
+  Mode mode_;
+  std::unique_ptr<HttpServer> server_;
+  std::atomic<bool> released_{false};
+  std::mutex mu_;
+  std::vector<SeenRequest> seen_;
+};
+
+// Reads a response piece by piece, each read bounded so that a broken gateway fails the test
+// instead of hanging it.
+class StreamingClient {
+ public:
+  StreamingClient(int port, const std::string& body) : stream_(ioc_) {
+    beast::error_code ec;
+    stream_.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"),
+                                            static_cast<unsigned short>(port)),
+                    ec);
+    EXPECT_FALSE(ec) << ec.message();
+    http::request<http::string_body> req{http::verb::post, "/v1/chat/completions", 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::content_type, "application/json");
+    req.body() = body;
+    req.prepare_payload();
+    http::write(stream_, req, ec);
+    EXPECT_FALSE(ec) << ec.message();
+    parser_.body_limit(1 << 20);
+  }
+
+  bool ReadHeader() {
+    beast::error_code ec;
+    stream_.expires_after(std::chrono::seconds(10));
+    http::async_read_header(stream_, buffer_, parser_,
+                            [&](beast::error_code e, std::size_t) { ec = e; });
+    Run();
+    return !ec;
+  }
+  const http::response_parser<http::buffer_body>& parser() const { return parser_; }
+
+  // The next body bytes; nullopt once the body is complete or on error (see error()).
+  std::optional<std::string> NextPiece() {
+    while (!parser_.is_done()) {
+      char piece[4096];
+      parser_.get().body().data = piece;
+      parser_.get().body().size = sizeof piece;
+      beast::error_code ec;
+      stream_.expires_after(std::chrono::seconds(10));
+      http::async_read_some(stream_, buffer_, parser_,
+                            [&](beast::error_code e, std::size_t) { ec = e; });
+      Run();
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) {
+        error_ = ec.message();
+        return std::nullopt;
+      }
+      std::size_t n = sizeof piece - parser_.get().body().size;
+      if (n > 0) return std::string(piece, n);
+    }
+    return std::nullopt;
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  void Run() {
+    ioc_.restart();
+    ioc_.run();
+  }
+
+  asio::io_context ioc_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  http::response_parser<http::buffer_body> parser_;
+  std::string error_;
+};
+
+v1::Target MakeTarget(const std::string& id, int port, const std::string& model,
+                      const std::string& upstream_model = "") {
+  v1::Target t;
+  t.set_endpoint_id(id);
+  t.set_address("127.0.0.1:" + std::to_string(port));
+  t.set_scheme("http");
+  t.set_model(model);
+  t.set_upstream_model(upstream_model);
+  return t;
+}
+
+// A loopback port with nothing listening: connecting to it is refused.
+int ClosedPort() {
+  asio::io_context ioc;
+  asio::ip::tcp::acceptor acceptor(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+  int port = acceptor.local_endpoint().port();
+  acceptor.close();
+  return port;
+}
+
+double MetricValue(prometheus::Registry& registry, const std::string& name,
+                   const std::map<std::string, std::string>& labels = {}) {
+  double total = 0;
+  for (const prometheus::MetricFamily& family : registry.Collect()) {
+    if (family.name != name) continue;
+    for (const prometheus::ClientMetric& metric : family.metric) {
+      bool match = true;
+      for (const auto& [key, value] : labels) {
+        bool found = false;
+        for (const prometheus::ClientMetric::Label& label : metric.label) {
+          found = found || (label.name == key && label.value == value);
+        }
+        match = match && found;
+      }
+      if (match) total += metric.counter.value;
+    }
+  }
+  return total;
+}
+
+const char kChatBody[] =
+    R"({"model": "m1", "messages": [{"role": "user", "content": "Say hi"}],  "temperature": 0.5})";
+
+class GatewayServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    GatewayServerOptions options;
+    options.http.host = "127.0.0.1";
+    options.http.port = 0;
+    options.proxy.max_attempts = 3;
+    server_ = std::make_unique<GatewayServer>(options, decision_, metrics_);
+    absl::Status started = server_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+  }
+  void TearDown() override { server_->Stop(std::chrono::milliseconds(0)); }
+
+  // Returns once every request's handler has finished (the bound only keeps a hang finite).
+  void StopServingRequests() { server_->Stop(std::chrono::seconds(10)); }
+
+  void Route(const v1::Target& target, const std::vector<v1::Target>& fallbacks = {}) {
+    v1::RouteRequestResponse response;
+    response.set_decision_id("dec-0001");
+    response.set_policy_revision(7);
+    *response.mutable_target() = target;
+    for (const v1::Target& f : fallbacks) *response.add_fallbacks() = f;
+    decision_.AnswerRoute(response);
+  }
+
+  HttpResult Chat(const std::string& body = kChatBody,
+                  const std::map<std::string, std::string>& headers = {}) {
+    return HttpCall(server_->port(), "POST", "/v1/chat/completions", body, headers);
+  }
+
+  FakeDecisionClient decision_;
+  prometheus::Registry registry_;
+  GatewayMetrics metrics_{registry_};
+  std::unique_ptr<GatewayServer> server_;
+};
+
+TEST_F(GatewayServerTest, ProxiesJsonAndAddsRouterHeaders) {
+  TestUpstream upstream(TestUpstream::Mode::kJson);
+  Route(MakeTarget("ep-json", upstream.port(), "m1"));
+  HttpResult r = Chat(kChatBody, {{"authorization", "Bearer client-secret"},
+                                  {"x-router-priority", "batch"},
+                                  {"x-router-region", "eu-west-1"},
+                                  {"x-router-session", "conv-9"},
+                                  {"x-router-explain", "true"},
+                                  {"X-Custom-Thing", "abc"},
+                                  {"accept", "application/json"}});
+  ASSERT_EQ(r.status, 200) << r.body << r.error;
+  EXPECT_EQ(r.body, kJsonAnswer);
+  EXPECT_EQ(r.header("x-router-model"), "m1");
+  EXPECT_EQ(r.header("x-router-endpoint"), "ep-json");
+  EXPECT_EQ(r.header("x-router-decision-id"), "dec-0001");
+  EXPECT_EQ(r.header("x-router-policy-revision"), "7");
+  EXPECT_EQ(r.header("x-router-fallbacks"), "0");
+  EXPECT_EQ(r.header("x-backend"), "json");  // the backend's own headers come through
+  EXPECT_EQ(r.header("content-type"), "application/json");
+
+  std::vector<SeenRequest> seen = upstream.seen();
+  ASSERT_THAT(seen, SizeIs(1));
+  EXPECT_EQ(seen[0].target, "/v1/chat/completions");
+  EXPECT_EQ(seen[0].body, kChatBody);  // byte for byte, whitespace included
+  EXPECT_EQ(seen[0].headers.count("authorization"), 0u);
+  EXPECT_EQ(seen[0].headers["content-type"], "application/json");
+  EXPECT_EQ(seen[0].headers["accept"], "application/json");
+
+  std::vector<v1::RouteRequestRequest> routes = decision_.routes();
+  ASSERT_THAT(routes, SizeIs(1));
+  const v1::RouteRequestRequest& q = routes[0];
+  EXPECT_EQ(q.model(), "m1");
+  EXPECT_EQ(q.kind(), v1::REQUEST_KIND_CHAT_COMPLETION);
+  EXPECT_EQ(q.tenant(), "default");
+  EXPECT_EQ(q.priority(), v1::PRIORITY_TIER_BATCH);
+  EXPECT_EQ(q.region(), "eu-west-1");
+  EXPECT_EQ(q.session_key(), "conv-9");
+  EXPECT_TRUE(q.explain());
+  EXPECT_EQ(q.prompt().excerpt(), "Say hi");
+  EXPECT_EQ(q.prompt().message_count(), 1u);
+  EXPECT_EQ(q.prompt().estimated_tokens(), 2u);
+  ASSERT_EQ(q.headers().count("x-custom-thing"), 1u);
+  EXPECT_EQ(q.headers().at("x-custom-thing"), "abc");
+  EXPECT_EQ(q.headers().count("authorization"), 0u);
+
+  // A request is counted after its response is written: stopping waits for the handler's end.
+  StopServingRequests();
+  EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_requests_total",
+                        {{"route", "chat_completions"}, {"code", "200"}}),
+            1);
+  EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_upstream_attempts_total", {{"result", "ok"}}),
+            1);
+}
+
+TEST_F(GatewayServerTest, TenantHeaderReachesDecision) {
+  TestUpstream upstream(TestUpstream::Mode::kJson);
+  Route(MakeTarget("ep-json", upstream.port(), "m1"));
+  ASSERT_EQ(Chat(kChatBody, {{"x-router-tenant", "acme"}}).status, 200);
+  ASSERT_THAT(decision_.routes(), SizeIs(1));
+  EXPECT_EQ(decision_.routes()[0].tenant(), "acme");
+}
+
+TEST_F(GatewayServerTest, UnknownPriorityIs400WithoutAskingDecision) {
+  HttpResult r = Chat(kChatBody, {{"x-router-priority", "urgent"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("x-router-priority"));
+  EXPECT_THAT(decision_.routes(), SizeIs(0));
+}
+
+TEST_F(GatewayServerTest, ModelIsRewrittenOnlyWhenTheBackendNamesItDifferently) {
+  TestUpstream upstream(TestUpstream::Mode::kJson);
+  Route(MakeTarget("ep-json", upstream.port(), "m1", "org/m1-instruct"));
+  ASSERT_EQ(Chat().status, 200);
+  std::vector<SeenRequest> seen = upstream.seen();
+  ASSERT_THAT(seen, SizeIs(1));
+  EXPECT_EQ(
+      seen[0].body,
+      R"({"model": "org/m1-instruct", "messages": [{"role": "user", "content": "Say hi"}],  "temperature": 0.5})");
+}
+
+TEST_F(GatewayServerTest, StreamIsRelayedAsItArrives) {
+  TestUpstream upstream(TestUpstream::Mode::kSse);
+  Route(MakeTarget("ep-sse", upstream.port(), "m1"));
+  StreamingClient client(
+      server_->port(),
+      R"({"model":"m1","stream":true,"messages":[{"role":"user","content":"x"}]})");
+  ASSERT_TRUE(client.ReadHeader());
+  EXPECT_EQ(client.parser().get().result_int(), 200u);
+  EXPECT_TRUE(client.parser().chunked());
+  EXPECT_EQ(client.parser().get()["content-type"], "text/event-stream");
+  EXPECT_EQ(client.parser().get()["x-router-endpoint"], "ep-sse");
+
+  // The backend holds the rest back until released: the first event must arrive on its own.
+  std::optional<std::string> first = client.NextPiece();
+  ASSERT_TRUE(first.has_value()) << client.error();
+  std::string body = *first;
+  EXPECT_THAT(body, HasSubstr("\"n\":1"));
+  EXPECT_THAT(body, Not(HasSubstr("[DONE]")));
+  upstream.release();
+  while (std::optional<std::string> piece = client.NextPiece()) body += *piece;
+  EXPECT_EQ(client.error(), "");
+  EXPECT_TRUE(client.parser().is_done());
+  EXPECT_THAT(SseData(body), ElementsAre(HasSubstr("\"n\":1"), HasSubstr("\"n\":2"),
+                                         HasSubstr("\"n\":3"), "[DONE]"));
+}
+
+TEST_F(GatewayServerTest, StreamBrokenMidwayEndsWithAnErrorEvent) {
+  TestUpstream upstream(TestUpstream::Mode::kBreakMidStream);
+  Route(MakeTarget("ep-sse", upstream.port(), "m1"));
+  HttpResult r = Chat(R"({"model":"m1","stream":true,"messages":[]})");
+  ASSERT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(r.error, "");  // a complete chunked body, not a truncated one
+  std::vector<std::string> events = SseData(r.body);
+  ASSERT_THAT(events, SizeIs(2)) << r.body;
+  EXPECT_THAT(events[0], HasSubstr("\"n\":1"));
+  EXPECT_THAT(events[1], HasSubstr("\"error\":{"));
+  EXPECT_THAT(events[1], HasSubstr("upstream_stream_error"));
+  EXPECT_EQ(
+      MetricValue(registry_, "llmrouter_gateway_upstream_attempts_total", {{"result", "reset"}}),
+      1);
+}
+
+TEST_F(GatewayServerTest, FallsBackWhenTheFirstTargetAnswers500) {
+  TestUpstream failing(TestUpstream::Mode::kStatus500);
+  TestUpstream healthy(TestUpstream::Mode::kJson);
+  Route(MakeTarget("ep-bad", failing.port(), "m1"), {MakeTarget("ep-good", healthy.port(), "m1")});
+  HttpResult r = Chat();
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.header("x-router-endpoint"), "ep-good");
+  EXPECT_EQ(r.header("x-router-fallbacks"), "1");
+  EXPECT_THAT(failing.seen(), SizeIs(1));
+  EXPECT_THAT(healthy.seen(), SizeIs(1));
+  EXPECT_EQ(
+      MetricValue(registry_, "llmrouter_gateway_upstream_attempts_total", {{"result", "http_5xx"}}),
+      1);
+  EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_fallbacks_total"), 1);
+}
+
+TEST_F(GatewayServerTest, FallsBackWhenTheFirstTargetRefusesConnections) {
+  TestUpstream healthy(TestUpstream::Mode::kJson);
+  Route(MakeTarget("ep-dead", ClosedPort(), "m1"), {MakeTarget("ep-good", healthy.port(), "m1")});
+  HttpResult r = Chat();
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.header("x-router-endpoint"), "ep-good");
+  EXPECT_EQ(r.header("x-router-fallbacks"), "1");
+  EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_upstream_attempts_total",
+                        {{"result", "connect_error"}}),
+            1);
+}
+
+TEST_F(GatewayServerTest, AllTargetsFailingIs502NamingEachFailure) {
+  TestUpstream failing(TestUpstream::Mode::kStatus500);
+  Route(MakeTarget("ep-bad", failing.port(), "m1"), {MakeTarget("ep-dead", ClosedPort(), "m1")});
+  HttpResult r = Chat();
+  EXPECT_EQ(r.status, 502);
+  EXPECT_THAT(r.body, HasSubstr("\"type\":\"server_error\""));
+  EXPECT_THAT(r.body, HasSubstr("ep-bad"));
+  EXPECT_THAT(r.body, HasSubstr("HTTP 500"));
+  EXPECT_THAT(r.body, HasSubstr("ep-dead"));
+}
+
+TEST_F(GatewayServerTest, AttemptsAreBoundedByMaxAttempts) {
+  TestUpstream failing(TestUpstream::Mode::kStatus500);
+  v1::Target bad = MakeTarget("ep-bad", failing.port(), "m1");
+  Route(bad, {bad, bad, bad, bad});
+  EXPECT_EQ(Chat().status, 502);
+  EXPECT_THAT(failing.seen(), SizeIs(3));
+}
+
+TEST_F(GatewayServerTest, KeepsUpstreamConnectionsAlive) {
+  TestUpstream upstream(TestUpstream::Mode::kJson);
+  Route(MakeTarget("ep-json", upstream.port(), "m1"));
+  ASSERT_EQ(Chat().status, 200);
+  ASSERT_EQ(Chat().status, 200);
+  std::vector<SeenRequest> seen = upstream.seen();
+  ASSERT_THAT(seen, SizeIs(2));
+  EXPECT_EQ(seen[0].peer_port, seen[1].peer_port);  // one pooled connection served both
+}
+
+TEST_F(GatewayServerTest, StalePooledConnectionIsRetriedOnAFreshOne) {
+  TestUpstream upstream(TestUpstream::Mode::kJsonThenClose);
+  Route(MakeTarget("ep-json", upstream.port(), "m1"));
+  ASSERT_EQ(Chat().status, 200);
+  HttpResult second = Chat();
+  ASSERT_EQ(second.status, 200) << second.body;
+  EXPECT_EQ(second.header("x-router-fallbacks"), "0");
+  std::vector<SeenRequest> seen = upstream.seen();
+  ASSERT_THAT(seen, SizeIs(2));
+  EXPECT_NE(seen[0].peer_port, seen[1].peer_port);
+}
+
+TEST_F(GatewayServerTest, UnknownModelIs404ModelNotFound) {
+  decision_.AnswerRoute(absl::NotFoundError("model \"gpt-x\" is not known"));
+  HttpResult r = Chat(R"({"model":"gpt-x","messages":[]})");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_THAT(r.body, HasSubstr("\"code\":\"model_not_found\""));
+  EXPECT_THAT(r.body, HasSubstr("\"type\":\"invalid_request_error\""));
+  EXPECT_THAT(r.body, HasSubstr("model \\\"gpt-x\\\" is not known"));
+  EXPECT_EQ(
+      MetricValue(registry_, "llmrouter_gateway_decision_errors_total", {{"code", "NOT_FOUND"}}),
+      1);
+}
+
+TEST_F(GatewayServerTest, DecisionFailuresMapToHttpStatuses) {
+  struct Case {
+    absl::Status status;
+    int http_status;
+    std::string fragment;
+  };
+  for (const Case& c : std::vector<Case>{
+           {absl::UnavailableError("no healthy endpoint serves model m1"), 503,
+            "no healthy endpoint serves model m1"},
+           {absl::DeadlineExceededError("deadline"), 503, "routing decision timed out"},
+           {absl::PermissionDeniedError("tenant may not use m1"), 403, "tenant may not use m1"},
+           {absl::ResourceExhaustedError("shed"), 429, "shed"},
+           {absl::InvalidArgumentError("bad constraint"), 400, "bad constraint"}}) {
+    decision_.AnswerRoute(c.status);
+    HttpResult r = Chat();
+    EXPECT_EQ(r.status, c.http_status) << c.status;
+    EXPECT_THAT(r.body, HasSubstr(c.fragment));
+    EXPECT_THAT(r.body, HasSubstr("\"error\":{"));
+    if (c.http_status == 429) {
+      EXPECT_EQ(r.header("retry-after"), "1");
+    }
+  }
+}
+
+TEST_F(GatewayServerTest, MalformedJsonIs400AndDecisionIsNotAsked) {
+  HttpResult r = Chat("{\"model\": \"x\", ");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("\"type\":\"invalid_request_error\""));
+  EXPECT_THAT(r.body, HasSubstr("not valid JSON"));
+  EXPECT_THAT(decision_.routes(), SizeIs(0));
+  HttpResult missing = Chat(R"({"messages":[]})");
+  EXPECT_EQ(missing.status, 400);
+  EXPECT_THAT(missing.body, HasSubstr("model"));
+}
+
+TEST_F(GatewayServerTest, CompletionsAndEmbeddingsTakeTheSameProxyPath) {
+  TestUpstream upstream(TestUpstream::Mode::kJson);
+  Route(MakeTarget("ep-json", upstream.port(), "m1"));
+  EXPECT_EQ(
+      HttpCall(server_->port(), "POST", "/v1/completions", R"({"model":"m1","prompt":"p"})").status,
+      200);
+  EXPECT_EQ(
+      HttpCall(server_->port(), "POST", "/v1/embeddings?x=1", R"({"model":"m1","input":["a","b"]})")
+          .status,
+      200);
+  std::vector<v1::RouteRequestRequest> routes = decision_.routes();
+  ASSERT_THAT(routes, SizeIs(2));
+  EXPECT_EQ(routes[0].kind(), v1::REQUEST_KIND_COMPLETION);
+  EXPECT_EQ(routes[1].kind(), v1::REQUEST_KIND_EMBEDDING);
+  EXPECT_EQ(routes[1].prompt().excerpt(), "a\nb");
+  std::vector<SeenRequest> seen = upstream.seen();
+  ASSERT_THAT(seen, SizeIs(2));
+  EXPECT_EQ(seen[0].target, "/v1/completions");
+  EXPECT_EQ(seen[1].target, "/v1/embeddings?x=1");
+}
+
+TEST_F(GatewayServerTest, ModelListHasTheOpenAiShape) {
+  v1::ListModelsResponse models;
+  v1::ModelInfo* a = models.add_models();
+  a->set_name("llama-3-8b");
+  a->set_owned_by("meta");
+  models.add_models()->set_name("qwen");
+  decision_.AnswerList(models);
+  HttpResult r = HttpCall(server_->port(), "GET", "/v1/models", "", {{"x-router-tenant", "acme"}});
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"object":"list","data":[)"
+                    R"({"id":"llama-3-8b","object":"model","created":0,"owned_by":"meta"},)"
+                    R"({"id":"qwen","object":"model","created":0,"owned_by":"llm-router"}]})");
+  ASSERT_THAT(decision_.list_requests(), SizeIs(1));
+  EXPECT_EQ(decision_.list_requests()[0].tenant(), "acme");
+}
+
+TEST_F(GatewayServerTest, HealthUnknownPathsAndWrongMethods) {
+  EXPECT_EQ(HttpCall(server_->port(), "GET", "/healthz").status, 200);
+  EXPECT_EQ(HttpCall(server_->port(), "GET", "/readyz").status, 200);
+  HttpResult unknown = HttpCall(server_->port(), "GET", "/v2/nothing");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_THAT(unknown.body, HasSubstr("Invalid URL (GET /v2/nothing)"));
+  HttpResult wrong = HttpCall(server_->port(), "GET", "/v1/chat/completions");
+  EXPECT_EQ(wrong.status, 405);
+  EXPECT_EQ(wrong.header("allow"), "POST");
+  EXPECT_THAT(wrong.body, HasSubstr("\"error\":{"));
+  StopServingRequests();
+  EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_requests_total",
+                        {{"route", "other"}, {"code", "404"}}),
+            1);
+}
+
+}  // namespace
+}  // namespace llmrouter::gateway
