@@ -1,0 +1,167 @@
+{{/*
+Names, labels and shared pieces of the llm-router chart.
+*/}}
+
+{{- define "llm-router.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name prefix: <release>-<chart>, or the release name when it already holds the chart name.
+*/}}
+{{- define "llm-router.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name of one resource of a component: the full name shortened so that "-<suffix>" always fits in
+63 characters, which keeps e.g. "decision" and "decision-headless" distinct under truncation.
+Call with (dict "root" $ "suffix" "decision-headless").
+*/}}
+{{- define "llm-router.componentName" -}}
+{{- $prefix := include "llm-router.fullname" .root | trunc (int (sub 62 (len .suffix))) | trimSuffix "-" }}
+{{- printf "%s-%s" $prefix .suffix }}
+{{- end }}
+
+{{- define "llm-router.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Selector labels: stable for the life of a release (no chart or app version).
+Call with (dict "root" $ "component" "gateway").
+*/}}
+{{- define "llm-router.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "llm-router.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/*
+Every label of a resource. Call with (dict "root" $ "component" "gateway").
+*/}}
+{{- define "llm-router.labels" -}}
+helm.sh/chart: {{ include "llm-router.chart" .root }}
+{{ include "llm-router.selectorLabels" . }}
+app.kubernetes.io/part-of: llm-router
+{{- with .root.Chart.AppVersion }}
+app.kubernetes.io/version: {{ . | quote }}
+{{- end }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "llm-router.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "llm-router.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "llm-router.image" -}}
+{{- $repo := .Values.image.repository }}
+{{- if .Values.image.registry }}
+{{- $repo = printf "%s/%s" .Values.image.registry .Values.image.repository }}
+{{- end }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" $repo .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repo (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* Headless Service names: what gRPC clients resolve with dns:/// and balance over. */}}
+{{- define "llm-router.decisionHeadless" -}}
+{{- include "llm-router.componentName" (dict "root" . "suffix" "decision-headless") }}
+{{- end }}
+{{- define "llm-router.inventoryHeadless" -}}
+{{- include "llm-router.componentName" (dict "root" . "suffix" "inventory-headless") }}
+{{- end }}
+
+{{- define "llm-router.policyConfigMap" -}}
+{{- default (include "llm-router.componentName" (dict "root" . "suffix" "policy")) .Values.decision.policy.existingConfigMap }}
+{{- end }}
+{{- define "llm-router.endpointsConfigMap" -}}
+{{- default (include "llm-router.componentName" (dict "root" . "suffix" "endpoints")) .Values.inventory.endpoints.existingConfigMap }}
+{{- end }}
+{{- define "llm-router.secretName" -}}
+{{- default (include "llm-router.componentName" (dict "root" . "suffix" "secrets")) .Values.secrets.existingSecret }}
+{{- end }}
+{{- define "llm-router.hasSecret" -}}
+{{- if or .Values.secrets.existingSecret .Values.secrets.create }}true{{- end }}
+{{- end }}
+
+{{/* Flags every service takes. Call with (dict "root" $ "component" .Values.decision). */}}
+{{- define "llm-router.commonArgs" -}}
+- --host=0.0.0.0
+- --log_level={{ .root.Values.logging.level }}
+- --log_format={{ .root.Values.logging.format }}
+- --shutdown_grace_ms={{ .component.shutdownGraceMs }}
+{{- end }}
+
+{{/*
+Pod-level settings shared by the three Deployments.
+Call with (dict "root" $ "component" .Values.gateway "name" "gateway").
+*/}}
+{{- define "llm-router.podSpecCommon" -}}
+{{- with .root.Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+serviceAccountName: {{ include "llm-router.serviceAccountName" .root }}
+automountServiceAccountToken: {{ .root.Values.serviceAccount.automountServiceAccountToken }}
+securityContext:
+  {{- toYaml .root.Values.podSecurityContext | nindent 2 }}
+terminationGracePeriodSeconds: {{ .component.terminationGracePeriodSeconds }}
+{{- with .component.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with .component.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .component.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .component.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- if .component.topologySpreadConstraints }}
+{{- $selector := include "llm-router.selectorLabels" (dict "root" .root "component" .name) | fromYaml }}
+topologySpreadConstraints:
+{{- range .component.topologySpreadConstraints }}
+  - {{- toYaml (merge (deepCopy .) (dict "labelSelector" (dict "matchLabels" $selector))) | nindent 4 }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Probe timings. Call with (dict "root" $ "kind" "liveness"). */}}
+{{- define "llm-router.probeTimings" -}}
+{{- $p := index .root.Values.probes .kind }}
+periodSeconds: {{ $p.periodSeconds }}
+failureThreshold: {{ $p.failureThreshold }}
+{{- if hasKey $p "timeoutSeconds" }}
+timeoutSeconds: {{ $p.timeoutSeconds }}
+{{- end }}
+{{- end }}
+
+{{/* Pod annotations with the checksum of what a pod reads only at start. */}}
+{{- define "llm-router.podAnnotations" -}}
+{{- with .component.podAnnotations }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
