@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/inventory/endpoint_registry.h"
+#include "services/inventory/health_config.h"
 
 namespace llmrouter::inventory {
 namespace {
@@ -17,8 +18,8 @@ using llmrouter::v1::Endpoint;
 
 const absl::flat_hash_set<std::string>& KnownKeys() {
   static const auto* keys = new absl::flat_hash_set<std::string>{
-      "id",   "model", "address", "scheme", "region", "zone",
-      "pool", "track", "version", "weight", "labels", "health"};
+      "id",    "model",   "address", "scheme", "region", "zone",        "pool",
+      "track", "version", "weight",  "labels", "health", "health_check"};
   return *keys;
 }
 
@@ -88,6 +89,9 @@ void ParseOne(const YAML::Node& node, const std::string& where, Endpoint* e,
             kv.second.IsScalar() ? kv.second.as<std::string>() : "";
       }
     }
+  }
+  if (const YAML::Node check = node["health_check"]) {
+    ParseHealthCheckNode(check, where + ".health_check", e->mutable_health_check(), problems);
   }
   if (absl::Status s = NormalizeEndpoint(e); !s.ok()) {
     problems->push_back(absl::StrCat(where, ": ", s.message()));

@@ -79,5 +79,32 @@ TEST(EndpointFileTest, MissingFileIsNotFound) {
             absl::StatusCode::kNotFound);
 }
 
+TEST(EndpointFileTest, ReadsPerEndpointHealthCheck) {
+  auto eps = ParseEndpointsYaml(R"(
+endpoints:
+  - model: m1
+    address: 10.0.0.1:8000
+    health_check: {path: /ping, interval: 2s, unhealthy_threshold: 1, metrics_path: /stats}
+  - model: m1
+    address: 10.0.0.2:8000
+    health_check: {timeout: never}
+)");
+  ASSERT_FALSE(eps.ok());
+  EXPECT_THAT(std::string(eps.status().message()),
+              HasSubstr("endpoints[1].health_check.timeout: must be a positive duration"));
+  eps = ParseEndpointsYaml(R"(
+endpoints:
+  - model: m1
+    address: 10.0.0.1:8000
+    health_check: {path: /ping, interval: 2s, unhealthy_threshold: 1, metrics_path: /stats}
+)");
+  ASSERT_TRUE(eps.ok()) << eps.status();
+  const auto& check = (*eps)[0].health_check();
+  EXPECT_EQ(check.path(), "/ping");
+  EXPECT_EQ(check.interval().seconds(), 2);
+  EXPECT_EQ(check.unhealthy_threshold(), 1u);
+  EXPECT_EQ(check.metrics_path(), "/stats");
+}
+
 }  // namespace
 }  // namespace llmrouter::inventory
