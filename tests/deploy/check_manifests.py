@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Checks rendered llm-router manifests (a multi-document YAML file from `helm template`).
+
+Every workload container has liveness and readiness probes (native gRPC for decision and
+inventory, HTTP for the gateway) and the hardened security settings; selectors match the pod
+labels; Services select pods that exist; names fit in 63 characters; the gRPC clients target
+the headless Services with dns:///. Prints every problem and exits 1 when there is one.
+"""
+import sys
+
+import yaml
+
+problems = []
+
+
+def problem(doc, message):
+    meta = doc.get("metadata", {})
+    problems.append(f"{doc.get('kind')}/{meta.get('name')}: {message}")
+
+
+def effective(container, pod, key):
+    """A security setting from the container, else from the pod."""
+    value = (container.get("securityContext") or {}).get(key)
+    if value is None:
+        value = (pod.get("securityContext") or {}).get(key)
+    return value
+
+
+def check_container(doc, pod, c):
+    name = c["name"]
+    for probe in ("livenessProbe", "readinessProbe"):
+        if probe not in c:
+            problem(doc, f"container {name} has no {probe}")
+    component = doc["metadata"]["labels"].get("app.kubernetes.io/component")
+    if component in ("decision", "inventory"):
+        for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+            if "grpc" not in c.get(probe, {}):
+                problem(doc, f"container {name} {probe} is not a native gRPC probe")
+        ready = c.get("readinessProbe", {}).get("grpc", {}).get("service")
+        want = {"decision": "llmrouter.v1.DecisionService",
+                "inventory": "llmrouter.v1.InventoryService"}[component]
+        if ready != want:
+            problem(doc, f"readiness probe checks service {ready!r}, want {want!r}")
+    if component == "gateway":
+        for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+            if c.get(probe, {}).get("httpGet", {}).get("path") != path:
+                problem(doc, f"gateway {probe} is not an HTTP GET of {path}")
+    sc = c.get("securityContext") or {}
+    if sc.get("allowPrivilegeEscalation") is not False:
+        problem(doc, f"container {name} allows privilege escalation")
+    if sc.get("readOnlyRootFilesystem") is not True:
+        problem(doc, f"container {name} root filesystem is writable")
+    if "ALL" not in ((sc.get("capabilities") or {}).get("drop") or []):
+        problem(doc, f"container {name} does not drop ALL capabilities")
+    if sc.get("privileged"):
+        problem(doc, f"container {name} is privileged")
+    if effective(c, pod, "runAsNonRoot") is not True:
+        problem(doc, f"container {name} may run as root")
+    seccomp = (sc.get("seccompProfile") or (pod.get("securityContext") or {}).get("seccompProfile")
+               or {})
+    if seccomp.get("type") != "RuntimeDefault":
+        problem(doc, f"container {name} has no RuntimeDefault seccomp profile")
+    if not c.get("image"):
+        problem(doc, f"container {name} has no image")
+
+
+def main(path):
+    with open(path) as f:
+        docs = [d for d in yaml.safe_load_all(f) if d]
+    if not docs:
+        print(f"{path}: no manifests")
+        return 1
+    pods_labels = []  # (namespace, labels) of every pod template
+    names = {}
+    for doc in docs:
+        kind, meta = doc["kind"], doc["metadata"]
+        name = meta["name"]
+        if len(name) > 63:
+            problem(doc, f"name is {len(name)} characters, more than 63")
+        key = (kind, meta.get("namespace"), name)
+        if key in names:
+            problem(doc, "defined twice")
+        names[key] = doc
+        labels = meta.get("labels") or {}
+        for k in ("app.kubernetes.io/name", "app.kubernetes.io/instance",
+                  "app.kubernetes.io/managed-by", "helm.sh/chart"):
+            if k not in labels:
+                problem(doc, f"label {k} missing")
+        for k, v in labels.items():
+            if len(str(v)) > 63:
+                problem(doc, f"label {k} value longer than 63 characters")
+        if kind == "Deployment":
+            spec = doc["spec"]
+            selector = spec["selector"]["matchLabels"]
+            template_labels = spec["template"]["metadata"]["labels"]
+            for k, v in selector.items():
+                if template_labels.get(k) != v:
+                    problem(doc, f"selector {k}={v} does not match the pod labels")
+            for k in selector:
+                if k in ("helm.sh/chart", "app.kubernetes.io/version"):
+                    problem(doc, f"selector uses the volatile label {k}")
+            pod = spec["template"]["spec"]
+            pods_labels.append((meta.get("namespace"), template_labels))
+            if (pod.get("securityContext") or {}).get("runAsNonRoot") is not True:
+                problem(doc, "pod securityContext.runAsNonRoot is not true")
+            if pod.get("automountServiceAccountToken") is not False:
+                problem(doc, "pod mounts a service account token")
+            for c in pod.get("containers", []) + pod.get("initContainers", []):
+                check_container(doc, pod, c)
+            for t in pod.get("topologySpreadConstraints") or []:
+                sel = (t.get("labelSelector") or {}).get("matchLabels") or {}
+                if any(template_labels.get(k) != v for k, v in sel.items()) or not sel:
+                    problem(doc, "topology spread labelSelector does not select its own pods")
+            args = " ".join(pod["containers"][0].get("args", []))
+            for flag in ("--decision_target=", "--inventory_target="):
+                if flag in args and f"{flag}dns:///" not in args:
+                    problem(doc, f"{flag} is not a dns:/// target")
+        if kind == "Pod":  # helm test hook: security settings, no probes needed
+            pod = doc["spec"]
+            for c in pod["containers"]:
+                sc = c.get("securityContext") or {}
+                if sc.get("allowPrivilegeEscalation") is not False or \
+                        sc.get("readOnlyRootFilesystem") is not True:
+                    problem(doc, f"container {c['name']} lacks the security settings")
+    for doc in docs:
+        kind, meta = doc["kind"], doc["metadata"]
+        if kind in ("Service", "PodDisruptionBudget", "NetworkPolicy"):
+            if kind == "Service":
+                sel = doc["spec"].get("selector") or {}
+            elif kind == "PodDisruptionBudget":
+                sel = doc["spec"]["selector"]["matchLabels"]
+            else:
+                sel = doc["spec"]["podSelector"]["matchLabels"]
+            if not any(ns == meta.get("namespace") and all(l.get(k) == v for k, v in sel.items())
+                       for ns, l in pods_labels):
+                problem(doc, f"selector {sel} matches no pod of the release")
+        if kind == "HorizontalPodAutoscaler":
+            ref = doc["spec"]["scaleTargetRef"]
+            if (ref["kind"], meta.get("namespace"), ref["name"]) not in names:
+                problem(doc, f"scales {ref['kind']}/{ref['name']}, which is not rendered")
+        if kind == "Deployment":
+            for v in doc["spec"]["template"]["spec"].get("volumes", []):
+                for src, field in (("configMap", "name"), ("secret", "secretName")):
+                    ref = (v.get(src) or {}).get(field)
+                    kind_ref = "ConfigMap" if src == "configMap" else "Secret"
+                    if ref and (kind_ref, meta.get("namespace"), ref) not in names and \
+                            ref not in EXTERNAL:
+                        problem(doc, f"volume {v['name']} uses {kind_ref}/{ref}, not rendered")
+    for p in problems:
+        print(f"{path}: {p}")
+    return 1 if problems else 0
+
+
+# Objects a scenario says exist outside the release (existing* values); passed as arguments.
+EXTERNAL = set(sys.argv[2:])
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

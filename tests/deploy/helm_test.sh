@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Verifies the Helm chart with a real helm v3 (installed into .tools/bin by scripts/bootstrap.sh):
+# `helm lint --strict` and `helm template` of every ci/*-values.yaml scenario, checks on the
+# rendered manifests (tests/deploy/check_manifests.py), and the ways the chart must refuse bad
+# values. Exit status is non-zero when anything fails.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+helm="${HELM:-$here/.tools/bin/helm}"
+chart="$here/helm/llm-router"
+check="$here/tests/deploy/check_manifests.py"
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+kube_version=1.29.0
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+ok() { echo "ok   $*"; }
+
+# Objects that the external-policies scenario expects to exist outside the release.
+external=(llm-router-policies llm-router-endpoints llm-router-credentials)
+
+render() {  # render <output> <helm template args...>
+  local dest=$1
+  shift
+  "$helm" template "$@" --kube-version "$kube_version" "$chart" >"$dest" 2>"$dest.err"
+}
+
+scenarios=("" "$chart"/ci/*-values.yaml)
+for values in "${scenarios[@]}"; do
+  label=${values:+$(basename "$values" .yaml)}
+  label=${label:-defaults}
+  args=(--namespace llm)
+  [[ -n $values ]] && args+=(-f "$values")
+  if "$helm" lint --strict "${args[@]}" "$chart" >"$out/lint.log" 2>&1; then
+    ok "helm lint --strict ($label)"
+  else
+    cat "$out/lint.log"
+    fail "helm lint --strict ($label)"
+  fi
+  if render "$out/$label.yaml" llm-router "${args[@]}"; then
+    ok "helm template ($label): $(grep -c '^kind:' "$out/$label.yaml") objects"
+  else
+    cat "$out/$label.yaml.err"
+    fail "helm template ($label)"
+    continue
+  fi
+  if python3 "$check" "$out/$label.yaml" "${external[@]}"; then
+    ok "manifest checks ($label)"
+  else
+    fail "manifest checks ($label)"
+  fi
+done
+
+# The longest release name helm accepts (53 characters) still gives names of at most 63.
+long_release=$(printf 'r%.0s' {1..53})
+if render "$out/long.yaml" "$long_release" -f "$chart/ci/production-values.yaml" &&
+  python3 "$check" "$out/long.yaml"; then
+  ok "53-character release name renders with valid names"
+else
+  cat "$out/long.yaml.err" 2>/dev/null || true
+  fail "53-character release name"
+fi
+
+# Each scenario must put what it promises into the manifests.
+expect() {  # expect <file> <label> <grep -E pattern>
+  [[ -f $out/$1 ]] || { fail "$2 (no $1)"; return; }
+  if grep -qE -- "$3" "$out/$1"; then ok "$2"; else fail "$2 (no /$3/ in $1)"; fi
+}
+expect_not() {
+  [[ -f $out/$1 ]] || { fail "$2 (no $1)"; return; }
+  if grep -qE -- "$3" "$out/$1"; then fail "$2 (/$3/ in $1)"; else ok "$2"; fi
+}
+expect defaults.yaml "gateway targets the decision headless Service" \
+  'decision_target=dns:///llm-router-decision-headless\.llm\.svc\.cluster\.local:50051'
+expect defaults.yaml "decision targets the inventory headless Service" \
+  'inventory_target=dns:///llm-router-inventory-headless\.llm\.svc\.cluster\.local:50061'
+expect defaults.yaml "headless Services" 'clusterIP: None'
+expect defaults.yaml "policy ConfigMap mounted as a directory" 'policy_file=/etc/llm-router/policy/policy.yaml'
+expect_not defaults.yaml "no subPath mounts (they never see ConfigMap updates)" 'subPath:'
+expect defaults.yaml "decision database on an emptyDir" 'db=/var/lib/llm-router/decision.db'
+expect defaults.yaml "helm test hook" 'helm.sh/hook: test'
+expect_not defaults.yaml "no ServiceMonitor by default" 'kind: ServiceMonitor'
+expect production-values.yaml "ServiceMonitor in production" 'kind: ServiceMonitor'
+expect production-values.yaml "PrometheusRule in production" 'kind: PrometheusRule'
+expect production-values.yaml "alert labels added" 'team: ml-platform'
+expect production-values.yaml "HPA in production" 'kind: HorizontalPodAutoscaler'
+expect production-values.yaml "PDB in production" 'kind: PodDisruptionBudget'
+expect production-values.yaml "NetworkPolicy in production" 'kind: NetworkPolicy'
+expect production-values.yaml "Ingress in production" 'kind: Ingress'
+expect production-values.yaml "digest-free image from the registry" 'image: registry.example.com/platform/llm-router:0.1.0'
+expect_not external-policies-values.yaml "no ConfigMap with external policies" 'kind: ConfigMap'
+expect_not external-policies-values.yaml "no Secret with an existing Secret" 'kind: Secret'
+expect external-policies-values.yaml "external policy ConfigMap mounted" 'name: llm-router-policies'
+expect external-policies-values.yaml "external policy key used" 'policy_file=/etc/llm-router/policy/bundle.yaml'
+
+# What the chart must refuse.
+refuse() {  # refuse <label> <expected message pattern> <helm template args...>
+  local label=$1 pattern=$2
+  shift 2
+  if render "$out/refused.yaml" llm-router "$@"; then
+    fail "$label: rendered"
+  elif grep -qE -- "$pattern" "$out/refused.yaml.err"; then
+    ok "$label: refused"
+  else
+    cat "$out/refused.yaml.err"
+    fail "$label: refused for another reason"
+  fi
+}
+refuse "misspelt key gateway.replicaCont" 'replicaCont is not allowed' --set gateway.replicaCont=3
+refuse "misspelt top-level key imgae" 'imgae is not allowed' --set imgae.tag=x
+refuse "unknown log format" 'logging.format' --set logging.format=xml
+refuse "unknown service type" 'gateway.service.type' --set gateway.service.type=ExternalName
+refuse "endpoint with an unknown field" 'adress is not allowed' \
+  --set 'inventory.endpoints.list[0].model=m' --set 'inventory.endpoints.list[0].address=a:1' \
+  --set 'inventory.endpoints.list[0].adress=a:1'
+refuse "grace period shorter than the drain" 'must cover' \
+  --set gateway.terminationGracePeriodSeconds=10 --set gateway.shutdownGraceMs=20000
+refuse "HPA without a target" 'needs targetCPU' --set gateway.autoscaling.enabled=true \
+  --set gateway.autoscaling.targetCPUUtilizationPercentage=null
+
+# The manifest checker must itself catch a broken manifest.
+sed '/readinessProbe:/,/timeoutSeconds/d' "$out/defaults.yaml" >"$out/broken.yaml"
+if python3 "$check" "$out/broken.yaml" >"$out/broken.log"; then
+  fail "manifest checks miss a missing readiness probe"
+else
+  ok "manifest checks catch a missing readiness probe"
+fi
+sed 's/readOnlyRootFilesystem: true/readOnlyRootFilesystem: false/' "$out/defaults.yaml" >"$out/broken.yaml"
+if python3 "$check" "$out/broken.yaml" >"$out/broken.log"; then
+  fail "manifest checks miss a writable root filesystem"
+else
+  ok "manifest checks catch a writable root filesystem"
+fi
+
+# The chart's alert rules are the ones of deploy/prometheus (helm cannot read outside the chart).
+if cmp -s "$here/deploy/prometheus/alerts.yml" "$chart/files/alerts.yml"; then
+  ok "helm/llm-router/files/alerts.yml is deploy/prometheus/alerts.yml"
+else
+  fail "helm/llm-router/files/alerts.yml differs from deploy/prometheus/alerts.yml (copy it)"
+fi
+if sh -n "$chart/files/helm-test.sh"; then ok "helm test script parses"; else fail "helm test script"; fi
+
+if ((failures)); then
+  echo "helm checks: $failures failed"
+  exit 1
+fi
+echo "helm checks: ok"
