@@ -1,0 +1,65 @@
+#include "tools/routerctl/service_clients.h"
+
+#include <chrono>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace llmrouter::routerctl {
+
+namespace v1 = llmrouter::v1;
+
+std::string StatusCodeName(grpc::StatusCode code) {
+  // gRPC and Abseil share the canonical code numbers and names.
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+}
+
+std::shared_ptr<grpc::Channel> ServiceClients::Channel(Service service) {
+  std::shared_ptr<grpc::Channel>& channel =
+      service == Service::kDecision ? decision_channel_ : inventory_channel_;
+  if (!channel) {
+    channel = grpc::CreateChannel(
+        service == Service::kDecision ? settings_.decision_target : settings_.inventory_target,
+        grpc::InsecureChannelCredentials());
+  }
+  return channel;
+}
+
+v1::PolicyService::Stub& ServiceClients::policy() {
+  if (!policy_) policy_ = v1::PolicyService::NewStub(Channel(Service::kDecision));
+  return *policy_;
+}
+
+v1::DecisionService::Stub& ServiceClients::decision() {
+  if (!decision_) decision_ = v1::DecisionService::NewStub(Channel(Service::kDecision));
+  return *decision_;
+}
+
+v1::InventoryService::Stub& ServiceClients::inventory() {
+  if (!inventory_) inventory_ = v1::InventoryService::NewStub(Channel(Service::kInventory));
+  return *inventory_;
+}
+
+void ServiceClients::Prepare(grpc::ClientContext* ctx) const {
+  ctx->set_deadline(std::chrono::system_clock::now() +
+                    std::chrono::milliseconds(settings_.timeout_ms));
+  if (!settings_.admin_token.empty()) {
+    ctx->AddMetadata("authorization", absl::StrCat("Bearer ", settings_.admin_token));
+  }
+}
+
+std::string ServiceClients::DescribeError(Service service, const grpc::Status& status) {
+  std::string out = absl::StrCat("routerctl: ", StatusCodeName(status.error_code()), ": ",
+                                 status.error_message());
+  const bool connection_code = status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                               status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+  if (connection_code && Channel(service)->GetState(false) != GRPC_CHANNEL_READY) {
+    absl::StrAppend(
+        &out, " (", service == Service::kDecision ? "decision" : "inventory", " at ",
+        service == Service::kDecision ? settings_.decision_target : settings_.inventory_target,
+        " is not reachable)");
+  }
+  return out;
+}
+
+}  // namespace llmrouter::routerctl

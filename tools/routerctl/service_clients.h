@@ -1,0 +1,53 @@
+// The gRPC stubs routerctl calls, created on first use, and the per-call context: deadline and
+// the admin bearer token.
+#ifndef LLMROUTER_TOOLS_ROUTERCTL_SERVICE_CLIENTS_H_
+#define LLMROUTER_TOOLS_ROUTERCTL_SERVICE_CLIENTS_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "llmrouter/v1/decision.grpc.pb.h"
+#include "llmrouter/v1/inventory.grpc.pb.h"
+#include "llmrouter/v1/policy.grpc.pb.h"
+#include "tools/routerctl/routerctl_commands.h"
+
+namespace llmrouter::routerctl {
+
+// Which service a call went to, to name it in errors.
+enum class Service { kDecision, kInventory };
+
+// Not thread-safe: one invocation, one thread.
+class ServiceClients {
+ public:
+  explicit ServiceClients(ConnectionSettings settings) : settings_(std::move(settings)) {}
+
+  llmrouter::v1::PolicyService::Stub& policy();
+  llmrouter::v1::DecisionService::Stub& decision();
+  llmrouter::v1::InventoryService::Stub& inventory();
+
+  // Sets the deadline and, when a token is configured, `authorization: Bearer <token>`.
+  void Prepare(grpc::ClientContext* ctx) const;
+
+  // "routerctl: <CODE NAME>: <message>", adding which target could not be reached when the
+  // channel to it is down (so an operator sees a wrong --decision at once).
+  std::string DescribeError(Service service, const grpc::Status& status);
+
+ private:
+  std::shared_ptr<grpc::Channel> Channel(Service service);
+
+  ConnectionSettings settings_;
+  std::shared_ptr<grpc::Channel> decision_channel_;
+  std::shared_ptr<grpc::Channel> inventory_channel_;
+  std::unique_ptr<llmrouter::v1::PolicyService::Stub> policy_;
+  std::unique_ptr<llmrouter::v1::DecisionService::Stub> decision_;
+  std::unique_ptr<llmrouter::v1::InventoryService::Stub> inventory_;
+};
+
+// "INVALID_ARGUMENT" for grpc::StatusCode::INVALID_ARGUMENT.
+std::string StatusCodeName(grpc::StatusCode code);
+
+}  // namespace llmrouter::routerctl
+
+#endif  // LLMROUTER_TOOLS_ROUTERCTL_SERVICE_CLIENTS_H_
