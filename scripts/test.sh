@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test: unit, integration and e2e tests (ctest), the protocol
-# lint (buf), and the Helm chart and Prometheus checks (tests/deploy). Exit status is non-zero when anything fails.
+# lint (buf), and the Helm chart and Prometheus checks (tests/deploy). Exit status is non-zero
+# when anything fails.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${LLMROUTER_BUILD_DIR:-$here/build}"
