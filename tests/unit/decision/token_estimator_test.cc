@@ -1,0 +1,103 @@
+#include "services/decision/token_estimator.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "tests/support/process_harness.h"
+
+namespace llmrouter::decision {
+namespace {
+
+// Reference counts from gpt-tokenizer (cl100k_base), written by tests/tools/token_counts.mjs.
+constexpr char kCorpusDir[] = "tests/data/tokenizer_corpus";
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::map<std::string, long> ExpectedCounts() {
+  std::map<std::string, long> counts;
+  std::istringstream tsv(
+      ReadFile(std::filesystem::path(testing::SourcePath(kCorpusDir)) / "expected_counts.tsv"));
+  std::string name;
+  long count;
+  while (tsv >> name >> count) counts[name] = count;
+  return counts;
+}
+
+TEST(TokenEstimatorTest, EmptyTextIsZeroTokens) { EXPECT_EQ(EstimateTokens(""), 0u); }
+
+TEST(TokenEstimatorTest, ShortPiecesMatchTheTokenizer) {
+  EXPECT_EQ(EstimateTokens("hello"), 1u);
+  EXPECT_EQ(EstimateTokens(" world"), 1u);
+  EXPECT_EQ(EstimateTokens("Hello, world!"), 4u);
+  // Digit runs split into groups of up to three, and the space before a number stands alone.
+  EXPECT_EQ(EstimateTokens("12345678"), 3u);
+  EXPECT_EQ(EstimateTokens("total 1234"), 4u);
+  EXPECT_EQ(EstimateTokens(" "), 1u);
+  EXPECT_EQ(EstimateTokens("\n\n"), 1u);
+}
+
+TEST(TokenEstimatorTest, NonEnglishTextCostsMoreThanItsWordCount) {
+  // gpt-tokenizer: 5 and 5 tokens.
+  EXPECT_NEAR(EstimateTokens("你好世界"), 5, 1);
+  EXPECT_NEAR(EstimateTokens("Привет мир"), 5, 1);
+}
+
+TEST(TokenEstimatorTest, InvalidUtf8CountsBytesWithoutReadingPastTheEnd) {
+  EXPECT_EQ(EstimateTokens("\xff"), 1u);
+  EXPECT_GE(EstimateTokens("abc\xe4\xbd"), 2u);  // truncated 3-byte sequence at the end
+  EXPECT_GE(EstimateTokens("\xc3(\xa0\xa1"), 2u);
+}
+
+TEST(TokenEstimatorTest, EveryCorpusFileHasAnExpectedCount) {
+  const std::map<std::string, long> expected = ExpectedCounts();
+  size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(testing::SourcePath(kCorpusDir))) {
+    if (entry.path().extension() != ".txt") continue;
+    ++files;
+    EXPECT_TRUE(expected.count(entry.path().filename().string()))
+        << entry.path() << " is missing from expected_counts.tsv: run tests/tools/token_counts.mjs";
+  }
+  EXPECT_EQ(files, expected.size());
+  EXPECT_GE(files, 20u);
+}
+
+// The contract: within 15% of gpt-tokenizer over the mixed corpus; 20% per sample.
+TEST(TokenEstimatorTest, WithinTolerancesOfGptTokenizerOnTheCorpus) {
+  const std::map<std::string, long> expected = ExpectedCounts();
+  ASSERT_FALSE(expected.empty());
+  long expected_total = 0;
+  long estimated_total = 0;
+  for (const auto& [name, count] : expected) {
+    const std::string text =
+        ReadFile(std::filesystem::path(testing::SourcePath(kCorpusDir)) / name);
+    ASSERT_FALSE(text.empty()) << name;
+    const long estimate = EstimateTokens(text);
+    const double error = static_cast<double>(estimate - count) / static_cast<double>(count);
+    std::printf("%-32s expected %5ld estimated %5ld  %+6.1f%%\n", name.c_str(), count, estimate,
+                100 * error);
+    EXPECT_LE(std::fabs(error), 0.20)
+        << name << ": expected " << count << ", estimated " << estimate;
+    expected_total += count;
+    estimated_total += estimate;
+  }
+  const double total_error =
+      static_cast<double>(estimated_total - expected_total) / static_cast<double>(expected_total);
+  std::printf("%-32s expected %5ld estimated %5ld  %+6.1f%%\n", "TOTAL", expected_total,
+              estimated_total, 100 * total_error);
+  EXPECT_LE(std::fabs(total_error), 0.15);
+}
+
+}  // namespace
+}  // namespace llmrouter::decision
