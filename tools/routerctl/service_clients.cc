@@ -49,15 +49,19 @@ void ServiceClients::Prepare(grpc::ClientContext* ctx) const {
 }
 
 std::string ServiceClients::DescribeError(Service service, const grpc::Status& status) {
-  std::string out = absl::StrCat("routerctl: ", StatusCodeName(status.error_code()), ": ",
-                                 status.error_message());
+  std::string out = absl::StrCat("routerctl: ", StatusCodeName(status.error_code()));
+  if (!status.error_message().empty()) absl::StrAppend(&out, ": ", status.error_message());
+  const std::string& target =
+      service == Service::kDecision ? settings_.decision_target : settings_.inventory_target;
+  if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+    absl::StrAppend(&out, " (", target, " does not serve this call; is it older than routerctl?)");
+    return out;
+  }
   const bool connection_code = status.error_code() == grpc::StatusCode::UNAVAILABLE ||
                                status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
   if (connection_code && Channel(service)->GetState(false) != GRPC_CHANNEL_READY) {
-    absl::StrAppend(
-        &out, " (", service == Service::kDecision ? "decision" : "inventory", " at ",
-        service == Service::kDecision ? settings_.decision_target : settings_.inventory_target,
-        " is not reachable)");
+    absl::StrAppend(&out, " (", service == Service::kDecision ? "decision" : "inventory", " at ",
+                    target, " is not reachable)");
   }
   return out;
 }
