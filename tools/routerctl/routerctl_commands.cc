@@ -18,17 +18,18 @@ namespace {
 namespace v1 = llmrouter::v1;
 
 constexpr FlagSpec kFlags[] = {
-    {"decision", FlagKind::kValue},   {"inventory", FlagKind::kValue},
-    {"token_file", FlagKind::kValue}, {"json", FlagKind::kBool},
-    {"timeout_ms", FlagKind::kValue}, {"help", FlagKind::kBool},
-    {"comment", FlagKind::kValue},    {"author", FlagKind::kValue},
-    {"requests", FlagKind::kValue},   {"limit", FlagKind::kValue},
-    {"resume", FlagKind::kBool},      {"model", FlagKind::kValue},
-    {"tenant", FlagKind::kValue},     {"tier", FlagKind::kValue},
-    {"region", FlagKind::kValue},     {"session", FlagKind::kValue},
-    {"user", FlagKind::kValue},       {"header", FlagKind::kRepeated},
-    {"prompt", FlagKind::kValue},     {"prompt_file", FlagKind::kValue},
-    {"max_tokens", FlagKind::kValue}, {"request", FlagKind::kValue},
+    {"decision", FlagKind::kValue},    {"inventory", FlagKind::kValue},
+    {"token_file", FlagKind::kValue},  {"inventory_token_file", FlagKind::kValue},
+    {"json", FlagKind::kBool},         {"timeout_ms", FlagKind::kValue},
+    {"help", FlagKind::kBool},         {"comment", FlagKind::kValue},
+    {"author", FlagKind::kValue},      {"requests", FlagKind::kValue},
+    {"limit", FlagKind::kValue},       {"resume", FlagKind::kBool},
+    {"model", FlagKind::kValue},       {"tenant", FlagKind::kValue},
+    {"tier", FlagKind::kValue},        {"region", FlagKind::kValue},
+    {"session", FlagKind::kValue},     {"user", FlagKind::kValue},
+    {"header", FlagKind::kRepeated},   {"prompt", FlagKind::kValue},
+    {"prompt_file", FlagKind::kValue}, {"max_tokens", FlagKind::kValue},
+    {"request", FlagKind::kValue},
 };
 
 constexpr absl::string_view kGlobalFlags[] = {"decision", "inventory",  "token_file",
@@ -86,7 +87,7 @@ class Session {
   template <typename Fn>
   bool Call(Service service, Fn call) {
     grpc::ClientContext ctx;
-    clients_.Prepare(&ctx);
+    clients_.Prepare(service, &ctx);
     grpc::Status status = call(&ctx);
     if (status.ok()) return true;
     err_ << clients_.DescribeError(service, status) << "\n";
@@ -510,12 +511,35 @@ std::string UsageText() {
       "  --inventory HOST:PORT  inventory service ($LLMROUTER_INVENTORY, localhost:50061)\n"
       "  --token_file FILE      admin token sent as 'authorization: Bearer' on every call\n"
       "                         ($LLMROUTER_ADMIN_TOKEN holds the token itself)\n"
+      "  --inventory_token_file FILE  inventory's write token, when it differs\n"
+      "                         ($LLMROUTER_INVENTORY_TOKEN)\n"
       "  --json                 print protobuf JSON instead of tables\n"
       "  --timeout_ms N         deadline of each call (5000)\n"
       "\nexit status: 0 ok; 1 a call failed, an input is unreadable, a bundle is invalid, lint\n"
       "found errors or a bundle test failed; 2 usage error\n");
   return out;
 }
+
+namespace {
+
+// A bearer token from the file `flag` names, else from the environment variable `var`;
+// whitespace trimmed.
+absl::StatusOr<std::string> TokenFrom(const CommandLine& cl, absl::string_view flag,
+                                      const EnvLookup& env, const std::string& var) {
+  std::string token;
+  if (auto path = cl.Get(flag)) {
+    auto text = ReadTextFile(*path);
+    if (!text.ok()) {
+      return absl::NotFoundError(absl::StrCat("--", flag, ": ", text.status().message()));
+    }
+    token = *std::move(text);
+  } else {
+    token = env(var).value_or("");
+  }
+  return std::string(absl::StripAsciiWhitespace(token));
+}
+
+}  // namespace
 
 absl::StatusOr<ConnectionSettings> ResolveConnectionSettings(const CommandLine& cl,
                                                              const EnvLookup& env) {
@@ -532,16 +556,12 @@ absl::StatusOr<ConnectionSettings> ResolveConnectionSettings(const CommandLine& 
     }
     s.timeout_ms = static_cast<int>(**timeout);
   }
-  std::string token;
-  if (auto path = cl.Get("token_file")) {
-    auto text = ReadTextFile(*path);
-    if (!text.ok())
-      return absl::NotFoundError(absl::StrCat("--token_file: ", text.status().message()));
-    token = *std::move(text);
-  } else {
-    token = env("LLMROUTER_ADMIN_TOKEN").value_or("");
-  }
-  s.admin_token = std::string(absl::StripAsciiWhitespace(token));
+  auto admin = TokenFrom(cl, "token_file", env, "LLMROUTER_ADMIN_TOKEN");
+  if (!admin.ok()) return admin.status();
+  s.admin_token = *std::move(admin);
+  auto inventory = TokenFrom(cl, "inventory_token_file", env, "LLMROUTER_INVENTORY_TOKEN");
+  if (!inventory.ok()) return inventory.status();
+  s.inventory_token = inventory->empty() ? s.admin_token : *std::move(inventory);
   return s;
 }
 

@@ -39,6 +39,9 @@ struct ConnectionSettings {
   std::string inventory_target;  // --inventory, $LLMROUTER_INVENTORY, localhost:50061
   // --token_file's content or $LLMROUTER_ADMIN_TOKEN, whitespace trimmed; empty sends none.
   std::string admin_token;
+  // Sent to inventory instead when its write token differs: --inventory_token_file or
+  // $LLMROUTER_INVENTORY_TOKEN; defaults to admin_token.
+  std::string inventory_token;
   int timeout_ms = 5000;
 };
 // InvalidArgument for a bad --timeout_ms; NotFound when --token_file cannot be read.

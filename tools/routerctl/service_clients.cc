@@ -40,11 +40,13 @@ v1::InventoryService::Stub& ServiceClients::inventory() {
   return *inventory_;
 }
 
-void ServiceClients::Prepare(grpc::ClientContext* ctx) const {
+void ServiceClients::Prepare(Service service, grpc::ClientContext* ctx) const {
   ctx->set_deadline(std::chrono::system_clock::now() +
                     std::chrono::milliseconds(settings_.timeout_ms));
-  if (!settings_.admin_token.empty()) {
-    ctx->AddMetadata("authorization", absl::StrCat("Bearer ", settings_.admin_token));
+  const std::string& token =
+      service == Service::kDecision ? settings_.admin_token : settings_.inventory_token;
+  if (!token.empty()) {
+    ctx->AddMetadata("authorization", absl::StrCat("Bearer ", token));
   }
 }
 

@@ -27,8 +27,9 @@ class ServiceClients {
   llmrouter::v1::DecisionService::Stub& decision();
   llmrouter::v1::InventoryService::Stub& inventory();
 
-  // Sets the deadline and, when a token is configured, `authorization: Bearer <token>`.
-  void Prepare(grpc::ClientContext* ctx) const;
+  // Sets the deadline and, when that service's token is configured,
+  // `authorization: Bearer <token>`.
+  void Prepare(Service service, grpc::ClientContext* ctx) const;
 
   // "routerctl: <CODE NAME>: <message>", adding which target could not be reached when the
   // channel to it is down (so an operator sees a wrong --decision at once).

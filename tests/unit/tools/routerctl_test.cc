@@ -373,6 +373,12 @@ TEST(ConnectionSettingsTest, FlagsBeatEnvironmentBeatsDefaults) {
   EXPECT_EQ(flags->inventory_target, "i:2");
   EXPECT_EQ(flags->admin_token, "s3cret");
   EXPECT_EQ(flags->timeout_ms, 50);
+  EXPECT_EQ(flags->inventory_token, "s3cret") << "inventory takes the admin token by default";
+  auto split = ResolveConnectionSettings(
+      *Parse({"--inventory_token_file", TempFile("inv-token", "inv\n")}), env);
+  ASSERT_TRUE(split.ok()) << split.status();
+  EXPECT_EQ(split->admin_token, "from-env");
+  EXPECT_EQ(split->inventory_token, "inv");
   EXPECT_EQ(ResolveConnectionSettings(*Parse({"--token_file=/nonexistent"}), env).status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_FALSE(ResolveConnectionSettings(*Parse({"--timeout_ms=0"}), env).ok());
