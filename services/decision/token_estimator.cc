@@ -6,6 +6,7 @@
 #include "services/decision/token_estimator.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 
@@ -50,12 +51,28 @@ bool IsUkrainianLetter(uint32_t cp) {
          cp == 0x404 || cp == 0x490;
 }
 
-CodePoint ClassifyAscii(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return Letter(Script::kAscii, 1);
-  if (c >= '0' && c <= '9') return Other(Kind::kDigit, 1);
-  if (c == '\n' || c == '\r') return Other(Kind::kNewline, 1);
-  if (c == ' ' || c == '\t' || c == '\v' || c == '\f') return Other(Kind::kSpace, 1);
-  return Other(Kind::kPunct, 1);
+// Kind of each ASCII byte: a table, since the scan looks at every byte at least once.
+constexpr std::array<Kind, 128> kAsciiKind = [] {
+  std::array<Kind, 128> kinds{};
+  for (int c = 0; c < 128; ++c) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+      kinds[c] = Kind::kLetter;
+    } else if (c >= '0' && c <= '9') {
+      kinds[c] = Kind::kDigit;
+    } else if (c == '\n' || c == '\r') {
+      kinds[c] = Kind::kNewline;
+    } else if (c == ' ' || c == '\t' || c == '\v' || c == '\f') {
+      kinds[c] = Kind::kSpace;
+    } else {
+      kinds[c] = Kind::kPunct;
+    }
+  }
+  return kinds;
+}();
+
+bool IsAsciiLetter(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return u < 0x80 && kAsciiKind[u] == Kind::kLetter;
 }
 
 // Classifies a non-ASCII code point by Unicode block; close enough to \p{L} / \p{N} / \s for the
@@ -102,9 +119,8 @@ CodePoint ClassifyNonAscii(uint32_t cp, uint8_t length) {
   return Other(Kind::kPunct, length);  // emoji and other symbols
 }
 
-CodePoint Decode(absl::string_view text, size_t i) {
+CodePoint DecodeMultiByte(absl::string_view text, size_t i) {
   const auto lead = static_cast<unsigned char>(text[i]);
-  if (lead < 0x80) return ClassifyAscii(lead);
   uint8_t length;
   uint32_t cp;
   if (lead >= 0xC2 && lead <= 0xDF) {
@@ -128,6 +144,13 @@ CodePoint Decode(absl::string_view text, size_t i) {
   CodePoint decoded = ClassifyNonAscii(cp, length);
   decoded.value = cp;
   return decoded;
+}
+
+// The code point at text[i] (i < text.size()), with an inline fast path for ASCII.
+inline CodePoint Decode(absl::string_view text, size_t i) {
+  const auto lead = static_cast<unsigned char>(text[i]);
+  if (lead < 0x80) return {kAsciiKind[lead], Script::kAscii, 1, lead};
+  return DecodeMultiByte(text, i);
 }
 
 // Tokens of an ASCII word of `n` letters in English text; `spaced` when it carries a leading
@@ -206,6 +229,12 @@ struct Tally {
     size_t ukrainian_letters = 0;
     size_t german_letters = 0;
     while (i < text.size()) {
+      if (IsAsciiLetter(text[i])) {
+        ++count[static_cast<int>(Script::kAscii)];
+        ++letters;
+        ++i;
+        continue;
+      }
       const CodePoint c = Decode(text, i);
       if (c.kind != Kind::kLetter) break;
       if (IsGermanLetter(c.value)) ++german_letters;
