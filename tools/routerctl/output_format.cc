@@ -70,7 +70,7 @@ void AppendShares(const google::protobuf::RepeatedPtrField<v1::ModelShare>& shar
                   std::map<std::string, std::vector<std::string>>* rows) {
   for (const v1::ModelShare& s : shares) {
     std::vector<std::string>& row = (*rows)[s.model()];
-    row.resize(5, "0");
+    row.resize(5, "-");
     row[0] = s.model();
     row[active ? 1 : 2] = absl::StrCat(s.requests());
     row[active ? 3 : 4] = Usd(s.estimated_cost_usd());

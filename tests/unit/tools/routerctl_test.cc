@@ -338,7 +338,7 @@ TEST(OutputFormatTest, TestReportPointsAtJsonlLines) {
   EXPECT_THAT(out, HasSubstr("FAIL    code-to-qwen  qwen      llama / default"));
   EXPECT_THAT(out, HasSubstr("requests: 1 routed, 1 changed against active revision 4\n"));
   EXPECT_THAT(out, HasSubstr("line 7   llama   qwen"));
-  EXPECT_THAT(out, HasSubstr("qwen   0       1"));
+  EXPECT_THAT(out, HasSubstr("qwen   -       1          -            $0.000000"));
 }
 
 TEST(OutputFormatTest, JsonIsProtobufJsonWithDefaults) {
