@@ -9,13 +9,11 @@
 #include "absl/strings/strip.h"
 #include "tools/routerctl/output_format.h"
 #include "tools/routerctl/route_request_builder.h"
-#include "tools/routerctl/service_clients.h"
+#include "tools/routerctl/routerctl_session.h"
 #include "tools/routerctl/text_file.h"
 
 namespace llmrouter::routerctl {
 namespace {
-
-namespace v1 = llmrouter::v1;
 
 constexpr FlagSpec kFlags[] = {
     {"decision", FlagKind::kValue},    {"inventory", FlagKind::kValue},
@@ -32,13 +30,8 @@ constexpr FlagSpec kFlags[] = {
     {"request", FlagKind::kValue},
 };
 
-constexpr absl::string_view kGlobalFlags[] = {"decision", "inventory",  "token_file",
-                                              "json",     "timeout_ms", "help"};
-
-constexpr uint64_t kDefaultHistoryLimit = 20;
-constexpr uint32_t kMaxPageSize = 500;
-
-class Session;
+constexpr absl::string_view kGlobalFlags[] = {
+    "decision", "inventory", "token_file", "inventory_token_file", "json", "timeout_ms", "help"};
 
 // One subcommand: its words, arguments, flags and handler.
 struct CommandSpec {
@@ -49,7 +42,7 @@ struct CommandSpec {
   size_t min_args;
   size_t max_args;
   std::vector<absl::string_view> flags;  // besides the global ones
-  int (Session::*run)(const std::vector<std::string>& args);
+  int (RouterctlSession::*run)(const std::vector<std::string>& args);
 };
 
 std::vector<absl::string_view> RequestFlags() {
@@ -57,58 +50,6 @@ std::vector<absl::string_view> RequestFlags() {
 }
 
 // One invocation's state: parsed flags, output streams and the service clients.
-class Session {
- public:
-  Session(const CommandLine& cl, ConnectionSettings settings, std::ostream& out, std::ostream& err,
-          std::string author)
-      : cl_(cl),
-        clients_(std::move(settings)),
-        out_(out),
-        err_(err),
-        json_(cl.GetBool("json")),
-        author_(std::move(author)) {}
-
-  int PolicyApply(const std::vector<std::string>& args);
-  int PolicyValidate(const std::vector<std::string>& args);
-  int PolicyLint(const std::vector<std::string>& args);
-  int PolicyTest(const std::vector<std::string>& args);
-  int PolicyHistory(const std::vector<std::string>& args);
-  int PolicyDiff(const std::vector<std::string>& args);
-  int PolicyRollback(const std::vector<std::string>& args);
-  int PolicyGet(const std::vector<std::string>& args);
-  int Route(const std::vector<std::string>& args) { return RouteOrExplain(false); }
-  int Explain(const std::vector<std::string>& args) { return RouteOrExplain(true); }
-  int WhyNot(const std::vector<std::string>& args);
-  int InventoryList(const std::vector<std::string>& args);
-  int InventoryDrain(const std::vector<std::string>& args);
-
- private:
-  // Runs `call` with a prepared context; on failure prints the error and returns false.
-  template <typename Fn>
-  bool Call(Service service, Fn call) {
-    grpc::ClientContext ctx;
-    clients_.Prepare(service, &ctx);
-    grpc::Status status = call(&ctx);
-    if (status.ok()) return true;
-    err_ << clients_.DescribeError(service, status) << "\n";
-    return false;
-  }
-  int LocalError(const absl::Status& status) {
-    err_ << "routerctl: " << absl::StatusCodeToString(status.code()) << ": " << status.message()
-         << "\n";
-    return kExitFailure;
-  }
-  // A request from the request flags; usage errors are reported by the caller's exit code.
-  absl::StatusOr<v1::RouteRequestRequest> Request();
-  int RouteOrExplain(bool explain);
-
-  const CommandLine& cl_;
-  ServiceClients clients_;
-  std::ostream& out_;
-  std::ostream& err_;
-  const bool json_;
-  const std::string author_;
-};
 
 const std::vector<CommandSpec>& Commands() {
   static const auto* commands = new std::vector<CommandSpec>{
@@ -119,7 +60,7 @@ const std::vector<CommandSpec>& Commands() {
        1,
        1,
        {"comment", "author"},
-       &Session::PolicyApply},
+       &RouterctlSession::PolicyApply},
       {"policy",
        "validate",
        "FILE",
@@ -127,7 +68,7 @@ const std::vector<CommandSpec>& Commands() {
        1,
        1,
        {},
-       &Session::PolicyValidate},
+       &RouterctlSession::PolicyValidate},
       {"policy",
        "lint",
        "FILE",
@@ -135,7 +76,7 @@ const std::vector<CommandSpec>& Commands() {
        1,
        1,
        {},
-       &Session::PolicyLint},
+       &RouterctlSession::PolicyLint},
       {"policy",
        "test",
        "FILE [--requests FILE.jsonl]",
@@ -143,7 +84,7 @@ const std::vector<CommandSpec>& Commands() {
        1,
        1,
        {"requests"},
-       &Session::PolicyTest},
+       &RouterctlSession::PolicyTest},
       {"policy",
        "history",
        "[--limit N]",
@@ -151,7 +92,7 @@ const std::vector<CommandSpec>& Commands() {
        0,
        0,
        {"limit"},
-       &Session::PolicyHistory},
+       &RouterctlSession::PolicyHistory},
       {"policy",
        "diff",
        "A [B]",
@@ -159,7 +100,7 @@ const std::vector<CommandSpec>& Commands() {
        1,
        2,
        {},
-       &Session::PolicyDiff},
+       &RouterctlSession::PolicyDiff},
       {"policy",
        "rollback",
        "N [--comment TEXT] [--author NAME]",
@@ -167,7 +108,7 @@ const std::vector<CommandSpec>& Commands() {
        1,
        1,
        {"comment", "author"},
-       &Session::PolicyRollback},
+       &RouterctlSession::PolicyRollback},
       {"policy",
        "get",
        "[N]",
@@ -175,13 +116,13 @@ const std::vector<CommandSpec>& Commands() {
        0,
        1,
        {},
-       &Session::PolicyGet},
+       &RouterctlSession::PolicyGet},
       {"", "route", "--model M [request flags]", "where a request would go", 0, 0, RequestFlags(),
-       &Session::Route},
+       &RouterctlSession::Route},
       {"", "explain", "--model M [request flags]", "the decision with its full trace", 0, 0,
-       RequestFlags(), &Session::Explain},
+       RequestFlags(), &RouterctlSession::Explain},
       {"", "why-not", "MODEL --model M [request flags]", "why the request does not go to MODEL", 1,
-       1, RequestFlags(), &Session::WhyNot},
+       1, RequestFlags(), &RouterctlSession::WhyNot},
       {"inventory",
        "list",
        "[--model M]",
@@ -189,7 +130,7 @@ const std::vector<CommandSpec>& Commands() {
        0,
        0,
        {"model"},
-       &Session::InventoryList},
+       &RouterctlSession::InventoryList},
       {"inventory",
        "drain",
        "ID [--resume]",
@@ -197,7 +138,7 @@ const std::vector<CommandSpec>& Commands() {
        1,
        1,
        {"resume"},
-       &Session::InventoryDrain},
+       &RouterctlSession::InventoryDrain},
   };
   return *commands;
 }
@@ -245,244 +186,6 @@ absl::StatusOr<const CommandSpec*> FindCommand(const CommandLine& cl,
                          : absl::StrCat("unknown command '", words[0], " ", words[1], "'"));
   }
   return absl::InvalidArgumentError(absl::StrCat("unknown command '", words[0], "'"));
-}
-
-int Session::PolicyApply(const std::vector<std::string>& args) {
-  auto bundle = ReadTextFile(args[0]);
-  if (!bundle.ok()) return LocalError(bundle.status());
-  v1::ApplyBundleRequest req;
-  req.set_bundle(*std::move(bundle));
-  req.set_author(cl_.Get("author").value_or(author_));
-  req.set_comment(cl_.Get("comment").value_or(""));
-  v1::ApplyBundleResponse resp;
-  if (!Call(Service::kDecision,
-            [&](auto* ctx) { return clients_.policy().ApplyBundle(ctx, req, &resp); })) {
-    return kExitFailure;
-  }
-  if (json_) {
-    out_ << ToJson(resp);
-  } else if (resp.unchanged()) {
-    out_ << "unchanged: " << args[0] << " is already the active "
-         << FormatRevisionSummary(resp.revision()) << "\n";
-  } else {
-    out_ << "applied " << args[0] << ": active " << FormatRevisionSummary(resp.revision()) << "\n";
-  }
-  return kExitOk;
-}
-
-int Session::PolicyValidate(const std::vector<std::string>& args) {
-  auto bundle = ReadTextFile(args[0]);
-  if (!bundle.ok()) return LocalError(bundle.status());
-  v1::ValidateBundleRequest req;
-  req.set_bundle(*std::move(bundle));
-  v1::ValidateBundleResponse resp;
-  if (!Call(Service::kDecision,
-            [&](auto* ctx) { return clients_.policy().ValidateBundle(ctx, req, &resp); })) {
-    return kExitFailure;
-  }
-  out_ << (json_ ? ToJson(resp) : FormatValidation(args[0], resp));
-  return resp.valid() ? kExitOk : kExitFailure;
-}
-
-int Session::PolicyLint(const std::vector<std::string>& args) {
-  auto bundle = ReadTextFile(args[0]);
-  if (!bundle.ok()) return LocalError(bundle.status());
-  v1::LintBundleRequest req;
-  req.set_bundle(*std::move(bundle));
-  v1::LintBundleResponse resp;
-  if (!Call(Service::kDecision,
-            [&](auto* ctx) { return clients_.policy().LintBundle(ctx, req, &resp); })) {
-    return kExitFailure;
-  }
-  out_ << (json_ ? ToJson(resp) : FormatLint(args[0], resp));
-  for (const v1::LintFinding& f : resp.findings()) {
-    if (f.severity() == v1::LINT_SEVERITY_ERROR) return kExitFailure;
-  }
-  return kExitOk;
-}
-
-int Session::PolicyTest(const std::vector<std::string>& args) {
-  auto bundle = ReadTextFile(args[0]);
-  if (!bundle.ok()) return LocalError(bundle.status());
-  v1::TestBundleRequest req;
-  req.set_bundle(*std::move(bundle));
-  std::vector<int> lines;
-  if (auto path = cl_.Get("requests")) {
-    auto text = ReadTextFile(*path);
-    if (!text.ok()) return LocalError(text.status());
-    auto requests = ParseRequestsJsonl(*text, *path);
-    if (!requests.ok()) return LocalError(requests.status());
-    for (NumberedRequest& r : *requests) {
-      lines.push_back(r.line);
-      *req.add_requests() = std::move(r.request);
-    }
-  }
-  v1::TestBundleResponse resp;
-  if (!Call(Service::kDecision,
-            [&](auto* ctx) { return clients_.policy().TestBundle(ctx, req, &resp); })) {
-    return kExitFailure;
-  }
-  out_ << (json_ ? ToJson(resp) : FormatTestReport(resp, lines));
-  for (const v1::BundleTestResult& t : resp.tests()) {
-    if (!t.passed()) return kExitFailure;
-  }
-  return kExitOk;
-}
-
-int Session::PolicyHistory(const std::vector<std::string>& args) {
-  auto limit = cl_.GetUint("limit");
-  if (!limit.ok()) return LocalError(limit.status());
-  const uint64_t wanted = limit->value_or(kDefaultHistoryLimit);
-  v1::ListRevisionsResponse all;
-  std::string token;
-  do {
-    v1::ListRevisionsRequest req;
-    uint64_t left = wanted == 0 ? kMaxPageSize : wanted - all.revisions_size();
-    req.set_page_size(static_cast<uint32_t>(std::min<uint64_t>(left, kMaxPageSize)));
-    req.set_page_token(token);
-    v1::ListRevisionsResponse page;
-    if (!Call(Service::kDecision,
-              [&](auto* ctx) { return clients_.policy().ListRevisions(ctx, req, &page); })) {
-      return kExitFailure;
-    }
-    for (v1::PolicyRevision& r : *page.mutable_revisions()) *all.add_revisions() = std::move(r);
-    token = page.next_page_token();
-  } while (!token.empty() && (wanted == 0 || static_cast<uint64_t>(all.revisions_size()) < wanted));
-  all.set_next_page_token(token);
-  if (json_) {
-    out_ << ToJson(all);
-  } else {
-    out_ << FormatRevisionTable({all.revisions().begin(), all.revisions().end()});
-    if (!token.empty()) out_ << "(older revisions: --limit=0 lists all)\n";
-  }
-  return kExitOk;
-}
-
-int Session::PolicyDiff(const std::vector<std::string>& args) {
-  v1::DiffRevisionsRequest req;
-  auto from = ParsePositiveInteger("revision A", args[0]);
-  if (!from.ok()) return LocalError(from.status());
-  req.set_from_revision(*from);
-  if (args.size() > 1) {
-    auto to = ParsePositiveInteger("revision B", args[1]);
-    if (!to.ok()) return LocalError(to.status());
-    req.set_to_revision(*to);
-  }
-  v1::DiffRevisionsResponse resp;
-  if (!Call(Service::kDecision,
-            [&](auto* ctx) { return clients_.policy().DiffRevisions(ctx, req, &resp); })) {
-    return kExitFailure;
-  }
-  if (json_) {
-    out_ << ToJson(resp);
-  } else if (resp.diff().empty()) {
-    out_ << "no differences\n";
-  } else {
-    out_ << resp.diff();
-    if (resp.diff().back() != '\n') out_ << "\n";
-  }
-  return kExitOk;
-}
-
-int Session::PolicyRollback(const std::vector<std::string>& args) {
-  auto revision = ParsePositiveInteger("revision", args[0]);
-  if (!revision.ok()) return LocalError(revision.status());
-  v1::RollbackRequest req;
-  req.set_revision(*revision);
-  req.set_author(cl_.Get("author").value_or(author_));
-  req.set_comment(cl_.Get("comment").value_or(""));
-  v1::RollbackResponse resp;
-  if (!Call(Service::kDecision,
-            [&](auto* ctx) { return clients_.policy().Rollback(ctx, req, &resp); })) {
-    return kExitFailure;
-  }
-  out_ << (json_ ? ToJson(resp)
-                 : absl::StrCat("rolled back to revision ", *revision, ": active ",
-                                FormatRevisionSummary(resp.revision()), "\n"));
-  return kExitOk;
-}
-
-int Session::PolicyGet(const std::vector<std::string>& args) {
-  v1::GetRevisionRequest req;
-  if (!args.empty()) {
-    auto revision = ParsePositiveInteger("revision", args[0]);
-    if (!revision.ok()) return LocalError(revision.status());
-    req.set_revision(*revision);
-  }
-  v1::GetRevisionResponse resp;
-  if (!Call(Service::kDecision,
-            [&](auto* ctx) { return clients_.policy().GetRevision(ctx, req, &resp); })) {
-    return kExitFailure;
-  }
-  if (json_) {
-    out_ << ToJson(resp);
-  } else {
-    const std::string& bundle = resp.revision().bundle();
-    out_ << bundle;
-    if (!bundle.empty() && bundle.back() != '\n') out_ << "\n";
-  }
-  return kExitOk;
-}
-
-absl::StatusOr<v1::RouteRequestRequest> Session::Request() { return BuildRouteRequest(cl_); }
-
-int Session::RouteOrExplain(bool explain) {
-  auto req = Request();
-  if (!req.ok()) return LocalError(req.status());
-  req->set_explain(explain);
-  v1::RouteRequestResponse resp;
-  if (!Call(Service::kDecision,
-            [&](auto* ctx) { return clients_.decision().RouteRequest(ctx, *req, &resp); })) {
-    return kExitFailure;
-  }
-  out_ << (json_ ? ToJson(resp) : FormatRoute(resp));
-  return kExitOk;
-}
-
-int Session::WhyNot(const std::vector<std::string>& args) {
-  auto route = Request();
-  if (!route.ok()) return LocalError(route.status());
-  v1::WhyNotRequest req;
-  *req.mutable_request() = *std::move(route);
-  req.set_model(args[0]);
-  v1::WhyNotResponse resp;
-  if (!Call(Service::kDecision,
-            [&](auto* ctx) { return clients_.decision().WhyNot(ctx, req, &resp); })) {
-    return kExitFailure;
-  }
-  out_ << (json_ ? ToJson(resp) : FormatWhyNot(args[0], resp));
-  return kExitOk;
-}
-
-int Session::InventoryList(const std::vector<std::string>& args) {
-  v1::ListEndpointsRequest req;
-  req.set_model(cl_.Get("model").value_or(""));
-  v1::ListEndpointsResponse resp;
-  if (!Call(Service::kInventory,
-            [&](auto* ctx) { return clients_.inventory().ListEndpoints(ctx, req, &resp); })) {
-    return kExitFailure;
-  }
-  out_ << (json_ ? ToJson(resp) : FormatEndpoints(resp));
-  return kExitOk;
-}
-
-int Session::InventoryDrain(const std::vector<std::string>& args) {
-  v1::DrainEndpointRequest req;
-  req.set_id(args[0]);
-  req.set_resume(cl_.GetBool("resume"));
-  v1::DrainEndpointResponse resp;
-  if (!Call(Service::kInventory,
-            [&](auto* ctx) { return clients_.inventory().DrainEndpoint(ctx, req, &resp); })) {
-    return kExitFailure;
-  }
-  if (json_) {
-    out_ << ToJson(resp);
-  } else {
-    out_ << (req.resume() ? "resumed " : "draining ") << resp.endpoint().id() << ": now "
-         << HealthName(resp.endpoint().health()) << " (inventory version "
-         << resp.inventory_version() << ")\n";
-  }
-  return kExitOk;
 }
 
 }  // namespace
@@ -596,7 +299,7 @@ int RunRouterctl(const std::vector<std::string>& args, const EnvLookup& env, std
         << settings.status().message() << "\n";
     return kExitFailure;
   }
-  Session session(*cl, *std::move(settings), out, err, env("USER").value_or(""));
+  RouterctlSession session(*cl, *std::move(settings), out, err, env("USER").value_or(""));
   return (session.*((*command)->run))(command_args);
 }
 

@@ -432,6 +432,10 @@ TEST(RunRouterctlTest, UnreadableInputsAndUnreachableServicesExitOne) {
   CtlRun missing = RunCtl({"policy", "validate", "/nonexistent/bundle.yaml"});
   EXPECT_EQ(missing.code, kExitFailure);
   EXPECT_THAT(missing.err, HasSubstr("routerctl: NOT_FOUND: cannot read /nonexistent/bundle.yaml"));
+  CtlRun inventory_token = RunCtl({"inventory", "list", "--timeout_ms=2000",
+                                   "--inventory_token_file", TempFile("inv-tok", "t\n")});
+  EXPECT_EQ(inventory_token.code, kExitFailure) << "a global flag on every command";
+  EXPECT_THAT(inventory_token.err, HasSubstr("inventory at 127.0.0.1:1 is not reachable"));
   CtlRun down = RunCtl({"policy", "history", "--timeout_ms=2000"});
   EXPECT_EQ(down.code, kExitFailure);
   EXPECT_THAT(down.err, HasSubstr("routerctl: UNAVAILABLE: "));

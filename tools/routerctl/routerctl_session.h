@@ -1,0 +1,72 @@
+// The handlers of routerctl's commands: each sends one kind of RPC and prints the answer.
+#ifndef LLMROUTER_TOOLS_ROUTERCTL_ROUTERCTL_SESSION_H_
+#define LLMROUTER_TOOLS_ROUTERCTL_ROUTERCTL_SESSION_H_
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "tools/routerctl/command_line.h"
+#include "tools/routerctl/routerctl_commands.h"
+#include "tools/routerctl/service_clients.h"
+
+namespace llmrouter::routerctl {
+
+// One invocation's state: its parsed flags, output streams and service clients. Each handler
+// prints its answer (tables, or protobuf JSON with --json) and returns the exit code.
+// Not thread-safe.
+class RouterctlSession {
+ public:
+  RouterctlSession(const CommandLine& cl, ConnectionSettings settings, std::ostream& out,
+                   std::ostream& err, std::string author)
+      : cl_(cl),
+        clients_(std::move(settings)),
+        out_(out),
+        err_(err),
+        json_(cl.GetBool("json")),
+        author_(std::move(author)) {}
+
+  int PolicyApply(const std::vector<std::string>& args);
+  int PolicyValidate(const std::vector<std::string>& args);
+  int PolicyLint(const std::vector<std::string>& args);
+  int PolicyTest(const std::vector<std::string>& args);
+  int PolicyHistory(const std::vector<std::string>& args);
+  int PolicyDiff(const std::vector<std::string>& args);
+  int PolicyRollback(const std::vector<std::string>& args);
+  int PolicyGet(const std::vector<std::string>& args);
+  int Route(const std::vector<std::string>& args) { return RouteOrExplain(false); }
+  int Explain(const std::vector<std::string>& args) { return RouteOrExplain(true); }
+  int WhyNot(const std::vector<std::string>& args);
+  int InventoryList(const std::vector<std::string>& args);
+  int InventoryDrain(const std::vector<std::string>& args);
+
+ private:
+  // Runs `call` with a prepared context; on failure prints the error and returns false.
+  template <typename Fn>
+  bool Call(Service service, Fn call) {
+    grpc::ClientContext ctx;
+    clients_.Prepare(service, &ctx);
+    grpc::Status status = call(&ctx);
+    if (status.ok()) return true;
+    err_ << clients_.DescribeError(service, status) << "\n";
+    return false;
+  }
+  int LocalError(const absl::Status& status) {
+    err_ << "routerctl: " << absl::StatusCodeToString(status.code()) << ": " << status.message()
+         << "\n";
+    return kExitFailure;
+  }
+  int RouteOrExplain(bool explain);
+
+  const CommandLine& cl_;
+  ServiceClients clients_;
+  std::ostream& out_;
+  std::ostream& err_;
+  const bool json_;
+  const std::string author_;
+};
+
+}  // namespace llmrouter::routerctl
+
+#endif  // LLMROUTER_TOOLS_ROUTERCTL_ROUTERCTL_SESSION_H_
