@@ -14,9 +14,15 @@ void Family(std::string* out, const char* name, const char* type, const char* he
 
 }  // namespace
 
-std::string FakeLlmMetrics::Render(int running, int waiting, int max_concurrency) const {
+std::string FakeLlmMetrics::Render(int running_now, int waiting_now, int max_concurrency,
+                                   ReportedLoadOverrides overrides) const {
   const std::string label = absl::StrCat("model_name=\"", model_name_, "\"");
-  const double kv = std::min(1.0, static_cast<double>(running) / std::max(max_concurrency, 1));
+  const double running = overrides.running >= 0 ? overrides.running : running_now;
+  const double waiting = overrides.waiting >= 0 ? overrides.waiting : waiting_now;
+  const double kv =
+      overrides.kv_cache >= 0
+          ? overrides.kv_cache
+          : std::min(1.0, static_cast<double>(running_now) / std::max(max_concurrency, 1));
   auto load = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
   std::string out;
   out.reserve(2048);

@@ -12,6 +12,13 @@ namespace llmrouter {
 
 enum class InjectedFault { kNone, kError, kHang, kDrop };
 
+// Load values that replace the measured ones in /metrics when >= 0 (the --report_* flags).
+struct ReportedLoadOverrides {
+  double running = -1;
+  double waiting = -1;
+  double kv_cache = -1;
+};
+
 // Thread-safe: counters are relaxed atomics.
 class FakeLlmMetrics {
  public:
@@ -30,7 +37,8 @@ class FakeLlmMetrics {
 
   // The exposition text. `running` and `waiting` come from the admission queue; the KV-cache
   // usage is modelled as running / max_concurrency.
-  std::string Render(int running, int waiting, int max_concurrency) const;
+  std::string Render(int running, int waiting, int max_concurrency,
+                     ReportedLoadOverrides overrides = {}) const;
 
  private:
   const std::string model_name_;

@@ -30,6 +30,10 @@ struct FakeLlmOptions {
   double hang_rate = 0;
   double drop_rate = 0;
   std::uint64_t seed = 1;
+  // When >= 0, /metrics reports this instead of the real value (to give tests a fixed load).
+  double report_running = -1;
+  double report_waiting = -1;
+  double report_kv_cache = -1;
 
   const std::string& backend_name() const { return name.empty() ? models.front() : name; }
 };

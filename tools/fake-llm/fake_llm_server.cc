@@ -171,7 +171,9 @@ asio::awaitable<bool> FakeLlmServer::Handle(Stream& stream, HttpRequest& req) {
       co_return co_await Write(stream, req, 200, "application/json", writer_.models_json());
     }
     std::string text =
-        metrics_.Render(limiter_.running(), limiter_.waiting(), options_.max_concurrency);
+        metrics_.Render(limiter_.running(), limiter_.waiting(), options_.max_concurrency,
+                        {options_.report_running, options_.report_waiting,
+                         options_.report_kv_cache});
     co_return co_await Write(stream, req, 200, "text/plain; version=0.0.4; charset=utf-8", text);
   }
   beast::string_view verb = req.method_string();

@@ -44,6 +44,12 @@ ABSL_FLAG(double, drop_rate, 0,
           "half the tokens)");
 ABSL_FLAG(std::uint64_t, seed, 1, "Seed of the fault draws and response ids");
 ABSL_FLAG(int, threads, 1, "Worker threads, each with its own event loop");
+ABSL_FLAG(double, report_running, -1,
+          "When >= 0, /metrics reports this vllm:num_requests_running instead of the real one");
+ABSL_FLAG(double, report_waiting, -1,
+          "When >= 0, /metrics reports this vllm:num_requests_waiting instead of the real one");
+ABSL_FLAG(double, report_kv_cache, -1,
+          "When >= 0, /metrics reports this vllm:kv_cache_usage_perc instead of the modelled one");
 
 namespace llmrouter {
 namespace {
@@ -69,6 +75,9 @@ int Run() {
   options.drop_rate = absl::GetFlag(FLAGS_drop_rate);
   options.seed = absl::GetFlag(FLAGS_seed);
   options.threads = absl::GetFlag(FLAGS_threads);
+  options.report_running = absl::GetFlag(FLAGS_report_running);
+  options.report_waiting = absl::GetFlag(FLAGS_report_waiting);
+  options.report_kv_cache = absl::GetFlag(FLAGS_report_kv_cache);
   if (absl::Status valid = ValidateFakeLlmOptions(options); !valid.ok()) {
     std::fprintf(stderr, "fake-llm: %s\n", valid.ToString().c_str());
     return 2;
