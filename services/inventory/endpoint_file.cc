@@ -100,7 +100,7 @@ void ParseOne(const YAML::Node& node, const std::string& where, Endpoint* e,
 
 }  // namespace
 
-absl::StatusOr<std::vector<Endpoint>> ParseEndpointsYaml(const std::string& text) {
+absl::StatusOr<EndpointsFile> ParseEndpointsFileYaml(const std::string& text) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -108,30 +108,72 @@ absl::StatusOr<std::vector<Endpoint>> ParseEndpointsYaml(const std::string& text
     return absl::InvalidArgumentError(absl::StrCat("endpoints file is not valid YAML: ", e.what()));
   }
   std::vector<std::string> problems;
-  std::vector<Endpoint> out;
+  EndpointsFile out;
   if (root.IsNull()) return out;
-  if (!root.IsMap() || !root["endpoints"]) {
-    return absl::InvalidArgumentError("endpoints file: expected a top-level \"endpoints\" list");
+  if (!root.IsMap() || (!root["endpoints"] && !root["discovery"])) {
+    return absl::InvalidArgumentError(
+        "endpoints file: expected a top-level \"endpoints\" list (or \"discovery\")");
   }
-  const YAML::Node list = root["endpoints"];
-  if (!list.IsSequence()) return absl::InvalidArgumentError("endpoints: must be a list");
   absl::flat_hash_set<std::string> ids;
-  for (size_t i = 0; i < list.size(); ++i) {
-    std::string where = absl::StrCat("endpoints[", i, "]");
-    Endpoint e;
-    try {
-      ParseOne(list[i], where, &e, &problems);
-    } catch (const YAML::Exception& ex) {
-      problems.push_back(absl::StrCat(where, ": ", ex.what()));
-      continue;
+  if (const YAML::Node list = root["endpoints"]) {
+    if (!list.IsSequence()) return absl::InvalidArgumentError("endpoints: must be a list");
+    for (size_t i = 0; i < list.size(); ++i) {
+      std::string where = absl::StrCat("endpoints[", i, "]");
+      Endpoint e;
+      try {
+        ParseOne(list[i], where, &e, &problems);
+      } catch (const YAML::Exception& ex) {
+        problems.push_back(absl::StrCat(where, ": ", ex.what()));
+        continue;
+      }
+      if (!e.id().empty() && !ids.insert(e.id()).second) {
+        problems.push_back(absl::StrCat(where, ".id: duplicate id \"", e.id(), "\""));
+      }
+      out.endpoints.push_back(std::move(e));
     }
-    if (!e.id().empty() && !ids.insert(e.id()).second) {
-      problems.push_back(absl::StrCat(where, ".id: duplicate id \"", e.id(), "\""));
+  }
+  if (const YAML::Node list = root["discovery"]) {
+    if (!list.IsSequence()) return absl::InvalidArgumentError("discovery: must be a list");
+    for (size_t i = 0; i < list.size(); ++i) {
+      std::string where = absl::StrCat("discovery[", i, "]");
+      Endpoint e;
+      try {
+        const YAML::Node item = list[i];
+        if (!item.IsMap() || !item["service"] || !item["service"].IsScalar() || item["address"]) {
+          problems.push_back(
+              absl::StrCat(where, ": needs \"service: <dns name>:<port>\" (and no address)"));
+          continue;
+        }
+        // The template is an endpoint whose address is the name to resolve.
+        YAML::Node copy = YAML::Clone(item);
+        copy["address"] = copy["service"].as<std::string>();
+        copy.remove("service");
+        ParseOne(copy, where, &e, &problems);
+        // Each resolved address gets its own id; keep only one the operator chose.
+        if (!item["id"]) e.clear_id();
+      } catch (const YAML::Exception& ex) {
+        problems.push_back(absl::StrCat(where, ": ", ex.what()));
+        continue;
+      }
+      out.discovery.push_back(std::move(e));
     }
-    out.push_back(std::move(e));
   }
   if (!problems.empty()) return absl::InvalidArgumentError(absl::StrJoin(problems, "; "));
   return out;
+}
+
+absl::StatusOr<std::vector<Endpoint>> ParseEndpointsYaml(const std::string& text) {
+  absl::StatusOr<EndpointsFile> file = ParseEndpointsFileYaml(text);
+  if (!file.ok()) return file.status();
+  return std::move(file->endpoints);
+}
+
+absl::StatusOr<EndpointsFile> LoadEndpointsFileWithDiscovery(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read endpoints file ", path));
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return ParseEndpointsFileYaml(buf.str());
 }
 
 absl::StatusOr<std::vector<Endpoint>> LoadEndpointsFile(const std::string& path) {

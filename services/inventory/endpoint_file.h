@@ -16,6 +16,19 @@
 
 namespace llmrouter::inventory {
 
+// The whole file: static endpoints, and DNS discovery targets
+//   discovery:
+//     - service: vllm-llama.serving.svc.cluster.local:8000   # resolved periodically
+//       model: llama-3.1-8b-instruct                          # + any endpoint field but address
+struct EndpointsFile {
+  std::vector<llmrouter::v1::Endpoint> endpoints;
+  // Templates whose address is "<dns name>:<port>".
+  std::vector<llmrouter::v1::Endpoint> discovery;
+};
+
+absl::StatusOr<EndpointsFile> ParseEndpointsFileYaml(const std::string& text);
+absl::StatusOr<EndpointsFile> LoadEndpointsFileWithDiscovery(const std::string& path);
+
 // Parses the YAML text. InvalidArgument lists every problem with its location
 // ("endpoints[2].weight: must be a non-negative integer").
 absl::StatusOr<std::vector<llmrouter::v1::Endpoint>> ParseEndpointsYaml(const std::string& text);

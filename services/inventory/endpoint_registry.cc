@@ -32,7 +32,7 @@ absl::Status NormalizeEndpoint(Endpoint* e) {
   if (e->id().empty()) e->set_id(absl::StrCat(e->model(), "@", addr));
   if (e->weight() == 0) e->set_weight(1);
   if (e->health() == llmrouter::v1::HEALTH_STATE_UNSPECIFIED) {
-    // Until active probes exist, a known endpoint is presumed able to serve.
+    // Presumed able to serve until its probes or outcomes say otherwise.
     e->set_health(llmrouter::v1::HEALTH_STATE_HEALTHY);
   }
   return absl::OkStatus();
@@ -56,29 +56,127 @@ absl::StatusOr<Endpoint> EndpointRegistry::Upsert(Endpoint endpoint, absl::Durat
     endpoint.clear_expires_at();
   }
   entry.endpoint = endpoint;
+  Endpoint stored;
   {
     absl::MutexLock lock(&mu_);
-    endpoints_[endpoint.id()] = std::move(entry);
+    std::string id = endpoint.id();
+    PutLocked(std::move(entry));
+    stored = Compose(endpoints_[id]);
   }
   Publish();
-  return endpoint;
+  return stored;
+}
+
+void EndpointRegistry::PutLocked(Entry entry) {
+  auto it = endpoints_.find(entry.endpoint.id());
+  if (it != endpoints_.end()) {
+    entry.live = std::move(it->second.live);
+    entry.drained = it->second.drained;
+    it->second = std::move(entry);
+    return;
+  }
+  std::string id = entry.endpoint.id();
+  endpoints_.emplace(std::move(id), std::move(entry));
+}
+
+Endpoint EndpointRegistry::Compose(const Entry& entry) {
+  Endpoint e = entry.endpoint;
+  if (entry.live) {
+    *e.mutable_load() = entry.live->load;
+    e.set_health_detail(entry.live->detail);
+    if (entry.live->health && e.health() != llmrouter::v1::HEALTH_STATE_DRAINING) {
+      e.set_health(*entry.live->health);
+    }
+  }
+  if (entry.drained) {
+    e.set_health(llmrouter::v1::HEALTH_STATE_DRAINING);
+    e.set_health_detail("drained by an operator");
+  }
+  return e;
+}
+
+bool EndpointRegistry::ApplyLive(const absl::flat_hash_map<std::string, LiveStatus>& live) {
+  bool changed = false;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, status] : live) {
+      auto it = endpoints_.find(id);
+      if (it == endpoints_.end()) continue;
+      std::optional<LiveStatus>& old = it->second.live;
+      if (!old || old->health != status.health || old->detail != status.detail) {
+        changed = true;
+      } else {
+        llmrouter::v1::EndpointLoad a = old->load, b = status.load;
+        a.clear_updated_at();
+        b.clear_updated_at();
+        if (a.SerializeAsString() != b.SerializeAsString()) changed = true;
+      }
+      old = status;
+    }
+  }
+  if (changed) Publish();
+  return changed;
+}
+
+absl::StatusOr<Endpoint> EndpointRegistry::SetDraining(const std::string& id, bool draining) {
+  Endpoint e;
+  bool changed;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = endpoints_.find(id);
+    if (it == endpoints_.end()) {
+      return absl::NotFoundError(absl::StrCat("no endpoint with id \"", id, "\""));
+    }
+    changed = it->second.drained != draining;
+    it->second.drained = draining;
+    e = Compose(it->second);
+  }
+  if (changed) Publish();
+  return e;
+}
+
+std::vector<Endpoint> EndpointRegistry::ConfiguredEndpoints(
+    llmrouter::v1::EndpointSource source) const {
+  std::vector<Endpoint> out;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [id, entry] : endpoints_) {
+    if (entry.endpoint.source() == source) out.push_back(entry.endpoint);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Endpoint& a, const Endpoint& b) { return a.id() < b.id(); });
+  return out;
 }
 
 absl::Status EndpointRegistry::ReplaceStatic(std::vector<Endpoint> endpoints) {
+  return ReplaceSource(llmrouter::v1::ENDPOINT_SOURCE_STATIC, std::move(endpoints));
+}
+
+absl::Status EndpointRegistry::ReplaceSource(llmrouter::v1::EndpointSource source,
+                                             std::vector<Endpoint> endpoints) {
   for (size_t i = 0; i < endpoints.size(); ++i) {
     if (absl::Status s = NormalizeEndpoint(&endpoints[i]); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("endpoints[", i, "]: ", s.message()));
     }
-    endpoints[i].set_source(llmrouter::v1::ENDPOINT_SOURCE_STATIC);
+    endpoints[i].set_source(source);
   }
   {
     absl::MutexLock lock(&mu_);
-    absl::erase_if(endpoints_, [](const auto& kv) {
-      return kv.second.endpoint.source() == llmrouter::v1::ENDPOINT_SOURCE_STATIC;
-    });
+    absl::flat_hash_map<std::string, Entry> previous;
+    for (auto it = endpoints_.begin(); it != endpoints_.end();) {
+      if (it->second.endpoint.source() == source) {
+        previous.insert(endpoints_.extract(it++));
+      } else {
+        ++it;
+      }
+    }
     for (Endpoint& e : endpoints) {
-      std::string id = e.id();
-      endpoints_[id] = Entry{std::move(e), absl::InfiniteFuture()};
+      Entry entry{std::move(e), absl::InfiniteFuture()};
+      // An endpoint that stays keeps what probes learned and an operator's drain.
+      if (auto old = previous.find(entry.endpoint.id()); old != previous.end()) {
+        entry.live = old->second.live;
+        entry.drained = old->second.drained;
+      }
+      PutLocked(std::move(entry));
     }
   }
   Publish();
@@ -113,12 +211,12 @@ SnapshotPtr EndpointRegistry::BuildLocked() {
   llmrouter::v1::InventorySnapshot* snap = response->mutable_snapshot();
   snap->set_version(version_);
   ToProto(clock_.Now(), snap->mutable_generated_at());
-  std::vector<const Endpoint*> sorted;
+  std::vector<const Entry*> sorted;
   sorted.reserve(endpoints_.size());
-  for (const auto& [id, entry] : endpoints_) sorted.push_back(&entry.endpoint);
+  for (const auto& [id, entry] : endpoints_) sorted.push_back(&entry);
   std::sort(sorted.begin(), sorted.end(),
-            [](const Endpoint* a, const Endpoint* b) { return a->id() < b->id(); });
-  for (const Endpoint* e : sorted) *snap->add_endpoints() = *e;
+            [](const Entry* a, const Entry* b) { return a->endpoint.id() < b->endpoint.id(); });
+  for (const Entry* e : sorted) *snap->add_endpoints() = Compose(*e);
   return response;
 }
 

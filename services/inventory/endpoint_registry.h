@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,14 @@ using SnapshotPtr = std::shared_ptr<const llmrouter::v1::WatchInventoryResponse>
 // Checks an endpoint's fields and fills defaults (id, scheme, weight, health). InvalidArgument
 // names the first bad field.
 absl::Status NormalizeEndpoint(llmrouter::v1::Endpoint* endpoint);
+
+// What probes, scrapes and outcome reports say about an endpoint right now.
+struct LiveStatus {
+  // Unset: nothing has been learned yet, the configured health stands.
+  std::optional<llmrouter::v1::HealthState> health;
+  std::string detail;
+  llmrouter::v1::EndpointLoad load;
+};
 
 // An EndpointRegistry is safe for concurrent use. Every change increments the version and
 // builds one immutable snapshot that all subscribers share; subscribers are called in the
@@ -43,6 +52,19 @@ class EndpointRegistry {
   absl::Status Remove(const std::string& id);
   // Removes registered endpoints whose TTL has passed; returns how many.
   int ExpireDue();
+  // Sets the live status of the endpoints named in `live` (others are left alone) in one
+  // change; publishes only when something other than load.updated_at differs. Returns whether
+  // it published. A drained endpoint stays DRAINING whatever its live health.
+  bool ApplyLive(const absl::flat_hash_map<std::string, LiveStatus>& live);
+  // Starts (draining = true) or ends a drain. Survives re-registration and file reloads.
+  // NotFound for an unknown id.
+  absl::StatusOr<llmrouter::v1::Endpoint> SetDraining(const std::string& id, bool draining);
+  // Endpoints of one source, as configured (without live status); for discovery.
+  std::vector<llmrouter::v1::Endpoint> ConfiguredEndpoints(
+      llmrouter::v1::EndpointSource source) const;
+  // Replaces every endpoint of `source` (STATIC or DNS) with `endpoints` in one change.
+  absl::Status ReplaceSource(llmrouter::v1::EndpointSource source,
+                             std::vector<llmrouter::v1::Endpoint> endpoints);
 
   SnapshotPtr Snapshot() const;
   uint64_t version() const;
@@ -57,7 +79,12 @@ class EndpointRegistry {
   struct Entry {
     llmrouter::v1::Endpoint endpoint;
     absl::Time expires_at = absl::InfiniteFuture();
+    std::optional<LiveStatus> live;
+    bool drained = false;
   };
+  // Stores `entry` under its id, keeping the live status and drain of the entry it replaces.
+  void PutLocked(Entry entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static llmrouter::v1::Endpoint Compose(const Entry& entry);
   // Rebuilds the snapshot after a change and notifies subscribers.
   void Publish() ABSL_LOCKS_EXCLUDED(mu_, notify_mu_);
   SnapshotPtr BuildLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -40,6 +40,29 @@ InventoryMetrics::InventoryMetrics(prometheus::Registry& r)
                                     .Name("llmrouter_inventory_outcomes_total")
                                     .Help("Outcome reports received from gateways, by result")
                                     .Register(r)
-                                    .Add({{"result", "unknown_endpoint"}})) {}
+                                    .Add({{"result", "unknown_endpoint"}})),
+      probes(prometheus::BuildCounter()
+                 .Name("llmrouter_inventory_probes_total")
+                 .Help("Active health probes of endpoints, by result (success, failure)")
+                 .Register(r)),
+      scrapes(prometheus::BuildCounter()
+                  .Name("llmrouter_inventory_scrapes_total")
+                  .Help("Scrapes of endpoints' own /metrics, by result (success, failure, "
+                        "unmapped: no load metric of the mapping found)")
+                  .Register(r)),
+      ejections(prometheus::BuildCounter()
+                    .Name("llmrouter_inventory_ejections_total")
+                    .Help("Endpoints ejected as outliers from gateway outcome reports")
+                    .Register(r)
+                    .Add({})),
+      writes_denied(prometheus::BuildCounter()
+                        .Name("llmrouter_inventory_writes_denied_total")
+                        .Help("Register, deregister and drain calls refused, by reason "
+                              "(unauthenticated, address)")
+                        .Register(r)),
+      dns_resolutions(prometheus::BuildCounter()
+                          .Name("llmrouter_inventory_dns_resolutions_total")
+                          .Help("DNS discovery lookups, by result (success, failure)")
+                          .Register(r)) {}
 
 }  // namespace llmrouter::inventory

@@ -19,6 +19,11 @@ struct InventoryMetrics {
   prometheus::Counter& expired;
   prometheus::Counter& outcomes_accepted;
   prometheus::Counter& outcomes_unknown_endpoint;
+  prometheus::Family<prometheus::Counter>& probes;   // {result}
+  prometheus::Family<prometheus::Counter>& scrapes;  // {result}
+  prometheus::Counter& ejections;
+  prometheus::Family<prometheus::Counter>& writes_denied;    // {reason}
+  prometheus::Family<prometheus::Counter>& dns_resolutions;  // {result}
 };
 
 }  // namespace llmrouter::inventory

@@ -22,18 +22,41 @@ grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const grpc::Sta
 
 }  // namespace
 
+SnapshotPtr MakeDelta(const llmrouter::v1::InventorySnapshot& from,
+                      const llmrouter::v1::InventorySnapshot& to) {
+  auto response = std::make_shared<WatchInventoryResponse>();
+  llmrouter::v1::InventoryDelta* delta = response->mutable_delta();
+  delta->set_base_version(from.version());
+  delta->set_version(to.version());
+  *delta->mutable_generated_at() = to.generated_at();
+  absl::flat_hash_map<absl::string_view, const llmrouter::v1::Endpoint*> before;
+  for (const auto& e : from.endpoints()) before.emplace(e.id(), &e);
+  for (const auto& e : to.endpoints()) {
+    auto it = before.find(e.id());
+    if (it == before.end() || it->second->SerializeAsString() != e.SerializeAsString()) {
+      *delta->add_upserted() = e;
+    }
+    if (it != before.end()) before.erase(it);
+  }
+  for (const auto& e : from.endpoints()) {
+    if (before.contains(e.id())) delta->add_removed_ids(e.id());
+  }
+  return response;
+}
+
 // Streams snapshots to one subscriber. Only the newest pending snapshot is kept: a slow reader
 // skips versions instead of holding memory or delaying the registry and other subscribers.
 class WatchReactor final : public grpc::ServerWriteReactor<WatchInventoryResponse> {
  public:
   WatchReactor(EndpointRegistry& registry, InventoryMetrics& metrics, std::string subscriber,
-               absl::AnyInvocable<void(WatchReactor*)> on_done)
+               bool deltas, absl::AnyInvocable<void(WatchReactor*)> on_done)
       : registry_(registry),
         metrics_(metrics),
         subscriber_(std::move(subscriber)),
+        deltas_(deltas),
         on_done_(std::move(on_done)) {
     metrics_.watchers.Increment();
-    spdlog::info("watch_subscribed subscriber={}", subscriber_);
+    spdlog::info("watch_subscribed subscriber={} deltas={}", subscriber_, deltas_);
     token_ = registry_.Subscribe([this](SnapshotPtr snap) { Offer(std::move(snap)); });
   }
 
@@ -77,7 +100,13 @@ class WatchReactor final : public grpc::ServerWriteReactor<WatchInventoryRespons
 
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_ || !pending_) return;
-    in_flight_ = std::move(pending_);
+    if (deltas_ && last_sent_) {
+      // Against what this subscriber last received, so skipped versions are folded in.
+      in_flight_ = MakeDelta(last_sent_->snapshot(), pending_->snapshot());
+    } else {
+      in_flight_ = pending_;
+    }
+    last_sent_ = std::move(pending_);
     pending_.reset();
     StartWrite(in_flight_.get());
   }
@@ -91,11 +120,13 @@ class WatchReactor final : public grpc::ServerWriteReactor<WatchInventoryRespons
   EndpointRegistry& registry_;
   InventoryMetrics& metrics_;
   const std::string subscriber_;
+  const bool deltas_;
   absl::AnyInvocable<void(WatchReactor*)> on_done_;
   uint64_t token_ = 0;
   absl::Mutex mu_;
   SnapshotPtr in_flight_ ABSL_GUARDED_BY(mu_);
   SnapshotPtr pending_ ABSL_GUARDED_BY(mu_);
+  SnapshotPtr last_sent_ ABSL_GUARDED_BY(mu_);  // the full snapshot behind the last write
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
@@ -108,8 +139,9 @@ class RefusedWatch final : public grpc::ServerWriteReactor<WatchInventoryRespons
   void OnDone() override { delete this; }
 };
 
-InventoryServiceImpl::InventoryServiceImpl(EndpointRegistry& registry, InventoryMetrics& metrics)
-    : registry_(registry), metrics_(metrics) {
+InventoryServiceImpl::InventoryServiceImpl(EndpointRegistry& registry, InventoryMetrics& metrics,
+                                           HealthMonitor* monitor, const WriteAccess* access)
+    : registry_(registry), metrics_(metrics), monitor_(monitor), access_(access) {
   gauge_token_ = registry_.Subscribe([this](SnapshotPtr snap) { UpdateGauges(snap->snapshot()); });
 }
 
@@ -134,9 +166,27 @@ void InventoryServiceImpl::UpdateGauges(const llmrouter::v1::InventorySnapshot& 
   metrics_.version.Set(static_cast<double>(snapshot.version()));
 }
 
+absl::Status InventoryServiceImpl::CheckWrite(grpc::CallbackServerContext* ctx, const char* op) {
+  if (access_ == nullptr) return absl::OkStatus();
+  const auto& md = ctx->client_metadata();
+  auto it = md.find("authorization");
+  absl::string_view auth = it == md.end() ? absl::string_view()
+                                          : absl::string_view(it->second.data(), it->second.size());
+  absl::Status s = access_->Check(auth, ctx->peer());
+  if (!s.ok()) {
+    const char* reason =
+        s.code() == absl::StatusCode::kUnauthenticated ? "unauthenticated" : "address";
+    metrics_.writes_denied.Add({{"reason", reason}}).Increment();
+    spdlog::warn("write_denied op={} peer={} reason={} error=\"{}\"", op, ctx->peer(), reason,
+                 s.message());
+  }
+  return s;
+}
+
 grpc::ServerUnaryReactor* InventoryServiceImpl::RegisterEndpoint(
     grpc::CallbackServerContext* ctx, const llmrouter::v1::RegisterEndpointRequest* req,
     llmrouter::v1::RegisterEndpointResponse* resp) {
+  if (absl::Status s = CheckWrite(ctx, "register"); !s.ok()) return Done(ctx, ToGrpcStatus(s));
   absl::Duration ttl = FromProto(req->ttl());
   if (ttl < absl::ZeroDuration()) {
     return Done(ctx, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "ttl must not be negative"));
@@ -156,6 +206,7 @@ grpc::ServerUnaryReactor* InventoryServiceImpl::RegisterEndpoint(
 grpc::ServerUnaryReactor* InventoryServiceImpl::DeregisterEndpoint(
     grpc::CallbackServerContext* ctx, const llmrouter::v1::DeregisterEndpointRequest* req,
     llmrouter::v1::DeregisterEndpointResponse* resp) {
+  if (absl::Status s = CheckWrite(ctx, "deregister"); !s.ok()) return Done(ctx, ToGrpcStatus(s));
   if (req->id().empty()) {
     return Done(ctx, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "id is required"));
   }
@@ -186,10 +237,11 @@ grpc::ServerWriteReactor<WatchInventoryResponse>* InventoryServiceImpl::WatchInv
     auto* reactor = new RefusedWatch();
     return reactor;
   }
-  auto* reactor = new WatchReactor(registry_, metrics_, std::move(who), [this](WatchReactor* r) {
-    absl::MutexLock lock(&watchers_mu_);
-    watchers_.erase(r);
-  });
+  auto* reactor =
+      new WatchReactor(registry_, metrics_, std::move(who), req->deltas(), [this](WatchReactor* r) {
+        absl::MutexLock lock(&watchers_mu_);
+        watchers_.erase(r);
+      });
   watchers_.insert(reactor);
   return reactor;
 }
@@ -203,8 +255,8 @@ void InventoryServiceImpl::CloseWatchers() {
 grpc::ServerUnaryReactor* InventoryServiceImpl::ReportOutcomes(
     grpc::CallbackServerContext* ctx, const llmrouter::v1::ReportOutcomesRequest* req,
     llmrouter::v1::ReportOutcomesResponse* resp) {
-  // Outcomes are validated and counted; the load signals they feed (latency and error-rate
-  // averages, outlier ejection) are computed from them by the health-and-load work.
+  // Only recorded here: the monitor's view reaches the registry on the prober's next tick, so a
+  // stream of reports never turns into a stream of versions.
   SnapshotPtr snap = registry_.Snapshot();
   absl::flat_hash_set<absl::string_view> known;
   for (const auto& e : snap->snapshot().endpoints()) known.insert(e.id());
@@ -212,6 +264,7 @@ grpc::ServerUnaryReactor* InventoryServiceImpl::ReportOutcomes(
   for (const auto& o : req->outcomes()) {
     if (known.contains(o.endpoint_id())) {
       ++accepted;
+      if (monitor_ != nullptr) monitor_->RecordOutcome(o);
     } else {
       ++unknown;
     }
@@ -220,6 +273,23 @@ grpc::ServerUnaryReactor* InventoryServiceImpl::ReportOutcomes(
   resp->set_unknown_endpoint(unknown);
   metrics_.outcomes_accepted.Increment(accepted);
   metrics_.outcomes_unknown_endpoint.Increment(unknown);
+  return Done(ctx, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* InventoryServiceImpl::DrainEndpoint(
+    grpc::CallbackServerContext* ctx, const llmrouter::v1::DrainEndpointRequest* req,
+    llmrouter::v1::DrainEndpointResponse* resp) {
+  const char* op = req->resume() ? "resume" : "drain";
+  if (absl::Status s = CheckWrite(ctx, op); !s.ok()) return Done(ctx, ToGrpcStatus(s));
+  if (req->id().empty()) {
+    return Done(ctx, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "id is required"));
+  }
+  absl::StatusOr<llmrouter::v1::Endpoint> e = registry_.SetDraining(req->id(), !req->resume());
+  if (!e.ok()) return Done(ctx, ToGrpcStatus(e.status()));
+  *resp->mutable_endpoint() = *std::move(e);
+  resp->set_inventory_version(registry_.version());
+  metrics_.registrations.Add({{"op", op}}).Increment();
+  spdlog::info("endpoint_{} id={}", op, req->id());
   return Done(ctx, grpc::Status::OK);
 }
 

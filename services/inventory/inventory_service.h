@@ -6,16 +6,24 @@
 #include "absl/synchronization/mutex.h"
 #include "llmrouter/v1/inventory.grpc.pb.h"
 #include "services/inventory/endpoint_registry.h"
+#include "services/inventory/health_monitor.h"
 #include "services/inventory/inventory_metrics.h"
+#include "services/inventory/write_access.h"
 
 namespace llmrouter::inventory {
 
 class WatchReactor;
 
-// Thread-safe; the registry and metrics must outlive the service.
+// The delta that turns `from` into `to` (endpoints added or changed in full, ids removed).
+SnapshotPtr MakeDelta(const llmrouter::v1::InventorySnapshot& from,
+                      const llmrouter::v1::InventorySnapshot& to);
+
+// Thread-safe; the registry, metrics, monitor and access must outlive the service. Without a
+// monitor, outcome reports are only counted; without an access policy, writes are open.
 class InventoryServiceImpl final : public llmrouter::v1::InventoryService::CallbackService {
  public:
-  InventoryServiceImpl(EndpointRegistry& registry, InventoryMetrics& metrics);
+  InventoryServiceImpl(EndpointRegistry& registry, InventoryMetrics& metrics,
+                       HealthMonitor* monitor = nullptr, const WriteAccess* access = nullptr);
   ~InventoryServiceImpl() override;
 
   grpc::ServerUnaryReactor* RegisterEndpoint(
@@ -32,6 +40,9 @@ class InventoryServiceImpl final : public llmrouter::v1::InventoryService::Callb
   grpc::ServerUnaryReactor* ReportOutcomes(grpc::CallbackServerContext* ctx,
                                            const llmrouter::v1::ReportOutcomesRequest* req,
                                            llmrouter::v1::ReportOutcomesResponse* resp) override;
+  grpc::ServerUnaryReactor* DrainEndpoint(grpc::CallbackServerContext* ctx,
+                                          const llmrouter::v1::DrainEndpointRequest* req,
+                                          llmrouter::v1::DrainEndpointResponse* resp) override;
 
   // Ends every open WatchInventory stream and refuses new ones, so that a server shutdown is
   // not held open by subscribers (they reconnect to another replica or later).
@@ -41,8 +52,13 @@ class InventoryServiceImpl final : public llmrouter::v1::InventoryService::Callb
   void UpdateGauges(const llmrouter::v1::InventorySnapshot& snapshot);
 
  private:
+  // OK, or the Unauthenticated / PermissionDenied status to answer (counted and logged).
+  absl::Status CheckWrite(grpc::CallbackServerContext* ctx, const char* op);
+
   EndpointRegistry& registry_;
   InventoryMetrics& metrics_;
+  HealthMonitor* const monitor_;
+  const WriteAccess* const access_;
   uint64_t gauge_token_;
   absl::Mutex watchers_mu_;
   absl::flat_hash_set<WatchReactor*> watchers_ ABSL_GUARDED_BY(watchers_mu_);

@@ -1,20 +1,66 @@
 // inventory: tracks every model backend endpoint and streams the fleet to decision replicas.
+#include <fstream>
+#include <sstream>
+
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/file_change.h"
 #include "common/logging.h"
 #include "common/periodic_task.h"
 #include "common/service_runner.h"
+#include "services/inventory/backend_prober.h"
+#include "services/inventory/dns_discovery.h"
 #include "services/inventory/endpoint_file.h"
 #include "services/inventory/endpoint_registry.h"
+#include "services/inventory/health_config.h"
+#include "services/inventory/health_monitor.h"
 #include "services/inventory/inventory_metrics.h"
 #include "services/inventory/inventory_service.h"
+#include "services/inventory/write_access.h"
 
 ABSL_FLAG(std::string, endpoints_file, "",
-          "YAML file of static endpoints; re-read when it changes (e.g. a ConfigMap)");
+          "YAML file of static endpoints and DNS discovery targets; re-read when it changes "
+          "(e.g. a ConfigMap)");
 ABSL_FLAG(int, maintenance_interval_ms, 1000,
           "How often heartbeat TTLs are checked and the endpoints file is looked at");
+ABSL_FLAG(std::string, health_config, "",
+          "YAML file of probe defaults, the load-metric mapping and outlier ejection settings");
+ABSL_FLAG(bool, active_health_checks, false,
+          "Probe every endpoint over HTTP and scrape its /metrics for load");
+ABSL_FLAG(int, health_tick_ms, 1000,
+          "How often probe, scrape and outcome results are applied (one inventory version at "
+          "most per tick) and due probes started");
+ABSL_FLAG(int, dns_interval_ms, 10000, "How often DNS discovery names are resolved again");
+ABSL_FLAG(std::string, write_token, "",
+          "Bearer token that RegisterEndpoint, DeregisterEndpoint and DrainEndpoint require; "
+          "empty (and no --write_token_file) leaves writes open");
+ABSL_FLAG(std::string, write_token_file, "", "File holding the write token (e.g. a Secret)");
+ABSL_FLAG(std::string, write_allowed_cidrs, "",
+          "Comma-separated address ranges writes may come from, e.g. 10.0.0.0/8,fd00::/8; "
+          "empty allows any");
+
+namespace {
+
+absl::StatusOr<std::string> WriteToken() {
+  std::string token = absl::GetFlag(FLAGS_write_token);
+  const std::string file = absl::GetFlag(FLAGS_write_token_file);
+  if (file.empty()) return token;
+  if (!token.empty()) {
+    return absl::InvalidArgumentError("set --write_token or --write_token_file, not both");
+  }
+  std::ifstream in(file);
+  if (!in) return absl::NotFoundError("cannot read --write_token_file " + file);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  token = std::string(absl::StripAsciiWhitespace(buf.str()));
+  if (token.empty()) return absl::InvalidArgumentError("--write_token_file " + file + " is empty");
+  return token;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   llmrouter::BlockShutdownSignals();
@@ -25,28 +71,67 @@ int main(int argc, char** argv) {
     fprintf(stderr, "inventory: %s\n", options.status().ToString().c_str());
     return 2;
   }
+  using namespace llmrouter::inventory;  // NOLINT: a thin main
   llmrouter::ServiceRunner runner(*options);
-  llmrouter::inventory::InventoryMetrics metrics(*runner.registry());
-  llmrouter::inventory::EndpointRegistry registry;
+  InventoryMetrics metrics(*runner.registry());
+  EndpointRegistry registry;
+
+  HealthConfig health;
+  if (const std::string path = absl::GetFlag(FLAGS_health_config); !path.empty()) {
+    auto loaded = LoadHealthConfigFile(path);
+    if (!loaded.ok()) {
+      spdlog::error("health_config_invalid path={} error=\"{}\"", path, loaded.status().message());
+      return 2;
+    }
+    health = *std::move(loaded);
+  }
+  if (!absl::GetFlag(FLAGS_active_health_checks)) health.probe.disabled = true;
+
+  auto token = WriteToken();
+  std::vector<std::string> cidrs =
+      absl::StrSplit(absl::GetFlag(FLAGS_write_allowed_cidrs), ',', absl::SkipWhitespace());
+  absl::StatusOr<WriteAccess> access =
+      token.ok() ? WriteAccess::Create(*token, cidrs) : absl::StatusOr<WriteAccess>(token.status());
+  if (!access.ok()) {
+    spdlog::error("write_access_invalid error=\"{}\"", access.status().message());
+    return 2;
+  }
+  if (!access->token_required()) {
+    spdlog::warn("writes_open reason=\"no --write_token or --write_token_file\" ranges={}",
+                 access->ranges_restricted() ? absl::GetFlag(FLAGS_write_allowed_cidrs) : "any");
+  } else {
+    spdlog::info("writes_require_token ranges={}",
+                 access->ranges_restricted() ? absl::GetFlag(FLAGS_write_allowed_cidrs) : "any");
+  }
+
+  SystemResolver resolver;
+  DnsDiscovery dns(registry, resolver, &metrics);
 
   const std::string file = absl::GetFlag(FLAGS_endpoints_file);
   llmrouter::FileChangeDetector file_change(file);
   if (!file.empty()) {
-    auto endpoints = llmrouter::inventory::LoadEndpointsFile(file);
-    if (!endpoints.ok()) {
-      spdlog::error("endpoints_file_invalid path={} error=\"{}\"", file,
-                    endpoints.status().message());
-      return 2;
-    }
-    if (auto s = registry.ReplaceStatic(*std::move(endpoints)); !s.ok()) {
+    auto loaded = LoadEndpointsFileWithDiscovery(file);
+    absl::Status s = loaded.ok() ? registry.ReplaceStatic(loaded->endpoints) : loaded.status();
+    if (!s.ok()) {
       spdlog::error("endpoints_file_invalid path={} error=\"{}\"", file, s.message());
       return 2;
     }
-    spdlog::info("endpoints_loaded path={} count={}", file,
-                 registry.Snapshot()->snapshot().endpoints_size());
+    dns.SetTargets(loaded->discovery);
+    if (absl::Status d = dns.Refresh(); !d.ok()) {
+      spdlog::warn("dns_discovery_failed error=\"{}\"", d.message());
+    }
+    spdlog::info("endpoints_loaded path={} count={} discovery_names={}", file,
+                 loaded->endpoints.size(), loaded->discovery.size());
   }
 
-  llmrouter::inventory::InventoryServiceImpl service(registry, metrics);
+  HealthMonitor monitor(llmrouter::RealClock::Get(), health.outlier);
+  spdlog::info("health active_checks={} probe_path={} probe_interval={} scrape_interval={}",
+               !health.probe.disabled, health.probe.path,
+               absl::FormatDuration(health.probe.interval),
+               absl::FormatDuration(health.scrape_interval));
+  BackendProber prober(registry, monitor, health,
+                       absl::Milliseconds(absl::GetFlag(FLAGS_health_tick_ms)), metrics);
+  InventoryServiceImpl service(registry, metrics, &monitor, &*access);
   if (auto s = runner.StartMetrics(); !s.ok()) {
     spdlog::error("startup_failed error=\"{}\"", s.message());
     return 1;
@@ -55,19 +140,29 @@ int main(int argc, char** argv) {
     spdlog::error("startup_failed error=\"{}\"", s.message());
     return 1;
   }
+  prober.Start();
 
+  const absl::Duration dns_interval = absl::Milliseconds(absl::GetFlag(FLAGS_dns_interval_ms));
+  absl::Time next_dns = absl::Now() + dns_interval;
   llmrouter::PeriodicTask maintenance(
       absl::Milliseconds(absl::GetFlag(FLAGS_maintenance_interval_ms)), [&] {
         if (int n = registry.ExpireDue(); n > 0) {
           metrics.expired.Increment(n);
           spdlog::info("endpoints_expired count={}", n);
         }
+        if (absl::Now() >= next_dns) {
+          next_dns = absl::Now() + dns_interval;
+          if (absl::Status d = dns.Refresh(); !d.ok()) {
+            spdlog::warn("dns_discovery_failed error=\"{}\"", d.message());
+          }
+        }
         if (file.empty()) return;
         if (!file_change.Changed()) return;
-        auto endpoints = llmrouter::inventory::LoadEndpointsFile(file);
-        absl::Status s =
-            endpoints.ok() ? registry.ReplaceStatic(*std::move(endpoints)) : endpoints.status();
+        auto loaded = LoadEndpointsFileWithDiscovery(file);
+        absl::Status s = loaded.ok() ? registry.ReplaceStatic(loaded->endpoints) : loaded.status();
         if (s.ok()) {
+          dns.SetTargets(loaded->discovery);
+          next_dns = absl::Now();  // resolve new names on the next run
           spdlog::info("endpoints_reloaded path={} version={}", file, registry.version());
         } else {
           // A bad edit keeps the endpoints that were loaded before.
@@ -81,6 +176,7 @@ int main(int argc, char** argv) {
   int sig = llmrouter::WaitForShutdownSignal();
   spdlog::info("shutdown signal={}", sig);
   maintenance.Stop();
+  prober.Stop();
   service.CloseWatchers();
   runner.Shutdown();
   return 0;

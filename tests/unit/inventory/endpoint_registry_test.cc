@@ -94,5 +94,66 @@ TEST(EndpointRegistryTest, SubscribersGetCurrentThenEveryChangeInOrder) {
   EXPECT_EQ(reg.subscriber_count(), 0u);
 }
 
+TEST(EndpointRegistryTest, LiveStatusIsOneChangeAndOnlyWhenSomethingDiffers) {
+  FakeClock clock;
+  EndpointRegistry reg(clock);
+  ASSERT_TRUE(reg.Upsert(Make("m", "10.0.0.1:8000")).ok());
+  ASSERT_TRUE(reg.Upsert(Make("m", "10.0.0.2:8000")).ok());
+  int published = 0;
+  reg.Subscribe([&](SnapshotPtr) { ++published; });
+  published = 0;
+  absl::flat_hash_map<std::string, LiveStatus> live;
+  live["m@10.0.0.1:8000"].health = llmrouter::v1::HEALTH_STATE_UNHEALTHY;
+  live["m@10.0.0.1:8000"].detail = "probe: refused";
+  live["m@10.0.0.2:8000"].load.set_requests_waiting(5);
+  live["gone"].load.set_requests_waiting(1);
+  EXPECT_TRUE(reg.ApplyLive(live));
+  EXPECT_EQ(published, 1);
+  auto snap = reg.Snapshot()->snapshot();
+  EXPECT_EQ(snap.endpoints(0).health(), llmrouter::v1::HEALTH_STATE_UNHEALTHY);
+  EXPECT_EQ(snap.endpoints(0).health_detail(), "probe: refused");
+  EXPECT_EQ(snap.endpoints(1).load().requests_waiting(), 5);
+  // Only the measurement time moved: no new version.
+  live["m@10.0.0.2:8000"].load.mutable_updated_at()->set_seconds(5);
+  EXPECT_FALSE(reg.ApplyLive(live));
+  EXPECT_EQ(published, 1);
+  // A heartbeat re-registration keeps what was learned.
+  auto again = reg.Upsert(Make("m", "10.0.0.2:8000"), absl::Seconds(10));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->load().requests_waiting(), 5);
+}
+
+TEST(EndpointRegistryTest, DrainBeatsProbesAndSurvivesReregistrationUntilResumed) {
+  FakeClock clock;
+  EndpointRegistry reg(clock);
+  ASSERT_TRUE(reg.Upsert(Make("m", "10.0.0.1:8000")).ok());
+  EXPECT_EQ(reg.SetDraining("nope", true).status().code(), absl::StatusCode::kNotFound);
+  auto drained = reg.SetDraining("m@10.0.0.1:8000", true);
+  ASSERT_TRUE(drained.ok());
+  EXPECT_EQ(drained->health(), llmrouter::v1::HEALTH_STATE_DRAINING);
+  absl::flat_hash_map<std::string, LiveStatus> live;
+  live["m@10.0.0.1:8000"].health = llmrouter::v1::HEALTH_STATE_HEALTHY;
+  reg.ApplyLive(live);
+  ASSERT_TRUE(reg.Upsert(Make("m", "10.0.0.1:8000")).ok());
+  EXPECT_EQ(reg.Snapshot()->snapshot().endpoints(0).health(), llmrouter::v1::HEALTH_STATE_DRAINING);
+  uint64_t v = reg.version();
+  ASSERT_TRUE(reg.SetDraining("m@10.0.0.1:8000", true).ok());
+  EXPECT_EQ(reg.version(), v);  // no change, no version
+  auto resumed = reg.SetDraining("m@10.0.0.1:8000", false);
+  ASSERT_TRUE(resumed.ok());
+  EXPECT_EQ(resumed->health(), llmrouter::v1::HEALTH_STATE_HEALTHY);
+}
+
+TEST(EndpointRegistryTest, ReplaceSourceTouchesOnlyThatSource) {
+  FakeClock clock;
+  EndpointRegistry reg(clock);
+  ASSERT_TRUE(reg.Upsert(Make("m", "10.0.0.1:8000")).ok());
+  Endpoint d1 = Make("m", "10.1.0.1:8000"), d2 = Make("m", "10.1.0.2:8000");
+  ASSERT_TRUE(reg.ReplaceSource(llmrouter::v1::ENDPOINT_SOURCE_DNS, {d1, d2}).ok());
+  EXPECT_EQ(reg.ConfiguredEndpoints(llmrouter::v1::ENDPOINT_SOURCE_DNS).size(), 2u);
+  ASSERT_TRUE(reg.ReplaceSource(llmrouter::v1::ENDPOINT_SOURCE_DNS, {d2}).ok());
+  EXPECT_THAT(Ids(reg.Snapshot()), ::testing::ElementsAre("m@10.0.0.1:8000", "m@10.1.0.2:8000"));
+}
+
 }  // namespace
 }  // namespace llmrouter::inventory
