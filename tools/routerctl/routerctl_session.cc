@@ -25,10 +25,8 @@ int RouterctlSession::PolicyApply(const std::vector<std::string>& args) {
   req.set_author(cl_.Get("author").value_or(author_));
   req.set_comment(cl_.Get("comment").value_or(""));
   v1::ApplyBundleResponse resp;
-  if (!Call(Service::kDecision,
-            [&](auto* ctx) { return clients_.policy().ApplyBundle(ctx, req, &resp); })) {
+  if (!Call(clients_.policy(), &v1::PolicyService::Stub::ApplyBundle, req, &resp))
     return kExitFailure;
-  }
   if (json_) {
     out_ << ToJson(resp);
   } else if (resp.unchanged()) {
@@ -46,10 +44,8 @@ int RouterctlSession::PolicyValidate(const std::vector<std::string>& args) {
   v1::ValidateBundleRequest req;
   req.set_bundle(*std::move(bundle));
   v1::ValidateBundleResponse resp;
-  if (!Call(Service::kDecision,
-            [&](auto* ctx) { return clients_.policy().ValidateBundle(ctx, req, &resp); })) {
+  if (!Call(clients_.policy(), &v1::PolicyService::Stub::ValidateBundle, req, &resp))
     return kExitFailure;
-  }
   out_ << (json_ ? ToJson(resp) : FormatValidation(args[0], resp));
   return resp.valid() ? kExitOk : kExitFailure;
 }
@@ -60,10 +56,8 @@ int RouterctlSession::PolicyLint(const std::vector<std::string>& args) {
   v1::LintBundleRequest req;
   req.set_bundle(*std::move(bundle));
   v1::LintBundleResponse resp;
-  if (!Call(Service::kDecision,
-            [&](auto* ctx) { return clients_.policy().LintBundle(ctx, req, &resp); })) {
+  if (!Call(clients_.policy(), &v1::PolicyService::Stub::LintBundle, req, &resp))
     return kExitFailure;
-  }
   out_ << (json_ ? ToJson(resp) : FormatLint(args[0], resp));
   for (const v1::LintFinding& f : resp.findings()) {
     if (f.severity() == v1::LINT_SEVERITY_ERROR) return kExitFailure;
@@ -88,10 +82,8 @@ int RouterctlSession::PolicyTest(const std::vector<std::string>& args) {
     }
   }
   v1::TestBundleResponse resp;
-  if (!Call(Service::kDecision,
-            [&](auto* ctx) { return clients_.policy().TestBundle(ctx, req, &resp); })) {
+  if (!Call(clients_.policy(), &v1::PolicyService::Stub::TestBundle, req, &resp))
     return kExitFailure;
-  }
   out_ << (json_ ? ToJson(resp) : FormatTestReport(resp, lines));
   for (const v1::BundleTestResult& t : resp.tests()) {
     if (!t.passed()) return kExitFailure;
@@ -111,10 +103,8 @@ int RouterctlSession::PolicyHistory(const std::vector<std::string>& args) {
     req.set_page_size(static_cast<uint32_t>(std::min<uint64_t>(left, kMaxPageSize)));
     req.set_page_token(token);
     v1::ListRevisionsResponse page;
-    if (!Call(Service::kDecision,
-              [&](auto* ctx) { return clients_.policy().ListRevisions(ctx, req, &page); })) {
+    if (!Call(clients_.policy(), &v1::PolicyService::Stub::ListRevisions, req, &page))
       return kExitFailure;
-    }
     for (v1::PolicyRevision& r : *page.mutable_revisions()) *all.add_revisions() = std::move(r);
     token = page.next_page_token();
   } while (!token.empty() && (wanted == 0 || static_cast<uint64_t>(all.revisions_size()) < wanted));
@@ -139,10 +129,8 @@ int RouterctlSession::PolicyDiff(const std::vector<std::string>& args) {
     req.set_to_revision(*to);
   }
   v1::DiffRevisionsResponse resp;
-  if (!Call(Service::kDecision,
-            [&](auto* ctx) { return clients_.policy().DiffRevisions(ctx, req, &resp); })) {
+  if (!Call(clients_.policy(), &v1::PolicyService::Stub::DiffRevisions, req, &resp))
     return kExitFailure;
-  }
   if (json_) {
     out_ << ToJson(resp);
   } else if (resp.diff().empty()) {
@@ -162,10 +150,7 @@ int RouterctlSession::PolicyRollback(const std::vector<std::string>& args) {
   req.set_author(cl_.Get("author").value_or(author_));
   req.set_comment(cl_.Get("comment").value_or(""));
   v1::RollbackResponse resp;
-  if (!Call(Service::kDecision,
-            [&](auto* ctx) { return clients_.policy().Rollback(ctx, req, &resp); })) {
-    return kExitFailure;
-  }
+  if (!Call(clients_.policy(), &v1::PolicyService::Stub::Rollback, req, &resp)) return kExitFailure;
   out_ << (json_ ? ToJson(resp)
                  : absl::StrCat("rolled back to revision ", *revision, ": active ",
                                 FormatRevisionSummary(resp.revision()), "\n"));
@@ -180,10 +165,8 @@ int RouterctlSession::PolicyGet(const std::vector<std::string>& args) {
     req.set_revision(*revision);
   }
   v1::GetRevisionResponse resp;
-  if (!Call(Service::kDecision,
-            [&](auto* ctx) { return clients_.policy().GetRevision(ctx, req, &resp); })) {
+  if (!Call(clients_.policy(), &v1::PolicyService::Stub::GetRevision, req, &resp))
     return kExitFailure;
-  }
   if (json_) {
     out_ << ToJson(resp);
   } else {
@@ -199,10 +182,8 @@ int RouterctlSession::RouteOrExplain(bool explain) {
   if (!req.ok()) return LocalError(req.status());
   req->set_explain(explain);
   v1::RouteRequestResponse resp;
-  if (!Call(Service::kDecision,
-            [&](auto* ctx) { return clients_.decision().RouteRequest(ctx, *req, &resp); })) {
+  if (!Call(clients_.decision(), &v1::DecisionService::Stub::RouteRequest, *req, &resp))
     return kExitFailure;
-  }
   out_ << (json_ ? ToJson(resp) : FormatRoute(resp));
   return kExitOk;
 }
@@ -214,10 +195,8 @@ int RouterctlSession::WhyNot(const std::vector<std::string>& args) {
   *req.mutable_request() = *std::move(route);
   req.set_model(args[0]);
   v1::WhyNotResponse resp;
-  if (!Call(Service::kDecision,
-            [&](auto* ctx) { return clients_.decision().WhyNot(ctx, req, &resp); })) {
+  if (!Call(clients_.decision(), &v1::DecisionService::Stub::WhyNot, req, &resp))
     return kExitFailure;
-  }
   out_ << (json_ ? ToJson(resp) : FormatWhyNot(args[0], resp));
   return kExitOk;
 }
@@ -226,10 +205,8 @@ int RouterctlSession::InventoryList(const std::vector<std::string>& args) {
   v1::ListEndpointsRequest req;
   req.set_model(cl_.Get("model").value_or(""));
   v1::ListEndpointsResponse resp;
-  if (!Call(Service::kInventory,
-            [&](auto* ctx) { return clients_.inventory().ListEndpoints(ctx, req, &resp); })) {
+  if (!Call(clients_.inventory(), &v1::InventoryService::Stub::ListEndpoints, req, &resp))
     return kExitFailure;
-  }
   out_ << (json_ ? ToJson(resp) : FormatEndpoints(resp));
   return kExitOk;
 }
@@ -239,10 +216,8 @@ int RouterctlSession::InventoryDrain(const std::vector<std::string>& args) {
   req.set_id(args[0]);
   req.set_resume(cl_.GetBool("resume"));
   v1::DrainEndpointResponse resp;
-  if (!Call(Service::kInventory,
-            [&](auto* ctx) { return clients_.inventory().DrainEndpoint(ctx, req, &resp); })) {
+  if (!Call(clients_.inventory(), &v1::InventoryService::Stub::DrainEndpoint, req, &resp))
     return kExitFailure;
-  }
   if (json_) {
     out_ << ToJson(resp);
   } else {

@@ -4,6 +4,7 @@
 
 #include <ostream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -42,12 +43,18 @@ class RouterctlSession {
   int InventoryDrain(const std::vector<std::string>& args);
 
  private:
-  // Runs `call` with a prepared context; on failure prints the error and returns false.
-  template <typename Fn>
-  bool Call(Service service, Fn call) {
+  // Calls `method` on `stub` with a prepared context; on failure prints the error and returns
+  // false.
+  template <typename Stub, typename Request, typename Response>
+  bool Call(Stub& stub,
+            grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+            const Request& req, Response* resp) {
+    const Service service = std::is_same_v<Stub, llmrouter::v1::InventoryService::Stub>
+                                ? Service::kInventory
+                                : Service::kDecision;
     grpc::ClientContext ctx;
     clients_.Prepare(service, &ctx);
-    grpc::Status status = call(&ctx);
+    grpc::Status status = (stub.*method)(&ctx, req, resp);
     if (status.ok()) return true;
     err_ << clients_.DescribeError(service, status) << "\n";
     return false;
