@@ -38,6 +38,9 @@ class DecisionClient {
   virtual void Route(v1::RouteRequestRequest request, Deadline deadline, RouteCallback done) = 0;
   virtual void ListModels(v1::ListModelsRequest request, Deadline deadline,
                           ListModelsCallback done) = 0;
+  // Whether the decision service looks reachable right now (for readiness); never blocks. May
+  // start connecting in the background.
+  virtual bool Reachable() { return true; }
 };
 
 // How a failed decision call is answered over HTTP, in the OpenAI error shape.

@@ -38,6 +38,17 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& r)
                      .Help("Times a request moved on to the next target of its fallback plan")
                      .Register(r)
                      .Add({})),
+      fail_safe_routes_(prometheus::BuildCounter()
+                            .Name("llmrouter_gateway_failsafe_routes_total")
+                            .Help("Requests routed by the static fail-safe table because decision "
+                                  "was unreachable or past its deadline")
+                            .Register(r)
+                            .Add({})),
+      shed_requests_(prometheus::BuildCounter()
+                         .Name("llmrouter_gateway_shed_requests_total")
+                         .Help("Requests refused with 503 at the concurrent request limit")
+                         .Register(r)
+                         .Add({})),
       decision_errors_(prometheus::BuildCounter()
                            .Name("llmrouter_gateway_decision_errors_total")
                            .Help("RouteRequest and ListModels calls that failed, by status code")

@@ -25,6 +25,10 @@ class GatewayMetrics {
   void RequestDone(std::string_view route, int http_status, double seconds);
   void UpstreamAttempt(AttemptResult result);
   void FallbackTaken() { fallbacks_.Increment(); }
+  // A request routed by the fail-safe table because decision could not answer.
+  void FailSafeRoute() { fail_safe_routes_.Increment(); }
+  // A request refused with 503 because the concurrent request limit was reached.
+  void RequestShed() { shed_requests_.Increment(); }
   // One decision call: `status` OK or its failure.
   void DecisionDone(const absl::Status& status, double seconds);
 
@@ -34,6 +38,8 @@ class GatewayMetrics {
   prometheus::Family<prometheus::Counter>& upstream_attempts_;
   std::array<prometheus::Counter*, 6> attempt_counters_;
   prometheus::Counter& fallbacks_;
+  prometheus::Counter& fail_safe_routes_;
+  prometheus::Counter& shed_requests_;
   prometheus::Family<prometheus::Counter>& decision_errors_;
   prometheus::Histogram& decision_duration_;
 };

@@ -42,6 +42,8 @@ class GatewayServer::InFlightDecisions : public DecisionClient {
                       });
   }
 
+  bool Reachable() override { return inner_.Reachable(); }
+
   // True when every call completed within `limit`.
   bool WaitIdle(std::chrono::milliseconds limit) {
     auto deadline = std::chrono::steady_clock::now() + limit;
@@ -144,9 +146,25 @@ asio::awaitable<bool> GatewayServer::Handle(beast::tcp_stream& stream, HttpReque
     written = co_await WriteHttpResponse(stream, request.version(), keep_alive, status, kJson,
                                          std::move(body), headers);
   } else if (is_inference) {
-    ProxyOutcome outcome = co_await proxy_.Serve(stream, request, kind, keep_alive);
-    status = outcome.http_status;
-    written = outcome.keep_alive;
+    const int limit = options_.max_concurrent_requests;
+    if (limit > 0 && inference_in_flight_.fetch_add(1, std::memory_order_relaxed) >= limit) {
+      inference_in_flight_.fetch_sub(1, std::memory_order_relaxed);
+      metrics_.RequestShed();
+      status = 503;
+      std::string body = OpenAiErrorJson(
+          status,
+          absl::StrCat("the gateway is serving its limit of ", limit,
+                       " concurrent requests; retry shortly"),
+          "overloaded");
+      Headers headers = {{"retry-after", "1"}};
+      written = co_await WriteHttpResponse(stream, request.version(), keep_alive, status, kJson,
+                                           std::move(body), headers);
+    } else {
+      ProxyOutcome outcome = co_await proxy_.Serve(stream, request, kind, keep_alive);
+      if (limit > 0) inference_in_flight_.fetch_sub(1, std::memory_order_relaxed);
+      status = outcome.http_status;
+      written = outcome.keep_alive;
+    }
   } else if (route == "models") {
     status = co_await ServeModels(stream, request, keep_alive);
   } else if (route == "healthz") {
@@ -155,9 +173,18 @@ asio::awaitable<bool> GatewayServer::Handle(beast::tcp_stream& stream, HttpReque
     written = co_await WriteHttpResponse(stream, request.version(), keep_alive, status, kJson,
                                          std::move(body));
   } else {  // readyz
-    // Decision reachability and fail-safe routing will also count here; for now, not stopping.
-    status = http_.stopping() ? 503 : 200;
-    std::string body = status == 200 ? "{\"status\":\"ready\"}" : "{\"status\":\"stopping\"}";
+    const bool fail_safe = options_.proxy.fail_safe && !options_.proxy.fail_safe->empty();
+    std::string body;
+    if (http_.stopping()) {
+      body = "{\"status\":\"stopping\"}";
+    } else if (decision_->Reachable()) {
+      body = "{\"status\":\"ready\",\"decision\":\"reachable\"}";
+    } else if (fail_safe) {
+      body = "{\"status\":\"ready\",\"decision\":\"unreachable\",\"routing\":\"failsafe\"}";
+    } else {
+      body = "{\"status\":\"not_ready\",\"decision\":\"unreachable\"}";
+    }
+    status = body.find("\"ready\"") != std::string::npos ? 200 : 503;
     written = co_await WriteHttpResponse(stream, request.version(), keep_alive, status, kJson,
                                          std::move(body));
   }

@@ -9,6 +9,7 @@
 // clang-format on
 
 #include <boost/asio/awaitable.hpp>
+#include <atomic>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
 #include <memory>
@@ -24,11 +25,15 @@ namespace llmrouter::gateway {
 struct GatewayServerOptions {
   HttpServerOptions http;
   InferenceProxyOptions proxy;
+  // Inference requests served at once; more get 503 with Retry-After. 0: no limit.
+  int max_concurrent_requests = 0;
 };
 
 // Routes: POST /v1/chat/completions, /v1/completions, /v1/embeddings (proxied, see
-// InferenceProxy); GET /v1/models; GET /healthz; GET /readyz (503 once stopping). Unknown paths
-// get 404 and wrong methods 405, in the OpenAI error shape.
+// InferenceProxy); GET /v1/models; GET /healthz; GET /readyz (200 only while not stopping and
+// either decision is reachable or a fail-safe table is configured). Unknown paths get 404 and
+// wrong methods 405, in the OpenAI error shape. Inference requests beyond
+// max_concurrent_requests are shed with 503 and Retry-After before any work is done.
 //
 // Start() and Stop() are called from one thread; requests are served on the HTTP server's
 // worker threads. `decision` and `metrics` must outlive the server.
@@ -56,6 +61,7 @@ class GatewayServer {
   GatewayMetrics& metrics_;
   InferenceProxy proxy_;
   HttpServer http_;
+  std::atomic<int> inference_in_flight_{0};
 };
 
 }  // namespace llmrouter::gateway

@@ -67,4 +67,8 @@ void GrpcDecisionClient::ListModels(v1::ListModelsRequest request, Deadline dead
       });
 }
 
+bool GrpcDecisionClient::Reachable() {
+  return channel_->GetState(/*try_to_connect=*/true) == GRPC_CHANNEL_READY;
+}
+
 }  // namespace llmrouter::gateway

@@ -25,6 +25,8 @@ class GrpcDecisionClient : public DecisionClient {
   void Route(v1::RouteRequestRequest request, Deadline deadline, RouteCallback done) override;
   void ListModels(v1::ListModelsRequest request, Deadline deadline,
                   ListModelsCallback done) override;
+  // True while the channel is connected (READY); asks an idle channel to connect.
+  bool Reachable() override;
 
  private:
   std::shared_ptr<grpc::Channel> channel_;

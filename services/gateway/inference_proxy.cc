@@ -8,6 +8,7 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -149,6 +150,18 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
       decision_, *std::move(route), std::chrono::system_clock::now() + options_.decision_timeout,
       asio::use_awaitable);
   metrics_.DecisionDone(decision.status(), SecondsSince(decision_start));
+  // Decision unreachable or too slow: the static table answers for the models it knows.
+  if (!decision.ok() && options_.fail_safe && !options_.fail_safe->empty() &&
+      (decision.status().code() == absl::StatusCode::kUnavailable ||
+       decision.status().code() == absl::StatusCode::kDeadlineExceeded)) {
+    absl::StatusOr<v1::RouteRequestResponse> fail_safe = options_.fail_safe->Route(inspected->model);
+    if (fail_safe.ok()) {
+      spdlog::warn("gateway_failsafe_route model={} decision_error=\"{}\"", inspected->model,
+                   decision.status().message());
+      metrics_.FailSafeRoute();
+      decision = *std::move(fail_safe);
+    }
+  }
   if (!decision.ok()) {
     DecisionHttpError error = DecisionErrorToHttp(decision.status());
     Headers headers;
@@ -173,8 +186,24 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
   }
 
   std::vector<std::string> failures;
+  const auto overall_deadline = options_.request_timeout.count() > 0
+                                    ? std::chrono::steady_clock::now() + options_.request_timeout
+                                    : std::chrono::steady_clock::time_point::max();
   for (std::size_t attempt = 0; attempt < targets.size(); ++attempt) {
     const v1::Target& target = *targets[attempt];
+    std::chrono::milliseconds attempt_timeout = options_.upstream_timeout;
+    if (overall_deadline != std::chrono::steady_clock::time_point::max()) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          overall_deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        co_return co_await WriteError(
+            client, request, keep_alive, 504,
+            absl::StrCat("no backend answered within the request deadline of ",
+                         options_.request_timeout.count(), " ms: ", absl::StrJoin(failures, "; ")),
+            "upstream_timeout");
+      }
+      attempt_timeout = std::min(attempt_timeout, left);
+    }
     if (attempt > 0) metrics_.FallbackTaken();
     if (!target.scheme().empty() && target.scheme() != "http") {
       metrics_.UpstreamAttempt(AttemptResult::kConnectError);
@@ -190,8 +219,10 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
       body = rewritten;
     }
     UpstreamRequest upstream_request = MakeUpstreamRequest(request, target, body);
-    UpstreamExchange exchange(worker.pool, target.address(), options_.upstream_timeout);
+    UpstreamExchange exchange(worker.pool, target.address(), attempt_timeout);
     AttemptResult result = co_await exchange.Start(upstream_request);
+    // The response has begun: gaps in its body get the full per-attempt allowance.
+    exchange.set_timeout(options_.upstream_timeout);
     if (result != AttemptResult::kOk) {
       metrics_.UpstreamAttempt(result);
       failures.push_back(absl::StrCat(target.endpoint_id(), ": ", exchange.error()));

@@ -12,12 +12,14 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "common/http_server.h"
 #include "llmrouter/v1/decision.pb.h"
 #include "services/gateway/decision_client.h"
+#include "services/gateway/fail_safe_table.h"
 #include "services/gateway/gateway_metrics.h"
 #include "services/gateway/request_inspector.h"
 #include "services/gateway/upstream_exchange.h"
@@ -31,6 +33,12 @@ struct InferenceProxyOptions {
   int max_attempts = 3;
   // Per attempt, for the response header; while relaying, for each gap between pieces.
   std::chrono::milliseconds upstream_timeout{60000};
+  // Over all attempts of one request, until a backend's response header arrived; 0: no limit
+  // beyond the attempts' own. Past it the request gets 504 and no further fallback is tried.
+  std::chrono::milliseconds request_timeout{0};
+  // Where requests go when decision is unreachable or past its deadline; null or empty: such
+  // requests get 503.
+  std::shared_ptr<const FailSafeTable> fail_safe;
   UpstreamPoolOptions pool;
   RequestInspectorOptions inspector;
 };

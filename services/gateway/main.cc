@@ -7,6 +7,7 @@
 #include "absl/flags/parse.h"
 #include "common/logging.h"
 #include "common/service_runner.h"
+#include "services/gateway/fail_safe_table.h"
 #include "services/gateway/gateway_metrics.h"
 #include "services/gateway/gateway_server.h"
 #include "services/gateway/grpc_decision_client.h"
@@ -24,6 +25,19 @@ ABSL_FLAG(int, upstream_timeout_ms, 60000,
           "longest gap between two pieces of the body");
 ABSL_FLAG(int, upstream_idle_timeout_ms, 4000,
           "Pooled backend connections idle longer than this are closed instead of reused");
+ABSL_FLAG(int, request_timeout_ms, 0,
+          "Per request, over all attempts: time until a backend's response header arrived "
+          "(504 beyond); 0: only the per-attempt timeouts apply");
+ABSL_FLAG(int, max_concurrent_requests, 1024,
+          "Inference requests served at once; more get 503 with Retry-After; 0: no limit");
+ABSL_FLAG(int, client_read_timeout_ms, 30000,
+          "Time a client has to send a whole request (headers and body), and the longest a "
+          "keep-alive connection may sit idle");
+ABSL_FLAG(std::string, failsafe_routes, "",
+          "Static routes used when decision is unreachable or past its deadline: "
+          "model=host:port|host:port,model2=host:port");
+ABSL_FLAG(std::string, failsafe_file, "",
+          "File of fail-safe routes, one model=host:port|host:port per line ('#' comments)");
 ABSL_FLAG(int, prompt_excerpt_bytes, 8 << 10,
           "Largest prompt excerpt sent to decision for analysis");
 
@@ -68,6 +82,27 @@ int main(int argc, char** argv) {
         "timeout must be positive; --prompt_excerpt_bytes must be >= 0"));
   }
 
+  options.proxy.request_timeout = milliseconds(absl::GetFlag(FLAGS_request_timeout_ms));
+  options.max_concurrent_requests = absl::GetFlag(FLAGS_max_concurrent_requests);
+  options.http.read_timeout = milliseconds(absl::GetFlag(FLAGS_client_read_timeout_ms));
+  if (options.proxy.request_timeout.count() < 0 || options.max_concurrent_requests < 0 ||
+      options.http.read_timeout.count() <= 0) {
+    return Fail(absl::InvalidArgumentError(
+        "--request_timeout_ms and --max_concurrent_requests must be >= 0; "
+        "--client_read_timeout_ms must be positive"));
+  }
+  absl::StatusOr<llmrouter::gateway::FailSafeTable> fail_safe =
+      llmrouter::gateway::FailSafeTable::Parse(absl::GetFlag(FLAGS_failsafe_routes));
+  if (!fail_safe.ok()) return Fail(fail_safe.status());
+  if (!absl::GetFlag(FLAGS_failsafe_file).empty()) {
+    absl::StatusOr<llmrouter::gateway::FailSafeTable> from_file =
+        llmrouter::gateway::FailSafeTable::FromFile(absl::GetFlag(FLAGS_failsafe_file));
+    if (!from_file.ok()) return Fail(from_file.status());
+    fail_safe->Merge(*from_file);
+  }
+  options.proxy.fail_safe =
+      std::make_shared<const llmrouter::gateway::FailSafeTable>(*std::move(fail_safe));
+
   std::unique_ptr<llmrouter::gateway::GrpcDecisionClient> decision =
       llmrouter::gateway::GrpcDecisionClient::Create(absl::GetFlag(FLAGS_decision_target));
   llmrouter::gateway::GatewayMetrics metrics(*runner.registry());
@@ -76,8 +111,9 @@ int main(int argc, char** argv) {
   if (absl::Status s = runner.StartMetrics(); !s.ok()) return Fail(s);
   if (absl::Status s = server.Start(); !s.ok()) return Fail(s);
   runner.AddPort("http_port", server.port());
-  spdlog::info("gateway_listening address={}:{} decision_target={} threads={}", options.http.host,
-               server.port(), absl::GetFlag(FLAGS_decision_target), options.http.threads);
+  spdlog::info("gateway_listening address={}:{} decision_target={} threads={} failsafe_models={}",
+               options.http.host, server.port(), absl::GetFlag(FLAGS_decision_target),
+               options.http.threads, options.proxy.fail_safe->size());
   if (absl::Status s = runner.WriteReadyFile(); !s.ok()) return Fail(s);
 
   int signal = llmrouter::WaitForShutdownSignal();

@@ -51,6 +51,8 @@ class UpstreamExchange {
   // True when the body comes in chunks or until the connection closes, as SSE streams do.
   bool streaming() const;
   const std::string& error() const { return error_; }
+  // The timeout of each later read.
+  void set_timeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
 
   // The next piece of the body, as it arrives; empty once the body is complete. The view is
   // valid until the next call. Errors: DeadlineExceeded when nothing arrived within the

@@ -19,7 +19,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/http_server.h"
+#include "services/gateway/fail_safe_table.h"
 #include "tests/support/http_test_client.h"
 
 namespace llmrouter::gateway {
@@ -58,6 +60,9 @@ class FakeDecisionClient : public DecisionClient {
     done(std::move(answer));
   }
 
+  bool Reachable() override { return reachable_.load(); }
+  void set_reachable(bool reachable) { reachable_.store(reachable); }
+
   void AnswerRoute(absl::StatusOr<v1::RouteRequestResponse> answer) {
     std::lock_guard<std::mutex> lock(mu_);
     route_answer_ = std::move(answer);
@@ -76,6 +81,7 @@ class FakeDecisionClient : public DecisionClient {
   }
 
  private:
+  std::atomic<bool> reachable_{true};
   std::mutex mu_;
   absl::StatusOr<v1::RouteRequestResponse> route_answer_ = absl::InternalError("not configured");
   absl::StatusOr<v1::ListModelsResponse> list_answer_ = absl::InternalError("not configured");
@@ -310,11 +316,17 @@ const char kChatBody[] =
 
 class GatewayServerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { Restart(DefaultOptions()); }
+
+  static GatewayServerOptions DefaultOptions() {
     GatewayServerOptions options;
     options.http.host = "127.0.0.1";
     options.http.port = 0;
     options.proxy.max_attempts = 3;
+    return options;
+  }
+  void Restart(const GatewayServerOptions& options) {
+    if (server_) server_->Stop(std::chrono::milliseconds(0));
     server_ = std::make_unique<GatewayServer>(options, decision_, metrics_);
     absl::Status started = server_->Start();
     ASSERT_TRUE(started.ok()) << started;
@@ -633,6 +645,131 @@ TEST_F(GatewayServerTest, HealthUnknownPathsAndWrongMethods) {
   EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_requests_total",
                         {{"route", "other"}, {"code", "404"}}),
             1);
+}
+
+// A backend that accepts connections (the kernel does, from its backlog) and never answers.
+class SilentUpstream {
+ public:
+  SilentUpstream() : acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}) {}
+  int port() const { return acceptor_.local_endpoint().port(); }
+
+ private:
+  asio::io_context ioc_;
+  asio::ip::tcp::acceptor acceptor_;
+};
+
+std::shared_ptr<const FailSafeTable> FailSafe(const std::string& text) {
+  absl::StatusOr<FailSafeTable> table = FailSafeTable::Parse(text);
+  EXPECT_TRUE(table.ok()) << table.status();
+  return std::make_shared<const FailSafeTable>(table.ok() ? *table : FailSafeTable());
+}
+
+TEST_F(GatewayServerTest, DecisionUnavailableRoutesByTheFailSafeTable) {
+  TestUpstream dead_first(TestUpstream::Mode::kStatus500);
+  TestUpstream healthy(TestUpstream::Mode::kJson);
+  GatewayServerOptions options = DefaultOptions();
+  options.proxy.fail_safe = FailSafe(
+      absl::StrCat("m1=127.0.0.1:", dead_first.port(), "|127.0.0.1:", healthy.port()));
+  Restart(options);
+  for (absl::Status failure : {absl::UnavailableError("connection refused"),
+                               absl::DeadlineExceededError("deadline exceeded")}) {
+    decision_.AnswerRoute(failure);
+    HttpResult r = Chat();
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.header("x-router-decision-id"), "failsafe");
+    EXPECT_EQ(r.header("x-router-endpoint"), absl::StrCat("failsafe:127.0.0.1:", healthy.port()));
+    EXPECT_EQ(r.header("x-router-fallbacks"), "1");
+  }
+  EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_failsafe_routes_total"), 2);
+
+  // A model the table does not know keeps decision's answer; so do errors that are answers.
+  HttpResult unknown = Chat(R"({"model":"m2","messages":[]})");
+  EXPECT_EQ(unknown.status, 503);
+  decision_.AnswerRoute(absl::NotFoundError("model \"m1\" is not known"));
+  EXPECT_EQ(Chat().status, 404);
+  EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_failsafe_routes_total"), 2);
+}
+
+TEST_F(GatewayServerTest, ReadinessFollowsDecisionUnlessFailSafeIsConfigured) {
+  EXPECT_EQ(HttpCall(server_->port(), "GET", "/readyz").status, 200);
+  decision_.set_reachable(false);
+  HttpResult down = HttpCall(server_->port(), "GET", "/readyz");
+  EXPECT_EQ(down.status, 503);
+  EXPECT_THAT(down.body, HasSubstr("unreachable"));
+
+  GatewayServerOptions options = DefaultOptions();
+  options.proxy.fail_safe = FailSafe("m1=127.0.0.1:9");
+  Restart(options);
+  HttpResult fail_safe = HttpCall(server_->port(), "GET", "/readyz");
+  EXPECT_EQ(fail_safe.status, 200);
+  EXPECT_THAT(fail_safe.body, HasSubstr("failsafe"));
+}
+
+TEST_F(GatewayServerTest, RequestsBeyondTheConcurrencyLimitAreShedWith503) {
+  GatewayServerOptions options = DefaultOptions();
+  options.max_concurrent_requests = 1;
+  Restart(options);
+  TestUpstream upstream(TestUpstream::Mode::kSse);
+  Route(MakeTarget("ep-sse", upstream.port(), "m1"));
+  StreamingClient holding(server_->port(), R"({"model":"m1","stream":true,"messages":[]})");
+  ASSERT_TRUE(holding.ReadHeader());  // the stream is in flight, held by the backend
+
+  HttpResult shed = Chat();
+  EXPECT_EQ(shed.status, 503);
+  EXPECT_EQ(shed.header("retry-after"), "1");
+  EXPECT_THAT(shed.body, HasSubstr("\"code\":\"overloaded\""));
+  EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_shed_requests_total"), 1);
+
+  upstream.release();
+  while (holding.NextPiece()) {
+  }
+  EXPECT_TRUE(holding.parser().is_done());
+  TestUpstream json(TestUpstream::Mode::kJson);
+  Route(MakeTarget("ep-json", json.port(), "m1"));
+  EXPECT_EQ(Chat().status, 200);  // the slot is free again
+}
+
+TEST_F(GatewayServerTest, OverallDeadlineEndsTheAttemptsWith504) {
+  GatewayServerOptions options = DefaultOptions();
+  options.proxy.request_timeout = std::chrono::milliseconds(300);
+  options.proxy.upstream_timeout = std::chrono::milliseconds(60000);
+  Restart(options);
+  SilentUpstream first, second;
+  Route(MakeTarget("ep-silent-1", first.port(), "m1"),
+        {MakeTarget("ep-silent-2", second.port(), "m1")});
+  HttpResult r = Chat();
+  EXPECT_EQ(r.status, 504) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("request deadline of 300 ms"));
+  EXPECT_THAT(r.body, HasSubstr("ep-silent-1"));
+  EXPECT_EQ(
+      MetricValue(registry_, "llmrouter_gateway_upstream_attempts_total", {{"result", "timeout"}}),
+      1);
+}
+
+TEST(FailSafeTableTest, ParsesEntriesAndRoutesInOrder) {
+  absl::StatusOr<FailSafeTable> table = FailSafeTable::Parse(
+      "# comment\nm1 = 10.0.0.1:8000 | backend.svc:8000\n\nm2=[::1]:9000,m3=h:1 # trailing\n");
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->size(), 3u);
+  absl::StatusOr<v1::RouteRequestResponse> route = table->Route("m1");
+  ASSERT_TRUE(route.ok());
+  EXPECT_EQ(route->decision_id(), "failsafe");
+  EXPECT_EQ(route->target().address(), "10.0.0.1:8000");
+  EXPECT_EQ(route->target().model(), "m1");
+  ASSERT_EQ(route->fallbacks_size(), 1);
+  EXPECT_EQ(route->fallbacks(0).address(), "backend.svc:8000");
+  EXPECT_EQ(table->Route("m4").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(FailSafeTableTest, RejectsMalformedEntriesNamingThem) {
+  absl::StatusOr<FailSafeTable> no_equals = FailSafeTable::Parse("m1 10.0.0.1:8000");
+  EXPECT_EQ(no_equals.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(no_equals.status().message()), HasSubstr("m1 10.0.0.1:8000"));
+  absl::StatusOr<FailSafeTable> no_port = FailSafeTable::Parse("m1=10.0.0.1");
+  EXPECT_EQ(no_port.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(no_port.status().message()), HasSubstr("not host:port"));
+  EXPECT_EQ(FailSafeTable::FromFile("/nonexistent/failsafe").status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -1,0 +1,200 @@
+// The gateway's degraded modes through the real binaries: fail-safe routing with decision
+// stopped, streams cut by the backend, drain on SIGTERM with a stream in flight, slow clients,
+// oversized bodies.
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <future>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "tests/support/http_test_client.h"
+#include "tests/support/process_harness.h"
+
+namespace llmrouter::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kModel[] = "llama-3.1-8b-instruct";
+
+int ClosedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::unique_ptr<ServiceProcess> Start(const std::string& dir, const std::string& name,
+                                      const std::string& bin, std::vector<std::string> args) {
+  auto p = ServiceProcess::Start(name, BuildPath(bin), std::move(args), dir);
+  EXPECT_TRUE(p.ok()) << p.status();
+  return p.ok() ? std::move(*p) : nullptr;
+}
+
+std::unique_ptr<ServiceProcess> StartFake(const std::string& dir, const std::string& name,
+                                          std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {"--port=0", absl::StrCat("--model=", kModel),
+                                   absl::StrCat("--name=", name), "--completion_tokens=8"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return Start(dir, name, "tools/fake-llm/fake-llm", args);
+}
+
+// A gateway whose decision target refuses connections, routing only by its fail-safe table.
+std::unique_ptr<ServiceProcess> StartFailSafeGateway(const std::string& dir,
+                                                     const std::string& routes,
+                                                     std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
+                                   absl::StrCat("--decision_target=127.0.0.1:", ClosedPort()),
+                                   "--decision_timeout_ms=100", "--failsafe_routes=" + routes};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return Start(dir, "gateway", "services/gateway/gateway", args);
+}
+
+HttpResult Chat(int port, bool stream) {
+  std::string body = absl::StrCat(R"({"model":")", kModel,
+                                  R"(","messages":[{"role":"user","content":"Say hi"}])",
+                                  stream ? R"(,"stream":true})" : "}");
+  return HttpCall(port, "POST", "/v1/chat/completions", body);
+}
+
+TEST(GatewayReliabilityTest, DecisionStoppedMeansFailSafeRoutingCountedInMetrics) {
+  std::string dir = MakeTempDir("llmrouter-gw-failsafe");
+  auto fake = StartFake(dir, "fake-a");
+  ASSERT_TRUE(fake);
+  std::ofstream(dir + "/endpoints.yaml")
+      << absl::StrCat("endpoints:\n  - {id: a, model: ", kModel,
+                      ", address: \"127.0.0.1:", fake->port("http_port"), "\"}\n");
+  std::ofstream(dir + "/policy.yaml") << absl::StrCat("models:\n  - name: ", kModel, "\n");
+  auto inventory = Start(dir, "inventory", "services/inventory/inventory",
+                         {"--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1",
+                          "--endpoints_file=" + dir + "/endpoints.yaml"});
+  ASSERT_TRUE(inventory);
+  auto decision =
+      Start(dir, "decision", "services/decision/decision",
+            {"--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1", "--db=" + dir + "/d.db",
+             "--policy_file=" + dir + "/policy.yaml",
+             absl::StrCat("--inventory_target=127.0.0.1:", inventory->port("grpc_port"))});
+  ASSERT_TRUE(decision);
+  std::ofstream(dir + "/failsafe.txt")
+      << absl::StrCat("# static routes\n", kModel, "=127.0.0.1:", fake->port("http_port"), "\n");
+  auto gateway = Start(dir, "gateway", "services/gateway/gateway",
+                       {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
+                        absl::StrCat("--decision_target=127.0.0.1:", decision->port("grpc_port")),
+                        "--decision_timeout_ms=200", "--failsafe_file=" + dir + "/failsafe.txt"});
+  ASSERT_TRUE(gateway);
+  const int port = gateway->port("http_port");
+
+  HttpResult routed;
+  for (int i = 0; i < 500; ++i) {
+    routed = Chat(port, false);
+    if (routed.status == 200 && routed.header("x-router-decision-id") != "failsafe") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(routed.status, 200) << routed.body;
+  EXPECT_EQ(routed.header("x-router-endpoint"), "a");  // decision chose it
+
+  decision->Signal(SIGTERM);
+  ASSERT_EQ(decision->Wait(10000), 0);
+  for (int i = 0; i < 3; ++i) {
+    HttpResult r = Chat(port, false);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.header("x-router-decision-id"), "failsafe");
+    EXPECT_EQ(r.header("x-fake-llm-backend"), "fake-a");
+  }
+  HttpResult ready = HttpCall(port, "GET", "/readyz");
+  EXPECT_EQ(ready.status, 200);
+  EXPECT_THAT(ready.body, HasSubstr("failsafe"));
+  HttpResult metrics = HttpCall(gateway->port("metrics_port"), "GET", "/metrics");
+  EXPECT_THAT(metrics.body, HasSubstr("llmrouter_gateway_failsafe_routes_total 3"));
+}
+
+TEST(GatewayReliabilityTest, NotReadyWithoutDecisionOrFailSafe) {
+  std::string dir = MakeTempDir("llmrouter-gw-notready");
+  auto gateway = Start(dir, "gateway", "services/gateway/gateway",
+                       {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
+                        absl::StrCat("--decision_target=127.0.0.1:", ClosedPort()),
+                        "--decision_timeout_ms=100"});
+  ASSERT_TRUE(gateway);
+  HttpResult ready = HttpCall(gateway->port("http_port"), "GET", "/readyz");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_EQ(HttpCall(gateway->port("http_port"), "GET", "/healthz").status, 200);
+  // Never a hang: the request ends with 503 once the decision deadline has passed.
+  HttpResult r = Chat(gateway->port("http_port"), false);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_THAT(r.body, HasSubstr("\"error\":{"));
+}
+
+TEST(GatewayReliabilityTest, StreamCutByTheBackendEndsWithAnErrorEvent) {
+  std::string dir = MakeTempDir("llmrouter-gw-drop");
+  auto fake = StartFake(dir, "fake-drop", {"--drop_rate=1"});
+  ASSERT_TRUE(fake);
+  auto gateway = StartFailSafeGateway(
+      dir, absl::StrCat(kModel, "=127.0.0.1:", fake->port("http_port")));
+  ASSERT_TRUE(gateway);
+  HttpResult r = Chat(gateway->port("http_port"), true);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.error, "");  // a well-formed chunked body, not a truncation
+  std::vector<std::string> events = SseData(r.body);
+  ASSERT_GE(events.size(), 2u) << r.body;
+  EXPECT_THAT(events.front(), HasSubstr("chat.completion.chunk"));
+  EXPECT_THAT(events.back(), HasSubstr("\"error\":{"));
+  EXPECT_THAT(events.back(), HasSubstr("upstream_stream_error"));
+  EXPECT_THAT(r.body, Not(HasSubstr("[DONE]")));
+}
+
+TEST(GatewayReliabilityTest, SigtermLetsTheStreamInFlightFinishThenExits) {
+  std::string dir = MakeTempDir("llmrouter-gw-drain");
+  auto fake = StartFake(dir, "fake-slow", {"--per_token_ms=100"});
+  ASSERT_TRUE(fake);
+  auto gateway =
+      StartFailSafeGateway(dir, absl::StrCat(kModel, "=127.0.0.1:", fake->port("http_port")),
+                           {"--shutdown_grace_ms=10000"});
+  ASSERT_TRUE(gateway);
+  const int port = gateway->port("http_port");
+  std::future<HttpResult> stream = std::async(std::launch::async, [port] {
+    return Chat(port, true);  // eight tokens, 100 ms apart
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  gateway->Signal(SIGTERM);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(HttpCall(port, "GET", "/healthz").status, 0);  // no longer accepting
+  HttpResult r = stream.get();
+  ASSERT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(r.error, "");
+  std::vector<std::string> events = SseData(r.body);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back(), "[DONE]");
+  EXPECT_EQ(gateway->Wait(15000), 0);
+}
+
+TEST(GatewayReliabilityTest, SlowClientsAndOversizedBodiesAreCutOff) {
+  std::string dir = MakeTempDir("llmrouter-gw-limits");
+  auto gateway = StartFailSafeGateway(dir, absl::StrCat(kModel, "=127.0.0.1:", ClosedPort()),
+                                      {"--client_read_timeout_ms=300", "--max_body_bytes=1024"});
+  ASSERT_TRUE(gateway);
+  const int port = gateway->port("http_port");
+  // Half a header, then nothing: the gateway closes the connection instead of waiting forever.
+  std::string answer = RawExchange(port, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n");
+  EXPECT_EQ(answer, "");
+  HttpResult big = HttpCall(port, "POST", "/v1/chat/completions", std::string(4096, 'x'));
+  EXPECT_EQ(big.status, 413);
+  EXPECT_THAT(big.body, HasSubstr("\"error\":{"));
+  HttpResult malformed = HttpCall(port, "POST", "/v1/chat/completions", "{\"model\":");
+  EXPECT_EQ(malformed.status, 400);
+}
+
+}  // namespace
+}  // namespace llmrouter::testing
