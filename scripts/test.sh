@@ -28,6 +28,8 @@ echo "== helm chart (tests/deploy/helm_test.sh)"
 "$here/tests/deploy/helm_test.sh"
 echo "== prometheus config, alert rules, dashboard (tests/deploy/prometheus_test.sh)"
 "$here/tests/deploy/prometheus_test.sh"
+echo "== container image recipe (tests/deploy/dockerfile_test.sh)"
+"$here/tests/deploy/dockerfile_test.sh" "$build"
 
 echo "== ctest"
 cd "$build"
