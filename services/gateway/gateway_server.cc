@@ -1,10 +1,12 @@
 #include "services/gateway/gateway_server.h"
 
 #include <atomic>
+#include <optional>
 #include <boost/asio/use_awaitable.hpp>
 #include <string>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/openai_error.h"
@@ -70,6 +72,22 @@ std::string_view StdView(absl::string_view s) { return std::string_view(s.data()
 std::string_view PathOf(const HttpRequest& request) {
   std::string_view target(request.target().data(), request.target().size());
   return target.substr(0, target.find('?'));
+}
+
+// Checks the bearer key and, when it is known, makes its tenant the request's tenant.
+bool Authenticate(const ApiKeyStore& keys, HttpRequest& request) {
+  auto header = request.find(http::field::authorization);
+  if (header == request.end()) return false;
+  std::string_view value(header->value().data(), header->value().size());
+  constexpr std::string_view kBearer = "bearer ";
+  if (value.size() <= kBearer.size() ||
+      !absl::StartsWithIgnoreCase(absl::string_view(value.data(), value.size()), "bearer ")) {
+    return false;
+  }
+  std::optional<std::string> tenant = keys.TenantFor(value.substr(kBearer.size()));
+  if (!tenant) return false;
+  request.set("x-router-tenant", *tenant);
+  return true;
 }
 
 }  // namespace
@@ -143,6 +161,16 @@ asio::awaitable<bool> GatewayServer::Handle(beast::tcp_stream& stream, HttpReque
                                      " is not allowed on ", std::string(path), "; use ", allowed),
                         "method_not_allowed");
     Headers headers = {{"allow", allowed}};
+    written = co_await WriteHttpResponse(stream, request.version(), keep_alive, status, kJson,
+                                         std::move(body), headers);
+  } else if (options_.api_keys && (is_inference || route == "models") &&
+             !Authenticate(*options_.api_keys, request)) {
+    status = 401;
+    std::string body = OpenAiErrorJson(
+        status,
+        "Incorrect or missing API key. Send it as \"Authorization: Bearer <key>\".",
+        "invalid_api_key");
+    Headers headers = {{"www-authenticate", "Bearer"}};
     written = co_await WriteHttpResponse(stream, request.version(), keep_alive, status, kJson,
                                          std::move(body), headers);
   } else if (is_inference) {

@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "common/http_server.h"
+#include "services/gateway/api_key_store.h"
 #include "services/gateway/decision_client.h"
 #include "services/gateway/gateway_metrics.h"
 #include "services/gateway/inference_proxy.h"
@@ -27,6 +28,10 @@ struct GatewayServerOptions {
   InferenceProxyOptions proxy;
   // Inference requests served at once; more get 503 with Retry-After. 0: no limit.
   int max_concurrent_requests = 0;
+  // When set, inference routes and /v1/models need `Authorization: Bearer <key>` of a known key
+  // (401 otherwise) and the key's tenant replaces any x-router-tenant header. Null: no auth,
+  // x-router-tenant is trusted.
+  std::shared_ptr<const ApiKeyStore> api_keys;
 };
 
 // Routes: POST /v1/chat/completions, /v1/completions, /v1/embeddings (proxied, see

@@ -6,6 +6,7 @@
 #include <grpcpp/support/channel_arguments.h>
 
 #include "common/grpc_status.h"
+#include "common/tls_credentials.h"
 
 namespace llmrouter::gateway {
 
@@ -44,7 +45,7 @@ std::unique_ptr<GrpcDecisionClient> GrpcDecisionClient::Create(const std::string
   grpc::ChannelArguments args;
   args.SetLoadBalancingPolicyName("round_robin");
   return std::make_unique<GrpcDecisionClient>(
-      grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
+      grpc::CreateCustomChannel(target, llmrouter::ChannelCredentialsFromFlags(), args));
 }
 
 void GrpcDecisionClient::Route(v1::RouteRequestRequest request, Deadline deadline,

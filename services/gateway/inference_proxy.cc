@@ -54,7 +54,7 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 // The request as the backend gets it: the client's path and body bytes, and only the headers
 // that describe the body. The client's credentials are not the backend's.
 UpstreamRequest MakeUpstreamRequest(const HttpRequest& request, const v1::Target& target,
-                                    std::string_view body) {
+                                    std::string_view body, std::string_view authorization) {
   UpstreamRequest out{http::verb::post, request.target(), 11};
   out.set(http::field::host, target.address());
   auto content_type = request.find(http::field::content_type);
@@ -63,6 +63,10 @@ UpstreamRequest MakeUpstreamRequest(const HttpRequest& request, const v1::Target
                                          : beast::string_view("application/json"));
   auto accept = request.find(http::field::accept);
   if (accept != request.end()) out.set(http::field::accept, accept->value());
+  if (!authorization.empty()) {
+    out.set(http::field::authorization,
+            beast::string_view(authorization.data(), authorization.size()));
+  }
   out.keep_alive(true);
   out.body() = UpstreamRequest::body_type::value_type(body.data(), body.size());
   out.prepare_payload();
@@ -218,7 +222,11 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
       rewritten = RequestInspector::RewriteModel(body, *inspected, target.upstream_model());
       body = rewritten;
     }
-    UpstreamRequest upstream_request = MakeUpstreamRequest(request, target, body);
+    UpstreamRequest upstream_request = MakeUpstreamRequest(
+        request, target, body,
+        options_.upstream_credentials
+            ? options_.upstream_credentials->AuthorizationFor(target.address())
+            : std::string_view());
     UpstreamExchange exchange(worker.pool, target.address(), attempt_timeout);
     AttemptResult result = co_await exchange.Start(upstream_request);
     // The response has begun: gaps in its body get the full per-attempt allowance.

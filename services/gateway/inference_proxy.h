@@ -22,6 +22,7 @@
 #include "services/gateway/fail_safe_table.h"
 #include "services/gateway/gateway_metrics.h"
 #include "services/gateway/request_inspector.h"
+#include "services/gateway/upstream_credentials.h"
 #include "services/gateway/upstream_exchange.h"
 #include "services/gateway/upstream_pool.h"
 
@@ -39,6 +40,8 @@ struct InferenceProxyOptions {
   // Where requests go when decision is unreachable or past its deadline; null or empty: such
   // requests get 503.
   std::shared_ptr<const FailSafeTable> fail_safe;
+  // Authorization the gateway itself presents to some backends; null: none.
+  std::shared_ptr<const UpstreamCredentials> upstream_credentials;
   UpstreamPoolOptions pool;
   RequestInspectorOptions inspector;
 };

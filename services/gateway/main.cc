@@ -7,7 +7,10 @@
 #include "absl/flags/parse.h"
 #include "common/logging.h"
 #include "common/service_runner.h"
+#include "common/periodic_task.h"
+#include "services/gateway/api_key_store.h"
 #include "services/gateway/fail_safe_table.h"
+#include "services/gateway/upstream_credentials.h"
 #include "services/gateway/gateway_metrics.h"
 #include "services/gateway/gateway_server.h"
 #include "services/gateway/grpc_decision_client.h"
@@ -38,6 +41,12 @@ ABSL_FLAG(std::string, failsafe_routes, "",
           "model=host:port|host:port,model2=host:port");
 ABSL_FLAG(std::string, failsafe_file, "",
           "File of fail-safe routes, one model=host:port|host:port per line ('#' comments)");
+ABSL_FLAG(std::string, api_keys_file, "",
+          "API keys of callers: one '<sha256 hex of the key> <tenant>' per line; re-read when "
+          "it changes. Empty: no authentication, the x-router-tenant header is trusted");
+ABSL_FLAG(std::string, upstream_credentials, "",
+          "Credentials sent to backends: host:port=env:VAR or host:port=file:/path, "
+          "comma-separated; sent as Authorization: Bearer <secret>");
 ABSL_FLAG(int, prompt_excerpt_bytes, 8 << 10,
           "Largest prompt excerpt sent to decision for analysis");
 
@@ -102,6 +111,27 @@ int main(int argc, char** argv) {
   }
   options.proxy.fail_safe =
       std::make_shared<const llmrouter::gateway::FailSafeTable>(*std::move(fail_safe));
+
+  absl::StatusOr<llmrouter::gateway::UpstreamCredentials> credentials =
+      llmrouter::gateway::UpstreamCredentials::Parse(absl::GetFlag(FLAGS_upstream_credentials));
+  if (!credentials.ok()) return Fail(credentials.status());
+  options.proxy.upstream_credentials =
+      std::make_shared<const llmrouter::gateway::UpstreamCredentials>(*std::move(credentials));
+  std::shared_ptr<llmrouter::gateway::ApiKeyStore> api_keys;
+  std::unique_ptr<llmrouter::PeriodicTask> api_key_reload;
+  if (!absl::GetFlag(FLAGS_api_keys_file).empty()) {
+    auto loaded = llmrouter::gateway::ApiKeyStore::Load(absl::GetFlag(FLAGS_api_keys_file));
+    if (!loaded.ok()) return Fail(loaded.status());
+    api_keys = std::move(*loaded);
+    options.api_keys = api_keys;
+    api_key_reload = std::make_unique<llmrouter::PeriodicTask>(absl::Seconds(1), [api_keys] {
+      if (absl::Status s = api_keys->ReloadIfChanged(); !s.ok()) {
+        spdlog::error("api_keys_reload_failed error=\"{}\" keeping=previous", s.message());
+      }
+    });
+    api_key_reload->Start();
+    spdlog::info("api_keys_loaded keys={}", api_keys->size());
+  }
 
   std::unique_ptr<llmrouter::gateway::GrpcDecisionClient> decision =
       llmrouter::gateway::GrpcDecisionClient::Create(absl::GetFlag(FLAGS_decision_target));

@@ -5,7 +5,11 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <fstream>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -21,7 +25,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/http_server.h"
+#include "services/gateway/api_key_store.h"
 #include "services/gateway/fail_safe_table.h"
+#include "services/gateway/upstream_credentials.h"
 #include "tests/support/http_test_client.h"
 
 namespace llmrouter::gateway {
@@ -770,6 +776,56 @@ TEST(FailSafeTableTest, RejectsMalformedEntriesNamingThem) {
   EXPECT_THAT(std::string(no_port.status().message()), HasSubstr("not host:port"));
   EXPECT_EQ(FailSafeTable::FromFile("/nonexistent/failsafe").status().code(),
             absl::StatusCode::kNotFound);
+}
+
+TEST_F(GatewayServerTest, ApiKeysAuthenticateAndNameTheTenant) {
+  std::string path = "/tmp/llmrouter-gw-keys-" + std::to_string(getpid());
+  std::ofstream(path) << Sha256Hex("sk-acme") << " acme\n";
+  auto keys = ApiKeyStore::Load(path);
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  GatewayServerOptions options = DefaultOptions();
+  options.api_keys = std::move(*keys);
+  Restart(options);
+  TestUpstream upstream(TestUpstream::Mode::kJson);
+  Route(MakeTarget("ep-json", upstream.port(), "m1"));
+
+  for (const std::map<std::string, std::string>& headers :
+       std::vector<std::map<std::string, std::string>>{
+           {}, {{"authorization", "Bearer sk-wrong"}}, {{"authorization", "sk-acme"}}}) {
+    HttpResult denied = Chat(kChatBody, headers);
+    EXPECT_EQ(denied.status, 401);
+    EXPECT_THAT(denied.body, HasSubstr("\"type\":\"authentication_error\""));
+    EXPECT_THAT(denied.body, HasSubstr("\"code\":\"invalid_api_key\""));
+    EXPECT_EQ(denied.header("www-authenticate"), "Bearer");
+  }
+  EXPECT_EQ(HttpCall(server_->port(), "GET", "/v1/models").status, 401);
+  EXPECT_EQ(HttpCall(server_->port(), "GET", "/healthz").status, 200);  // probes need no key
+  EXPECT_THAT(decision_.routes(), SizeIs(0));
+
+  // The key's tenant wins over a tenant header the caller made up.
+  HttpResult ok =
+      Chat(kChatBody, {{"authorization", "bearer sk-acme"}, {"x-router-tenant", "someone-else"}});
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  ASSERT_THAT(decision_.routes(), SizeIs(1));
+  EXPECT_EQ(decision_.routes()[0].tenant(), "acme");
+  ASSERT_THAT(upstream.seen(), SizeIs(1));
+  EXPECT_EQ(upstream.seen()[0].headers.count("authorization"), 0u);
+}
+
+TEST_F(GatewayServerTest, BackendsGetTheOperatorsCredentialNeverTheClients) {
+  TestUpstream upstream(TestUpstream::Mode::kJson);
+  setenv("LLMROUTER_TEST_UPSTREAM_KEY", "provider-secret", 1);
+  auto credentials = UpstreamCredentials::Parse(
+      absl::StrCat("127.0.0.1:", upstream.port(), "=env:LLMROUTER_TEST_UPSTREAM_KEY"));
+  ASSERT_TRUE(credentials.ok()) << credentials.status();
+  GatewayServerOptions options = DefaultOptions();
+  options.proxy.upstream_credentials =
+      std::make_shared<const UpstreamCredentials>(*std::move(credentials));
+  Restart(options);
+  Route(MakeTarget("ep-json", upstream.port(), "m1"));
+  ASSERT_EQ(Chat(kChatBody, {{"authorization", "Bearer client-key"}}).status, 200);
+  ASSERT_THAT(upstream.seen(), SizeIs(1));
+  EXPECT_EQ(upstream.seen()[0].headers["authorization"], "Bearer provider-secret");
 }
 
 }  // namespace

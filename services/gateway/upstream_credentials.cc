@@ -1,0 +1,61 @@
+#include "services/gateway/upstream_credentials.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace llmrouter::gateway {
+
+absl::StatusOr<UpstreamCredentials> UpstreamCredentials::Parse(std::string_view spec) {
+  UpstreamCredentials out;
+  for (absl::string_view entry :
+       absl::StrSplit(absl::string_view(spec.data(), spec.size()), ',', absl::SkipEmpty())) {
+    entry = absl::StripAsciiWhitespace(entry);
+    std::size_t eq = entry.find('=');
+    if (eq == absl::string_view::npos || eq == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "upstream credential \"", entry, "\" is not host:port=env:VAR or host:port=file:PATH"));
+    }
+    std::string address(entry.substr(0, eq));
+    absl::string_view source = entry.substr(eq + 1);
+    std::string secret;
+    if (absl::ConsumePrefix(&source, "env:")) {
+      const char* value = std::getenv(std::string(source).c_str());
+      if (value == nullptr || *value == '\0') {
+        return absl::InvalidArgumentError(absl::StrCat("upstream credential for ", address,
+                                                       ": environment variable ", source,
+                                                       " is not set"));
+      }
+      secret = value;
+    } else if (absl::ConsumePrefix(&source, "file:")) {
+      std::ifstream in{std::string(source)};
+      std::stringstream text;
+      text << in.rdbuf();
+      secret = text.str();
+      if (!in) secret.clear();
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "upstream credential for ", address, ": source must start with env: or file:"));
+    }
+    absl::StripAsciiWhitespace(&secret);
+    if (secret.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("upstream credential for ", address, ": ", source, " is empty or unreadable"));
+    }
+    out.headers_[address] = absl::StrCat("Bearer ", secret);
+  }
+  return out;
+}
+
+std::string_view UpstreamCredentials::AuthorizationFor(std::string_view address) const {
+  auto it = headers_.find(absl::string_view(address.data(), address.size()));
+  if (it == headers_.end()) return {};
+  return it->second;
+}
+
+}  // namespace llmrouter::gateway
