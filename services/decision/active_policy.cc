@@ -4,8 +4,10 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "services/decision/bundle_tester.h"
 
 namespace llmrouter::decision {
 
@@ -38,6 +40,15 @@ absl::StatusOr<ActivePolicy::ApplyResult> ActivePolicy::Apply(const std::string&
                                                               const std::string& comment) {
   ASSIGN_OR_RETURN(PolicyBundle parsed, ParsePolicyBundleOrError(bundle));
   const std::string hash = BundleContentHash(bundle);
+  std::shared_ptr<const CompiledPolicy> compiled = CompiledPolicy::Compile(parsed, 0, hash);
+  std::vector<std::string> failures;
+  for (const auto& t : RunBundleTests(*compiled)) {
+    if (!t.passed()) failures.push_back(absl::StrCat("tests \"", t.name(), "\": ", t.detail()));
+  }
+  if (!failures.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the bundle's own tests fail:\n", absl::StrJoin(failures, "\n")));
+  }
   absl::MutexLock lock(&write_mu_);
   std::shared_ptr<const CompiledPolicy> current = current_.load();
   if (current && current->content_hash() == hash) {

@@ -3,39 +3,63 @@
 #ifndef LLMROUTER_SERVICES_DECISION_COMPILED_POLICY_H_
 #define LLMROUTER_SERVICES_DECISION_COMPILED_POLICY_H_
 
+#include <re2/re2.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "services/decision/policy_bundle.h"
+#include "services/decision/prompt_analyzer.h"
 
 namespace llmrouter::decision {
 
+// A rule with its names resolved to catalog indexes and its regexes compiled.
+struct CompiledRule {
+  const RuleSpec* spec = nullptr;
+  std::vector<std::unique_ptr<RE2>> header_regex;  // parallel to spec->match.headers; null: exact
+  uint64_t intent_mask = 0;                        // any of these intents
+  std::vector<int> candidates;                     // catalog indexes, preference order
+  std::vector<std::pair<int, uint32_t>> split;     // catalog index, weight
+  std::vector<int> fallbacks;
+};
+
 class CompiledPolicy {
  public:
-  // Compiles a valid bundle stored as `revision`.
+  // Compiles a bundle that ParsePolicyBundle accepted, stored as `revision`.
   static std::shared_ptr<const CompiledPolicy> Compile(PolicyBundle bundle, uint64_t revision,
                                                        std::string content_hash);
 
   uint64_t revision() const { return revision_; }
   const std::string& content_hash() const { return content_hash_; }
+  const PolicyBundle& bundle() const { return bundle_; }
   const std::vector<ModelSpec>& models() const { return bundle_.models; }
+  const std::vector<CompiledRule>& rules() const { return rules_; }
+  const PromptAnalyzer& analyzer() const { return *analyzer_; }
 
+  // Catalog index of a name or alias, or -1.
+  int ModelIndex(absl::string_view name_or_alias) const;
   // The catalog model a requested name or alias stands for; nullptr when unknown.
   const ModelSpec* Resolve(absl::string_view requested) const;
-  // The requested model followed by its fallbacks, without repeats.
-  std::vector<const ModelSpec*> CandidateModels(const ModelSpec& requested) const;
+  // nullptr when the bundle defines no tenant of that name.
+  const TenantSpec* Tenant(absl::string_view name) const;
+  // Whether `tenant` (nullptr: no tenants defined) may use catalog model `index`.
+  bool TenantAllows(const TenantSpec* tenant, int index) const;
 
  private:
   CompiledPolicy() = default;
   PolicyBundle bundle_;
   uint64_t revision_ = 0;
   std::string content_hash_;
-  absl::flat_hash_map<std::string, const ModelSpec*> by_name_or_alias_;
+  absl::flat_hash_map<std::string, int> by_name_or_alias_;
+  absl::flat_hash_map<std::string, const TenantSpec*> tenants_;
+  // Per tenant, a bitmap over catalog indexes of allowed models; absent: all allowed.
+  absl::flat_hash_map<const TenantSpec*, std::vector<bool>> allowed_;
+  std::vector<CompiledRule> rules_;
+  std::unique_ptr<PromptAnalyzer> analyzer_;
 };
 
 }  // namespace llmrouter::decision

@@ -4,6 +4,7 @@
 
 #include "common/grpc_status.h"
 #include "common/logging.h"
+#include "services/decision/why_not.h"
 
 namespace llmrouter::decision {
 
@@ -29,7 +30,9 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::RouteRequest(
   metrics_.CountRoute(status.code());
   if (status.ok()) {
     if (resp->inventory_stale()) metrics_.stale_routes.Increment();
-    if (resp->target().model() != (policy->Resolve(req->model()))->name) {
+    const ModelSpec* requested = policy->Resolve(req->model());
+    if (resp->policy_rule() == "catalog" && requested &&
+        resp->target().model() != requested->name) {
       metrics_.fallback_model_routes.Increment();
     }
   } else {
@@ -41,6 +44,19 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::RouteRequest(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* DecisionServiceImpl::WhyNot(grpc::CallbackServerContext* ctx,
+                                                      const llmrouter::v1::WhyNotRequest* req,
+                                                      llmrouter::v1::WhyNotResponse* resp) {
+  std::shared_ptr<const CompiledPolicy> policy = policy_.Current();
+  std::shared_ptr<const InventoryView> view = inventory_.load();
+  auto answer = decision::WhyNot(policy.get(), view.get(), req->request(), req->model(),
+                                 clock_.Now(), options_);
+  if (answer.ok()) *resp = *std::move(answer);
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(answer.status()));
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* DecisionServiceImpl::ListModels(
     grpc::CallbackServerContext* ctx, const llmrouter::v1::ListModelsRequest* req,
     llmrouter::v1::ListModelsResponse* resp) {
@@ -48,7 +64,17 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::ListModels(
   std::shared_ptr<const InventoryView> view = inventory_.load();
   if (policy) {
     resp->set_policy_revision(policy->revision());
-    for (const ModelSpec& m : policy->models()) {
+    const TenantSpec* tenant =
+        policy->bundle().tenants.empty()
+            ? nullptr
+            : policy->Tenant(req->tenant().empty() ? "default" : req->tenant());
+    if (!policy->bundle().tenants.empty() && tenant == nullptr) tenant = policy->Tenant("default");
+    for (size_t i = 0; i < policy->models().size(); ++i) {
+      const ModelSpec& m = policy->models()[i];
+      if (!policy->bundle().tenants.empty() &&
+          (tenant == nullptr || !policy->TenantAllows(tenant, static_cast<int>(i)))) {
+        continue;
+      }
       llmrouter::v1::ModelInfo* info = resp->add_models();
       info->set_name(m.name);
       for (const std::string& a : m.aliases) info->add_aliases(a);

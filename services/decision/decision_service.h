@@ -31,6 +31,9 @@ class DecisionServiceImpl final : public llmrouter::v1::DecisionService::Callbac
   grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* ctx,
                                        const llmrouter::v1::ListModelsRequest* req,
                                        llmrouter::v1::ListModelsResponse* resp) override;
+  grpc::ServerUnaryReactor* WhyNot(grpc::CallbackServerContext* ctx,
+                                   const llmrouter::v1::WhyNotRequest* req,
+                                   llmrouter::v1::WhyNotResponse* resp) override;
 
  private:
   ActivePolicy& policy_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/logging.h"
+#include "common/tls_credentials.h"
 
 namespace llmrouter::decision {
 
@@ -18,7 +19,7 @@ InventoryWatcher::InventoryWatcher(InventoryWatcherOptions options, OnView on_vi
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
   auto channel =
-      grpc::CreateCustomChannel(options_.target, grpc::InsecureChannelCredentials(), args);
+      grpc::CreateCustomChannel(options_.target, llmrouter::ChannelCredentialsFromFlags(), args);
   stub_ = llmrouter::v1::InventoryService::NewStub(channel);
 }
 

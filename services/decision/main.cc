@@ -23,6 +23,13 @@ ABSL_FLAG(std::string, policy_file, "",
           "again whenever the file changes (e.g. a ConfigMap)");
 ABSL_FLAG(std::string, inventory_target, "localhost:50061",
           "gRPC target of the inventory service, e.g. dns:///inventory:50061");
+ABSL_FLAG(std::string, admin_token_file, "",
+          "File holding the admin token that policy writes (ApplyBundle, Rollback) must present "
+          "as \"authorization: Bearer <token>\"; else the LLMROUTER_ADMIN_TOKEN environment "
+          "variable; without either, writes are refused");
+ABSL_FLAG(bool, policy_file_exclusive, false,
+          "GitOps mode: --policy_file is the only source of policies and write RPCs answer "
+          "FAILED_PRECONDITION");
 ABSL_FLAG(int, stale_after_ms, 30000,
           "An inventory view older than this is reported stale in decisions and metrics");
 
@@ -84,7 +91,19 @@ int main(int argc, char** argv) {
   llmrouter::decision::RouterOptions router_options;
   router_options.stale_after = absl::Milliseconds(absl::GetFlag(FLAGS_stale_after_ms));
   llmrouter::decision::DecisionServiceImpl decision(policy, metrics, router_options);
-  llmrouter::decision::PolicyServiceImpl policy_service(policy, **store, metrics);
+  auto admin = llmrouter::decision::AdminAuth::Load(absl::GetFlag(FLAGS_admin_token_file),
+                                                    "LLMROUTER_ADMIN_TOKEN");
+  if (!admin.ok()) {
+    spdlog::error("admin_token_invalid error=\"{}\"", admin.status().message());
+    return 2;
+  }
+  if (!admin->configured())
+    spdlog::warn("policy_writes_disabled reason=\"no admin token configured\"");
+  llmrouter::decision::PolicyServiceOptions policy_options{
+      *admin, absl::GetFlag(FLAGS_policy_file_exclusive) ? policy_file : std::string(),
+      [&decision] { return decision.inventory(); }};
+  llmrouter::decision::PolicyServiceImpl policy_service(policy, **store, metrics,
+                                                        std::move(policy_options));
 
   llmrouter::decision::InventoryWatcher watcher(
       {absl::GetFlag(FLAGS_inventory_target), "decision"},

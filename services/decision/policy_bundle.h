@@ -1,14 +1,12 @@
-// A policy bundle: the YAML document operators author. This version holds the model catalog;
-// tenants, rules and tests extend it.
-//
-//   models:
-//     - name: llama-3.1-8b-instruct      # as the backends name it
-//       aliases: [small, auto]
-//       fallbacks: [qwen2.5-7b-instruct]  # tried, in order, when this model cannot serve
-//       owned_by: platform-team
+// A policy bundle: the YAML document operators author (see docs/policies.md). Parsing checks
+// structure and references and locates every problem; CompiledPolicy turns a valid bundle into
+// the evaluator requests use.
 #ifndef LLMROUTER_SERVICES_DECISION_POLICY_BUNDLE_H_
 #define LLMROUTER_SERVICES_DECISION_POLICY_BUNDLE_H_
 
+#include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,13 +19,118 @@ struct ModelSpec {
   std::vector<std::string> aliases;
   std::vector<std::string> fallbacks;
   std::string owned_by;
+  std::vector<std::string> capabilities;
+  uint32_t context_window = 0;  // 0: unknown, never rejects
+  double input_price_per_mtok = 0;
+  double output_price_per_mtok = 0;
+  double quality = 0;       // [0, 1]
+  std::string data_policy;  // "private", "external" or empty
+};
+
+struct SpendLimit {
+  double usd = 0;                   // 0: no limit
+  std::string period = "month";     // "day" or "month"
+  std::string over_limit = "deny";  // "deny" or "downgrade"
+};
+
+struct TenantSpec {
+  std::string name;
+  std::vector<std::string> allowed_models;  // names or aliases; empty allows all
+  std::string default_tier;                 // "interactive", "standard", "batch" or empty
+  SpendLimit spend_limit;
+};
+
+// Intent signals the prompt analyser looks for: whole-word keywords (case-insensitive) or RE2
+// patterns.
+struct IntentSpec {
+  std::string name;
+  std::vector<std::string> keywords;
+  std::vector<std::string> patterns;
+};
+
+struct HeaderMatch {
+  std::string name;   // lower-case
+  std::string value;  // exact, when regex is empty
+  std::string regex;  // RE2, full match
+};
+
+struct Range {
+  std::optional<double> min;
+  std::optional<double> max;
+};
+
+struct RuleMatch {
+  std::vector<std::string> models;  // requested names; "*" matches any
+  std::vector<std::string> tenants;
+  std::vector<std::string> tiers;
+  std::vector<std::string> regions;
+  std::vector<HeaderMatch> headers;
+  std::vector<std::string> intents;  // any of them
+  Range complexity;
+  Range tokens;
+  std::optional<bool> pii;
+  std::vector<std::string> capabilities;  // required of the chosen model
+};
+
+struct SplitEntry {
+  std::string model;
+  uint32_t weight = 0;
+};
+
+struct Constraints {
+  std::optional<double> max_cost_usd;
+  std::optional<double> min_quality;
+  std::optional<uint32_t> max_latency_ms;
+  bool context_must_fit = true;
+  std::string data_policy;  // required data policy of the chosen model, e.g. "private"
+};
+
+struct RuleAction {
+  std::vector<std::string> candidates;  // preference order
+  std::vector<SplitEntry> split;        // weighted; excludes candidates
+  std::string sticky;                   // "session", "user" or empty (random draw)
+  std::string strategy = "ordered";     // "ordered", "cheapest", "quality"
+  Constraints constraints;
+  std::vector<std::string> fallbacks;
+  std::optional<std::string> deny;  // reason
+};
+
+struct RuleSpec {
+  std::string name;
+  RuleMatch match;
+  RuleAction then;
+};
+
+struct BundleTestRequest {
+  std::string model;
+  std::string tenant;
+  std::string tier;
+  std::string region;
+  std::string session;
+  std::string user;
+  std::map<std::string, std::string> headers;
+  std::string prompt;
+  uint32_t max_tokens = 0;
+};
+
+struct BundleTest {
+  std::string name;
+  BundleTestRequest request;
+  std::string expect_model;
+  std::string expect_rule;
+  bool expect_deny = false;
 };
 
 struct PolicyBundle {
+  uint32_t default_output_tokens = 256;
   std::vector<ModelSpec> models;
+  std::vector<TenantSpec> tenants;
+  std::vector<IntentSpec> intents;
+  std::vector<RuleSpec> rules;
+  std::vector<BundleTest> tests;
 };
 
-// One located problem, e.g. {"models[2].fallbacks[0]", "unknown model \"gpt-9\""}.
+// One located problem, e.g. {"rules[3].then.split", "weights sum to 90, not 100"}.
 struct BundleProblem {
   std::string path;
   std::string message;

@@ -3,6 +3,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/line_diff.h"
+#include "services/decision/bundle_tester.h"
+#include "services/decision/policy_lint.h"
 
 namespace llmrouter::decision {
 namespace {
@@ -32,6 +35,15 @@ absl::Status CheckSize(const std::string& bundle) {
 
 }  // namespace
 
+absl::Status PolicyServiceImpl::CheckWrite(const grpc::CallbackServerContext& ctx) const {
+  if (!options_.exclusive_policy_file.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("policies come from ", options_.exclusive_policy_file,
+                     " (GitOps mode): change that file (e.g. its ConfigMap) instead"));
+  }
+  return options_.admin.Check(ctx);
+}
+
 void PolicyServiceImpl::UpdateRevisionGauge() {
   auto current = policy_.Current();
   metrics_.policy_revision.Set(current ? static_cast<double>(current->revision()) : 0);
@@ -40,7 +52,8 @@ void PolicyServiceImpl::UpdateRevisionGauge() {
 grpc::ServerUnaryReactor* PolicyServiceImpl::ApplyBundle(
     grpc::CallbackServerContext* ctx, const llmrouter::v1::ApplyBundleRequest* req,
     llmrouter::v1::ApplyBundleResponse* resp) {
-  absl::Status status = CheckSize(req->bundle());
+  absl::Status status = CheckWrite(*ctx);
+  if (status.ok()) status = CheckSize(req->bundle());
   if (status.ok()) {
     auto result = policy_.Apply(req->bundle(), AuthorOf(ctx, req->author()), req->comment());
     status = result.status();
@@ -89,6 +102,10 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::ListRevisions(
 grpc::ServerUnaryReactor* PolicyServiceImpl::Rollback(grpc::CallbackServerContext* ctx,
                                                       const llmrouter::v1::RollbackRequest* req,
                                                       llmrouter::v1::RollbackResponse* resp) {
+  if (absl::Status s = CheckWrite(*ctx); !s.ok()) {
+    metrics_.policy_changes.Add({{"op", "rollback"}, {"result", "rejected"}}).Increment();
+    return Done(ctx, s);
+  }
   auto revision = policy_.Rollback(req->revision(), AuthorOf(ctx, req->author()), req->comment());
   if (revision.ok()) {
     *resp->mutable_revision() = *std::move(revision);
@@ -112,6 +129,46 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::ValidateBundle(
     out->set_message(p.message);
   }
   resp->set_valid(resp->problems_size() == 0);
+  return Done(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* PolicyServiceImpl::LintBundle(grpc::CallbackServerContext* ctx,
+                                                        const llmrouter::v1::LintBundleRequest* req,
+                                                        llmrouter::v1::LintBundleResponse* resp) {
+  if (absl::Status s = CheckSize(req->bundle()); !s.ok()) return Done(ctx, s);
+  for (auto& f : LintPolicyBundle(req->bundle())) *resp->add_findings() = std::move(f);
+  return Done(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* PolicyServiceImpl::TestBundle(grpc::CallbackServerContext* ctx,
+                                                        const llmrouter::v1::TestBundleRequest* req,
+                                                        llmrouter::v1::TestBundleResponse* resp) {
+  if (absl::Status s = CheckSize(req->bundle()); !s.ok()) return Done(ctx, s);
+  constexpr int kMaxRequests = 100000;
+  if (req->requests_size() > kMaxRequests) {
+    return Done(ctx, absl::InvalidArgumentError(
+                         absl::StrCat("at most ", kMaxRequests, " requests per test")));
+  }
+  std::shared_ptr<const CompiledPolicy> active = policy_.Current();
+  std::shared_ptr<const InventoryView> view = options_.inventory ? options_.inventory() : nullptr;
+  std::vector<llmrouter::v1::RouteRequestRequest> requests(req->requests().begin(),
+                                                           req->requests().end());
+  auto result = TestCandidateBundle(req->bundle(), active.get(), view.get(), requests);
+  if (result.ok()) *resp = *std::move(result);
+  return Done(ctx, result.status());
+}
+
+grpc::ServerUnaryReactor* PolicyServiceImpl::DiffRevisions(
+    grpc::CallbackServerContext* ctx, const llmrouter::v1::DiffRevisionsRequest* req,
+    llmrouter::v1::DiffRevisionsResponse* resp) {
+  if (req->from_revision() == 0) {
+    return Done(ctx, absl::InvalidArgumentError("from_revision is required"));
+  }
+  auto from = store_.Get(req->from_revision());
+  if (!from.ok()) return Done(ctx, from.status());
+  auto to = store_.Get(req->to_revision());
+  if (!to.ok()) return Done(ctx, to.status());
+  resp->set_diff(LineDiff(from->bundle(), to->bundle()));
   return Done(ctx, absl::OkStatus());
 }
 

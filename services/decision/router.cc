@@ -1,19 +1,36 @@
 #include "services/decision/router.h"
 
+#include <xxhash.h>
+
+#include <algorithm>
 #include <random>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/proto_time.h"
+#include "services/decision/rule_matcher.h"
 
 namespace llmrouter::decision {
 namespace {
 
-using llmrouter::v1::CandidateStage;
-using llmrouter::v1::Endpoint;
-using llmrouter::v1::HealthState;
+namespace v1 = llmrouter::v1;
+using v1::CandidateStage;
+using v1::Endpoint;
 
-void FillTarget(const Endpoint& e, const ModelSpec& model, llmrouter::v1::Target* t) {
+constexpr CandidateStage kKept = v1::CANDIDATE_STAGE_UNSPECIFIED;
+
+struct ModelCandidate {
+  int model = -1;
+  bool fallback = false;  // from the fallback chain rather than the rule's candidates
+  CandidateStage stage = kKept;
+  double cost = 0;
+  double score = 0;
+  std::string detail;  // filled only when tracing
+};
+
+void FillTarget(const Endpoint& e, const ModelSpec& model, v1::Target* t) {
   t->set_endpoint_id(e.id());
   t->set_address(e.address());
   t->set_scheme(e.scheme());
@@ -24,131 +41,398 @@ void FillTarget(const Endpoint& e, const ModelSpec& model, llmrouter::v1::Target
   t->set_track(e.track());
 }
 
-void AddCandidate(llmrouter::v1::RouteTrace* trace, absl::string_view model,
-                  absl::string_view endpoint_id, CandidateStage stage, std::string detail) {
+void AddCandidate(v1::RouteTrace* trace, absl::string_view model, absl::string_view endpoint_id,
+                  CandidateStage stage, double score, std::string detail) {
   if (trace == nullptr) return;
   auto* c = trace->add_candidates();
   c->set_model(std::string(model));
   c->set_endpoint_id(std::string(endpoint_id));
   c->set_stage(stage);
+  c->set_score(score);
   c->set_detail(std::move(detail));
 }
 
-// Usable endpoints of one model, healthy ones first in round-robin order, then degraded ones.
-// Counts what it eliminated.
-std::vector<const Endpoint*> OrderEndpoints(const ModelEndpoints& group, const ModelSpec& model,
-                                            llmrouter::v1::RouteTrace* trace, int* unusable) {
-  std::vector<const Endpoint*> healthy, degraded;
+std::string Dollars(double v) { return absl::StrFormat("$%.6f", v); }
+
+// Draws one entry of a weighted split. With a sticky key the draw is a stable hash of the key,
+// so a session or user keeps its track; otherwise it is random.
+int DrawSplit(const CompiledRule& rule, const v1::RouteRequestRequest& req) {
+  const std::string& key = rule.spec->then.sticky == "session" ? req.session_key()
+                           : rule.spec->then.sticky == "user"  ? req.user_key()
+                                                               : std::string();
+  uint64_t point;
+  if (!key.empty()) {
+    point = XXH64(key.data(), key.size(), /*seed=*/0x6c6c6d72) % 100;
+  } else {
+    thread_local std::mt19937_64 rng(std::random_device{}());
+    point = rng() % 100;
+  }
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < rule.split.size(); ++i) {
+    cumulative += rule.split[i].second;
+    if (point < cumulative) return static_cast<int>(i);
+  }
+  return static_cast<int>(rule.split.size()) - 1;
+}
+
+// Usable endpoints of one model: healthy first in round-robin order, then degraded ones.
+void OrderEndpoints(const ModelEndpoints& group, const ModelSpec& model,
+                    std::optional<uint32_t> max_latency_ms, v1::RouteTrace* trace,
+                    absl::InlinedVector<const Endpoint*, 16>* out, int* unusable) {
+  absl::InlinedVector<const Endpoint*, 8> degraded;
   const size_t n = group.endpoints.size();
   const uint64_t start = group.next.fetch_add(1, std::memory_order_relaxed);
   for (size_t i = 0; i < n; ++i) {
     const Endpoint& e = group.endpoints[(start + i) % n];
     switch (e.health()) {
-      case llmrouter::v1::HEALTH_STATE_HEALTHY:
-        healthy.push_back(&e);
+      case v1::HEALTH_STATE_HEALTHY:
+      case v1::HEALTH_STATE_DEGRADED:
         break;
-      case llmrouter::v1::HEALTH_STATE_DEGRADED:
-        degraded.push_back(&e);
-        break;
-      case llmrouter::v1::HEALTH_STATE_DRAINING:
+      case v1::HEALTH_STATE_DRAINING:
         ++*unusable;
-        AddCandidate(trace, model.name, e.id(), llmrouter::v1::CANDIDATE_STAGE_DRAINING,
+        AddCandidate(trace, model.name, e.id(), v1::CANDIDATE_STAGE_DRAINING, 0,
                      "endpoint is draining");
-        break;
+        continue;
       default:
         ++*unusable;
-        AddCandidate(trace, model.name, e.id(), llmrouter::v1::CANDIDATE_STAGE_UNHEALTHY,
-                     absl::StrCat("endpoint health is ", HealthState_Name(e.health())));
+        AddCandidate(trace, model.name, e.id(), v1::CANDIDATE_STAGE_UNHEALTHY, 0,
+                     absl::StrCat("endpoint health is ", v1::HealthState_Name(e.health())));
+        continue;
+    }
+    if (max_latency_ms && e.load().has_latency_ewma()) {
+      const int64_t ms = absl::ToInt64Milliseconds(FromProto(e.load().latency_ewma()));
+      if (ms > *max_latency_ms) {
+        ++*unusable;
+        AddCandidate(
+            trace, model.name, e.id(), v1::CANDIDATE_STAGE_OVER_LATENCY, ms,
+            absl::StrCat("measured latency ", ms, " ms exceeds max_latency_ms ", *max_latency_ms));
+        continue;
+      }
+    }
+    if (e.health() == v1::HEALTH_STATE_HEALTHY) {
+      out->push_back(&e);
+    } else {
+      degraded.push_back(&e);
     }
   }
-  healthy.insert(healthy.end(), degraded.begin(), degraded.end());
-  return healthy;
+  out->insert(out->end(), degraded.begin(), degraded.end());
+}
+
+bool HasAll(const ModelSpec& m, const std::vector<std::string>& required, std::string* missing) {
+  for (const std::string& cap : required) {
+    if (std::find(m.capabilities.begin(), m.capabilities.end(), cap) == m.capabilities.end()) {
+      *missing = cap;
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
 
 std::string NewDecisionId() {
   thread_local std::mt19937_64 rng(std::random_device{}());
-  char buf[17];
-  snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
-  return std::string(buf, 16);
+  return absl::StrFormat("%016x", rng());
 }
 
-uint32_t EstimatePromptTokens(const llmrouter::v1::Prompt& prompt) {
-  if (prompt.estimated_tokens() > 0) return prompt.estimated_tokens();
-  return static_cast<uint32_t>((prompt.excerpt().size() + 3) / 4);
+double EstimateCost(const ModelSpec& model, uint32_t prompt_tokens, uint32_t output_tokens) {
+  return (prompt_tokens * model.input_price_per_mtok +
+          output_tokens * model.output_price_per_mtok) /
+         1e6;
 }
 
 absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
-                   const llmrouter::v1::RouteRequestRequest& request, absl::Time now,
-                   const RouterOptions& options, llmrouter::v1::RouteRequestResponse* response) {
+                   const v1::RouteRequestRequest& req, absl::Time now, const RouterOptions& options,
+                   v1::RouteRequestResponse* response) {
   if (policy == nullptr) {
     return absl::UnavailableError(
         "no policy revision is active; apply a bundle with PolicyService/ApplyBundle");
   }
-  if (request.model().empty()) return absl::InvalidArgumentError("model is required");
-  const ModelSpec* requested = policy->Resolve(request.model());
-  if (requested == nullptr) {
-    std::vector<absl::string_view> names;
-    for (const ModelSpec& m : policy->models()) names.push_back(m.name);
-    return absl::NotFoundError(
-        absl::StrCat("model \"", request.model(), "\" is not in the policy catalog (revision ",
-                     policy->revision(), "); known models: ", absl::StrJoin(names, ", ")));
+  if (req.model().empty()) return absl::InvalidArgumentError("model is required");
+  v1::RouteTrace* trace = req.explain() ? response->mutable_trace() : nullptr;
+  const PolicyBundle& bundle = policy->bundle();
+
+  // 1. What the prompt is.
+  const PromptSignals signals = policy->analyzer().Analyze(req.prompt());
+  v1::PromptAnalysis* analysis = response->mutable_analysis();
+  analysis->set_estimated_tokens(signals.estimated_tokens);
+  analysis->set_complexity(signals.complexity);
+  for (size_t i = 0; i < policy->analyzer().intent_names().size(); ++i) {
+    if (signals.intent_mask & (uint64_t{1} << i)) {
+      analysis->add_intents(policy->analyzer().intent_names()[i]);
+    }
   }
+  for (std::string& kind : PiiKindNames(signals.pii_mask)) analysis->add_pii_kinds(std::move(kind));
+
+  // 2. Who sent it.
+  const TenantSpec* tenant = nullptr;
+  absl::string_view tenant_name =
+      req.tenant().empty() ? "default" : absl::string_view(req.tenant());
+  if (!bundle.tenants.empty()) {
+    tenant = policy->Tenant(tenant_name);
+    if (tenant == nullptr) tenant = policy->Tenant("default");
+    if (tenant == nullptr) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "tenant \"", tenant_name, "\" is not in the policy (revision ", policy->revision(), ")"));
+    }
+    tenant_name = tenant->name;
+  }
+  absl::string_view tier = TierName(req.priority());
+  if (tier.empty())
+    tier = tenant && !tenant->default_tier.empty() ? tenant->default_tier : "standard";
+
+  // 3. Which rule decides.
+  MatchInput in{&req, policy->ModelIndex(req.model()), tenant_name, tier, &signals};
+  const CompiledRule* rule = nullptr;
+  std::string failed;
+  for (const CompiledRule& r : policy->rules()) {
+    const bool ok = RuleMatches(*policy, r, in, trace ? &failed : nullptr);
+    if (trace) {
+      auto* e = trace->add_rules();
+      e->set_rule(r.spec->name);
+      e->set_matched(ok);
+      if (!ok) e->set_failed_condition(failed);
+    }
+    if (ok) {
+      rule = &r;
+      break;
+    }
+  }
+  static const std::string kNoRule;
+  const std::string& rule_name = rule ? rule->spec->name : kNoRule;
+  if (rule && rule->spec->then.deny) {
+    AddCandidate(trace, req.model(), "", v1::CANDIDATE_STAGE_DENIED, 0, *rule->spec->then.deny);
+    return absl::PermissionDeniedError(
+        absl::StrCat("denied by rule \"", rule_name, "\": ", *rule->spec->then.deny));
+  }
+
+  // 4. Candidate models: the rule's (a drawn split entry first), else the requested model.
+  absl::InlinedVector<ModelCandidate, 8> models;
+  auto add_model = [&](int index, bool fallback) {
+    for (const ModelCandidate& c : models) {
+      if (c.model == index) return;
+    }
+    ModelCandidate c;
+    c.model = index;
+    c.fallback = fallback;
+    models.push_back(std::move(c));
+  };
+  int drawn = -1;
+  if (rule) {
+    if (!rule->split.empty()) {
+      drawn = DrawSplit(*rule, req);
+      add_model(rule->split[drawn].first, false);
+      for (size_t i = 0; i < rule->split.size(); ++i) {
+        if (static_cast<int>(i) != drawn) add_model(rule->split[i].first, false);
+      }
+    } else {
+      for (int m : rule->candidates) add_model(m, false);
+    }
+  } else if (in.requested_model >= 0) {
+    add_model(in.requested_model, false);
+  } else {
+    std::vector<absl::string_view> names;
+    for (const ModelSpec& m : bundle.models) names.push_back(m.name);
+    return absl::NotFoundError(absl::StrCat(
+        "model \"", req.model(), "\" is not in the policy catalog (revision ", policy->revision(),
+        ")", policy->rules().empty() ? "" : " and no rule routes it",
+        "; known models: ", absl::StrJoin(names, ", ")));
+  }
+  const std::vector<int>* chain = rule && !rule->fallbacks.empty() ? &rule->fallbacks : nullptr;
+  std::vector<int> catalog_chain;
+  if (chain == nullptr) {
+    for (const std::string& f : bundle.models[models.front().model].fallbacks) {
+      catalog_chain.push_back(policy->ModelIndex(f));
+    }
+    chain = &catalog_chain;
+  }
+  for (int m : *chain) add_model(m, true);
+
+  // 5. Filters: what the tenant, the prompt and the constraints rule out.
+  Constraints c = rule ? rule->spec->then.constraints : Constraints{};
+  const v1::Constraints& rc = req.constraints();
+  if (rc.max_cost_usd() > 0)
+    c.max_cost_usd = std::min(c.max_cost_usd.value_or(1e18), rc.max_cost_usd());
+  if (rc.min_quality() > 0) c.min_quality = std::max(c.min_quality.value_or(0), rc.min_quality());
+  if (rc.has_max_latency()) {
+    const uint32_t ms =
+        static_cast<uint32_t>(absl::ToInt64Milliseconds(FromProto(rc.max_latency())));
+    c.max_latency_ms = std::min(c.max_latency_ms.value_or(ms), ms);
+  }
+  std::vector<std::string> required;
+  if (rule) required = rule->spec->match.capabilities;
+  for (const std::string& cap : rc.required_capabilities()) required.push_back(cap);
+  const uint32_t output_tokens = req.prompt().max_output_tokens() > 0
+                                     ? req.prompt().max_output_tokens()
+                                     : bundle.default_output_tokens;
+  const bool pii = signals.pii_mask != 0;
+  bool over_budget = false;
+  if (tenant && tenant->spend_limit.usd > 0 && options.ledger &&
+      options.ledger->Spent(tenant->name, tenant->spend_limit.period) >= tenant->spend_limit.usd) {
+    if (tenant->spend_limit.over_limit == "deny") {
+      return absl::PermissionDeniedError(
+          absl::StrCat("tenant \"", tenant->name, "\" is over its spending limit of ",
+                       Dollars(tenant->spend_limit.usd), " per ", tenant->spend_limit.period));
+    }
+    over_budget = true;
+  }
+  for (ModelCandidate& mc : models) {
+    const ModelSpec& m = bundle.models[mc.model];
+    mc.cost = EstimateCost(m, signals.estimated_tokens, output_tokens);
+    std::string missing;
+    if (!policy->TenantAllows(tenant, mc.model)) {
+      mc.stage = v1::CANDIDATE_STAGE_TENANT_NOT_ALLOWED;
+      if (trace) mc.detail = absl::StrCat("tenant \"", tenant_name, "\" may not use it");
+    } else if (!HasAll(m, required, &missing)) {
+      mc.stage = v1::CANDIDATE_STAGE_CAPABILITY_MISSING;
+      if (trace) mc.detail = absl::StrCat("lacks capability \"", missing, "\"");
+    } else if (!c.data_policy.empty() && pii && m.data_policy != c.data_policy) {
+      mc.stage = v1::CANDIDATE_STAGE_DATA_POLICY;
+      if (trace) {
+        mc.detail = absl::StrCat("prompt has PII; data_policy \"", m.data_policy, "\" is not \"",
+                                 c.data_policy, "\"");
+      }
+    } else if (c.context_must_fit && m.context_window > 0 &&
+               signals.estimated_tokens + output_tokens > m.context_window) {
+      mc.stage = v1::CANDIDATE_STAGE_CONTEXT_TOO_SMALL;
+      if (trace) {
+        mc.detail = absl::StrCat("needs ", signals.estimated_tokens, "+", output_tokens,
+                                 " tokens, context window is ", m.context_window);
+      }
+    } else if (c.max_cost_usd && mc.cost > *c.max_cost_usd) {
+      mc.stage = v1::CANDIDATE_STAGE_OVER_COST_CAP;
+      if (trace) {
+        mc.detail = absl::StrCat("estimated cost ", Dollars(mc.cost), " exceeds max_cost_usd ",
+                                 Dollars(*c.max_cost_usd));
+      }
+    } else if (c.min_quality && m.quality < *c.min_quality) {
+      mc.stage = v1::CANDIDATE_STAGE_BELOW_MIN_QUALITY;
+      if (trace) mc.detail = absl::StrCat("quality ", m.quality, " < min_quality ", *c.min_quality);
+    }
+  }
+  if (over_budget) {
+    // Downgrade: only the cheapest model still allowed serves.
+    const ModelCandidate* cheapest = nullptr;
+    for (const ModelCandidate& mc : models) {
+      if (mc.stage == kKept && (!cheapest || mc.cost < cheapest->cost)) cheapest = &mc;
+    }
+    for (ModelCandidate& mc : models) {
+      if (mc.stage == kKept && &mc != cheapest) {
+        mc.stage = v1::CANDIDATE_STAGE_OVER_BUDGET;
+        if (trace)
+          mc.detail = "tenant is over its spending limit: downgraded to the cheapest model";
+      }
+    }
+  }
+
+  // 6. Rank the rule's own candidates by its strategy (a drawn split keeps its draw first).
+  const std::string& strategy = rule ? rule->spec->then.strategy : std::string("ordered");
+  auto primary_end = std::stable_partition(models.begin(), models.end(),
+                                           [](const ModelCandidate& m) { return !m.fallback; });
+  for (auto it = models.begin(); it != primary_end; ++it) {
+    const ModelSpec& m = bundle.models[it->model];
+    it->score = strategy == "cheapest"  ? -it->cost
+                : strategy == "quality" ? m.quality
+                                        : -static_cast<double>(it - models.begin());
+  }
+  if (drawn < 0 && strategy != "ordered") {
+    std::stable_sort(
+        models.begin(), primary_end,
+        [](const ModelCandidate& a, const ModelCandidate& b) { return a.score > b.score; });
+  }
+
+  // 7. Endpoints, model by model.
   if (view == nullptr) {
     return absl::UnavailableError(
         "no inventory snapshot has been received yet; is the inventory service reachable?");
   }
-  llmrouter::v1::RouteTrace* trace = request.explain() ? response->mutable_trace() : nullptr;
   const absl::Duration age = now - view->received_at();
   const bool stale = age > options.stale_after;
   if (trace && stale) {
     trace->add_notes(absl::StrCat("inventory view is stale: version ", view->version(),
                                   " received ", absl::FormatDuration(age), " ago"));
   }
-
-  std::vector<std::pair<const Endpoint*, const ModelSpec*>> ordered;
-  int total = 0, unusable = 0;
-  for (const ModelSpec* model : policy->CandidateModels(*requested)) {
-    const ModelEndpoints* group = view->ForModel(model->name);
-    if (group == nullptr || group->endpoints.empty()) {
-      AddCandidate(trace, model->name, "", llmrouter::v1::CANDIDATE_STAGE_NO_ENDPOINT,
-                   absl::StrCat("no endpoint serves \"", model->name, "\" in inventory version ",
-                                view->version()));
+  absl::InlinedVector<std::pair<const Endpoint*, const ModelCandidate*>, 16> targets;
+  absl::InlinedVector<const Endpoint*, 16> endpoints;
+  int kept = 0, total_endpoints = 0, unusable = 0;
+  for (const ModelCandidate& mc : models) {
+    const ModelSpec& m = bundle.models[mc.model];
+    if (mc.stage != kKept) {
+      AddCandidate(trace, m.name, "", mc.stage, mc.score, mc.detail);
       continue;
     }
-    total += static_cast<int>(group->endpoints.size());
-    for (const Endpoint* e : OrderEndpoints(*group, *model, trace, &unusable)) {
-      ordered.emplace_back(e, model);
+    ++kept;
+    const ModelEndpoints* group = view->ForModel(m.name);
+    if (group == nullptr || group->endpoints.empty()) {
+      AddCandidate(trace, m.name, "", v1::CANDIDATE_STAGE_NO_ENDPOINT, mc.score,
+                   trace ? absl::StrCat("no endpoint serves \"", m.name, "\" in inventory version ",
+                                        view->version())
+                         : std::string());
+      continue;
+    }
+    total_endpoints += static_cast<int>(group->endpoints.size());
+    endpoints.clear();
+    OrderEndpoints(*group, m, c.max_latency_ms, trace, &endpoints, &unusable);
+    for (const Endpoint* e : endpoints) targets.emplace_back(e, &mc);
+  }
+  if (trace && drawn >= 0) {
+    for (size_t i = 0; i < rule->split.size(); ++i) {
+      if (static_cast<int>(i) == drawn) continue;
+      AddCandidate(
+          trace, bundle.models[rule->split[i].first].name, "", v1::CANDIDATE_STAGE_SPLIT_NOT_DRAWN,
+          rule->split[i].second,
+          absl::StrCat("split weight ", rule->split[i].second, ", not drawn; kept as fallback"));
     }
   }
-  if (ordered.empty()) {
-    if (total == 0) {
-      return absl::UnavailableError(absl::StrCat("no endpoint serves model \"", requested->name,
+  if (targets.empty()) {
+    if (kept == 0) {
+      bool permission = true;
+      std::vector<std::string> reasons;
+      for (const ModelCandidate& mc : models) {
+        permission = permission && (mc.stage == v1::CANDIDATE_STAGE_TENANT_NOT_ALLOWED ||
+                                    mc.stage == v1::CANDIDATE_STAGE_OVER_BUDGET);
+        reasons.push_back(absl::StrCat(bundle.models[mc.model].name, " (",
+                                       v1::CandidateStage_Name(mc.stage).substr(16), ")"));
+      }
+      std::string msg =
+          absl::StrCat("no model may serve this request under ",
+                       rule ? absl::StrCat("rule \"", rule_name, "\"") : "the catalog", ": ",
+                       absl::StrJoin(reasons, ", "));
+      return permission ? absl::PermissionDeniedError(msg) : absl::InvalidArgumentError(msg);
+    }
+    const std::string& first = bundle.models[models.front().model].name;
+    if (total_endpoints == 0) {
+      return absl::UnavailableError(absl::StrCat("no endpoint serves model \"", first,
                                                  "\" or its fallbacks (inventory version ",
                                                  view->version(), ")"));
     }
-    return absl::UnavailableError(absl::StrCat("all ", total, " endpoints of model \"",
-                                               requested->name,
-                                               "\" and its fallbacks are unhealthy or draining"));
+    return absl::UnavailableError(absl::StrCat("all ", total_endpoints, " endpoints of model \"",
+                                               first, "\" and its fallbacks are unusable (",
+                                               unusable, " unhealthy, draining or too slow)"));
   }
 
+  // 8. The answer.
   response->set_decision_id(NewDecisionId());
-  FillTarget(*ordered[0].first, *ordered[0].second, response->mutable_target());
-  AddCandidate(trace, ordered[0].second->name, ordered[0].first->id(),
-               llmrouter::v1::CANDIDATE_STAGE_SELECTED,
-               ordered[0].second == requested ? "next in round-robin order"
-                                              : "requested model has no usable endpoint; "
-                                                "first usable fallback model");
-  for (size_t i = 1; i < ordered.size(); ++i) {
-    if (static_cast<int>(i) > options.max_fallbacks) break;
-    FillTarget(*ordered[i].first, *ordered[i].second, response->add_fallbacks());
-    AddCandidate(trace, ordered[i].second->name, ordered[i].first->id(),
-                 llmrouter::v1::CANDIDATE_STAGE_FALLBACK, absl::StrCat("fallback ", i));
+  const ModelCandidate& chosen = *targets[0].second;
+  FillTarget(*targets[0].first, bundle.models[chosen.model], response->mutable_target());
+  AddCandidate(trace, bundle.models[chosen.model].name, targets[0].first->id(),
+               v1::CANDIDATE_STAGE_SELECTED, chosen.score,
+               trace ? (chosen.fallback ? "first usable model of the fallback chain"
+                        : drawn >= 0    ? "drawn by the split; next endpoint in round-robin order"
+                                     : "first usable candidate; next endpoint in round-robin order")
+                     : std::string());
+  for (size_t i = 1; i < targets.size() && static_cast<int>(i) <= options.max_fallbacks; ++i) {
+    const ModelCandidate& mc = *targets[i].second;
+    FillTarget(*targets[i].first, bundle.models[mc.model], response->add_fallbacks());
+    const bool same_model = mc.model == chosen.model;
+    AddCandidate(
+        trace, bundle.models[mc.model].name, targets[i].first->id(), v1::CANDIDATE_STAGE_FALLBACK,
+        mc.score,
+        trace ? absl::StrCat("fallback ", i, same_model ? "" : " (lower score)") : std::string());
   }
   response->set_policy_revision(policy->revision());
-  response->set_policy_rule("catalog");
-  response->mutable_analysis()->set_estimated_tokens(EstimatePromptTokens(request.prompt()));
+  response->set_policy_rule(rule ? rule_name : "catalog");
+  response->set_estimated_cost_usd(chosen.cost);
   ToProto(age, response->mutable_inventory_age());
   response->set_inventory_stale(stale);
   return absl::OkStatus();

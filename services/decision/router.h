@@ -1,5 +1,7 @@
-// Routes one request: resolves the requested model through the active policy, picks an
-// endpoint from the inventory view, and builds the fallback plan and (on request) the trace.
+// Routes one request: analyses the prompt, evaluates the policy's rules in order, filters the
+// candidate models (tenant, capability, data policy, context, cost, quality, budget), draws a
+// split, ranks by strategy, and picks an endpoint from the inventory view, with the fallback
+// plan and, on request, the full trace.
 #ifndef LLMROUTER_SERVICES_DECISION_ROUTER_H_
 #define LLMROUTER_SERVICES_DECISION_ROUTER_H_
 
@@ -8,6 +10,7 @@
 #include "llmrouter/v1/decision.pb.h"
 #include "services/decision/compiled_policy.h"
 #include "services/decision/inventory_view.h"
+#include "services/decision/spend_ledger.h"
 
 namespace llmrouter::decision {
 
@@ -16,10 +19,15 @@ struct RouterOptions {
   absl::Duration stale_after = absl::Seconds(30);
   // Most fallback targets returned.
   int max_fallbacks = 4;
+  // Tenants' spend; null: nobody is over a limit.
+  const SpendLedger* ledger = nullptr;
 };
 
 // Route is a pure function of its inputs apart from the views' round-robin cursors, and is
-// safe to call concurrently. Errors: NotFound for a model the policy does not know,
+// safe to call concurrently. Errors: InvalidArgument for a malformed request or when every
+// candidate model is ruled out by the request itself (context, cost, quality, capability);
+// NotFound for a model the policy does not know and no rule routes; PermissionDenied for an
+// unknown tenant, a denying rule, a model the tenant may not use, or a spent budget;
 // Unavailable when no policy or inventory is loaded or no endpoint can serve.
 absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
                    const llmrouter::v1::RouteRequestRequest& request, absl::Time now,
@@ -28,9 +36,8 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
 // A new random decision id (16 hex digits).
 std::string NewDecisionId();
 
-// Estimated prompt tokens: the caller's estimate, else about four bytes per token of the
-// excerpt.
-uint32_t EstimatePromptTokens(const llmrouter::v1::Prompt& prompt);
+// Estimated cost in US dollars of `prompt_tokens` in and `output_tokens` out on `model`.
+double EstimateCost(const ModelSpec& model, uint32_t prompt_tokens, uint32_t output_tokens);
 
 }  // namespace llmrouter::decision
 

@@ -34,13 +34,14 @@ class DecisionInventoryTest : public ::testing::Test {
     dir_ = MakeTempDir("llmrouter-decision");
     WriteFile(dir_ + "/endpoints.yaml", Endpoints("first"));
     WriteFile(dir_ + "/policy.yaml", "models:\n  - name: m\n");
+    WriteFile(dir_ + "/admin.token", "s3cret-admin\n");
     StartInventory(0);
-    auto d =
-        ServiceProcess::Start("decision", BuildPath("services/decision/decision"),
-                              {"--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1",
-                               "--db=" + dir_ + "/d.db", "--policy_file=" + dir_ + "/policy.yaml",
-                               absl::StrCat("--inventory_target=127.0.0.1:", inventory_port_)},
-                              dir_);
+    auto d = ServiceProcess::Start(
+        "decision", BuildPath("services/decision/decision"),
+        {"--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1", "--db=" + dir_ + "/d.db",
+         "--policy_file=" + dir_ + "/policy.yaml", "--admin_token_file=" + dir_ + "/admin.token",
+         absl::StrCat("--inventory_target=127.0.0.1:", inventory_port_)},
+        dir_);
     ASSERT_TRUE(d.ok()) << d.status();
     decision_ = *std::move(d);
     auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", decision_->port("grpc_port")),
@@ -76,6 +77,11 @@ class DecisionInventoryTest : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return false;
+  }
+
+  // A context for policy writes, with the admin token.
+  static void Admin(grpc::ClientContext* ctx) {
+    ctx->AddMetadata("authorization", "Bearer s3cret-admin");
   }
 
   std::string Metrics() {
@@ -116,10 +122,42 @@ TEST_F(DecisionInventoryTest, InventoryFollowsItsEndpointsFile) {
   EXPECT_TRUE(EventuallyRoutesTo("edited"));
 }
 
+TEST_F(DecisionInventoryTest, PolicyWritesNeedTheAdminToken) {
+  v1::ApplyBundleRequest req;
+  req.set_bundle("models:\n  - name: m\n    aliases: [mm]\n");
+  v1::ApplyBundleResponse resp;
+  {
+    grpc::ClientContext ctx;
+    grpc::Status s = policy_stub_->ApplyBundle(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_THAT(s.error_message(), HasSubstr("Bearer"));
+  }
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer wrong");
+    EXPECT_EQ(policy_stub_->ApplyBundle(&ctx, req, &resp).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::RollbackRequest rb;
+    rb.set_revision(1);
+    v1::RollbackResponse rresp;
+    EXPECT_EQ(policy_stub_->Rollback(&ctx, rb, &rresp).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  // Reads stay open.
+  grpc::ClientContext ctx;
+  v1::ListRevisionsResponse list;
+  EXPECT_TRUE(policy_stub_->ListRevisions(&ctx, v1::ListRevisionsRequest(), &list).ok());
+  EXPECT_EQ(list.revisions_size(), 1);
+}
+
 TEST_F(DecisionInventoryTest, PolicyServiceAppliesValidatesAndRollsBack) {
   ASSERT_TRUE(EventuallyRoutesTo("first"));
   {
     grpc::ClientContext ctx;
+    Admin(&ctx);
     v1::ApplyBundleRequest req;
     req.set_bundle("models:\n  - name: m\n    fallbacks: [ghost]\n");
     v1::ApplyBundleResponse resp;
@@ -129,6 +167,7 @@ TEST_F(DecisionInventoryTest, PolicyServiceAppliesValidatesAndRollsBack) {
   }
   {
     grpc::ClientContext ctx;
+    Admin(&ctx);
     v1::ApplyBundleRequest req;
     req.set_bundle("models:\n  - name: m\n    aliases: [mm]\n");
     req.set_author("test");
@@ -141,6 +180,7 @@ TEST_F(DecisionInventoryTest, PolicyServiceAppliesValidatesAndRollsBack) {
   EXPECT_EQ(routed.policy_revision(), 2u);
   {
     grpc::ClientContext ctx;
+    Admin(&ctx);
     v1::RollbackRequest req;
     req.set_revision(1);
     v1::RollbackResponse resp;

@@ -159,12 +159,15 @@ TEST(RouterTest, FallbackPlanIsBounded) {
   EXPECT_EQ(resp.fallbacks_size(), 3);
 }
 
-TEST(RouterTest, TokenEstimatePrefersCallerFigure) {
-  v1::Prompt p;
-  p.set_excerpt(std::string(400, 'a'));
-  EXPECT_EQ(EstimatePromptTokens(p), 100u);
-  p.set_estimated_tokens(9000);
-  EXPECT_EQ(EstimatePromptTokens(p), 9000u);
+TEST(RouterTest, AnalysisUsesCallerTokenEstimate) {
+  auto policy = Policy();
+  auto view = View({Ep("s1", "small")});
+  v1::RouteRequestRequest req = Req("small");
+  req.mutable_prompt()->set_excerpt("short excerpt of a much longer prompt");
+  req.mutable_prompt()->set_estimated_tokens(9000);
+  v1::RouteRequestResponse resp;
+  ASSERT_TRUE(Route(policy.get(), view.get(), req, kNow, {}, &resp).ok());
+  EXPECT_EQ(resp.analysis().estimated_tokens(), 9000u);
 }
 
 }  // namespace

@@ -1,0 +1,170 @@
+#include "services/decision/prompt_analyzer.h"
+
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "services/decision/token_estimator.h"
+
+namespace llmrouter::decision {
+namespace {
+
+// RE2 wants its own string_view type in some versions; these hold the patterns once.
+const RE2& EmailRe() {
+  static const RE2* re =
+      new RE2(R"([A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})");
+  return *re;
+}
+const RE2& PhoneRe() {
+  // International (+CC) or North-American style numbers with separators.
+  static const RE2* re = new RE2(
+      R"((?:\+\d{1,3}[ .-]?(?:\(?\d{1,4}\)?[ .-]?){2,4}\d{2,4})|(?:\(?\b\d{3}\)?[ .-]\d{3}[ .-]\d{4}\b))");
+  return *re;
+}
+const RE2& CardRe() {
+  static const RE2* re = new RE2(R"(\b(\d(?:[ -]?\d){12,18})\b)");
+  return *re;
+}
+const RE2& NationalIdRe() {
+  static const RE2* re =
+      new RE2(R"(\b\d{3}-\d{2}-\d{4}\b|\b[A-CEGHJ-PR-TW-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b)");
+  return *re;
+}
+// Phrases that ask for reasoning, and phrases that constrain the answer.
+const RE2& ReasoningRe() {
+  static const RE2* re = new RE2(
+      R"((?i)\b(step[- ]by[- ]step|explain why|reason(?:ing)? about|prove|derive|analy[sz]e|compare|)"
+      R"(trade-?offs?|pros and cons|justify|evaluate|root cause|design a|architect)\b)");
+  return *re;
+}
+const RE2& ConstraintRe() {
+  static const RE2* re =
+      new RE2(R"((?i)\b(must|must not|should not|at least|at most|no more than|exactly|without|)"
+              R"(only use|do not|don't|within \d+|in json|format as)\b)");
+  return *re;
+}
+
+int CountMatches(const RE2& re, absl::string_view text, int cap) {
+  re2::StringPiece input(text.data(), text.size());
+  int n = 0;
+  while (n < cap && RE2::FindAndConsume(&input, re)) ++n;
+  return n;
+}
+
+double Complexity(absl::string_view text, uint32_t tokens) {
+  const double length = std::min(1.0, std::log1p(tokens) / std::log1p(4000.0));
+  const int questions = static_cast<int>(std::count(text.begin(), text.end(), '?'));
+  const double multi_part = std::min(1.0, std::max(0, questions - 1) / 3.0);
+  const double reasoning = std::min(1.0, CountMatches(ReasoningRe(), text, 4) / 3.0);
+  const double code = text.find("```") != absl::string_view::npos ? 1.0 : 0.0;
+  const double constraints = std::min(1.0, CountMatches(ConstraintRe(), text, 6) / 4.0);
+  double score =
+      0.30 * length + 0.20 * multi_part + 0.25 * reasoning + 0.10 * code + 0.15 * constraints;
+  return std::clamp(score, 0.0, 1.0);
+}
+
+uint32_t Pii(absl::string_view text) {
+  // Every PII pattern needs a digit or an '@': most prompts skip all regexes.
+  bool digit = false, at = false;
+  for (char c : text) {
+    digit = digit || (c >= '0' && c <= '9');
+    at = at || c == '@';
+    if (digit && at) break;
+  }
+  uint32_t mask = 0;
+  re2::StringPiece input(text.data(), text.size());
+  if (at && RE2::PartialMatch(input, EmailRe())) mask |= kPiiEmail;
+  if (!digit) return mask;
+  if (RE2::PartialMatch(input, NationalIdRe())) mask |= kPiiNationalId;
+  re2::StringPiece rest = input;
+  std::string digits;
+  while (RE2::FindAndConsume(&rest, CardRe(), &digits)) {
+    if (LuhnValid(digits)) {
+      mask |= kPiiCard;
+      break;
+    }
+  }
+  if (RE2::PartialMatch(input, PhoneRe())) mask |= kPiiPhone;
+  return mask;
+}
+
+}  // namespace
+
+bool LuhnValid(absl::string_view s) {
+  int sum = 0, n = 0;
+  for (auto it = s.rbegin(); it != s.rend(); ++it) {
+    if (*it == ' ' || *it == '-') continue;
+    if (*it < '0' || *it > '9') return false;
+    int d = *it - '0';
+    if (n % 2 == 1) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    ++n;
+  }
+  return n >= 13 && sum % 10 == 0;
+}
+
+std::vector<std::string> PiiKindNames(uint32_t mask) {
+  std::vector<std::string> out;
+  if (mask & kPiiEmail) out.push_back("email");
+  if (mask & kPiiPhone) out.push_back("phone");
+  if (mask & kPiiCard) out.push_back("card");
+  if (mask & kPiiNationalId) out.push_back("national_id");
+  return out;
+}
+
+PromptAnalyzer::PromptAnalyzer(const std::vector<IntentSpec>& intents,
+                               std::shared_ptr<const PromptClassifier> classifier)
+    : classifier_(std::move(classifier)) {
+  if (intents.empty()) return;
+  RE2::Options options;
+  options.set_log_errors(false);
+  intents_ = std::make_unique<RE2::Set>(options, RE2::UNANCHORED);
+  for (const IntentSpec& intent : intents) {
+    std::vector<std::string> alternatives;
+    if (!intent.keywords.empty()) {
+      std::vector<std::string> quoted;
+      for (const std::string& k : intent.keywords) quoted.push_back(RE2::QuoteMeta(k));
+      alternatives.push_back(absl::StrCat(R"((?i)\b(?:)", absl::StrJoin(quoted, "|"), R"()\b)"));
+    }
+    for (const std::string& p : intent.patterns)
+      alternatives.push_back(absl::StrCat("(?:", p, ")"));
+    // Patterns were validated when the bundle was parsed.
+    intents_->Add(absl::StrJoin(alternatives, "|"), nullptr);
+    intent_names_.push_back(intent.name);
+  }
+  intents_->Compile();
+}
+
+int PromptAnalyzer::IntentIndex(absl::string_view name) const {
+  for (size_t i = 0; i < intent_names_.size(); ++i) {
+    if (intent_names_[i] == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+PromptSignals PromptAnalyzer::Analyze(const llmrouter::v1::Prompt& prompt) const {
+  PromptSignals s;
+  const absl::string_view text = prompt.excerpt();
+  s.estimated_tokens =
+      prompt.estimated_tokens() > 0 ? prompt.estimated_tokens() : EstimateTokens(text);
+  if (text.empty()) return s;
+  s.complexity = Complexity(text, s.estimated_tokens);
+  s.pii_mask = Pii(text);
+  if (intents_) {
+    thread_local std::vector<int> hits;
+    hits.clear();
+    if (intents_->Match(re2::StringPiece(text.data(), text.size()), &hits)) {
+      for (int i : hits) s.intent_mask |= uint64_t{1} << i;
+    }
+  }
+  if (classifier_) classifier_->Classify(text, &s);
+  return s;
+}
+
+}  // namespace llmrouter::decision
