@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "common/tls_credentials.h"
 #include "spdlog/spdlog.h"
 
 ABSL_FLAG(std::string, host, "0.0.0.0", "Address every listener binds to");
@@ -54,6 +55,8 @@ absl::StatusOr<ServiceOptions> ServiceOptionsFromFlags(const ServiceDefaults& de
   int grace = absl::GetFlag(FLAGS_shutdown_grace_ms);
   if (grace < 0) return absl::InvalidArgumentError("--shutdown_grace_ms must be >= 0");
   o.shutdown_grace = std::chrono::milliseconds(grace);
+  // A broken certificate mount stops the service rather than leaving it without TLS.
+  RETURN_IF_ERROR(ValidateTlsFiles(TlsFilesFromFlags()));
   return o;
 }
 
@@ -113,7 +116,7 @@ absl::Status ServiceRunner::StartGrpc(const std::vector<grpc::Service*>& service
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   std::string bind = absl::StrCat(options_.host, ":", options_.grpc_port);
-  builder.AddListeningPort(bind, grpc::InsecureServerCredentials(), &grpc_port_);
+  builder.AddListeningPort(bind, ServerCredentialsFromFlags(), &grpc_port_);
   for (grpc::Service* s : services) builder.RegisterService(s);
   grpc_server_ = builder.BuildAndStart();
   if (!grpc_server_ || grpc_port_ == 0) {
