@@ -1,7 +1,8 @@
 #!/bin/sh
 # `helm test`: the gateway answers /healthz and /readyz, and decision and inventory report
 # SERVING through the standard gRPC health service. Needs only sh, printf, od and curl (HTTP/2).
-# Environment: GATEWAY_URL, DECISION_ADDR, INVENTORY_ADDR (host:port).
+# Environment: GATEWAY_URL, DECISION_ADDR, INVENTORY_ADDR (host:port); with mutual TLS between
+# the services also TLS_DIR and the names of TLS_CERT, TLS_KEY and TLS_CA in it.
 set -u
 fail=0
 
@@ -20,9 +21,15 @@ check_grpc() {
       printf "\\$(printf '%03o' $((len + 2)))\\012\\$(printf '%03o' "$len")"
       printf '%s' "$service"
     } |
-    curl -s --max-time 5 --http2-prior-knowledge -X POST \
-      -H 'content-type: application/grpc' -H 'te: trailers' --data-binary @- \
-      "http://$addr/grpc.health.v1.Health/Check" | od -An -tx1 | tr -d ' \n')
+    if [ -n "${TLS_DIR:-}" ]; then
+      curl -s --max-time 5 --http2 --cacert "$TLS_DIR/$TLS_CA" --cert "$TLS_DIR/$TLS_CERT" \
+        --key "$TLS_DIR/$TLS_KEY" -X POST -H 'content-type: application/grpc' \
+        -H 'te: trailers' --data-binary @- "https://$addr/grpc.health.v1.Health/Check"
+    else
+      curl -s --max-time 5 --http2-prior-knowledge -X POST \
+        -H 'content-type: application/grpc' -H 'te: trailers' --data-binary @- \
+        "http://$addr/grpc.health.v1.Health/Check"
+    fi | od -An -tx1 | tr -d ' \n')
   if [ "$answer" = 00000000020801 ]; then
     echo "ok   grpc health $addr \"$service\""
   else
