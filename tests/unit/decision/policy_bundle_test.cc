@@ -63,3 +63,93 @@ TEST(PolicyBundleTest, RejectsNonYamlAndEmptyCatalog) {
 
 }  // namespace
 }  // namespace llmrouter::decision
+
+namespace llmrouter::decision {
+namespace {
+
+TEST(PolicyBundleRulesTest, ParsesFullBundle) {
+  auto b = ParsePolicyBundleOrError(R"(
+defaults: {output_tokens: 512}
+models:
+  - {name: a, capabilities: [code], context_window: 8192, quality: 0.6, data_policy: private,
+     price: {input_per_mtok: 0.1, output_per_mtok: 0.3}}
+  - {name: b}
+tenants:
+  - {name: acme, allowed_models: [a], default_tier: batch,
+     spend_limit: {usd: 50, period: day, over_limit: downgrade}}
+intents:
+  - {name: code, keywords: [compile], patterns: ['def \w+\(']}
+rules:
+  - name: r1
+    match:
+      model: auto
+      tenant: [acme]
+      tier: [batch, standard]
+      region: [eu-west-1]
+      headers: {X-Team: ml, x-env: {regex: "prod-.*"}}
+      intent: [code]
+      complexity: {min: 0.2, max: 0.9}
+      tokens: {max: 4000}
+      pii: false
+      capabilities: [code]
+    then:
+      split: [{model: a, weight: 95}, {model: b, weight: 5}]
+      sticky: user
+      constraints: {max_cost_usd: 0.02, min_quality: 0.5, max_latency_ms: 800, data_policy: private}
+      fallbacks: [b]
+tests:
+  - {name: t, request: {model: auto, tenant: acme, prompt: "compile me"}, expect: {model: a, rule: r1}}
+)");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->default_output_tokens, 512u);
+  const RuleSpec& r = b->rules[0];
+  EXPECT_THAT(r.match.models, ::testing::ElementsAre("auto"));
+  ASSERT_EQ(r.match.headers.size(), 2u);
+  EXPECT_EQ(r.match.headers[0].name, "x-team");
+  EXPECT_EQ(r.match.headers[1].regex, "prod-.*");
+  EXPECT_EQ(*r.match.tokens.max, 4000);
+  EXPECT_FALSE(*r.match.pii);
+  EXPECT_EQ(r.then.split[1].weight, 5u);
+  EXPECT_EQ(*r.then.constraints.max_latency_ms, 800u);
+  EXPECT_EQ(b->tenants[0].spend_limit.over_limit, "downgrade");
+  EXPECT_EQ(b->tests[0].expect_rule, "r1");
+}
+
+TEST(PolicyBundleRulesTest, LocatesRuleProblems) {
+  PolicyBundle b;
+  auto problems = ParsePolicyBundle(R"(
+models: [{name: a, quality: 2}]
+tenants: [{name: t, default_tier: urgent}]
+intents: [{name: code, patterns: ['(unclosed']}]
+rules:
+  - name: r0
+    match: {tier: [sometimes], tenant: [nobody], intent: [legal], complexity: {min: 0.9, max: 0.1},
+            headers: {x-a: {regex: '[z-a]'}}}
+    then: {candidates: [a], deny: "no"}
+  - name: r0
+    then: {split: [{model: a, weight: 90}]}
+  - name: r2
+    match: {}
+    then: {}
+tests:
+  - {name: t, request: {model: a}, expect: {rule: nope}}
+)",
+                                    &b);
+  std::vector<std::string> lines;
+  for (const auto& p : problems) lines.push_back(p.path + ": " + p.message);
+  for (const char* want :
+       {"models[0].quality: 2 is out of range [0, 1]", "tenants[0].default_tier: \"urgent\"",
+        "intents[0].patterns[0]: invalid RE2 pattern", "rules[0].match.tier[0]: \"sometimes\"",
+        "rules[0].match.complexity: min is greater than max",
+        "rules[0].match.headers.x-a.regex: invalid RE2 pattern",
+        "rules[0].then: deny cannot be combined", "rules[0].match.tenant[0]: unknown tenant \"nobody\"",
+        "rules[0].match.intent[0]: unknown intent \"legal\"",
+        "rules[1].then.split: weights sum to 90, not 100", "rules[1].name: duplicate rule \"r0\"",
+        "rules[2].then: needs candidates, split or deny", "tests[0].expect: needs model or deny",
+        "tests[0].expect.rule: unknown rule \"nope\""}) {
+    EXPECT_THAT(lines, ::testing::Contains(HasSubstr(want))) << want;
+  }
+}
+
+}  // namespace
+}  // namespace llmrouter::decision
