@@ -1,0 +1,32 @@
+// The bundles the project ships must be valid, lint-clean and pass their own tests.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "services/decision/bundle_tester.h"
+#include "services/decision/policy_lint.h"
+#include "tests/support/process_harness.h"
+
+namespace llmrouter::decision {
+namespace {
+
+TEST(ExampleBundlesTest, LocalDemoBundleIsCleanAndPassesItsTests) {
+  std::ifstream in(testing::SourcePath("deploy/examples/local/policy.yaml"));
+  ASSERT_TRUE(in);
+  std::stringstream text;
+  text << in.rdbuf();
+  for (const auto& f : LintPolicyBundle(text.str())) {
+    ADD_FAILURE() << f.check() << " " << f.path() << ": " << f.message();
+  }
+  auto bundle = ParsePolicyBundleOrError(text.str());
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  auto policy = CompiledPolicy::Compile(*bundle, 1, "h");
+  auto results = RunBundleTests(*policy);
+  EXPECT_GE(results.size(), 3u);
+  for (const auto& r : results) EXPECT_TRUE(r.passed()) << r.name() << ": " << r.detail();
+}
+
+}  // namespace
+}  // namespace llmrouter::decision
