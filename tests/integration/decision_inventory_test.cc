@@ -4,7 +4,10 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -216,6 +219,51 @@ TEST_F(DecisionInventoryTest, PolicyFileEditsApplyAndBadEditsAreRejected) {
   }
   EXPECT_THAT(Metrics(), HasSubstr("op=\"file\",result=\"rejected\""));
   EXPECT_TRUE(Route("from-file", &resp).ok()) << "a bad edit must leave the active revision";
+}
+
+TEST_F(DecisionInventoryTest, ReloadsDropNoRequest) {
+  ASSERT_TRUE(EventuallyRoutesTo("first"));
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, failed{0};
+  std::mutex mu;
+  std::set<uint64_t> revisions_seen;
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&] {
+      while (!stop.load()) {
+        v1::RouteRequestResponse resp;
+        grpc::Status s = Route("m", &resp);
+        if (s.ok()) {
+          ++ok;
+          std::lock_guard<std::mutex> lock(mu);
+          revisions_seen.insert(resp.policy_revision());
+        } else {
+          ++failed;
+        }
+      }
+    });
+  }
+  // Twenty applies through the API and a file change, while requests flow.
+  for (int i = 0; i < 20; ++i) {
+    grpc::ClientContext ctx;
+    Admin(&ctx);
+    v1::ApplyBundleRequest req;
+    req.set_bundle(absl::StrCat("models:\n  - name: m\n    aliases: [alias-", i, "]\n"));
+    v1::ApplyBundleResponse resp;
+    ASSERT_TRUE(policy_stub_->ApplyBundle(&ctx, req, &resp).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  WriteFile(dir_ + "/policy.yaml", "models:\n  - name: m\n    aliases: [from-file]\n");
+  v1::RouteRequestResponse probe;
+  for (int i = 0; i < 250 && !Route("from-file", &probe).ok(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  stop.store(true);
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_GT(ok.load(), 100);
+  EXPECT_GE(revisions_seen.size(), 5u) << "requests should have seen several revisions";
+  EXPECT_TRUE(Route("from-file", &probe).ok());
 }
 
 }  // namespace
