@@ -57,7 +57,21 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& r)
                              .Name("llmrouter_gateway_decision_duration_seconds")
                              .Help("Time the gateway waited for a routing decision")
                              .Register(r)
-                             .Add({}, DecisionBuckets())) {
+                             .Add({}, DecisionBuckets())),
+      ttft_(prometheus::BuildHistogram()
+                .Name("llmrouter_gateway_time_to_first_token_seconds")
+                .Help("Time from a streamed request's arrival until its first byte was relayed")
+                .Register(r)
+                .Add({}, RequestBuckets())),
+      tokens_(prometheus::BuildCounter()
+                  .Name("llmrouter_gateway_tokens_total")
+                  .Help("Tokens backends reported (usage), by tenant, model and type "
+                        "(prompt|completion); at most 100 tenants and models, the rest \"other\"")
+                  .Register(r)),
+      cost_(prometheus::BuildCounter()
+                .Name("llmrouter_gateway_estimated_cost_usd_total")
+                .Help("Decision's cost estimate of answered requests, by tenant and model")
+                .Register(r)) {
   for (AttemptResult result :
        {AttemptResult::kOk, AttemptResult::kConnectError, AttemptResult::kTimeout,
         AttemptResult::kHttp5xx, AttemptResult::kHttp429, AttemptResult::kReset}) {
@@ -81,6 +95,36 @@ void GatewayMetrics::DecisionDone(const absl::Status& status, double seconds) {
   if (!status.ok()) {
     decision_errors_.Add({{"code", absl::StatusCodeToString(status.code())}}).Increment();
   }
+}
+
+void GatewayMetrics::Usage(std::string_view tenant, std::string_view model,
+                           uint32_t prompt_tokens, uint32_t completion_tokens,
+                           double estimated_cost_usd) {
+  UsageCells cells;
+  {
+    absl::MutexLock lock(&usage_mu_);
+    auto bounded = [](absl::flat_hash_set<std::string>& seen, std::string_view value) {
+      std::string v(value);
+      if (seen.contains(v)) return v;
+      if (seen.size() >= kMaxLabelValues) return std::string("other");
+      seen.insert(v);
+      return v;
+    };
+    std::string t = bounded(tenants_, tenant);
+    std::string m = bounded(models_, model);
+    std::string key = t + '\n' + m;
+    auto it = usage_cells_.find(key);
+    if (it == usage_cells_.end()) {
+      UsageCells fresh{&tokens_.Add({{"tenant", t}, {"model", m}, {"type", "prompt"}}),
+                       &tokens_.Add({{"tenant", t}, {"model", m}, {"type", "completion"}}),
+                       &cost_.Add({{"tenant", t}, {"model", m}})};
+      it = usage_cells_.emplace(key, fresh).first;
+    }
+    cells = it->second;
+  }
+  cells.prompt->Increment(prompt_tokens);
+  cells.completion->Increment(completion_tokens);
+  if (estimated_cost_usd > 0) cells.cost->Increment(estimated_cost_usd);
 }
 
 }  // namespace llmrouter::gateway

@@ -8,9 +8,14 @@
 #include <prometheus/registry.h>
 
 #include <array>
+#include <cstdint>
+#include <string>
 #include <string_view>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "services/gateway/upstream_exchange.h"
 
 namespace llmrouter::gateway {
@@ -31,6 +36,15 @@ class GatewayMetrics {
   void RequestShed() { shed_requests_.Increment(); }
   // One decision call: `status` OK or its failure.
   void DecisionDone(const absl::Status& status, double seconds);
+  // Time from a request's arrival until the first byte of a streamed answer was relayed.
+  void FirstToken(double seconds) { ttft_.Observe(seconds); }
+  // Tokens a backend reported for one answer, and decision's cost estimate, by tenant and model.
+  // At most kMaxLabelValues distinct tenants and models each get their own series; the rest
+  // count under "other".
+  void Usage(std::string_view tenant, std::string_view model, uint32_t prompt_tokens,
+             uint32_t completion_tokens, double estimated_cost_usd);
+
+  static constexpr std::size_t kMaxLabelValues = 100;
 
  private:
   prometheus::Family<prometheus::Counter>& requests_;
@@ -42,6 +56,19 @@ class GatewayMetrics {
   prometheus::Counter& shed_requests_;
   prometheus::Family<prometheus::Counter>& decision_errors_;
   prometheus::Histogram& decision_duration_;
+  prometheus::Histogram& ttft_;
+  prometheus::Family<prometheus::Counter>& tokens_;
+  prometheus::Family<prometheus::Counter>& cost_;
+
+  struct UsageCells {
+    prometheus::Counter* prompt;
+    prometheus::Counter* completion;
+    prometheus::Counter* cost;
+  };
+  absl::Mutex usage_mu_;
+  absl::flat_hash_set<std::string> tenants_ ABSL_GUARDED_BY(usage_mu_);
+  absl::flat_hash_set<std::string> models_ ABSL_GUARDED_BY(usage_mu_);
+  absl::flat_hash_map<std::string, UsageCells> usage_cells_ ABSL_GUARDED_BY(usage_mu_);
 };
 
 }  // namespace llmrouter::gateway

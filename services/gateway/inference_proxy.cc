@@ -137,6 +137,7 @@ InferenceProxy::Worker& InferenceProxy::LocalWorker(beast::tcp_stream& client) {
 
 asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, HttpRequest& request,
                                                     v1::RequestKind kind, bool keep_alive) {
+  const auto request_start = std::chrono::steady_clock::now();
   Worker& worker = LocalWorker(client);
   absl::StatusOr<InspectedRequest> inspected = worker.inspector.Inspect(request.body());
   if (!inspected.ok()) {
@@ -149,6 +150,7 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
                                   StdView(route.status().message()), "");
   }
 
+  const std::string tenant = route->tenant();
   auto decision_start = std::chrono::steady_clock::now();
   absl::StatusOr<v1::RouteRequestResponse> decision = co_await AsyncRoute(
       decision_, *std::move(route), std::chrono::system_clock::now() + options_.decision_timeout,
@@ -227,12 +229,23 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
         options_.upstream_credentials
             ? options_.upstream_credentials->AuthorizationFor(target.address())
             : std::string_view());
+    const Attempt record{&target,
+                         &tenant,
+                         &decision->decision_id(),
+                         decision->estimated_cost_usd(),
+                         request_start,
+                         std::chrono::steady_clock::now()};
     UpstreamExchange exchange(worker.pool, target.address(), attempt_timeout);
     AttemptResult result = co_await exchange.Start(upstream_request);
     // The response has begun: gaps in its body get the full per-attempt allowance.
     exchange.set_timeout(options_.upstream_timeout);
     if (result != AttemptResult::kOk) {
       metrics_.UpstreamAttempt(result);
+      RecordOutcome(record,
+                    result == AttemptResult::kHttp5xx || result == AttemptResult::kHttp429
+                        ? static_cast<int>(exchange.header().result_int())
+                        : 0,
+                    AttemptResultName(result), {}, 0);
       failures.push_back(absl::StrCat(target.endpoint_id(), ": ", exchange.error()));
       continue;
     }
@@ -259,10 +272,14 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
                                      ? AttemptResult::kTimeout
                                      : AttemptResult::kReset);
         failures.push_back(absl::StrCat(target.endpoint_id(), ": ", read.message()));
+        RecordOutcome(record, 0,
+                      read.code() == absl::StatusCode::kDeadlineExceeded ? "timeout" : "reset", {},
+                      0);
         continue;
       }
       metrics_.UpstreamAttempt(AttemptResult::kOk);
       exchange.Finish();
+      RecordOutcome(record, status, "", FindUsage(answer), SecondsSince(record.start));
       http::response<http::string_body> response;
       PrepareResponse(request, upstream, headers, keep_alive, &response);
       response.body() = std::move(answer);
@@ -273,8 +290,7 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
     }
 
     // A stream: relay each piece as it arrives. From the first byte on there is no way back.
-    co_return co_await Relay(client, request, exchange, headers, keep_alive, target,
-                             decision->decision_id());
+    co_return co_await Relay(client, request, exchange, headers, keep_alive, record);
   }
 
   co_return co_await WriteError(client, request, keep_alive, 502,
@@ -287,8 +303,11 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Relay(beast::tcp_stream& client,
                                                     const HttpRequest& request,
                                                     UpstreamExchange& exchange,
                                                     const Headers& headers, bool keep_alive,
-                                                    const v1::Target& target,
-                                                    const std::string& decision_id) {
+                                                    const Attempt& attempt) {
+  const v1::Target& target = *attempt.target;
+  const std::string& decision_id = *attempt.decision_id;
+  SseUsageScanner usage;
+  double ttft = 0;
   const int status = static_cast<int>(exchange.header().result_int());
   const bool chunked = request.version() >= 11;
   if (!chunked) keep_alive = false;  // HTTP/1.0: the body ends when the connection closes
@@ -303,6 +322,7 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Relay(beast::tcp_stream& client,
                                     asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
     metrics_.UpstreamAttempt(AttemptResult::kOk);  // the backend answered; the client left
+    RecordOutcome(attempt, status, "client_gone", {}, 0);
     co_return ProxyOutcome{status, false};
   }
   // The last two bytes relayed, to know whether the stream stopped between two SSE events.
@@ -315,6 +335,10 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Relay(beast::tcp_stream& client,
       metrics_.UpstreamAttempt(piece.status().code() == absl::StatusCode::kDeadlineExceeded
                                    ? AttemptResult::kTimeout
                                    : AttemptResult::kReset);
+      RecordOutcome(attempt, status,
+                    piece.status().code() == absl::StatusCode::kDeadlineExceeded ? "timeout"
+                                                                                 : "reset",
+                    usage.usage(), ttft);
       if (!chunked || !event_stream) {
         // Not SSE: an unterminated body is the only way left to say that it broke.
         co_return ProxyOutcome{status, false};
@@ -340,6 +364,7 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Relay(beast::tcp_stream& client,
     if (piece->empty()) {
       metrics_.UpstreamAttempt(AttemptResult::kOk);
       exchange.Finish();
+      RecordOutcome(attempt, status, "", usage.usage(), ttft);
       if (chunked) {
         co_await asio::async_write(client, http::make_chunk_last(),
                                    asio::redirect_error(asio::use_awaitable, ec));
@@ -353,6 +378,11 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Relay(beast::tcp_stream& client,
       tail[0] = tail[1];
     }
     tail[1] = piece->back();
+    if (event_stream) usage.Feed(*piece);
+    if (ttft == 0) {
+      ttft = SecondsSince(attempt.start);
+      metrics_.FirstToken(SecondsSince(attempt.request_start));
+    }
     if (chunked) {
       co_await asio::async_write(client,
                                  http::make_chunk(asio::buffer(piece->data(), piece->size())),
@@ -364,9 +394,41 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Relay(beast::tcp_stream& client,
     if (ec) {
       // The client left: the backend's connection goes too, which stops its generation.
       metrics_.UpstreamAttempt(AttemptResult::kOk);
+      RecordOutcome(attempt, status, "client_gone", usage.usage(), ttft);
       co_return ProxyOutcome{status, false};
     }
   }
+}
+
+void InferenceProxy::RecordOutcome(const Attempt& attempt, int http_status,
+                                   std::string_view error, const TokenUsage& usage,
+                                   double ttft_seconds) {
+  const v1::Target& target = *attempt.target;
+  if (usage.found) {
+    metrics_.Usage(*attempt.tenant, target.model(), usage.prompt_tokens, usage.completion_tokens,
+                   attempt.estimated_cost_usd);
+  }
+  if (!options_.outcomes) return;
+  v1::Outcome outcome;
+  outcome.set_endpoint_id(target.endpoint_id());
+  outcome.set_model(target.model());
+  outcome.set_decision_id(*attempt.decision_id);
+  outcome.set_tenant(*attempt.tenant);
+  outcome.set_http_status(static_cast<uint32_t>(http_status));
+  outcome.set_error(std::string(error));
+  auto to_duration = [](double seconds, google::protobuf::Duration* out) {
+    int64_t nanos = static_cast<int64_t>(seconds * 1e9);
+    out->set_seconds(nanos / 1000000000);
+    out->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  };
+  to_duration(SecondsSince(attempt.start), outcome.mutable_latency());
+  if (ttft_seconds > 0) to_duration(ttft_seconds, outcome.mutable_time_to_first_token());
+  outcome.set_prompt_tokens(usage.prompt_tokens);
+  outcome.set_completion_tokens(usage.completion_tokens);
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  outcome.mutable_finished_at()->set_seconds(
+      std::chrono::duration_cast<std::chrono::seconds>(now).count());
+  options_.outcomes->Report(std::move(outcome));
 }
 
 }  // namespace llmrouter::gateway

@@ -21,10 +21,12 @@
 #include "services/gateway/decision_client.h"
 #include "services/gateway/fail_safe_table.h"
 #include "services/gateway/gateway_metrics.h"
+#include "services/gateway/outcome_reporter.h"
 #include "services/gateway/request_inspector.h"
 #include "services/gateway/upstream_credentials.h"
 #include "services/gateway/upstream_exchange.h"
 #include "services/gateway/upstream_pool.h"
+#include "services/gateway/usage_scanner.h"
 
 namespace llmrouter::gateway {
 
@@ -42,6 +44,8 @@ struct InferenceProxyOptions {
   std::shared_ptr<const FailSafeTable> fail_safe;
   // Authorization the gateway itself presents to some backends; null: none.
   std::shared_ptr<const UpstreamCredentials> upstream_credentials;
+  // Where the outcome of every attempt goes (batched, off the request path); null: nowhere.
+  std::shared_ptr<OutcomeReporter> outcomes;
   UpstreamPoolOptions pool;
   RequestInspectorOptions inspector;
 };
@@ -69,13 +73,25 @@ class InferenceProxy {
   struct Worker;
   using Headers = std::vector<std::pair<std::string, std::string>>;
 
+  // What an attempt's outcome report and usage metrics need to know.
+  struct Attempt {
+    const v1::Target* target;
+    const std::string* tenant;
+    const std::string* decision_id;
+    double estimated_cost_usd;
+    std::chrono::steady_clock::time_point request_start;
+    std::chrono::steady_clock::time_point start;
+  };
+
   Worker& LocalWorker(boost::beast::tcp_stream& client);
+  // Reports one attempt to inventory and, when the backend reported usage, counts its tokens.
+  void RecordOutcome(const Attempt& attempt, int http_status, std::string_view error,
+                     const TokenUsage& usage, double ttft_seconds);
   // Relays a streamed answer (chunked or until close) piece by piece as it arrives.
   boost::asio::awaitable<ProxyOutcome> Relay(boost::beast::tcp_stream& client,
                                              const HttpRequest& request, UpstreamExchange& exchange,
                                              const Headers& headers, bool keep_alive,
-                                             const v1::Target& target,
-                                             const std::string& decision_id);
+                                             const Attempt& attempt);
 
   InferenceProxyOptions options_;
   DecisionClient& decision_;

@@ -1,10 +1,14 @@
 // gateway: the OpenAI-compatible HTTP front door. Asks decision where each request goes and
 // proxies it to the chosen model backend.
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/service_runner.h"
 #include "common/periodic_task.h"
@@ -13,6 +17,7 @@
 #include "services/gateway/upstream_credentials.h"
 #include "services/gateway/gateway_metrics.h"
 #include "services/gateway/gateway_server.h"
+#include "services/gateway/outcome_reporter.h"
 #include "services/gateway/grpc_decision_client.h"
 
 ABSL_FLAG(int, http_port, 8080, "OpenAI-compatible HTTP port; 0 picks a free port");
@@ -47,6 +52,11 @@ ABSL_FLAG(std::string, api_keys_file, "",
 ABSL_FLAG(std::string, upstream_credentials, "",
           "Credentials sent to backends: host:port=env:VAR or host:port=file:/path, "
           "comma-separated; sent as Authorization: Bearer <secret>");
+ABSL_FLAG(std::string, inventory_target, "localhost:50061",
+          "gRPC target of inventory, where request outcomes are reported in batches; empty: "
+          "no reports");
+ABSL_FLAG(int, outcome_queue_size, 10000,
+          "Outcomes waiting to be sent; beyond it new ones are dropped and counted");
 ABSL_FLAG(int, prompt_excerpt_bytes, 8 << 10,
           "Largest prompt excerpt sent to decision for analysis");
 
@@ -136,6 +146,19 @@ int main(int argc, char** argv) {
   std::unique_ptr<llmrouter::gateway::GrpcDecisionClient> decision =
       llmrouter::gateway::GrpcDecisionClient::Create(absl::GetFlag(FLAGS_decision_target));
   llmrouter::gateway::GatewayMetrics metrics(*runner.registry());
+  if (!absl::GetFlag(FLAGS_inventory_target).empty()) {
+    llmrouter::gateway::OutcomeReporterOptions reporter;
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    reporter.reporter = absl::StrCat("gateway@", host, ":", getpid());
+    reporter.max_queue = static_cast<std::size_t>(std::max(1, absl::GetFlag(FLAGS_outcome_queue_size)));
+    options.proxy.outcomes = std::make_shared<llmrouter::gateway::OutcomeReporter>(
+        reporter,
+        llmrouter::gateway::MakeGrpcOutcomeSink(absl::GetFlag(FLAGS_inventory_target),
+                                                std::chrono::seconds(1)),
+        *runner.registry());
+    options.proxy.outcomes->Start();
+  }
   llmrouter::gateway::GatewayServer server(options, *decision, metrics);
 
   if (absl::Status s = runner.StartMetrics(); !s.ok()) return Fail(s);
@@ -150,6 +173,7 @@ int main(int argc, char** argv) {
   spdlog::info("gateway_stopping signal={} in_flight_grace_ms={}", signal,
                service_options->shutdown_grace.count());
   server.Stop(service_options->shutdown_grace);
+  if (options.proxy.outcomes) options.proxy.outcomes->Stop();
   runner.Shutdown();
   return EXIT_SUCCESS;
 }

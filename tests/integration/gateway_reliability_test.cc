@@ -58,7 +58,8 @@ std::unique_ptr<ServiceProcess> StartFailSafeGateway(const std::string& dir,
                                                      std::vector<std::string> extra = {}) {
   std::vector<std::string> args = {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
                                    absl::StrCat("--decision_target=127.0.0.1:", ClosedPort()),
-                                   "--decision_timeout_ms=100", "--failsafe_routes=" + routes};
+                                   "--decision_timeout_ms=100", "--failsafe_routes=" + routes,
+                                   "--inventory_target="};
   args.insert(args.end(), extra.begin(), extra.end());
   return Start(dir, "gateway", "services/gateway/gateway", args);
 }
@@ -93,7 +94,8 @@ TEST(GatewayReliabilityTest, DecisionStoppedMeansFailSafeRoutingCountedInMetrics
   auto gateway = Start(dir, "gateway", "services/gateway/gateway",
                        {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
                         absl::StrCat("--decision_target=127.0.0.1:", decision->port("grpc_port")),
-                        "--decision_timeout_ms=200", "--failsafe_file=" + dir + "/failsafe.txt"});
+                        "--decision_timeout_ms=200", "--failsafe_file=" + dir + "/failsafe.txt",
+                        absl::StrCat("--inventory_target=127.0.0.1:", inventory->port("grpc_port"))});
   ASSERT_TRUE(gateway);
   const int port = gateway->port("http_port");
 
@@ -119,6 +121,19 @@ TEST(GatewayReliabilityTest, DecisionStoppedMeansFailSafeRoutingCountedInMetrics
   EXPECT_THAT(ready.body, HasSubstr("failsafe"));
   HttpResult metrics = HttpCall(gateway->port("metrics_port"), "GET", "/metrics");
   EXPECT_THAT(metrics.body, HasSubstr("llmrouter_gateway_failsafe_routes_total 3"));
+
+  // Every answered request was reported to inventory, in batches off the request path.
+  HttpResult reported;
+  for (int i = 0; i < 100; ++i) {
+    reported = HttpCall(inventory->port("metrics_port"), "GET", "/metrics");
+    if (reported.body.find("llmrouter_inventory_outcomes_total") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_THAT(reported.body, HasSubstr("llmrouter_inventory_outcomes_total"));
+  HttpResult gateway_metrics = HttpCall(gateway->port("metrics_port"), "GET", "/metrics");
+  EXPECT_THAT(gateway_metrics.body, HasSubstr("llmrouter_gateway_outcomes_total{result=\"sent\"}"));
+  EXPECT_THAT(gateway_metrics.body,
+              HasSubstr("llmrouter_gateway_tokens_total{model=\"llama-3.1-8b-instruct\",tenant=\"default\""));
 }
 
 TEST(GatewayReliabilityTest, NotReadyWithoutDecisionOrFailSafe) {
@@ -126,7 +141,7 @@ TEST(GatewayReliabilityTest, NotReadyWithoutDecisionOrFailSafe) {
   auto gateway = Start(dir, "gateway", "services/gateway/gateway",
                        {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
                         absl::StrCat("--decision_target=127.0.0.1:", ClosedPort()),
-                        "--decision_timeout_ms=100"});
+                        "--decision_timeout_ms=100", "--inventory_target="});
   ASSERT_TRUE(gateway);
   HttpResult ready = HttpCall(gateway->port("http_port"), "GET", "/readyz");
   EXPECT_EQ(ready.status, 503);

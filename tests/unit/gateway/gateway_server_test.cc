@@ -27,6 +27,7 @@
 #include "common/http_server.h"
 #include "services/gateway/api_key_store.h"
 #include "services/gateway/fail_safe_table.h"
+#include "services/gateway/outcome_reporter.h"
 #include "services/gateway/upstream_credentials.h"
 #include "tests/support/http_test_client.h"
 
@@ -103,7 +104,8 @@ struct SeenRequest {
 };
 
 constexpr char kJsonAnswer[] =
-    R"({"id":"c1","object":"chat.completion","choices":[{"message":{"content":"hi"}}]})";
+    R"({"id":"c1","object":"chat.completion","choices":[{"message":{"content":"hi"}}],)"
+    R"("usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}})";
 constexpr char kFirstEvent[] = "data: {\"object\":\"chat.completion.chunk\",\"n\":1}\n\n";
 
 // A model backend on loopback, built from the project's own HTTP server.
@@ -194,7 +196,8 @@ class TestUpstream {
     }
     for (std::string event :
          {std::string("data: {\"object\":\"chat.completion.chunk\",\"n\":2}\n\n"),
-          std::string("data: {\"object\":\"chat.completion.chunk\",\"n\":3}\n\n"),
+          std::string("data: {\"object\":\"chat.completion.chunk\",\"n\":3,"
+                      "\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":3}}\n\n"),
           std::string("data: [DONE]\n\n")}) {
       co_await asio::async_write(stream, http::make_chunk(asio::buffer(event)),
                                  asio::redirect_error(asio::use_awaitable, ec));
@@ -826,6 +829,84 @@ TEST_F(GatewayServerTest, BackendsGetTheOperatorsCredentialNeverTheClients) {
   ASSERT_EQ(Chat(kChatBody, {{"authorization", "Bearer client-key"}}).status, 200);
   ASSERT_THAT(upstream.seen(), SizeIs(1));
   EXPECT_EQ(upstream.seen()[0].headers["authorization"], "Bearer provider-secret");
+}
+
+class RecordingSink : public OutcomeSink {
+ public:
+  absl::Status Send(const v1::ReportOutcomesRequest& batch) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const v1::Outcome& o : batch.outcomes()) outcomes_.push_back(o);
+    return absl::OkStatus();
+  }
+  std::vector<v1::Outcome> outcomes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return outcomes_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<v1::Outcome> outcomes_;
+};
+
+TEST_F(GatewayServerTest, OutcomesAndTokenUsageAreRecordedPerTenantAndModel) {
+  auto sink = std::make_unique<RecordingSink>();
+  RecordingSink* recorded = sink.get();
+  GatewayServerOptions options = DefaultOptions();
+  options.proxy.outcomes =
+      std::make_shared<OutcomeReporter>(OutcomeReporterOptions{"test"}, std::move(sink), registry_);
+  Restart(options);
+  TestUpstream failing(TestUpstream::Mode::kStatus500);
+  TestUpstream json(TestUpstream::Mode::kJson);
+  Route(MakeTarget("ep-bad", failing.port(), "m1"), {MakeTarget("ep-json", json.port(), "m1")});
+  ASSERT_EQ(Chat(kChatBody, {{"x-router-tenant", "acme"}}).status, 200);
+
+  TestUpstream sse(TestUpstream::Mode::kSse);
+  sse.release();
+  Route(MakeTarget("ep-sse", sse.port(), "m1"));
+  HttpResult streamed =
+      Chat(R"({"model":"m1","stream":true,"stream_options":{"include_usage":true},"messages":[]})",
+           {{"x-router-tenant", "acme"}});
+  ASSERT_EQ(streamed.status, 200);
+  StopServingRequests();
+  options.proxy.outcomes->Flush();
+
+  std::vector<v1::Outcome> outcomes = recorded->outcomes();
+  ASSERT_THAT(outcomes, SizeIs(3));
+  EXPECT_EQ(outcomes[0].endpoint_id(), "ep-bad");
+  EXPECT_EQ(outcomes[0].http_status(), 500u);
+  EXPECT_EQ(outcomes[0].error(), "http_5xx");
+  EXPECT_EQ(outcomes[1].endpoint_id(), "ep-json");
+  EXPECT_EQ(outcomes[1].http_status(), 200u);
+  EXPECT_EQ(outcomes[1].tenant(), "acme");
+  EXPECT_EQ(outcomes[1].decision_id(), "dec-0001");
+  EXPECT_EQ(outcomes[1].prompt_tokens(), 5u);
+  EXPECT_EQ(outcomes[1].completion_tokens(), 2u);
+  EXPECT_EQ(outcomes[2].endpoint_id(), "ep-sse");
+  EXPECT_EQ(outcomes[2].completion_tokens(), 3u);
+  EXPECT_TRUE(outcomes[2].has_time_to_first_token());
+
+  EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_tokens_total",
+                        {{"tenant", "acme"}, {"model", "m1"}, {"type", "prompt"}}),
+            9);
+  EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_tokens_total",
+                        {{"tenant", "acme"}, {"model", "m1"}, {"type", "completion"}}),
+            5);
+}
+
+TEST(GatewayMetricsTest, TenantAndModelLabelsAreBounded) {
+  prometheus::Registry registry;
+  GatewayMetrics metrics(registry);
+  for (std::size_t i = 0; i < GatewayMetrics::kMaxLabelValues + 20; ++i) {
+    metrics.Usage("tenant-" + std::to_string(i), "m1", 1, 1, 0);
+  }
+  std::size_t series = 0;
+  for (const auto& family : registry.Collect()) {
+    if (family.name == "llmrouter_gateway_tokens_total") series = family.metric.size();
+  }
+  EXPECT_EQ(series, 2 * (GatewayMetrics::kMaxLabelValues + 1));  // prompt and completion
+  EXPECT_EQ(MetricValue(registry, "llmrouter_gateway_tokens_total",
+                        {{"tenant", "other"}, {"type", "prompt"}}),
+            20);
 }
 
 }  // namespace

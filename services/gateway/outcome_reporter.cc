@@ -1,0 +1,104 @@
+#include "services/gateway/outcome_reporter.h"
+
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "absl/time/time.h"
+#include "common/grpc_status.h"
+#include "common/logging.h"
+#include "llmrouter/v1/inventory.grpc.pb.h"
+
+namespace llmrouter::gateway {
+
+namespace {
+
+class GrpcOutcomeSink : public OutcomeSink {
+ public:
+  GrpcOutcomeSink(const std::string& target, std::chrono::milliseconds timeout)
+      : stub_(v1::InventoryService::NewStub(
+            grpc::CreateChannel(target, grpc::InsecureChannelCredentials()))),
+        timeout_(timeout) {}
+
+  absl::Status Send(const v1::ReportOutcomesRequest& batch) override {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + timeout_);
+    v1::ReportOutcomesResponse response;
+    return FromGrpcStatus(stub_->ReportOutcomes(&context, batch, &response));
+  }
+
+ private:
+  std::unique_ptr<v1::InventoryService::Stub> stub_;
+  std::chrono::milliseconds timeout_;
+};
+
+prometheus::Family<prometheus::Counter>& OutcomeFamily(prometheus::Registry& registry) {
+  return prometheus::BuildCounter()
+      .Name("llmrouter_gateway_outcomes_total")
+      .Help("Request outcomes for inventory: sent, or dropped because the queue was full or the "
+            "batch could not be sent")
+      .Register(registry);
+}
+
+}  // namespace
+
+std::unique_ptr<OutcomeSink> MakeGrpcOutcomeSink(const std::string& target,
+                                                 std::chrono::milliseconds timeout) {
+  return std::make_unique<GrpcOutcomeSink>(target, timeout);
+}
+
+OutcomeReporter::OutcomeReporter(OutcomeReporterOptions options, std::unique_ptr<OutcomeSink> sink,
+                                 prometheus::Registry& registry)
+    : options_(std::move(options)),
+      sink_(std::move(sink)),
+      sent_(OutcomeFamily(registry).Add({{"result", "sent"}})),
+      dropped_full_(OutcomeFamily(registry).Add({{"result", "dropped_queue_full"}})),
+      dropped_failed_(OutcomeFamily(registry).Add({{"result", "dropped_send_failed"}})),
+      task_(absl::FromChrono(options_.flush_interval), [this] { Flush(); }) {}
+
+OutcomeReporter::~OutcomeReporter() { Stop(); }
+
+void OutcomeReporter::Start() { task_.Start(); }
+
+void OutcomeReporter::Stop() {
+  task_.Stop();
+  Flush();
+}
+
+void OutcomeReporter::Report(v1::Outcome outcome) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (queue_.size() < options_.max_queue) {
+      queue_.push_back(std::move(outcome));
+      return;
+    }
+  }
+  dropped_full_.Increment();
+}
+
+void OutcomeReporter::Flush() {
+  absl::MutexLock flush_lock(&flush_mu_);
+  for (;;) {
+    v1::ReportOutcomesRequest batch;
+    batch.set_reporter(options_.reporter);
+    {
+      absl::MutexLock lock(&mu_);
+      while (!queue_.empty() && static_cast<std::size_t>(batch.outcomes_size()) < options_.max_batch) {
+        *batch.add_outcomes() = std::move(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    if (batch.outcomes_size() == 0) return;
+    absl::Status sent = sink_->Send(batch);
+    if (sent.ok()) {
+      sent_.Increment(batch.outcomes_size());
+    } else {
+      dropped_failed_.Increment(batch.outcomes_size());
+      spdlog::warn("outcome_report_failed outcomes={} error=\"{}\"", batch.outcomes_size(),
+                   sent.message());
+      return;  // the rest waits for the next tick instead of piling calls on a failing sink
+    }
+  }
+}
+
+}  // namespace llmrouter::gateway

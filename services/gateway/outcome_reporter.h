@@ -1,0 +1,73 @@
+// Sends the outcome of every proxied request to inventory in batches, off the request path: a
+// request only appends to a bounded queue; a background thread drains it.
+#ifndef LLMROUTER_SERVICES_GATEWAY_OUTCOME_REPORTER_H_
+#define LLMROUTER_SERVICES_GATEWAY_OUTCOME_REPORTER_H_
+
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "common/periodic_task.h"
+#include "llmrouter/v1/inventory.pb.h"
+
+namespace llmrouter::gateway {
+
+// Where batches go; the gRPC implementation calls InventoryService/ReportOutcomes. Called only
+// from the reporter's own thread, so it may block (within its own deadline).
+class OutcomeSink {
+ public:
+  virtual ~OutcomeSink() = default;
+  virtual absl::Status Send(const v1::ReportOutcomesRequest& batch) = 0;
+};
+
+// A sink over an insecure gRPC channel to `target`, each call bounded by `timeout`.
+std::unique_ptr<OutcomeSink> MakeGrpcOutcomeSink(const std::string& target,
+                                                 std::chrono::milliseconds timeout);
+
+struct OutcomeReporterOptions {
+  std::string reporter;  // identifies this gateway replica
+  std::size_t max_queue = 10000;
+  std::size_t max_batch = 500;
+  std::chrono::milliseconds flush_interval{250};
+};
+
+// Report() is safe from any thread and never blocks on the sink: when the queue is full the
+// outcome is dropped and counted. Batches that the sink fails are dropped and counted too (an
+// outcome report is a hint; retrying would only pile up behind an absent inventory).
+// Metrics: llmrouter_gateway_outcomes_total{result="sent|dropped_queue_full|dropped_send_failed"}.
+class OutcomeReporter {
+ public:
+  OutcomeReporter(OutcomeReporterOptions options, std::unique_ptr<OutcomeSink> sink,
+                  prometheus::Registry& registry);
+  ~OutcomeReporter();
+
+  void Start();
+  // Sends what is queued once more, then stops the thread.
+  void Stop();
+
+  void Report(v1::Outcome outcome);
+  // Drains the queue now, on the calling thread (what the timer does).
+  void Flush();
+
+ private:
+  OutcomeReporterOptions options_;
+  std::unique_ptr<OutcomeSink> sink_;
+  prometheus::Counter& sent_;
+  prometheus::Counter& dropped_full_;
+  prometheus::Counter& dropped_failed_;
+  absl::Mutex mu_;
+  std::deque<v1::Outcome> queue_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex flush_mu_;  // one drain at a time
+  PeriodicTask task_;
+};
+
+}  // namespace llmrouter::gateway
+
+#endif  // LLMROUTER_SERVICES_GATEWAY_OUTCOME_REPORTER_H_
