@@ -113,9 +113,11 @@ struct BackendProber::Impl {
 
   void Tick() {
     SnapshotPtr snap = registry.Snapshot();
-    int64_t before = monitor.ejections();
     registry.ApplyLive(monitor.Evaluate(snap->snapshot()));
-    if (int64_t n = monitor.ejections() - before; n > 0) metrics.ejections.Increment(n);
+    // Ejections happen as outcome reports arrive; the counter catches up once per tick.
+    const int64_t ejected = monitor.ejections();
+    if (ejected > ejections_counted) metrics.ejections.Increment(ejected - ejections_counted);
+    ejections_counted = ejected;
     const absl::Time now = clock.Now();
     absl::flat_hash_set<std::string> present;
     for (const auto& e : snap->snapshot().endpoints()) {
@@ -176,6 +178,7 @@ struct BackendProber::Impl {
   // Touched only on the io thread.
   absl::flat_hash_map<std::string, absl::Time> next_probe, next_scrape;
   absl::flat_hash_set<std::string> probe_in_flight, scrape_in_flight;
+  int64_t ejections_counted = 0;
 };
 
 BackendProber::BackendProber(EndpointRegistry& registry, HealthMonitor& monitor,

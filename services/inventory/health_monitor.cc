@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/logging.h"
 #include "common/proto_time.h"
 
 namespace llmrouter::inventory {
@@ -46,7 +47,8 @@ void HealthMonitor::RecordScrape(const std::string& id, const absl::StatusOr<Scr
   s.scraped_at = clock_.Now();
 }
 
-void HealthMonitor::EjectLocked(State& s, absl::Time now, std::string reason) {
+void HealthMonitor::EjectLocked(const std::string& id, State& s, absl::Time now,
+                                std::string reason) {
   ++s.ejection_count;
   ++ejections_;
   absl::Duration d = outlier_.base_ejection;
@@ -54,6 +56,8 @@ void HealthMonitor::EjectLocked(State& s, absl::Time now, std::string reason) {
   d = std::min(d, outlier_.max_ejection);
   s.ejected_until = now + d;
   s.half_open = false;
+  spdlog::warn("endpoint_ejected id={} reason=\"{}\" for={} ejection={}", id, reason,
+               absl::FormatDuration(d), s.ejection_count);
   s.ejection_reason = std::move(reason);
   // Judge the endpoint afresh once it is back.
   s.fail_streak = 0;
@@ -86,7 +90,7 @@ void HealthMonitor::RecordOutcome(const llmrouter::v1::Outcome& o) {
   s.fail_streak = failed ? s.fail_streak + 1 : 0;
   if (s.half_open) {
     if (failed) {
-      EjectLocked(s, now, "failed again after re-admission");
+      EjectLocked(o.endpoint_id(), s, now, "failed again after re-admission");
     } else {
       s.half_open = false;
       s.stable_since = now;
@@ -94,9 +98,9 @@ void HealthMonitor::RecordOutcome(const llmrouter::v1::Outcome& o) {
     return;
   }
   if (s.fail_streak >= outlier_.consecutive_failures) {
-    EjectLocked(s, now, absl::StrCat(s.fail_streak, " consecutive failures"));
+    EjectLocked(o.endpoint_id(), s, now, absl::StrCat(s.fail_streak, " consecutive failures"));
   } else if (s.outcomes >= outlier_.min_requests && s.error_rate >= outlier_.error_rate) {
-    EjectLocked(s, now, absl::StrFormat("error rate %.2f", s.error_rate));
+    EjectLocked(o.endpoint_id(), s, now, absl::StrFormat("error rate %.2f", s.error_rate));
   }
 }
 

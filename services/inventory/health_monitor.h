@@ -78,7 +78,8 @@ class HealthMonitor {
     absl::Time stable_since = absl::InfinitePast();
     std::string ejection_reason;
   };
-  void EjectLocked(State& s, absl::Time now, std::string reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EjectLocked(const std::string& id, State& s, absl::Time now, std::string reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Clock& clock_;
   const OutlierSettings outlier_;
