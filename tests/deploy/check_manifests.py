@@ -32,7 +32,13 @@ def check_container(doc, pod, c):
         if probe not in c:
             problem(doc, f"container {name} has no {probe}")
     component = doc["metadata"]["labels"].get("app.kubernetes.io/component")
-    if component in ("decision", "inventory"):
+    mtls = any(a.startswith("--tls_cert_file=") for a in c.get("args", []))
+    if component in ("decision", "inventory") and mtls:
+        # The kubelet's gRPC probe cannot present a client certificate: TCP instead.
+        for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+            if "tcpSocket" not in c.get(probe, {}):
+                problem(doc, f"container {name} {probe} is not a TCP probe under mTLS")
+    elif component in ("decision", "inventory"):
         for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
             if "grpc" not in c.get(probe, {}):
                 problem(doc, f"container {name} {probe} is not a native gRPC probe")
@@ -41,6 +47,9 @@ def check_container(doc, pod, c):
                 "inventory": "llmrouter.v1.InventoryService"}[component]
         if ready != want:
             problem(doc, f"readiness probe checks service {ready!r}, want {want!r}")
+    if mtls and not any(m.get("mountPath") == "/etc/llm-router/tls"
+                        for m in c.get("volumeMounts", [])):
+        problem(doc, f"container {name} uses --tls_* files but does not mount them")
     if component == "gateway":
         for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
             if c.get(probe, {}).get("httpGet", {}).get("path") != path:
@@ -81,6 +90,8 @@ def main(path):
         if key in names:
             problem(doc, "defined twice")
         names[key] = doc
+        if kind == "Certificate":  # cert-manager writes the Secret it names
+            names[("Secret", meta.get("namespace"), doc["spec"]["secretName"])] = doc
         labels = meta.get("labels") or {}
         for k in ("app.kubernetes.io/name", "app.kubernetes.io/instance",
                   "app.kubernetes.io/managed-by", "helm.sh/chart"):

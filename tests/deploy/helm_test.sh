@@ -16,7 +16,7 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 ok() { echo "ok   $*"; }
 
 # Objects that the external-policies scenario expects to exist outside the release.
-external=(llm-router-policies llm-router-endpoints llm-router-credentials)
+external=(llm-router-policies llm-router-endpoints llm-router-credentials llm-router-mtls)
 
 render() {  # render <output> <helm template args...>
   local dest=$1
@@ -87,10 +87,37 @@ expect production-values.yaml "PDB in production" 'kind: PodDisruptionBudget'
 expect production-values.yaml "NetworkPolicy in production" 'kind: NetworkPolicy'
 expect production-values.yaml "Ingress in production" 'kind: Ingress'
 expect production-values.yaml "digest-free image from the registry" 'image: registry.example.com/platform/llm-router:0.1.0'
+expect production-values.yaml "cert-manager Certificate for mTLS" 'kind: Certificate'
+expect production-values.yaml "services get the TLS flags" 'tls_cert_file=/etc/llm-router/tls/tls.crt'
+expect production-values.yaml "API keys file passed to the gateway" 'api_keys_file=/etc/llm-router/secrets/api-keys'
+expect production-values.yaml "backend credential from the Secret" 'upstream_credentials=api.openai.com:443=file:/etc/llm-router/secrets/openai-api-key'
+expect production-values.yaml "fail-safe routes" 'failsafe_routes=llama-3.1-8b-instruct=vllm-llama-0[^|]*\|vllm-llama-1'
+expect production-values.yaml "API key stored as its digest" 'api-keys:'
+expect_not production-values.yaml "plain API key not stored" "$(printf 'sk-support-example' | base64)"
+expect_not defaults.yaml "no API keys by default" 'api_keys_file'
+expect_not defaults.yaml "no Secret without content" 'kind: Secret'
+expect external-policies-values.yaml "existing mTLS Secret mounted" 'secretName: llm-router-mtls'
 expect_not external-policies-values.yaml "no ConfigMap with external policies" 'kind: ConfigMap'
 expect_not external-policies-values.yaml "no Secret with an existing Secret" 'kind: Secret'
 expect external-policies-values.yaml "external policy ConfigMap mounted" 'name: llm-router-policies'
 expect external-policies-values.yaml "external policy key used" 'policy_file=/etc/llm-router/policy/bundle.yaml'
+
+# NOTES.txt renders for every scenario (helm template skips it; render it as a template here).
+notes_chart="$out/notes-chart"
+cp -r "$chart" "$notes_chart"
+{ echo '{{- define "llm-router.notes" }}'; cat "$chart/templates/NOTES.txt"; echo '{{- end }}'; } \
+  >"$notes_chart/templates/_notes.tpl"
+echo 'notes: {{ include "llm-router.notes" . | toJson }}' >"$notes_chart/templates/notes.yaml"
+for values in "" "$chart"/ci/*-values.yaml; do
+  label=${values:+$(basename "$values" .yaml)}
+  if "$helm" template r "$notes_chart" ${values:+-f "$values"} --show-only templates/notes.yaml \
+    >"$out/notes.yaml" 2>&1 && grep -q 'helm test r' "$out/notes.yaml"; then
+    ok "NOTES.txt renders (${label:-defaults})"
+  else
+    cat "$out/notes.yaml"
+    fail "NOTES.txt (${label:-defaults})"
+  fi
+done
 
 # What the chart must refuse.
 refuse() {  # refuse <label> <expected message pattern> <helm template args...>
@@ -114,6 +141,8 @@ refuse "endpoint with an unknown field" 'adress is not allowed' \
   --set 'inventory.endpoints.list[0].adress=a:1'
 refuse "grace period shorter than the drain" 'must cover' \
   --set gateway.terminationGracePeriodSeconds=10 --set gateway.shutdownGraceMs=20000
+refuse "mTLS without a certificate source" 'mtls.existingSecret' --set mtls.enabled=true
+refuse "API key without key or digest" 'apiKeys' --set 'secrets.apiKeys[0].tenant=t'
 refuse "HPA without a target" 'needs targetCPU' --set gateway.autoscaling.enabled=true \
   --set gateway.autoscaling.targetCPUUtilizationPercentage=null
 

@@ -99,8 +99,66 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- define "llm-router.secretName" -}}
 {{- default (include "llm-router.componentName" (dict "root" . "suffix" "secrets")) .Values.secrets.existingSecret }}
 {{- end }}
+{{/* "true" when the chart creates the Secret: create is on, no existingSecret, and content. */}}
+{{- define "llm-router.createSecret" -}}
+{{- if and .Values.secrets.create (not .Values.secrets.existingSecret) (or .Values.secrets.apiKeys .Values.secrets.upstreamCredentials) }}true{{- end }}
+{{- end }}
+{{/* "true" when the gateway mounts a Secret. */}}
 {{- define "llm-router.hasSecret" -}}
-{{- if or .Values.secrets.existingSecret .Values.secrets.create }}true{{- end }}
+{{- if or .Values.secrets.existingSecret (include "llm-router.createSecret" .) }}true{{- end }}
+{{- end }}
+{{/* "true" when the gateway authenticates callers with an API-key file. */}}
+{{- define "llm-router.useApiKeys" -}}
+{{- if and .Values.secrets.apiKeysKey (or .Values.secrets.existingSecret (and (include "llm-router.createSecret" .) .Values.secrets.apiKeys)) }}true{{- end }}
+{{- end }}
+
+{{/* mTLS: the Secret with tls.crt, tls.key and ca.crt. */}}
+{{- define "llm-router.mtlsSecret" -}}
+{{- if .Values.mtls.certManager.enabled }}
+{{- include "llm-router.componentName" (dict "root" . "suffix" "mtls") }}
+{{- else }}
+{{- required "mtls.existingSecret (or mtls.certManager.enabled) is required when mtls.enabled" .Values.mtls.existingSecret }}
+{{- end }}
+{{- end }}
+
+{{/* mTLS flags, volume mount and volume of a service container/pod. */}}
+{{- define "llm-router.mtlsArgs" -}}
+{{- if .Values.mtls.enabled }}
+- --tls_cert_file=/etc/llm-router/tls/tls.crt
+- --tls_key_file=/etc/llm-router/tls/tls.key
+- --tls_ca_file=/etc/llm-router/tls/ca.crt
+- --tls_refresh_interval_s={{ .Values.mtls.refreshIntervalSeconds }}
+{{- end }}
+{{- end }}
+{{- define "llm-router.mtlsVolumeMount" -}}
+{{- if .Values.mtls.enabled }}
+- name: mtls
+  mountPath: /etc/llm-router/tls
+  readOnly: true
+{{- end }}
+{{- end }}
+{{- define "llm-router.mtlsVolume" -}}
+{{- if .Values.mtls.enabled }}
+- name: mtls
+  secret:
+    secretName: {{ include "llm-router.mtlsSecret" . }}
+    defaultMode: 0440
+{{- end }}
+{{- end }}
+
+{{/*
+Probe action of a gRPC service: native gRPC health, or TCP when mTLS is on (the kubelet's gRPC
+probe cannot present a client certificate). Call with (dict "root" $ "port" 50051 "service" "").
+*/}}
+{{- define "llm-router.grpcProbe" -}}
+{{- if .root.Values.mtls.enabled }}
+tcpSocket:
+  port: grpc
+{{- else }}
+grpc:
+  port: {{ .port }}
+  service: {{ .service | quote }}
+{{- end }}
 {{- end }}
 
 {{/* Flags every service takes. Call with (dict "root" $ "component" .Values.decision). */}}
@@ -109,6 +167,7 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 - --log_level={{ .root.Values.logging.level }}
 - --log_format={{ .root.Values.logging.format }}
 - --shutdown_grace_ms={{ .component.shutdownGraceMs }}
+{{- include "llm-router.mtlsArgs" .root }}
 {{- end }}
 
 {{/*
