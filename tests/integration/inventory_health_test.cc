@@ -171,5 +171,31 @@ TEST_F(InventoryHealthTest, DrainNeedsTheTokenAndSticksAgainstPassingProbes) {
   EXPECT_EQ(fleet["light"].health(), v1::HEALTH_STATE_DRAINING);
 }
 
+TEST_F(InventoryHealthTest, ReportedFailuresEjectAnEndpointWhoseProbesPass) {
+  absl::flat_hash_map<std::string, v1::Endpoint> fleet;
+  ASSERT_TRUE(Eventually(
+      [](auto& f) {
+        return f.contains("heavy") && f["heavy"].health() == v1::HEALTH_STATE_HEALTHY;
+      },
+      &fleet))
+      << Describe(fleet);
+  grpc::ClientContext ctx;
+  v1::ReportOutcomesRequest req;
+  req.set_reporter("test-gateway");
+  for (int i = 0; i < 5; ++i) {
+    v1::Outcome* o = req.add_outcomes();
+    o->set_endpoint_id("heavy");
+    o->set_http_status(503);
+  }
+  v1::ReportOutcomesResponse resp;
+  ASSERT_TRUE(stub_->ReportOutcomes(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.accepted(), 5u);
+  ASSERT_TRUE(
+      Eventually([](auto& f) { return f["heavy"].health() == v1::HEALTH_STATE_UNHEALTHY; }, &fleet))
+      << Describe(fleet);
+  EXPECT_THAT(fleet["heavy"].health_detail(), HasSubstr("ejected: 5 consecutive failures"));
+  EXPECT_EQ(fleet["light"].health(), v1::HEALTH_STATE_HEALTHY);
+}
+
 }  // namespace
 }  // namespace llmrouter::testing
