@@ -7,6 +7,7 @@
 #include "absl/time/time.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
+#include "common/tls_credentials.h"
 #include "llmrouter/v1/inventory.grpc.pb.h"
 
 namespace llmrouter::gateway {
@@ -17,7 +18,7 @@ class GrpcOutcomeSink : public OutcomeSink {
  public:
   GrpcOutcomeSink(const std::string& target, std::chrono::milliseconds timeout)
       : stub_(v1::InventoryService::NewStub(
-            grpc::CreateChannel(target, grpc::InsecureChannelCredentials()))),
+            grpc::CreateChannel(target, ChannelCredentialsFromFlags()))),
         timeout_(timeout) {}
 
   absl::Status Send(const v1::ReportOutcomesRequest& batch) override {
