@@ -11,7 +11,7 @@ debs=(
   libabsl-dev prometheus-cpp-dev libsqlite3-dev sqlite3 libboost-dev libboost-system-dev
   libssl-dev libsimdjson-dev rapidjson-dev libre2-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libxxhash-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
-  wrk python3
+  wrk python3 nginx
   prometheus unzip python3-yaml
 )
 # Node.js and npm: the machine's own when present (they may come from another channel than
