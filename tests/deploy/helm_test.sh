@@ -73,6 +73,8 @@ expect defaults.yaml "gateway targets the decision headless Service" \
   'decision_target=dns:///llm-router-decision-headless\.llm\.svc\.cluster\.local:50051'
 expect defaults.yaml "decision targets the inventory headless Service" \
   'inventory_target=dns:///llm-router-inventory-headless\.llm\.svc\.cluster\.local:50061'
+expect defaults.yaml "gateway reports outcomes to the inventory headless Service" \
+  'inventory_target=dns:///llm-router-inventory-headless\.llm\.svc\.cluster\.local:50061'
 expect defaults.yaml "headless Services" 'clusterIP: None'
 expect defaults.yaml "policy ConfigMap mounted as a directory" 'policy_file=/etc/llm-router/policy/policy.yaml'
 expect_not defaults.yaml "no subPath mounts (they never see ConfigMap updates)" 'subPath:'

@@ -74,6 +74,7 @@ def main(build):
                        work, f"{work}/decision.ready")
     _, gw = e2e.start("gateway", [b("services/gateway/gateway"), *common, "--http_port=0",
                                   f"--decision_target=localhost:{dec['grpc_port']}",
+                                  f"--inventory_target=localhost:{inv['grpc_port']}",
                                   f"--ready_file={work}/gateway.ready"],
                       work, f"{work}/gateway.ready")
     body = json.dumps({"model": SMALL, "messages": [{"role": "user", "content": "hi"}]}).encode()
@@ -84,6 +85,17 @@ def main(build):
                                   {"content-type": "application/json"})
         time.sleep(0.2)
     e2e.check(status == 200, f"chat completion through gateway → decision → inventory over mTLS ({status})")
+
+    # The gateway's outcome report reached inventory over mTLS too.
+    accepted = 0
+    deadline = time.time() + 10
+    while time.time() < deadline and accepted < 1:
+        _, text = e2e.http(f"http://127.0.0.1:{inv['metrics_port']}/metrics")
+        for line in text.decode().splitlines():
+            if line.startswith('llmrouter_inventory_outcomes_total{result="accepted"}'):
+                accepted = float(line.split()[-1])
+        time.sleep(0.2)
+    e2e.check(accepted >= 1, f"gateway → inventory outcome reports over mTLS ({accepted:.0f} accepted)")
 
     for name, port in (("inventory", inv["grpc_port"]), ("decision", dec["grpc_port"])):
         addr = f"localhost:{port}"

@@ -127,6 +127,7 @@ def main(build):
                    work, f"{work}/decision.ready")
     _, gw = start("gateway", [b("services/gateway/gateway"), *common, "--http_port=0",
                               f"--decision_target=127.0.0.1:{dec['grpc_port']}",
+                              f"--inventory_target=127.0.0.1:{inv['grpc_port']}",
                               f"--ready_file={work}/gateway.ready"],
                   work, f"{work}/gateway.ready")
     gateway = f"http://127.0.0.1:{gw['http_port']}"
@@ -217,6 +218,7 @@ def main(build):
         'llmrouter_decision_inventory_endpoints{job="llm-router-decision"}': lambda v: v == 2,
         'llmrouter_inventory_endpoints{job="llm-router-inventory",health="healthy"}': lambda v: v == 2,
         'llmrouter_inventory_watchers{job="llm-router-inventory"}': lambda v: v == 1,
+        'llmrouter_inventory_outcomes_total{job="llm-router-inventory",result="accepted"}': lambda v: v >= 24,
         'sum(vllm:request_success_total{job="llm-backends"})': lambda v: v >= 24,
         'count(vllm:num_requests_running{job="llm-backends"})': lambda v: v == 2,
     }
