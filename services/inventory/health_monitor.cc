@@ -30,7 +30,11 @@ void HealthMonitor::RecordProbe(const std::string& id, const ProbeSettings& prob
   }
   ++s.probe_fail_streak;
   s.probe_ok_streak = 0;
-  s.probe_detail = absl::StrCat("probe: ", detail, " (", s.probe_fail_streak, " in a row)");
+  // The count stops at the threshold: a dead endpoint's detail must not change with every
+  // probe, or each probe would publish a new inventory version.
+  s.probe_detail =
+      absl::StrCat("probe: ", detail, " (",
+                   std::min(s.probe_fail_streak, probe.unhealthy_threshold), " in a row)");
   if (s.probe_fail_streak >= probe.unhealthy_threshold || s.probe == ProbeState::kUnhealthy ||
       s.probe == ProbeState::kRecovering) {
     s.probe = ProbeState::kUnhealthy;

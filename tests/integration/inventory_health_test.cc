@@ -11,9 +11,13 @@
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "llmrouter/v1/inventory.grpc.pb.h"
+#include "tests/support/http_test_client.h"
 #include "tests/support/process_harness.h"
 
 namespace llmrouter::testing {
@@ -195,6 +199,53 @@ TEST_F(InventoryHealthTest, ReportedFailuresEjectAnEndpointWhoseProbesPass) {
       << Describe(fleet);
   EXPECT_THAT(fleet["heavy"].health_detail(), HasSubstr("ejected: 5 consecutive failures"));
   EXPECT_EQ(fleet["light"].health(), v1::HEALTH_STATE_HEALTHY);
+}
+
+// The sum of llmrouter_inventory_probes_total over results, from the inventory's /metrics.
+double ProbesDone(int metrics_port) {
+  HttpResult r = HttpCall(metrics_port, "GET", "/metrics");
+  double total = 0;
+  for (absl::string_view line : absl::StrSplit(r.body, '\n')) {
+    if (!absl::StartsWith(line, "llmrouter_inventory_probes_total{")) continue;
+    double v = 0;
+    if (absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &v)) total += v;
+  }
+  return total;
+}
+
+TEST_F(InventoryHealthTest, ProbesThatChangeNothingPublishNothing) {
+  doomed_->Signal(SIGKILL);
+  doomed_->Wait(10000);
+  // Settled: every endpoint is either up with its load scraped or down for good.
+  absl::flat_hash_map<std::string, v1::Endpoint> fleet;
+  ASSERT_TRUE(Eventually(
+      [](auto& f) {
+        if (f.size() < 4) return false;
+        for (auto& [id, e] : f) {
+          bool up = e.health() == v1::HEALTH_STATE_HEALTHY && e.load().has_updated_at();
+          if (!up && e.health() != v1::HEALTH_STATE_UNHEALTHY) return false;
+        }
+        return f["doomed"].health() == v1::HEALTH_STATE_UNHEALTHY;
+      },
+      &fleet))
+      << Describe(fleet);
+  grpc::ClientContext ctx;
+  v1::ListEndpointsResponse before;
+  ASSERT_TRUE(stub_->ListEndpoints(&ctx, v1::ListEndpointsRequest(), &before).ok());
+  // Wait for three more probes of every endpoint (the dead one included).
+  const int port = inventory_->port("metrics_port");
+  const double target = ProbesDone(port) + 3.0 * before.endpoints_size();
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (ProbesDone(port) < target && absl::Now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_GE(ProbesDone(port), target);
+  grpc::ClientContext ctx2;
+  v1::ListEndpointsResponse after;
+  ASSERT_TRUE(stub_->ListEndpoints(&ctx2, v1::ListEndpointsRequest(), &after).ok());
+  EXPECT_EQ(after.inventory_version(), before.inventory_version())
+      << before.ShortDebugString() << "\n"
+      << after.ShortDebugString();
 }
 
 }  // namespace

@@ -64,6 +64,9 @@ TEST_F(HealthMonitorTest, ProbesWalkTheStateMachine) {
   LiveStatus down = Eval("a");
   EXPECT_EQ(down.health, llmrouter::v1::HEALTH_STATE_UNHEALTHY);
   EXPECT_THAT(down.detail, HasSubstr("probe: refused (3 in a row)"));
+  // Staying down changes nothing, so it publishes nothing.
+  Probe("a", false);
+  EXPECT_EQ(Eval("a").detail, down.detail);
   // One success is not enough to come back (healthy_threshold 2), and a failure in between
   // starts the count again.
   Probe("a", true);
