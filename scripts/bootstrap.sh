@@ -12,7 +12,7 @@ debs=(
   libssl-dev libsimdjson-dev rapidjson-dev libre2-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libxxhash-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
   wrk python3 nginx
-  prometheus unzip python3-yaml
+  prometheus unzip python3-yaml openssl
 )
 # Node.js and npm: the machine's own when present (they may come from another channel than
 # Debian's, whose npm package would conflict), else Debian's.
