@@ -33,47 +33,30 @@ const RE2& NationalIdRe() {
       new RE2(R"(\b\d{3}-\d{2}-\d{4}\b|\b[A-CEGHJ-PR-TW-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b)");
   return *re;
 }
-// Phrases that ask for reasoning, and phrases that constrain the answer.
-const RE2& ReasoningRe() {
-  static const RE2* re = new RE2(
-      R"((?i)\b(step[- ]by[- ]step|explain why|reason(?:ing)? about|prove|derive|analy[sz]e|compare|)"
-      R"(trade-?offs?|pros and cons|justify|evaluate|root cause|design a|architect)\b)");
-  return *re;
-}
-const RE2& ConstraintRe() {
-  static const RE2* re =
-      new RE2(R"((?i)\b(must|must not|should not|at least|at most|no more than|exactly|without|)"
-              R"(only use|do not|don't|within \d+|in json|format as)\b)");
-  return *re;
-}
+// Cue groups, matched in the same pass as the bundle's intents: the more groups a prompt
+// shows, the more reasoning or constraint it asks for.
+constexpr const char* kReasoningCues[] = {
+    R"((?i)\b(?:step[- ]by[- ]step|explain why|reason(?:ing)? about|walk me through)\b)",
+    R"((?i)\b(?:prove|derive|analy[sz]e|root cause|justify)\b)",
+    R"((?i)\b(?:compare|trade-?offs?|pros and cons|evaluate|design an?|architect)\b)",
+};
+constexpr const char* kConstraintCues[] = {
+    R"((?i)\b(?:must|must not|should not|do not|don't|never|only use)\b)",
+    R"((?i)\b(?:at least|at most|no more than|exactly|within \d+|under \d+)\b)",
+    R"((?i)\b(?:in json|as json|format as|as a table|in markdown|bullet points)\b)",
+};
+constexpr int kCueCount = 6;
 
-int CountMatches(const RE2& re, absl::string_view text, int cap) {
-  re2::StringPiece input(text.data(), text.size());
-  int n = 0;
-  while (n < cap && RE2::FindAndConsume(&input, re)) ++n;
-  return n;
-}
-
-double Complexity(absl::string_view text, uint32_t tokens) {
+double Complexity(uint32_t tokens, int questions, bool code, int reasoning, int constraints) {
   const double length = std::min(1.0, std::log1p(tokens) / std::log1p(4000.0));
-  const int questions = static_cast<int>(std::count(text.begin(), text.end(), '?'));
   const double multi_part = std::min(1.0, std::max(0, questions - 1) / 3.0);
-  const double reasoning = std::min(1.0, CountMatches(ReasoningRe(), text, 4) / 3.0);
-  const double code = text.find("```") != absl::string_view::npos ? 1.0 : 0.0;
-  const double constraints = std::min(1.0, CountMatches(ConstraintRe(), text, 6) / 4.0);
-  double score =
-      0.30 * length + 0.20 * multi_part + 0.25 * reasoning + 0.10 * code + 0.15 * constraints;
+  double score = 0.30 * length + 0.20 * multi_part + 0.25 * (reasoning / 3.0) +
+                 0.10 * (code ? 1.0 : 0.0) + 0.15 * (constraints / 3.0);
   return std::clamp(score, 0.0, 1.0);
 }
 
-uint32_t Pii(absl::string_view text) {
-  // Every PII pattern needs a digit or an '@': most prompts skip all regexes.
-  bool digit = false, at = false;
-  for (char c : text) {
-    digit = digit || (c >= '0' && c <= '9');
-    at = at || c == '@';
-    if (digit && at) break;
-  }
+// Every PII pattern needs a digit or an '@': most prompts skip all regexes.
+uint32_t Pii(absl::string_view text, bool digit, bool at) {
   uint32_t mask = 0;
   re2::StringPiece input(text.data(), text.size());
   if (at && RE2::PartialMatch(input, EmailRe())) mask |= kPiiEmail;
@@ -121,10 +104,11 @@ std::vector<std::string> PiiKindNames(uint32_t mask) {
 PromptAnalyzer::PromptAnalyzer(const std::vector<IntentSpec>& intents,
                                std::shared_ptr<const PromptClassifier> classifier)
     : classifier_(std::move(classifier)) {
-  if (intents.empty()) return;
   RE2::Options options;
   options.set_log_errors(false);
-  intents_ = std::make_unique<RE2::Set>(options, RE2::UNANCHORED);
+  signals_ = std::make_unique<RE2::Set>(options, RE2::UNANCHORED);
+  for (const char* cue : kReasoningCues) signals_->Add(cue, nullptr);
+  for (const char* cue : kConstraintCues) signals_->Add(cue, nullptr);
   for (const IntentSpec& intent : intents) {
     std::vector<std::string> alternatives;
     if (!intent.keywords.empty()) {
@@ -135,10 +119,10 @@ PromptAnalyzer::PromptAnalyzer(const std::vector<IntentSpec>& intents,
     for (const std::string& p : intent.patterns)
       alternatives.push_back(absl::StrCat("(?:", p, ")"));
     // Patterns were validated when the bundle was parsed.
-    intents_->Add(absl::StrJoin(alternatives, "|"), nullptr);
+    signals_->Add(absl::StrJoin(alternatives, "|"), nullptr);
     intent_names_.push_back(intent.name);
   }
-  intents_->Compile();
+  signals_->Compile();
 }
 
 int PromptAnalyzer::IntentIndex(absl::string_view name) const {
@@ -154,15 +138,31 @@ PromptSignals PromptAnalyzer::Analyze(const llmrouter::v1::Prompt& prompt) const
   s.estimated_tokens =
       prompt.estimated_tokens() > 0 ? prompt.estimated_tokens() : EstimateTokens(text);
   if (text.empty()) return s;
-  s.complexity = Complexity(text, s.estimated_tokens);
-  s.pii_mask = Pii(text);
-  if (intents_) {
-    thread_local std::vector<int> hits;
-    hits.clear();
-    if (intents_->Match(re2::StringPiece(text.data(), text.size()), &hits)) {
-      for (int i : hits) s.intent_mask |= uint64_t{1} << i;
+  // One pass for the cheap byte-level features, one regex pass for cues and intents.
+  int questions = 0;
+  bool digit = false, at = false;
+  for (char c : text) {
+    questions += c == '?';
+    digit |= static_cast<unsigned char>(c - '0') < 10;
+    at |= c == '@';
+  }
+  const bool code = text.find("```") != absl::string_view::npos;
+  int reasoning = 0, constraints = 0;
+  thread_local std::vector<int> hits;
+  hits.clear();
+  if (signals_->Match(re2::StringPiece(text.data(), text.size()), &hits)) {
+    for (int i : hits) {
+      if (i < 3) {
+        ++reasoning;
+      } else if (i < kCueCount) {
+        ++constraints;
+      } else {
+        s.intent_mask |= uint64_t{1} << (i - kCueCount);
+      }
     }
   }
+  s.complexity = Complexity(s.estimated_tokens, questions, code, reasoning, constraints);
+  s.pii_mask = Pii(text, digit, at);
   if (classifier_) classifier_->Classify(text, &s);
   return s;
 }

@@ -57,7 +57,8 @@ class PromptAnalyzer {
 
  private:
   std::vector<std::string> intent_names_;
-  std::unique_ptr<RE2::Set> intents_;  // null when the bundle defines none
+  // Reasoning and constraint cue groups first, then the bundle's intents, matched in one pass.
+  std::unique_ptr<RE2::Set> signals_;
   std::shared_ptr<const PromptClassifier> classifier_;
 };
 
