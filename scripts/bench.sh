@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Measures the gateway's overhead: the same wrk client and body against fake-llm directly and
-# through gateway -> decision -> fake-llm, in one run. gateway and decision are pinned to CPU 0,
-# wrk and fake-llm to CPU 1 (when the machine has two or more).
+# Measures the gateway's overhead: the same wrk client and body against fake-llm directly,
+# through nginx as a plain proxy_pass reverse proxy (one worker, keep-alive upstream), and
+# through gateway -> decision -> fake-llm, in one run. gateway, decision and nginx are pinned to
+# CPU 0, wrk and fake-llm to CPU 1 (when the machine has two or more).
 #   scripts/bench.sh [duration_seconds=10]
+# Extra gateway flags: LLMROUTER_BENCH_GATEWAY_FLAGS="--threads=2".
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${LLMROUTER_BUILD_DIR:-$here/build}"
@@ -50,10 +52,42 @@ inv_port=$(ready_port "$work/inv.ready" grpc_port)
 pids+=($!)
 dec_port=$(ready_port "$work/dec.ready" grpc_port)
 "${pin_service[@]}" "$build/services/gateway/gateway" --host=127.0.0.1 --http_port=0 \
-  --metrics_port=0 --decision_target="127.0.0.1:$dec_port" --ready_file="$work/gw.ready" \
+  --metrics_port=0 --decision_target="127.0.0.1:$dec_port" --inventory_target="127.0.0.1:$inv_port" \
+  --ready_file="$work/gw.ready" ${LLMROUTER_BENCH_GATEWAY_FLAGS:-} \
   >"$work/gateway.log" 2>&1 &
 pids+=($!)
 gw_port=$(ready_port "$work/gw.ready" http_port)
+
+# nginx: the reference reverse proxy, from a config generated here (no system config involved).
+nginx_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  upstream fake { server 127.0.0.1:$fake_port; keepalive 64; }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / {
+      proxy_pass http://fake;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+CONF
+"${pin_service[@]}" nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" >"$work/nginx.log" 2>&1 &
+pids+=($!)
 
 body=(-H 'content-type: application/json' -d "{\"model\":\"$model\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}")
 for _ in $(seq 1 100); do
@@ -62,6 +96,12 @@ for _ in $(seq 1 100); do
   sleep 0.05
 done
 [[ $code == 200 ]] || { echo "bench: gateway does not route (HTTP $code)" >&2; exit 1; }
+for _ in $(seq 1 100); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$nginx_port/v1/chat/completions" "${body[@]}")
+  [[ $code == 200 ]] && break
+  sleep 0.05
+done
+[[ $code == 200 ]] || { echo "bench: nginx does not proxy (HTTP $code, see $work/nginx)" >&2; exit 1; }
 
 # Prints "rps p50_ms p99_ms non2xx" for one wrk run.
 run_wrk() {  # port connections
@@ -81,11 +121,14 @@ run_wrk() {  # port connections
 printf '%-6s %-8s %12s %10s %10s\n' conns path req/s p50_ms p99_ms
 for c in 1 32; do
   read -r d_rps d_p50 d_p99 d_bad <<<"$(run_wrk "$fake_port" $c)"
+  read -r n_rps n_p50 n_p99 n_bad <<<"$(run_wrk "$nginx_port" $c)"
   read -r g_rps g_p50 g_p99 g_bad <<<"$(run_wrk "$gw_port" $c)"
-  if ((d_bad + g_bad > 0)); then echo "bench: non-2xx answers (see $work/wrk.txt)" >&2; exit 1; fi
+  if ((d_bad + n_bad + g_bad > 0)); then echo "bench: non-2xx answers (see $work/wrk.txt)" >&2; exit 1; fi
   printf '%-6s %-8s %12s %10s %10s\n' "$c" direct "$d_rps" "$d_p50" "$d_p99"
+  printf '%-6s %-8s %12s %10s %10s\n' "$c" nginx "$n_rps" "$n_p50" "$n_p99"
   printf '%-6s %-8s %12s %10s %10s\n' "$c" gateway "$g_rps" "$g_p50" "$g_p99"
-  awk -v c="$c" -v dr="$d_rps" -v gr="$g_rps" -v dp="$d_p50" -v gp="$g_p50" 'BEGIN {
-    printf "%-6s overhead: +%.3f ms p50, gateway req/s = %.2f x direct\n", c, gp - dp, gr / dr }'
+  awk -v c="$c" -v dr="$d_rps" -v gr="$g_rps" -v nr="$n_rps" -v dp="$d_p50" -v gp="$g_p50" -v np="$n_p50" 'BEGIN {
+    printf "%-6s overhead p50: gateway +%.3f ms, nginx +%.3f ms; gateway req/s = %.2f x direct, %.2f x nginx\n",
+      c, gp - dp, np - dp, gr / dr, gr / nr }'
 done
 echo "(raw wrk output: $work/wrk.txt)"
