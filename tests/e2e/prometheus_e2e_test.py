@@ -211,6 +211,7 @@ def main(build):
         'sum(llmrouter_gateway_request_duration_seconds_count{job="llm-router-gateway"})': lambda v: v >= 25,
         'llmrouter_gateway_upstream_attempts_total{job="llm-router-gateway",result="ok"}': lambda v: v >= 24,
         'llmrouter_gateway_decision_duration_seconds_count{job="llm-router-gateway"}': lambda v: v >= 25,
+        'llmrouter_gateway_time_to_first_token_seconds_count{job="llm-router-gateway"}': lambda v: v >= 12,
         'llmrouter_decision_routes_total{job="llm-router-decision",code="ok"}': lambda v: v >= 24,
         'llmrouter_decision_route_duration_seconds_count{job="llm-router-decision"}': lambda v: v >= 24,
         'llmrouter_decision_inventory_connected{job="llm-router-decision"}': lambda v: v == 1,
