@@ -41,9 +41,11 @@ void StartUnary(Request request, DecisionClient::Deadline deadline, Callback don
 GrpcDecisionClient::GrpcDecisionClient(std::shared_ptr<grpc::Channel> channel)
     : channel_(std::move(channel)), stub_(v1::DecisionService::NewStub(channel_)) {}
 
-std::unique_ptr<GrpcDecisionClient> GrpcDecisionClient::Create(const std::string& target) {
+std::unique_ptr<GrpcDecisionClient> GrpcDecisionClient::Create(const std::string& target,
+                                                               bool grpc_retries) {
   grpc::ChannelArguments args;
   args.SetLoadBalancingPolicyName("round_robin");
+  args.SetInt(GRPC_ARG_ENABLE_RETRIES, grpc_retries ? 1 : 0);
   return std::make_unique<GrpcDecisionClient>(
       grpc::CreateCustomChannel(target, llmrouter::ChannelCredentialsFromFlags(), args));
 }

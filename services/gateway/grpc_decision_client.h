@@ -19,8 +19,11 @@ namespace llmrouter::gateway {
 class GrpcDecisionClient : public DecisionClient {
  public:
   explicit GrpcDecisionClient(std::shared_ptr<grpc::Channel> channel);
-  // Creates an insecure channel to `target` with round_robin load balancing.
-  static std::unique_ptr<GrpcDecisionClient> Create(const std::string& target);
+  // Creates an insecure channel to `target` with round_robin load balancing. gRPC's own
+  // retries stay off unless `grpc_retries`: the gateway answers a failed decision itself
+  // (fail-safe table, 503), and the retry filter copies every call to be able to replay it.
+  static std::unique_ptr<GrpcDecisionClient> Create(const std::string& target,
+                                                    bool grpc_retries = false);
 
   void Route(v1::RouteRequestRequest request, Deadline deadline, RouteCallback done) override;
   void ListModels(v1::ListModelsRequest request, Deadline deadline,

@@ -25,6 +25,8 @@ ABSL_FLAG(int, threads, 1, "HTTP worker threads, each with its own event loop");
 ABSL_FLAG(int64_t, max_body_bytes, 4 << 20, "Largest request body accepted (413 beyond)");
 ABSL_FLAG(std::string, decision_target, "localhost:50051",
           "gRPC target of the decision service, e.g. dns:///decision:50051");
+ABSL_FLAG(bool, decision_grpc_retries, false,
+          "Let gRPC retry failed decision calls itself (costs a copy of every call)");
 ABSL_FLAG(int, decision_timeout_ms, 250, "Deadline of each routing decision");
 ABSL_FLAG(int, max_attempts, 3, "Targets tried per request: the chosen one plus fallbacks");
 ABSL_FLAG(int, upstream_connect_timeout_ms, 2000, "Timeout to connect to a model backend");
@@ -144,7 +146,8 @@ int main(int argc, char** argv) {
   }
 
   std::unique_ptr<llmrouter::gateway::GrpcDecisionClient> decision =
-      llmrouter::gateway::GrpcDecisionClient::Create(absl::GetFlag(FLAGS_decision_target));
+      llmrouter::gateway::GrpcDecisionClient::Create(absl::GetFlag(FLAGS_decision_target),
+                                                      absl::GetFlag(FLAGS_decision_grpc_retries));
   llmrouter::gateway::GatewayMetrics metrics(*runner.registry());
   if (!absl::GetFlag(FLAGS_inventory_target).empty()) {
     llmrouter::gateway::OutcomeReporterOptions reporter;
