@@ -28,7 +28,7 @@ ABSL_FLAG(int, maintenance_interval_ms, 1000,
           "How often heartbeat TTLs are checked and the endpoints file is looked at");
 ABSL_FLAG(std::string, health_config, "",
           "YAML file of probe defaults, the load-metric mapping and outlier ejection settings");
-ABSL_FLAG(bool, active_health_checks, false,
+ABSL_FLAG(bool, active_health_checks, true,
           "Probe every endpoint over HTTP and scrape its /metrics for load");
 ABSL_FLAG(int, health_tick_ms, 1000,
           "How often probe, scrape and outcome results are applied (one inventory version at "

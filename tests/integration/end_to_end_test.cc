@@ -68,7 +68,10 @@ class EndToEndTest : public ::testing::Test {
                         "\n    aliases: [large]\n");
     inventory_ = start("inventory", "services/inventory/inventory",
                        {"--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1",
-                        "--endpoints_file=" + *dir_ + "/endpoints.yaml"})
+                        "--endpoints_file=" + *dir_ + "/endpoints.yaml",
+                        // The dead endpoint must stay HEALTHY in inventory's eyes so that the
+                        // gateway meets it and follows the fallback plan.
+                        "--active_health_checks=false"})
                      .release();
     ASSERT_TRUE(inventory_);
     decision_ =

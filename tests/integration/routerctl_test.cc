@@ -105,7 +105,8 @@ class RouterctlTest : public ::testing::Test {
     WriteFile(dir_ + "/token", absl::StrCat(kToken, "\n"));
     std::vector<std::string> inventory_args = {"--grpc_port=0", "--metrics_port=0",
                                                "--host=127.0.0.1", "--maintenance_interval_ms=50",
-                                               "--endpoints_file=" + dir_ + "/endpoints.yaml"};
+                                               "--endpoints_file=" + dir_ + "/endpoints.yaml",
+                                               "--active_health_checks=false"};
     if (inventory_token_supported_) {
       inventory_args.push_back("--write_token_file=" + dir_ + "/token");
     }
