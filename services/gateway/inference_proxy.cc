@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <google/protobuf/util/json_util.h>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -113,6 +115,42 @@ void PrepareResponse(const HttpRequest& request, const http::response_header<>& 
   response->keep_alive(keep_alive);
 }
 
+// What decided this request, as one line of JSON: the decision, the target that answered and,
+// when decision traced it, every rule and candidate it weighed.
+std::string ExplainJson(const v1::RouteRequestResponse& decision, const v1::Target& target,
+                        std::size_t fallbacks) {
+  std::string out = "{\"decision_id\":";
+  AppendJsonString(&out, decision.decision_id());
+  absl::StrAppend(&out, ",\"policy_revision\":", decision.policy_revision(), ",\"policy_rule\":");
+  AppendJsonString(&out, decision.policy_rule());
+  out.append(",\"model\":");
+  AppendJsonString(&out, target.model());
+  out.append(",\"endpoint\":");
+  AppendJsonString(&out, target.endpoint_id());
+  absl::StrAppend(&out, ",\"fallbacks\":", fallbacks,
+                  ",\"estimated_cost_usd\":", decision.estimated_cost_usd());
+  if (decision.has_trace()) {
+    std::string trace;
+    google::protobuf::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = true;
+    if (google::protobuf::util::MessageToJsonString(decision.trace(), &trace, options).ok()) {
+      absl::StrAppend(&out, ",\"trace\":", trace);
+    }
+  }
+  out.push_back('}');
+  return out;
+}
+
+// Adds "router": <explanation> as the last member of a JSON object answer; leaves anything that
+// is not an object alone.
+void AddRouterField(const std::string& explanation, std::string* answer) {
+  std::size_t end = answer->find_last_not_of(" \t\r\n");
+  if (end == std::string::npos || (*answer)[end] != '}') return;
+  std::size_t before = answer->find_last_not_of(" \t\r\n", end - 1);
+  bool empty_object = before != std::string::npos && (*answer)[before] == '{';
+  answer->insert(end, absl::StrCat(empty_object ? "" : ",", "\"router\":", explanation));
+}
+
 }  // namespace
 
 struct InferenceProxy::Worker {
@@ -151,6 +189,7 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
   }
 
   const std::string tenant = route->tenant();
+  const bool explain = route->explain();
   auto decision_start = std::chrono::steady_clock::now();
   absl::StatusOr<v1::RouteRequestResponse> decision = co_await AsyncRoute(
       decision_, *std::move(route), std::chrono::system_clock::now() + options_.decision_timeout,
@@ -262,6 +301,11 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
     if (!decision->policy_rule().empty()) {
       headers.emplace_back("x-router-policy-rule", decision->policy_rule());
     }
+    std::string explanation;
+    if (explain) {
+      explanation = ExplainJson(*decision, target, attempt);
+      headers.emplace_back("x-router-explain", explanation);
+    }
 
     if (!exchange.streaming()) {
       // Read it all before answering, so that a backend failing half-way is still a fallback.
@@ -282,6 +326,7 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
       RecordOutcome(record, status, "", FindUsage(answer), SecondsSince(record.start));
       http::response<http::string_body> response;
       PrepareResponse(request, upstream, headers, keep_alive, &response);
+      if (explain && status == 200) AddRouterField(explanation, &answer);
       response.body() = std::move(answer);
       response.prepare_payload();
       beast::error_code ec;

@@ -376,7 +376,10 @@ TEST_F(GatewayServerTest, ProxiesJsonAndAddsRouterHeaders) {
                                   {"X-Custom-Thing", "abc"},
                                   {"accept", "application/json"}});
   ASSERT_EQ(r.status, 200) << r.body << r.error;
-  EXPECT_EQ(r.body, kJsonAnswer);
+  // x-router-explain asked for the decision in the answer: the backend's JSON plus "router".
+  EXPECT_EQ(r.body.substr(0, sizeof(kJsonAnswer) - 2),
+            std::string(kJsonAnswer, sizeof(kJsonAnswer) - 2));
+  EXPECT_THAT(r.body, HasSubstr(",\"router\":{\"decision_id\":\"dec-0001\""));
   EXPECT_EQ(r.header("x-router-model"), "m1");
   EXPECT_EQ(r.header("x-router-endpoint"), "ep-json");
   EXPECT_EQ(r.header("x-router-decision-id"), "dec-0001");
@@ -907,6 +910,33 @@ TEST(GatewayMetricsTest, TenantAndModelLabelsAreBounded) {
   EXPECT_EQ(MetricValue(registry, "llmrouter_gateway_tokens_total",
                         {{"tenant", "other"}, {"type", "prompt"}}),
             20);
+}
+
+TEST_F(GatewayServerTest, ExplainAddsTheTraceToAHeaderAndTheJsonAnswer) {
+  TestUpstream upstream(TestUpstream::Mode::kJson);
+  v1::RouteRequestResponse response;
+  response.set_decision_id("dec-0002");
+  response.set_policy_revision(3);
+  response.set_policy_rule("cheap-first");
+  *response.mutable_target() = MakeTarget("ep-json", upstream.port(), "m1");
+  response.mutable_trace()->add_notes("rule cheap-first matched");
+  decision_.AnswerRoute(response);
+
+  HttpResult plain = Chat();
+  ASSERT_EQ(plain.status, 200);
+  EXPECT_EQ(plain.body, kJsonAnswer);
+  EXPECT_EQ(plain.header("x-router-explain"), "");
+
+  HttpResult explained = Chat(kChatBody, {{"x-router-explain", "1"}});
+  ASSERT_EQ(explained.status, 200) << explained.body;
+  EXPECT_THAT(explained.header("x-router-explain"), HasSubstr("\"policy_rule\":\"cheap-first\""));
+  EXPECT_THAT(explained.header("x-router-explain"), HasSubstr("rule cheap-first matched"));
+  std::string expected_prefix(kJsonAnswer, sizeof(kJsonAnswer) - 2);  // without the final '}'
+  EXPECT_EQ(explained.body.substr(0, expected_prefix.size()), expected_prefix);
+  EXPECT_THAT(explained.body, HasSubstr(",\"router\":{\"decision_id\":\"dec-0002\""));
+  EXPECT_THAT(explained.body, HasSubstr("\"endpoint\":\"ep-json\""));
+  EXPECT_EQ(explained.body.back(), '}');
+  EXPECT_EQ(explained.header("content-length"), std::to_string(explained.body.size()));
 }
 
 }  // namespace
