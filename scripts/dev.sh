@@ -9,9 +9,14 @@ state="$here/.state"
 examples="$here/deploy/examples/local"
 
 "$here/scripts/bootstrap.sh"
-"$here/scripts/build.sh" inventory decision gateway fake-llm
+"$here/scripts/build.sh" inventory decision gateway fake-llm routerctl
 
 mkdir -p "$state/logs"
+# The admin token policy writes need (routerctl policy apply/rollback); made once per checkout.
+if [[ ! -s "$state/admin.token" ]]; then
+  head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$state/admin.token"
+  chmod 600 "$state/admin.token"
+fi
 for port in 8080 8101 8102 8103 50051 50061 9451 9461 9480; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "dev: port $port is already in use; stop whatever holds it (an earlier dev.sh?)" >&2
@@ -59,7 +64,8 @@ start inventory "$build/services/inventory/inventory" --host=127.0.0.1 --grpc_po
 wait_ready "$state/inventory.ready"
 start decision "$build/services/decision/decision" --host=127.0.0.1 --grpc_port=50051 \
   --metrics_port=9451 --db="$state/decision.db" --policy_file="$examples/policy.yaml" \
-  --inventory_target=127.0.0.1:50061 --ready_file="$state/decision.ready"
+  --inventory_target=127.0.0.1:50061 --admin_token_file="$state/admin.token" \
+  --ready_file="$state/decision.ready"
 start gateway "$build/services/gateway/gateway" --host=127.0.0.1 --http_port=8080 \
   --metrics_port=9480 --decision_target=127.0.0.1:50051 --ready_file="$state/gateway.ready"
 for f in llama-a llama-b qwen-a decision gateway; do wait_ready "$state/$f.ready"; done
@@ -82,6 +88,18 @@ Stream one, by alias:
 
   curl -N http://localhost:8080/v1/chat/completions -H 'content-type: application/json' \\
     -d '{"model":"large","stream":true,"messages":[{"role":"user","content":"Hello!"}]}'
+
+Let the policy choose ("auto"), and see why:
+
+  curl -s http://localhost:8080/v1/chat/completions -H 'content-type: application/json' \\
+    -d '{"model":"auto","messages":[{"role":"user","content":"Why does my Python function fail?"}]}' -i
+  build/tools/routerctl/routerctl explain --model auto --prompt "Say hello!"
+  build/tools/routerctl/routerctl why-not qwen2.5-72b-instruct --model auto --prompt "Say hello!"
+
+Change policies (the token is in .state/admin.token):
+
+  export LLMROUTER_ADMIN_TOKEN=\$(cat .state/admin.token)
+  build/tools/routerctl/routerctl policy history
 
 List models:  curl -s http://localhost:8080/v1/models
 Press Ctrl-C to stop everything.

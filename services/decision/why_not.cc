@@ -46,14 +46,23 @@ absl::StatusOr<v1::WhyNotResponse> WhyNot(const CompiledPolicy* policy, const In
     if (!c.endpoint_id().empty() && endpoint_level == nullptr) endpoint_level = &c;
   }
   const v1::CandidateEvaluation* found = model_level ? model_level : endpoint_level;
+  if (found != nullptr && found->stage() == v1::CANDIDATE_STAGE_FALLBACK) {
+    // Usable, but another model ranks first: it is in the fallback plan.
+    double chosen_score = 0;
+    for (const v1::CandidateEvaluation& c : routed.trace().candidates()) {
+      if (c.stage() == v1::CANDIDATE_STAGE_SELECTED) chosen_score = c.score();
+    }
+    out.set_stage(v1::CANDIDATE_STAGE_LOWER_SCORE);
+    out.set_detail(absl::StrCat("\"", target->name, "\" ranks below \"", routed.target().model(),
+                                "\" (score ", found->score(), " vs ", chosen_score,
+                                "); it is in the fallback plan (", found->detail(), ")"));
+    return out;
+  }
   if (found != nullptr) {
     out.set_stage(found->stage());
     out.set_detail(absl::StrCat(
         found->endpoint_id().empty() ? "" : absl::StrCat("endpoint ", found->endpoint_id(), ": "),
-        found->detail(),
-        found->stage() == v1::CANDIDATE_STAGE_FALLBACK
-            ? absl::StrCat("; \"", routed.target().model(), "\" ranks first")
-            : ""));
+        found->detail()));
     return out;
   }
   if (!status.ok()) {

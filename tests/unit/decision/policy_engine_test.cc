@@ -293,6 +293,16 @@ TEST_F(PolicyEngineTest, WhyNotNamesTheStageAndRule) {
   EXPECT_FALSE(unknown->chosen_model().empty());
 }
 
+TEST_F(PolicyEngineTest, WhyNotExplainsALowerRankedModel) {
+  auto answer =
+      WhyNot(policy_.get(), view_.get(), Req("auto", "acme", "Tell me a story about a lighthouse."),
+             "coder", kNow, {});
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->stage(), v1::CANDIDATE_STAGE_LOWER_SCORE);
+  EXPECT_EQ(answer->rule(), "auto-cheapest");
+  EXPECT_THAT(answer->detail(), HasSubstr("\"coder\" ranks below \"small\""));
+}
+
 TEST_F(PolicyEngineTest, UnhealthyEndpointIsWhyNot) {
   v1::InventorySnapshot s;
   auto* e = s.add_endpoints();
