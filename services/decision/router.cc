@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/types/span.h"
 #include "common/proto_time.h"
 #include "services/decision/rule_matcher.h"
 
@@ -118,7 +119,8 @@ void OrderEndpoints(const ModelEndpoints& group, const ModelSpec& model,
   out->insert(out->end(), degraded.begin(), degraded.end());
 }
 
-bool HasAll(const ModelSpec& m, const std::vector<std::string>& required, std::string* missing) {
+template <typename Strings>
+bool HasAll(const ModelSpec& m, const Strings& required, std::string* missing) {
   for (const std::string& cap : required) {
     if (std::find(m.capabilities.begin(), m.capabilities.end(), cap) == m.capabilities.end()) {
       *missing = cap;
@@ -238,15 +240,16 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
         ")", policy->rules().empty() ? "" : " and no rule routes it",
         "; known models: ", absl::StrJoin(names, ", ")));
   }
-  const std::vector<int>* chain = rule && !rule->fallbacks.empty() ? &rule->fallbacks : nullptr;
-  std::vector<int> catalog_chain;
-  if (chain == nullptr) {
+  absl::Span<const int> chain;
+  if (rule && !rule->fallbacks.empty()) chain = rule->fallbacks;
+  absl::InlinedVector<int, 8> catalog_chain;
+  if (chain.empty()) {
     for (const std::string& f : bundle.models[models.front().model].fallbacks) {
       catalog_chain.push_back(policy->ModelIndex(f));
     }
-    chain = &catalog_chain;
+    chain = catalog_chain;
   }
-  for (int m : *chain) add_model(m, true);
+  for (int m : chain) add_model(m, true);
 
   // 5. Filters: what the tenant, the prompt and the constraints rule out.
   Constraints c = rule ? rule->spec->then.constraints : Constraints{};
@@ -259,9 +262,9 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
         static_cast<uint32_t>(absl::ToInt64Milliseconds(FromProto(rc.max_latency())));
     c.max_latency_ms = std::min(c.max_latency_ms.value_or(ms), ms);
   }
-  std::vector<std::string> required;
-  if (rule) required = rule->spec->match.capabilities;
-  for (const std::string& cap : rc.required_capabilities()) required.push_back(cap);
+  static const std::vector<std::string> kNoCapabilities;
+  const std::vector<std::string>& rule_caps =
+      rule ? rule->spec->match.capabilities : kNoCapabilities;
   const uint32_t output_tokens = req.prompt().max_output_tokens() > 0
                                      ? req.prompt().max_output_tokens()
                                      : bundle.default_output_tokens;
@@ -283,7 +286,8 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
     if (!policy->TenantAllows(tenant, mc.model)) {
       mc.stage = v1::CANDIDATE_STAGE_TENANT_NOT_ALLOWED;
       if (trace) mc.detail = absl::StrCat("tenant \"", tenant_name, "\" may not use it");
-    } else if (!HasAll(m, required, &missing)) {
+    } else if (!HasAll(m, rule_caps, &missing) ||
+               !HasAll(m, rc.required_capabilities(), &missing)) {
       mc.stage = v1::CANDIDATE_STAGE_CAPABILITY_MISSING;
       if (trace) mc.detail = absl::StrCat("lacks capability \"", missing, "\"");
     } else if (!c.data_policy.empty() && pii && m.data_policy != c.data_policy) {
