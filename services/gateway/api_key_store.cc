@@ -34,12 +34,11 @@ absl::StatusOr<ApiKeyStore::KeyMap> ApiKeyStore::ParseFile(const std::string& pa
     std::vector<absl::string_view> fields =
         absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
     std::string digest = fields.empty() ? "" : absl::AsciiStrToLower(fields[0]);
-    bool hex = digest.size() == 64 &&
-               digest.find_first_not_of("0123456789abcdef") == std::string::npos;
+    bool hex =
+        digest.size() == 64 && digest.find_first_not_of("0123456789abcdef") == std::string::npos;
     if (fields.size() != 2 || !hex) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ":", line_no,
-                       ": expected \"<sha256 hex of the key> <tenant>\" (64 hex digits)"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ":", line_no, ": expected \"<sha256 hex of the key> <tenant>\" (64 hex digits)"));
     }
     if (!keys.emplace(digest, std::string(fields[1])).second) {
       return absl::InvalidArgumentError(

@@ -12,8 +12,8 @@ namespace llmrouter::gateway {
 
 absl::StatusOr<FailSafeTable> FailSafeTable::Parse(std::string_view text) {
   FailSafeTable table;
-  for (absl::string_view line : absl::StrSplit(absl::string_view(text.data(), text.size()),
-                                               absl::ByAnyChar(",\n"))) {
+  for (absl::string_view line :
+       absl::StrSplit(absl::string_view(text.data(), text.size()), absl::ByAnyChar(",\n"))) {
     line = line.substr(0, line.find('#'));
     line = absl::StripAsciiWhitespace(line);
     if (line.empty()) continue;
@@ -24,7 +24,8 @@ absl::StatusOr<FailSafeTable> FailSafeTable::Parse(std::string_view text) {
     }
     std::string model(absl::StripAsciiWhitespace(line.substr(0, eq)));
     if (model.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("fail-safe entry \"", line, "\" has no model"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("fail-safe entry \"", line, "\" has no model"));
     }
     std::vector<std::string>& addresses = table.routes_[model];
     for (absl::string_view address : absl::StrSplit(line.substr(eq + 1), '|')) {

@@ -97,9 +97,8 @@ void GatewayMetrics::DecisionDone(const absl::Status& status, double seconds) {
   }
 }
 
-void GatewayMetrics::Usage(std::string_view tenant, std::string_view model,
-                           uint32_t prompt_tokens, uint32_t completion_tokens,
-                           double estimated_cost_usd) {
+void GatewayMetrics::Usage(std::string_view tenant, std::string_view model, uint32_t prompt_tokens,
+                           uint32_t completion_tokens, double estimated_cost_usd) {
   UsageCells cells;
   {
     absl::MutexLock lock(&usage_mu_);

@@ -1,8 +1,8 @@
 #include "services/gateway/gateway_server.h"
 
 #include <atomic>
-#include <optional>
 #include <boost/asio/use_awaitable.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -167,8 +167,7 @@ asio::awaitable<bool> GatewayServer::Handle(beast::tcp_stream& stream, HttpReque
              !Authenticate(*options_.api_keys, request)) {
     status = 401;
     std::string body = OpenAiErrorJson(
-        status,
-        "Incorrect or missing API key. Send it as \"Authorization: Bearer <key>\".",
+        status, "Incorrect or missing API key. Send it as \"Authorization: Bearer <key>\".",
         "invalid_api_key");
     Headers headers = {{"www-authenticate", "Bearer"}};
     written = co_await WriteHttpResponse(stream, request.version(), keep_alive, status, kJson,
@@ -179,11 +178,10 @@ asio::awaitable<bool> GatewayServer::Handle(beast::tcp_stream& stream, HttpReque
       inference_in_flight_.fetch_sub(1, std::memory_order_relaxed);
       metrics_.RequestShed();
       status = 503;
-      std::string body = OpenAiErrorJson(
-          status,
-          absl::StrCat("the gateway is serving its limit of ", limit,
-                       " concurrent requests; retry shortly"),
-          "overloaded");
+      std::string body = OpenAiErrorJson(status,
+                                         absl::StrCat("the gateway is serving its limit of ", limit,
+                                                      " concurrent requests; retry shortly"),
+                                         "overloaded");
       Headers headers = {{"retry-after", "1"}};
       written = co_await WriteHttpResponse(stream, request.version(), keep_alive, status, kJson,
                                            std::move(body), headers);

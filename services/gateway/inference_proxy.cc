@@ -1,5 +1,8 @@
 #include "services/gateway/inference_proxy.h"
 
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -8,11 +11,8 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
-#include <algorithm>
 #include <string>
 #include <vector>
-
-#include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -199,7 +199,8 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
   if (!decision.ok() && options_.fail_safe && !options_.fail_safe->empty() &&
       (decision.status().code() == absl::StatusCode::kUnavailable ||
        decision.status().code() == absl::StatusCode::kDeadlineExceeded)) {
-    absl::StatusOr<v1::RouteRequestResponse> fail_safe = options_.fail_safe->Route(inspected->model);
+    absl::StatusOr<v1::RouteRequestResponse> fail_safe =
+        options_.fail_safe->Route(inspected->model);
     if (fail_safe.ok()) {
       spdlog::warn("gateway_failsafe_route model={} decision_error=\"{}\"", inspected->model,
                    decision.status().message());
@@ -263,11 +264,11 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
       rewritten = RequestInspector::RewriteModel(body, *inspected, target.upstream_model());
       body = rewritten;
     }
-    UpstreamRequest upstream_request = MakeUpstreamRequest(
-        request, target, body,
-        options_.upstream_credentials
-            ? options_.upstream_credentials->AuthorizationFor(target.address())
-            : std::string_view());
+    UpstreamRequest upstream_request =
+        MakeUpstreamRequest(request, target, body,
+                            options_.upstream_credentials
+                                ? options_.upstream_credentials->AuthorizationFor(target.address())
+                                : std::string_view());
     const Attempt record{&target,
                          &tenant,
                          &decision->decision_id(),
@@ -380,10 +381,10 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Relay(beast::tcp_stream& client,
       metrics_.UpstreamAttempt(piece.status().code() == absl::StatusCode::kDeadlineExceeded
                                    ? AttemptResult::kTimeout
                                    : AttemptResult::kReset);
-      RecordOutcome(attempt, status,
-                    piece.status().code() == absl::StatusCode::kDeadlineExceeded ? "timeout"
-                                                                                 : "reset",
-                    usage.usage(), ttft);
+      RecordOutcome(
+          attempt, status,
+          piece.status().code() == absl::StatusCode::kDeadlineExceeded ? "timeout" : "reset",
+          usage.usage(), ttft);
       if (!chunked || !event_stream) {
         // Not SSE: an unterminated body is the only way left to say that it broke.
         co_return ProxyOutcome{status, false};
@@ -445,9 +446,8 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Relay(beast::tcp_stream& client,
   }
 }
 
-void InferenceProxy::RecordOutcome(const Attempt& attempt, int http_status,
-                                   std::string_view error, const TokenUsage& usage,
-                                   double ttft_seconds) {
+void InferenceProxy::RecordOutcome(const Attempt& attempt, int http_status, std::string_view error,
+                                   const TokenUsage& usage, double ttft_seconds) {
   const v1::Target& target = *attempt.target;
   if (usage.found) {
     metrics_.Usage(*attempt.tenant, target.model(), usage.prompt_tokens, usage.completion_tokens,

@@ -10,15 +10,15 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
-#include "common/service_runner.h"
 #include "common/periodic_task.h"
+#include "common/service_runner.h"
 #include "services/gateway/api_key_store.h"
 #include "services/gateway/fail_safe_table.h"
-#include "services/gateway/upstream_credentials.h"
 #include "services/gateway/gateway_metrics.h"
 #include "services/gateway/gateway_server.h"
-#include "services/gateway/outcome_reporter.h"
 #include "services/gateway/grpc_decision_client.h"
+#include "services/gateway/outcome_reporter.h"
+#include "services/gateway/upstream_credentials.h"
 
 ABSL_FLAG(int, http_port, 8080, "OpenAI-compatible HTTP port; 0 picks a free port");
 ABSL_FLAG(int, threads, 1, "HTTP worker threads, each with its own event loop");
@@ -147,14 +147,15 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<llmrouter::gateway::GrpcDecisionClient> decision =
       llmrouter::gateway::GrpcDecisionClient::Create(absl::GetFlag(FLAGS_decision_target),
-                                                      absl::GetFlag(FLAGS_decision_grpc_retries));
+                                                     absl::GetFlag(FLAGS_decision_grpc_retries));
   llmrouter::gateway::GatewayMetrics metrics(*runner.registry());
   if (!absl::GetFlag(FLAGS_inventory_target).empty()) {
     llmrouter::gateway::OutcomeReporterOptions reporter;
     char host[256] = {};
     gethostname(host, sizeof host - 1);
     reporter.reporter = absl::StrCat("gateway@", host, ":", getpid());
-    reporter.max_queue = static_cast<std::size_t>(std::max(1, absl::GetFlag(FLAGS_outcome_queue_size)));
+    reporter.max_queue =
+        static_cast<std::size_t>(std::max(1, absl::GetFlag(FLAGS_outcome_queue_size)));
     options.proxy.outcomes = std::make_shared<llmrouter::gateway::OutcomeReporter>(
         reporter,
         llmrouter::gateway::MakeGrpcOutcomeSink(absl::GetFlag(FLAGS_inventory_target),

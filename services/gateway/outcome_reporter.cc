@@ -36,8 +36,9 @@ class GrpcOutcomeSink : public OutcomeSink {
 prometheus::Family<prometheus::Counter>& OutcomeFamily(prometheus::Registry& registry) {
   return prometheus::BuildCounter()
       .Name("llmrouter_gateway_outcomes_total")
-      .Help("Request outcomes for inventory: sent, or dropped because the queue was full or the "
-            "batch could not be sent")
+      .Help(
+          "Request outcomes for inventory: sent, or dropped because the queue was full or the "
+          "batch could not be sent")
       .Register(registry);
 }
 
@@ -84,7 +85,8 @@ void OutcomeReporter::Flush() {
     batch.set_reporter(options_.reporter);
     {
       absl::MutexLock lock(&mu_);
-      while (!queue_.empty() && static_cast<std::size_t>(batch.outcomes_size()) < options_.max_batch) {
+      while (!queue_.empty() &&
+             static_cast<std::size_t>(batch.outcomes_size()) < options_.max_batch) {
         *batch.add_outcomes() = std::move(queue_.front());
         queue_.pop_front();
       }

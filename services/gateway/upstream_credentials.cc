@@ -27,9 +27,8 @@ absl::StatusOr<UpstreamCredentials> UpstreamCredentials::Parse(std::string_view 
     if (absl::ConsumePrefix(&source, "env:")) {
       const char* value = std::getenv(std::string(source).c_str());
       if (value == nullptr || *value == '\0') {
-        return absl::InvalidArgumentError(absl::StrCat("upstream credential for ", address,
-                                                       ": environment variable ", source,
-                                                       " is not set"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "upstream credential for ", address, ": environment variable ", source, " is not set"));
       }
       secret = value;
     } else if (absl::ConsumePrefix(&source, "file:")) {
@@ -39,13 +38,13 @@ absl::StatusOr<UpstreamCredentials> UpstreamCredentials::Parse(std::string_view 
       secret = text.str();
       if (!in) secret.clear();
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "upstream credential for ", address, ": source must start with env: or file:"));
+      return absl::InvalidArgumentError(absl::StrCat("upstream credential for ", address,
+                                                     ": source must start with env: or file:"));
     }
     absl::StripAsciiWhitespace(&secret);
     if (secret.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("upstream credential for ", address, ": ", source, " is empty or unreadable"));
+      return absl::InvalidArgumentError(absl::StrCat("upstream credential for ", address, ": ",
+                                                     source, " is empty or unreadable"));
     }
     out.headers_[address] = absl::StrCat("Bearer ", secret);
   }

@@ -36,7 +36,8 @@ TokenUsage FindUsage(std::string_view text) {
   std::size_t open = text.find_first_not_of(" :", at + 7);
   if (open == std::string_view::npos || text[open] != '{') return usage;  // null or absent
   std::size_t close = text.find('}', open);  // usage details nest one level at most
-  std::string_view object = text.substr(open, close == std::string_view::npos ? close : close - open);
+  std::string_view object =
+      text.substr(open, close == std::string_view::npos ? close : close - open);
   // prompt_tokens_details {...} closes early; read across it.
   if (close != std::string_view::npos && object.find('{', 1) != std::string_view::npos) {
     std::size_t next = text.find('}', close + 1);

@@ -56,18 +56,21 @@ std::unique_ptr<ServiceProcess> StartFake(const std::string& dir, const std::str
 std::unique_ptr<ServiceProcess> StartFailSafeGateway(const std::string& dir,
                                                      const std::string& routes,
                                                      std::vector<std::string> extra = {}) {
-  std::vector<std::string> args = {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
+  std::vector<std::string> args = {"--http_port=0",
+                                   "--metrics_port=0",
+                                   "--host=127.0.0.1",
                                    absl::StrCat("--decision_target=127.0.0.1:", ClosedPort()),
-                                   "--decision_timeout_ms=100", "--failsafe_routes=" + routes,
+                                   "--decision_timeout_ms=100",
+                                   "--failsafe_routes=" + routes,
                                    "--inventory_target="};
   args.insert(args.end(), extra.begin(), extra.end());
   return Start(dir, "gateway", "services/gateway/gateway", args);
 }
 
 HttpResult Chat(int port, bool stream) {
-  std::string body = absl::StrCat(R"({"model":")", kModel,
-                                  R"(","messages":[{"role":"user","content":"Say hi"}])",
-                                  stream ? R"(,"stream":true})" : "}");
+  std::string body =
+      absl::StrCat(R"({"model":")", kModel, R"(","messages":[{"role":"user","content":"Say hi"}])",
+                   stream ? R"(,"stream":true})" : "}");
   return HttpCall(port, "POST", "/v1/chat/completions", body);
 }
 
@@ -91,11 +94,12 @@ TEST(GatewayReliabilityTest, DecisionStoppedMeansFailSafeRoutingCountedInMetrics
   ASSERT_TRUE(decision);
   std::ofstream(dir + "/failsafe.txt")
       << absl::StrCat("# static routes\n", kModel, "=127.0.0.1:", fake->port("http_port"), "\n");
-  auto gateway = Start(dir, "gateway", "services/gateway/gateway",
-                       {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
-                        absl::StrCat("--decision_target=127.0.0.1:", decision->port("grpc_port")),
-                        "--decision_timeout_ms=200", "--failsafe_file=" + dir + "/failsafe.txt",
-                        absl::StrCat("--inventory_target=127.0.0.1:", inventory->port("grpc_port"))});
+  auto gateway =
+      Start(dir, "gateway", "services/gateway/gateway",
+            {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
+             absl::StrCat("--decision_target=127.0.0.1:", decision->port("grpc_port")),
+             "--decision_timeout_ms=200", "--failsafe_file=" + dir + "/failsafe.txt",
+             absl::StrCat("--inventory_target=127.0.0.1:", inventory->port("grpc_port"))});
   ASSERT_TRUE(gateway);
   const int port = gateway->port("http_port");
 
@@ -132,8 +136,10 @@ TEST(GatewayReliabilityTest, DecisionStoppedMeansFailSafeRoutingCountedInMetrics
   EXPECT_THAT(reported.body, HasSubstr("llmrouter_inventory_outcomes_total"));
   HttpResult gateway_metrics = HttpCall(gateway->port("metrics_port"), "GET", "/metrics");
   EXPECT_THAT(gateway_metrics.body, HasSubstr("llmrouter_gateway_outcomes_total{result=\"sent\"}"));
-  EXPECT_THAT(gateway_metrics.body,
-              HasSubstr("llmrouter_gateway_tokens_total{model=\"llama-3.1-8b-instruct\",tenant=\"default\""));
+  EXPECT_THAT(
+      gateway_metrics.body,
+      HasSubstr(
+          "llmrouter_gateway_tokens_total{model=\"llama-3.1-8b-instruct\",tenant=\"default\""));
 }
 
 TEST(GatewayReliabilityTest, NotReadyWithoutDecisionOrFailSafe) {
@@ -156,8 +162,8 @@ TEST(GatewayReliabilityTest, StreamCutByTheBackendEndsWithAnErrorEvent) {
   std::string dir = MakeTempDir("llmrouter-gw-drop");
   auto fake = StartFake(dir, "fake-drop", {"--drop_rate=1"});
   ASSERT_TRUE(fake);
-  auto gateway = StartFailSafeGateway(
-      dir, absl::StrCat(kModel, "=127.0.0.1:", fake->port("http_port")));
+  auto gateway =
+      StartFailSafeGateway(dir, absl::StrCat(kModel, "=127.0.0.1:", fake->port("http_port")));
   ASSERT_TRUE(gateway);
   HttpResult r = Chat(gateway->port("http_port"), true);
   ASSERT_EQ(r.status, 200) << r.body;

@@ -68,8 +68,8 @@ TEST(ApiKeyStoreTest, ReloadsChangesAndKeepsOldKeysOnABadEdit) {
 TEST(UpstreamCredentialsTest, ReadsSecretsFromEnvironmentAndFiles) {
   setenv("LLMROUTER_TEST_PROVIDER_KEY", "env-secret", 1);
   std::string file = TempFile("  file-secret\n");
-  auto creds = UpstreamCredentials::Parse(
-      absl::StrCat("api.example.com:443=env:LLMROUTER_TEST_PROVIDER_KEY, 10.0.0.1:8000=file:", file));
+  auto creds = UpstreamCredentials::Parse(absl::StrCat(
+      "api.example.com:443=env:LLMROUTER_TEST_PROVIDER_KEY, 10.0.0.1:8000=file:", file));
   ASSERT_TRUE(creds.ok()) << creds.status();
   EXPECT_EQ(creds->AuthorizationFor("api.example.com:443"), "Bearer env-secret");
   EXPECT_EQ(creds->AuthorizationFor("10.0.0.1:8000"), "Bearer file-secret");
@@ -78,10 +78,9 @@ TEST(UpstreamCredentialsTest, ReadsSecretsFromEnvironmentAndFiles) {
 
 TEST(UpstreamCredentialsTest, RejectsMissingSecrets) {
   unsetenv("LLMROUTER_TEST_UNSET");
-  EXPECT_THAT(std::string(UpstreamCredentials::Parse("h:1=env:LLMROUTER_TEST_UNSET")
-                              .status()
-                              .message()),
-              HasSubstr("LLMROUTER_TEST_UNSET is not set"));
+  EXPECT_THAT(
+      std::string(UpstreamCredentials::Parse("h:1=env:LLMROUTER_TEST_UNSET").status().message()),
+      HasSubstr("LLMROUTER_TEST_UNSET is not set"));
   EXPECT_EQ(UpstreamCredentials::Parse("h:1=file:/nonexistent").status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(UpstreamCredentials::Parse("h:1=plain").status().code(),

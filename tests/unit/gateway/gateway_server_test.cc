@@ -4,12 +4,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
-
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <fstream>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -17,6 +15,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -680,8 +679,8 @@ TEST_F(GatewayServerTest, DecisionUnavailableRoutesByTheFailSafeTable) {
   TestUpstream dead_first(TestUpstream::Mode::kStatus500);
   TestUpstream healthy(TestUpstream::Mode::kJson);
   GatewayServerOptions options = DefaultOptions();
-  options.proxy.fail_safe = FailSafe(
-      absl::StrCat("m1=127.0.0.1:", dead_first.port(), "|127.0.0.1:", healthy.port()));
+  options.proxy.fail_safe =
+      FailSafe(absl::StrCat("m1=127.0.0.1:", dead_first.port(), "|127.0.0.1:", healthy.port()));
   Restart(options);
   for (absl::Status failure : {absl::UnavailableError("connection refused"),
                                absl::DeadlineExceededError("deadline exceeded")}) {
