@@ -251,10 +251,10 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
       attempt_timeout = std::min(attempt_timeout, left);
     }
     if (attempt > 0) metrics_.FallbackTaken();
-    if (!target.scheme().empty() && target.scheme() != "http") {
+    if (!target.scheme().empty() && target.scheme() != "http" && target.scheme() != "https") {
       metrics_.UpstreamAttempt(AttemptResult::kConnectError);
       failures.push_back(absl::StrCat(target.endpoint_id(), ": scheme \"", target.scheme(),
-                                      "\" is not supported yet"));
+                                      "\" is not supported"));
       continue;
     }
     // Only the model name changes, and only when the backend knows the model by another name.
@@ -275,7 +275,8 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
                          decision->estimated_cost_usd(),
                          request_start,
                          std::chrono::steady_clock::now()};
-    UpstreamExchange exchange(worker.pool, target.address(), attempt_timeout);
+    UpstreamExchange exchange(worker.pool, target.address(), target.scheme() == "https",
+                              attempt_timeout);
     AttemptResult result = co_await exchange.Start(upstream_request);
     // The response has begun: gaps in its body get the full per-attempt allowance.
     exchange.set_timeout(options_.upstream_timeout);

@@ -59,6 +59,9 @@ ABSL_FLAG(std::string, inventory_target, "localhost:50061",
           "no reports");
 ABSL_FLAG(int, outcome_queue_size, 10000,
           "Outcomes waiting to be sent; beyond it new ones are dropped and counted");
+ABSL_FLAG(std::string, upstream_ca_file, "",
+          "PEM file of extra CA certificates trusted for https backends (the system's are "
+          "always trusted); certificates and host names are always verified");
 ABSL_FLAG(int, prompt_excerpt_bytes, 8 << 10,
           "Largest prompt excerpt sent to decision for analysis");
 
@@ -129,6 +132,10 @@ int main(int argc, char** argv) {
   if (!credentials.ok()) return Fail(credentials.status());
   options.proxy.upstream_credentials =
       std::make_shared<const llmrouter::gateway::UpstreamCredentials>(*std::move(credentials));
+  absl::StatusOr<std::shared_ptr<boost::asio::ssl::context>> tls_context =
+      llmrouter::gateway::MakeUpstreamTlsContext(absl::GetFlag(FLAGS_upstream_ca_file));
+  if (!tls_context.ok()) return Fail(tls_context.status());
+  options.proxy.pool.tls_context = *std::move(tls_context);
   std::shared_ptr<llmrouter::gateway::ApiKeyStore> api_keys;
   std::unique_ptr<llmrouter::PeriodicTask> api_key_reload;
   if (!absl::GetFlag(FLAGS_api_keys_file).empty()) {

@@ -43,9 +43,9 @@ std::string_view AttemptResultName(AttemptResult result) {
   return "reset";
 }
 
-UpstreamExchange::UpstreamExchange(UpstreamPool& pool, std::string address,
+UpstreamExchange::UpstreamExchange(UpstreamPool& pool, std::string address, bool tls,
                                    std::chrono::milliseconds timeout)
-    : pool_(pool), address_(std::move(address)), timeout_(timeout) {}
+    : pool_(pool), address_(std::move(address)), tls_(tls), timeout_(timeout) {}
 
 asio::awaitable<AttemptResult> UpstreamExchange::Start(UpstreamRequest& request) {
   bool stale = false;
@@ -57,7 +57,7 @@ asio::awaitable<AttemptResult> UpstreamExchange::Start(UpstreamRequest& request)
 asio::awaitable<AttemptResult> UpstreamExchange::Exchange(UpstreamRequest& request, bool fresh,
                                                           bool* stale) {
   *stale = false;
-  absl::StatusOr<UpstreamConnection> connection = co_await pool_.Acquire(address_, fresh);
+  absl::StatusOr<UpstreamConnection> connection = co_await pool_.Acquire(address_, tls_, fresh);
   if (!connection.ok()) {
     error_ = std::string(connection.status().message());
     co_return connection.status().code() == absl::StatusCode::kDeadlineExceeded
@@ -72,11 +72,15 @@ asio::awaitable<AttemptResult> UpstreamExchange::Exchange(UpstreamRequest& reque
   parser_->header_limit(kMaxUpstreamHeaderBytes);
 
   beast::error_code ec;
-  stream_->expires_after(timeout_);
-  co_await http::async_write(*stream_, request, asio::redirect_error(asio::use_awaitable, ec));
+  stream_->tcp().expires_after(timeout_);
+  co_await stream_->Visit([&](auto& s) {
+    return http::async_write(s, request, asio::redirect_error(asio::use_awaitable, ec));
+  });
   if (!ec) {
-    co_await http::async_read_header(*stream_, buffer_, *parser_,
+    co_await stream_->Visit([&](auto& s) {
+      return http::async_read_header(s, buffer_, *parser_,
                                      asio::redirect_error(asio::use_awaitable, ec));
+    });
   }
   if (ec) {
     stream_.reset();
@@ -109,9 +113,11 @@ asio::awaitable<absl::StatusOr<std::string_view>> UpstreamExchange::ReadSome() {
     body.data = piece_.get();
     body.size = kPieceBytes;
     beast::error_code ec;
-    stream_->expires_after(timeout_);
-    co_await http::async_read_some(*stream_, buffer_, *parser_,
+    stream_->tcp().expires_after(timeout_);
+    co_await stream_->Visit([&](auto& s) {
+      return http::async_read_some(s, buffer_, *parser_,
                                    asio::redirect_error(asio::use_awaitable, ec));
+    });
     if (ec == http::error::need_buffer) ec = {};
     if (ec == beast::error::timeout) {
       co_return absl::DeadlineExceededError(
@@ -142,7 +148,7 @@ asio::awaitable<absl::Status> UpstreamExchange::ReadAll(std::string* body) {
 
 void UpstreamExchange::Finish() {
   if (stream_ && parser_ && parser_->is_done() && parser_->keep_alive() && buffer_.size() == 0) {
-    pool_.Release(address_, std::move(stream_));
+    pool_.Release(address_, tls_, std::move(stream_));
   }
   stream_.reset();
 }

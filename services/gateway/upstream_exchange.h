@@ -38,7 +38,9 @@ std::string_view AttemptResultName(AttemptResult result);
 // backend allowed keep-alive. A destroyed, unfinished exchange closes its connection.
 class UpstreamExchange {
  public:
-  UpstreamExchange(UpstreamPool& pool, std::string address, std::chrono::milliseconds timeout);
+  // `tls`: https backend (see UpstreamPool::Acquire).
+  UpstreamExchange(UpstreamPool& pool, std::string address, bool tls,
+                   std::chrono::milliseconds timeout);
   UpstreamExchange(const UpstreamExchange&) = delete;
   UpstreamExchange& operator=(const UpstreamExchange&) = delete;
 
@@ -68,8 +70,9 @@ class UpstreamExchange {
 
   UpstreamPool& pool_;
   std::string address_;
+  bool tls_;
   std::chrono::milliseconds timeout_;
-  std::unique_ptr<boost::beast::tcp_stream> stream_;
+  std::unique_ptr<UpstreamStream> stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::response_parser<boost::beast::http::buffer_body>> parser_;
   std::unique_ptr<char[]> piece_;

@@ -2,6 +2,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
 
@@ -33,10 +34,32 @@ bool SplitHostPort(std::string_view address, std::string* host, std::string* por
 UpstreamPool::UpstreamPool(asio::any_io_executor executor, UpstreamPoolOptions options)
     : executor_(std::move(executor)), options_(options) {}
 
+namespace {
+
+std::string PoolKey(const std::string& address, bool tls) {
+  return tls ? "https://" + address : address;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<asio::ssl::context>> MakeUpstreamTlsContext(
+    const std::string& ca_file) {
+  auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  beast::error_code ec;
+  context->set_default_verify_paths(ec);
+  if (!ca_file.empty() && !ec) context->load_verify_file(ca_file, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot load CA certificates ", ca_file, ": ", ec.message()));
+  }
+  context->set_verify_mode(asio::ssl::verify_peer);
+  return context;
+}
+
 asio::awaitable<absl::StatusOr<UpstreamConnection>> UpstreamPool::Acquire(
-    const std::string& address, bool fresh) {
+    const std::string& address, bool tls, bool fresh) {
   if (!fresh) {
-    auto it = idle_.find(address);
+    auto it = idle_.find(PoolKey(address, tls));
     if (it != idle_.end()) {
       auto now = std::chrono::steady_clock::now();
       std::deque<Idle>& idle = it->second;
@@ -49,11 +72,11 @@ asio::awaitable<absl::StatusOr<UpstreamConnection>> UpstreamPool::Acquire(
       }
     }
   }
-  co_return co_await Connect(address);
+  co_return co_await Connect(address, tls);
 }
 
 asio::awaitable<absl::StatusOr<UpstreamConnection>> UpstreamPool::Connect(
-    const std::string& address) {
+    const std::string& address, bool tls) {
   std::string host, port;
   if (!SplitHostPort(address, &host, &port)) {
     co_return absl::InvalidArgumentError(
@@ -86,14 +109,41 @@ asio::awaitable<absl::StatusOr<UpstreamConnection>> UpstreamPool::Connect(
         absl::StrCat("connect to ", address, " failed: ", ec.message()));
   }
   stream->socket().set_option(tcp::no_delay(true), ec);
-  stream->expires_never();
-  co_return UpstreamConnection{std::move(stream), /*reused=*/false};
+  if (!tls) {
+    stream->expires_never();
+    co_return UpstreamConnection{std::make_unique<UpstreamStream>(std::move(stream)),
+                                 /*reused=*/false};
+  }
+  if (!options_.tls_context) {
+    absl::StatusOr<std::shared_ptr<asio::ssl::context>> context = MakeUpstreamTlsContext("");
+    if (!context.ok()) co_return context.status();
+    options_.tls_context = *std::move(context);
+  }
+  auto secure = std::make_unique<UpstreamStream::Tls>(std::move(*stream), *options_.tls_context);
+  asio::ip::make_address(host, ec);
+  if (ec && !SSL_set_tlsext_host_name(secure->native_handle(), host.c_str())) {
+    co_return absl::InternalError(absl::StrCat("cannot set TLS server name ", host));
+  }
+  secure->set_verify_mode(asio::ssl::verify_peer);
+  secure->set_verify_callback(asio::ssl::host_name_verification(host));
+  beast::get_lowest_layer(*secure).expires_after(options_.connect_timeout);
+  ec = {};
+  co_await secure->async_handshake(asio::ssl::stream_base::client,
+                                   asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    co_return absl::UnavailableError(
+        absl::StrCat("TLS handshake with ", address, " failed: ", ec.message()));
+  }
+  beast::get_lowest_layer(*secure).expires_never();
+  co_return UpstreamConnection{std::make_unique<UpstreamStream>(std::move(secure)),
+                               /*reused=*/false};
 }
 
-void UpstreamPool::Release(const std::string& address, std::unique_ptr<beast::tcp_stream> stream) {
-  if (!stream || !stream->socket().is_open()) return;
-  stream->expires_never();
-  std::deque<Idle>& idle = idle_[address];
+void UpstreamPool::Release(const std::string& address, bool tls,
+                           std::unique_ptr<UpstreamStream> stream) {
+  if (!stream || !stream->tcp().socket().is_open()) return;
+  stream->tcp().expires_never();
+  std::deque<Idle>& idle = idle_[PoolKey(address, tls)];
   if (idle.size() >= options_.max_idle_per_address) idle.pop_front();
   idle.push_back(Idle{std::move(stream), std::chrono::steady_clock::now()});
 }

@@ -15,11 +15,14 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -936,6 +939,100 @@ TEST_F(GatewayServerTest, ExplainAddsTheTraceToAHeaderAndTheJsonAnswer) {
   EXPECT_THAT(explained.body, HasSubstr("\"endpoint\":\"ep-json\""));
   EXPECT_EQ(explained.body.back(), '}');
   EXPECT_EQ(explained.header("content-length"), std::to_string(explained.body.size()));
+}
+
+// An https backend with a self-signed certificate for localhost/127.0.0.1 that the test
+// generates; serves one connection (keep-alive) on its own thread.
+class TlsUpstream {
+ public:
+  explicit TlsUpstream(const std::string& dir)
+      : cert_(dir + "/cert.pem"),
+        context_(asio::ssl::context::tls_server),
+        acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}) {
+    std::string command =
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+        "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " +
+        dir + "/key.pem -out " + cert_ + " >/dev/null 2>&1";
+    EXPECT_EQ(std::system(command.c_str()), 0);
+    context_.use_certificate_chain_file(cert_);
+    context_.use_private_key_file(dir + "/key.pem", asio::ssl::context::pem);
+    thread_ = std::thread([this] { ServeOne(); });
+  }
+  ~TlsUpstream() { thread_.join(); }
+  int port() const { return acceptor_.local_endpoint().port(); }
+  const std::string& cert() const { return cert_; }
+  int served() const { return served_.load(); }
+
+ private:
+  void ServeOne() {
+    beast::error_code ec;
+    asio::ip::tcp::socket socket(ioc_);
+    acceptor_.accept(socket, ec);
+    if (ec) return;
+    beast::ssl_stream<asio::ip::tcp::socket&> stream(socket, context_);
+    stream.handshake(asio::ssl::stream_base::server, ec);
+    beast::flat_buffer buffer;
+    while (!ec) {
+      http::request<http::string_body> req;
+      http::read(stream, buffer, req, ec);
+      if (ec) break;
+      http::response<http::string_body> res{http::status::ok, 11};
+      res.set(http::field::content_type, "application/json");
+      res.body() = kJsonAnswer;
+      res.prepare_payload();
+      http::write(stream, res, ec);
+      served_.fetch_add(1);
+    }
+  }
+
+  std::string cert_;
+  asio::io_context ioc_;
+  asio::ssl::context context_;
+  asio::ip::tcp::acceptor acceptor_;
+  std::atomic<int> served_{0};
+  std::thread thread_;
+};
+
+v1::Target HttpsTarget(int port) {
+  v1::Target t = MakeTarget("ep-tls", port, "m1");
+  t.set_address("localhost:" + std::to_string(port));
+  t.set_scheme("https");
+  return t;
+}
+
+TEST_F(GatewayServerTest, HttpsBackendsAreVerifiedAgainstTheConfiguredCa) {
+  std::string dir = "/tmp/llmrouter-gw-tls-" + std::to_string(getpid());
+  std::filesystem::create_directories(dir);
+  TlsUpstream upstream(dir);
+  auto context = MakeUpstreamTlsContext(upstream.cert());
+  ASSERT_TRUE(context.ok()) << context.status();
+  GatewayServerOptions options = DefaultOptions();
+  options.proxy.pool.tls_context = *context;
+  Restart(options);
+  Route(HttpsTarget(upstream.port()));
+  HttpResult r = Chat();
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, kJsonAnswer);
+  EXPECT_EQ(r.header("x-router-endpoint"), "ep-tls");
+  ASSERT_EQ(Chat().status, 200);  // over the same pooled TLS connection
+  StopServingRequests();
+  EXPECT_EQ(upstream.served(), 2);
+}
+
+TEST_F(GatewayServerTest, HttpsBackendWithAnUntrustedCertificateIsAFailedAttempt) {
+  std::string dir = "/tmp/llmrouter-gw-tls-untrusted-" + std::to_string(getpid());
+  std::filesystem::create_directories(dir);
+  TlsUpstream upstream(dir);  // its certificate is in no trust store the gateway uses
+  Route(HttpsTarget(upstream.port()));
+  HttpResult r = Chat();
+  EXPECT_EQ(r.status, 502);
+  EXPECT_THAT(r.body, HasSubstr("TLS handshake with localhost:"));
+  EXPECT_EQ(upstream.served(), 0);
+}
+
+TEST(UpstreamTlsContextTest, AMissingCaFileIsAnError) {
+  EXPECT_EQ(MakeUpstreamTlsContext("/nonexistent/ca.pem").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
