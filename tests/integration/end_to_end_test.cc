@@ -23,19 +23,6 @@ using ::testing::HasSubstr;
 constexpr char kSmall[] = "llama-3.1-8b-instruct";
 constexpr char kLarge[] = "qwen2.5-72b-instruct";
 
-// A loopback port nothing listens on: bound to learn a free number, then closed.
-int ClosedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 class EndToEndTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -58,7 +45,7 @@ class EndToEndTest : public ::testing::Test {
     std::ofstream(*dir_ + "/endpoints.yaml") << absl::StrCat(
         "endpoints:\n"
         "  - {id: small-dead, model: ",
-        kSmall, ", address: \"127.0.0.1:", ClosedPort(), "\"}\n",
+        kSmall, ", address: \"127.0.0.1:", ClosedLoopbackPort(), "\"}\n",
         "  - {id: small-live, model: ", kSmall,
         ", address: \"127.0.0.1:", small_->port("http_port"), "\"}\n",
         "  - {id: large-live, model: ", kLarge,

@@ -25,18 +25,6 @@ using ::testing::Not;
 
 constexpr char kModel[] = "llama-3.1-8b-instruct";
 
-int ClosedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 std::unique_ptr<ServiceProcess> Start(const std::string& dir, const std::string& name,
                                       const std::string& bin, std::vector<std::string> args) {
   auto p = ServiceProcess::Start(name, BuildPath(bin), std::move(args), dir);
@@ -56,13 +44,14 @@ std::unique_ptr<ServiceProcess> StartFake(const std::string& dir, const std::str
 std::unique_ptr<ServiceProcess> StartFailSafeGateway(const std::string& dir,
                                                      const std::string& routes,
                                                      std::vector<std::string> extra = {}) {
-  std::vector<std::string> args = {"--http_port=0",
-                                   "--metrics_port=0",
-                                   "--host=127.0.0.1",
-                                   absl::StrCat("--decision_target=127.0.0.1:", ClosedPort()),
-                                   "--decision_timeout_ms=100",
-                                   "--failsafe_routes=" + routes,
-                                   "--inventory_target="};
+  std::vector<std::string> args = {
+      "--http_port=0",
+      "--metrics_port=0",
+      "--host=127.0.0.1",
+      absl::StrCat("--decision_target=127.0.0.1:", ClosedLoopbackPort()),
+      "--decision_timeout_ms=100",
+      "--failsafe_routes=" + routes,
+      "--inventory_target="};
   args.insert(args.end(), extra.begin(), extra.end());
   return Start(dir, "gateway", "services/gateway/gateway", args);
 }
@@ -146,7 +135,7 @@ TEST(GatewayReliabilityTest, NotReadyWithoutDecisionOrFailSafe) {
   std::string dir = MakeTempDir("llmrouter-gw-notready");
   auto gateway = Start(dir, "gateway", "services/gateway/gateway",
                        {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
-                        absl::StrCat("--decision_target=127.0.0.1:", ClosedPort()),
+                        absl::StrCat("--decision_target=127.0.0.1:", ClosedLoopbackPort()),
                         "--decision_timeout_ms=100", "--inventory_target="});
   ASSERT_TRUE(gateway);
   HttpResult ready = HttpCall(gateway->port("http_port"), "GET", "/readyz");
@@ -203,8 +192,9 @@ TEST(GatewayReliabilityTest, SigtermLetsTheStreamInFlightFinishThenExits) {
 
 TEST(GatewayReliabilityTest, SlowClientsAndOversizedBodiesAreCutOff) {
   std::string dir = MakeTempDir("llmrouter-gw-limits");
-  auto gateway = StartFailSafeGateway(dir, absl::StrCat(kModel, "=127.0.0.1:", ClosedPort()),
-                                      {"--client_read_timeout_ms=300", "--max_body_bytes=1024"});
+  auto gateway =
+      StartFailSafeGateway(dir, absl::StrCat(kModel, "=127.0.0.1:", ClosedLoopbackPort()),
+                           {"--client_read_timeout_ms=300", "--max_body_bytes=1024"});
   ASSERT_TRUE(gateway);
   const int port = gateway->port("http_port");
   // Half a header, then nothing: the gateway closes the connection instead of waiting forever.

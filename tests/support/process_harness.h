@@ -20,6 +20,9 @@ std::string MakeTempDir(const std::string& prefix);
 std::string BuildPath(const std::string& relative);
 // Path of a file in the source tree.
 std::string SourcePath(const std::string& relative);
+// A loopback port with nothing listening (bound to learn a free number, then closed):
+// connecting to it is refused.
+int ClosedLoopbackPort();
 
 class ServiceProcess {
  public:

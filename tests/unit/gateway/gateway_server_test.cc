@@ -32,6 +32,7 @@
 #include "services/gateway/outcome_reporter.h"
 #include "services/gateway/upstream_credentials.h"
 #include "tests/support/http_test_client.h"
+#include "tests/support/process_harness.h"
 
 namespace llmrouter::gateway {
 namespace {
@@ -293,15 +294,6 @@ v1::Target MakeTarget(const std::string& id, int port, const std::string& model,
   return t;
 }
 
-// A loopback port with nothing listening: connecting to it is refused.
-int ClosedPort() {
-  asio::io_context ioc;
-  asio::ip::tcp::acceptor acceptor(ioc, {asio::ip::make_address("127.0.0.1"), 0});
-  int port = acceptor.local_endpoint().port();
-  acceptor.close();
-  return port;
-}
-
 double MetricValue(prometheus::Registry& registry, const std::string& name,
                    const std::map<std::string, std::string>& labels = {}) {
   double total = 0;
@@ -510,7 +502,8 @@ TEST_F(GatewayServerTest, FallsBackWhenTheFirstTargetAnswers500) {
 
 TEST_F(GatewayServerTest, FallsBackWhenTheFirstTargetRefusesConnections) {
   TestUpstream healthy(TestUpstream::Mode::kJson);
-  Route(MakeTarget("ep-dead", ClosedPort(), "m1"), {MakeTarget("ep-good", healthy.port(), "m1")});
+  Route(MakeTarget("ep-dead", llmrouter::testing::ClosedLoopbackPort(), "m1"),
+        {MakeTarget("ep-good", healthy.port(), "m1")});
   HttpResult r = Chat();
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.header("x-router-endpoint"), "ep-good");
@@ -522,7 +515,8 @@ TEST_F(GatewayServerTest, FallsBackWhenTheFirstTargetRefusesConnections) {
 
 TEST_F(GatewayServerTest, AllTargetsFailingIs502NamingEachFailure) {
   TestUpstream failing(TestUpstream::Mode::kStatus500);
-  Route(MakeTarget("ep-bad", failing.port(), "m1"), {MakeTarget("ep-dead", ClosedPort(), "m1")});
+  Route(MakeTarget("ep-bad", failing.port(), "m1"),
+        {MakeTarget("ep-dead", llmrouter::testing::ClosedLoopbackPort(), "m1")});
   HttpResult r = Chat();
   EXPECT_EQ(r.status, 502);
   EXPECT_THAT(r.body, HasSubstr("\"type\":\"server_error\""));
