@@ -104,6 +104,19 @@ def main(build):
         e2e.check(not grpc_health(addr, work, "intruder"),
                   f"{name}: client certificate of another CA refused")
 
+    # routerctl speaks mutual TLS with the same flags, and fails without them.
+    ctl = [b("tools/routerctl/routerctl"), f"--decision=localhost:{dec['grpc_port']}",
+           f"--inventory=localhost:{inv['grpc_port']}", "--timeout_ms=3000"]
+    ctl_tls = [f"--tls_cert_file={work}/client.crt", f"--tls_key_file={work}/client.key",
+               f"--tls_ca_file={work}/ca.crt"]
+    r = subprocess.run([*ctl, *ctl_tls, "route", f"--model={SMALL}"], capture_output=True, text=True)
+    e2e.check(r.returncode == 0 and SMALL in r.stdout,
+              "routerctl route over mTLS:\n" + (r.stdout + r.stderr).rstrip())
+    r = subprocess.run([*ctl, *ctl_tls, "inventory", "list"], capture_output=True, text=True)
+    e2e.check(r.returncode == 0 and "127.0.0.1" in r.stdout, "routerctl inventory list over mTLS")
+    r = subprocess.run([*ctl, "route", f"--model={SMALL}"], capture_output=True, text=True)
+    e2e.check(r.returncode == 1, "routerctl without a certificate is refused")
+
     r = subprocess.run(["sh", os.path.join(e2e.ROOT, "helm/llm-router/files/helm-test.sh")],
                        env={**os.environ, "GATEWAY_URL": f"http://127.0.0.1:{gw['http_port']}",
                             "DECISION_ADDR": f"localhost:{dec['grpc_port']}",

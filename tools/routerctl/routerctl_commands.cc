@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "common/tls_credentials.h"
 #include "tools/routerctl/output_format.h"
 #include "tools/routerctl/route_request_builder.h"
 #include "tools/routerctl/routerctl_session.h"
@@ -16,22 +17,24 @@ namespace llmrouter::routerctl {
 namespace {
 
 constexpr FlagSpec kFlags[] = {
-    {"decision", FlagKind::kValue},    {"inventory", FlagKind::kValue},
-    {"token_file", FlagKind::kValue},  {"inventory_token_file", FlagKind::kValue},
-    {"json", FlagKind::kBool},         {"timeout_ms", FlagKind::kValue},
-    {"help", FlagKind::kBool},         {"comment", FlagKind::kValue},
-    {"author", FlagKind::kValue},      {"requests", FlagKind::kValue},
-    {"limit", FlagKind::kValue},       {"resume", FlagKind::kBool},
-    {"model", FlagKind::kValue},       {"tenant", FlagKind::kValue},
-    {"tier", FlagKind::kValue},        {"region", FlagKind::kValue},
-    {"session", FlagKind::kValue},     {"user", FlagKind::kValue},
-    {"header", FlagKind::kRepeated},   {"prompt", FlagKind::kValue},
-    {"prompt_file", FlagKind::kValue}, {"max_tokens", FlagKind::kValue},
-    {"request", FlagKind::kValue},
+    {"decision", FlagKind::kValue},     {"inventory", FlagKind::kValue},
+    {"token_file", FlagKind::kValue},   {"inventory_token_file", FlagKind::kValue},
+    {"json", FlagKind::kBool},          {"timeout_ms", FlagKind::kValue},
+    {"help", FlagKind::kBool},          {"comment", FlagKind::kValue},
+    {"author", FlagKind::kValue},       {"requests", FlagKind::kValue},
+    {"limit", FlagKind::kValue},        {"resume", FlagKind::kBool},
+    {"model", FlagKind::kValue},        {"tenant", FlagKind::kValue},
+    {"tier", FlagKind::kValue},         {"region", FlagKind::kValue},
+    {"session", FlagKind::kValue},      {"user", FlagKind::kValue},
+    {"header", FlagKind::kRepeated},    {"prompt", FlagKind::kValue},
+    {"prompt_file", FlagKind::kValue},  {"max_tokens", FlagKind::kValue},
+    {"request", FlagKind::kValue},      {"tls_cert_file", FlagKind::kValue},
+    {"tls_key_file", FlagKind::kValue}, {"tls_ca_file", FlagKind::kValue},
 };
 
 constexpr absl::string_view kGlobalFlags[] = {
-    "decision", "inventory", "token_file", "inventory_token_file", "json", "timeout_ms", "help"};
+    "decision",   "inventory", "token_file",    "inventory_token_file", "json",
+    "timeout_ms", "help",      "tls_cert_file", "tls_key_file",         "tls_ca_file"};
 
 // One subcommand: its words, arguments, flags and handler.
 struct CommandSpec {
@@ -218,6 +221,9 @@ std::string UsageText() {
       "                         ($LLMROUTER_INVENTORY_TOKEN)\n"
       "  --json                 print protobuf JSON instead of tables\n"
       "  --timeout_ms N         deadline of each call (5000)\n"
+      "  --tls_cert_file F --tls_key_file F --tls_ca_file F\n"
+      "                         mutual TLS to services started with the same flags\n"
+      "                         ($LLMROUTER_TLS_CERT_FILE, _KEY_FILE, _CA_FILE)\n"
       "\nexit status: 0 ok; 1 a call failed, an input is unreadable, a bundle is invalid, lint\n"
       "found errors or a bundle test failed; 2 usage error\n");
   return out;
@@ -265,6 +271,10 @@ absl::StatusOr<ConnectionSettings> ResolveConnectionSettings(const CommandLine& 
   auto inventory = TokenFrom(cl, "inventory_token_file", env, "LLMROUTER_INVENTORY_TOKEN");
   if (!inventory.ok()) return inventory.status();
   s.inventory_token = inventory->empty() ? s.admin_token : *std::move(inventory);
+  s.tls.cert_file = cl.Get("tls_cert_file").value_or(env("LLMROUTER_TLS_CERT_FILE").value_or(""));
+  s.tls.key_file = cl.Get("tls_key_file").value_or(env("LLMROUTER_TLS_KEY_FILE").value_or(""));
+  s.tls.ca_file = cl.Get("tls_ca_file").value_or(env("LLMROUTER_TLS_CA_FILE").value_or(""));
+  if (absl::Status tls = ValidateTlsFiles(s.tls); !tls.ok()) return tls;
   return s;
 }
 

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "common/tls_credentials.h"
 #include "tools/routerctl/command_line.h"
 
 namespace llmrouter::routerctl {
@@ -43,6 +44,8 @@ struct ConnectionSettings {
   // $LLMROUTER_INVENTORY_TOKEN; defaults to admin_token.
   std::string inventory_token;
   int timeout_ms = 5000;
+  // Mutual TLS files (--tls_*_file or $LLMROUTER_TLS_*_FILE); none: plaintext.
+  TlsFiles tls;
 };
 // InvalidArgument for a bad --timeout_ms; NotFound when --token_file cannot be read.
 absl::StatusOr<ConnectionSettings> ResolveConnectionSettings(const CommandLine& cl,

@@ -4,6 +4,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/tls_credentials.h"
 
 namespace llmrouter::routerctl {
 
@@ -20,7 +21,7 @@ std::shared_ptr<grpc::Channel> ServiceClients::Channel(Service service) {
   if (!channel) {
     channel = grpc::CreateChannel(
         service == Service::kDecision ? settings_.decision_target : settings_.inventory_target,
-        grpc::InsecureChannelCredentials());
+        ChannelCredentials(settings_.tls));
   }
   return channel;
 }
