@@ -63,6 +63,11 @@ DecisionMetrics::DecisionMetrics(prometheus::Registry& r)
       policy_changes(prometheus::BuildCounter()
                          .Name("llmrouter_decision_policy_changes_total")
                          .Help("Policy apply and rollback attempts, by op and result")
+                         .Register(r)),
+      budget_limited(prometheus::BuildCounter()
+                         .Name("llmrouter_decision_budget_limited_routes_total")
+                         .Help("Requests of tenants over their spending limit, by the action "
+                               "their policy took (deny or downgrade)")
                          .Register(r)) {}
 
 void DecisionMetrics::CountRoute(absl::StatusCode code) {

@@ -28,6 +28,8 @@ struct DecisionMetrics {
   prometheus::Counter& inventory_reconnects;
   prometheus::Gauge& policy_revision;
   prometheus::Family<prometheus::Counter>& policy_changes;  // {op, result}
+  // {tenant, action}: tenants come from the policy's own list, so the set is bounded.
+  prometheus::Family<prometheus::Counter>& budget_limited;
 };
 
 }  // namespace llmrouter::decision

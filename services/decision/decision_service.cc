@@ -24,7 +24,12 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::RouteRequest(
   const auto start = std::chrono::steady_clock::now();
   std::shared_ptr<const CompiledPolicy> policy = policy_.Current();
   std::shared_ptr<const InventoryView> view = inventory_.load();
-  absl::Status status = Route(policy.get(), view.get(), *req, clock_.Now(), options_, resp);
+  RouteNotes notes;
+  absl::Status status = Route(policy.get(), view.get(), *req, clock_.Now(), options_, resp, &notes);
+  if (!notes.budget_action.empty()) {
+    metrics_.budget_limited.Add({{"tenant", notes.tenant}, {"action", notes.budget_action}})
+        .Increment();
+  }
   metrics_.route_duration.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   metrics_.CountRoute(status.code());

@@ -145,7 +145,7 @@ double EstimateCost(const ModelSpec& model, uint32_t prompt_tokens, uint32_t out
 
 absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
                    const v1::RouteRequestRequest& req, absl::Time now, const RouterOptions& options,
-                   v1::RouteRequestResponse* response) {
+                   v1::RouteRequestResponse* response, RouteNotes* notes) {
   if (policy == nullptr) {
     return absl::UnavailableError(
         "no policy revision is active; apply a bundle with PolicyService/ApplyBundle");
@@ -272,6 +272,10 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
   bool over_budget = false;
   if (tenant && tenant->spend_limit.usd > 0 && options.ledger &&
       options.ledger->Spent(tenant->name, tenant->spend_limit.period) >= tenant->spend_limit.usd) {
+    if (notes) {
+      notes->budget_action = tenant->spend_limit.over_limit;
+      notes->tenant = tenant->name;
+    }
     if (tenant->spend_limit.over_limit == "deny") {
       return absl::PermissionDeniedError(
           absl::StrCat("tenant \"", tenant->name, "\" is over its spending limit of ",

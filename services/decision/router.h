@@ -23,6 +23,12 @@ struct RouterOptions {
   const SpendLedger* ledger = nullptr;
 };
 
+// What a decision did that the caller counts; filled when Route is given one.
+struct RouteNotes {
+  std::string budget_action;  // "deny" or "downgrade" when the tenant's spending limit applied
+  std::string tenant;         // the tenant as resolved
+};
+
 // Route is a pure function of its inputs apart from the views' round-robin cursors, and is
 // safe to call concurrently. Errors: InvalidArgument for a malformed request or when every
 // candidate model is ruled out by the request itself (context, cost, quality, capability);
@@ -31,7 +37,8 @@ struct RouterOptions {
 // Unavailable when no policy or inventory is loaded or no endpoint can serve.
 absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
                    const llmrouter::v1::RouteRequestRequest& request, absl::Time now,
-                   const RouterOptions& options, llmrouter::v1::RouteRequestResponse* response);
+                   const RouterOptions& options, llmrouter::v1::RouteRequestResponse* response,
+                   RouteNotes* notes = nullptr);
 
 // A new random decision id (16 hex digits).
 std::string NewDecisionId();

@@ -261,6 +261,20 @@ TEST_F(PolicyEngineTest, BudgetsDowngradeOrDeny) {
   absl::Status s = RouteIt(Req("auto", "broke", "hi"), &denied, &over);
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(std::string(s.message()), HasSubstr("over its spending limit"));
+  // The notes tell the service what to count (llmrouter_decision_budget_limited_routes_total).
+  RouterOptions o;
+  o.ledger = &over;
+  RouteNotes notes;
+  v1::RouteRequestResponse noted;
+  ASSERT_TRUE(
+      Route(policy_.get(), view_.get(), Req("auto", "cheapskate", "story"), kNow, o, &noted, &notes)
+          .ok());
+  EXPECT_EQ(notes.budget_action, "downgrade");
+  EXPECT_EQ(notes.tenant, "cheapskate");
+  RouteNotes none;
+  ASSERT_TRUE(
+      Route(policy_.get(), view_.get(), Req("auto", "acme", "story"), kNow, o, &noted, &none).ok());
+  EXPECT_TRUE(none.budget_action.empty());
 }
 
 TEST_F(PolicyEngineTest, WhyNotNamesTheStageAndRule) {
