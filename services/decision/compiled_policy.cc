@@ -27,6 +27,9 @@ std::shared_ptr<const CompiledPolicy> CompiledPolicy::Compile(PolicyBundle bundl
     }
   }
   p->analyzer_ = std::make_unique<PromptAnalyzer>(b.intents);
+  for (const auto& [from, row] : b.region_latency_ms) {
+    for (const auto& [to, ms] : row) p->region_latency_[from][to] = ms;
+  }
   auto indexes = [&](const std::vector<std::string>& names) {
     std::vector<int> out;
     for (const std::string& n : names) {
@@ -51,6 +54,8 @@ std::shared_ptr<const CompiledPolicy> CompiledPolicy::Compile(PolicyBundle bundl
       if (i >= 0) rule.split.emplace_back(i, e.weight);
     }
     rule.fallbacks = indexes(spec.then.fallbacks);
+    rule.endpoint_strategy =
+        ParseEndpointStrategy(spec.then.endpoint_strategy).value_or(EndpointStrategy::kRoundRobin);
     p->rules_.push_back(std::move(rule));
   }
   return p;

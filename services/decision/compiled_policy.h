@@ -12,6 +12,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
+#include "services/decision/endpoint_selector.h"
 #include "services/decision/policy_bundle.h"
 #include "services/decision/prompt_analyzer.h"
 
@@ -25,6 +26,7 @@ struct CompiledRule {
   std::vector<int> candidates;                     // catalog indexes, preference order
   std::vector<std::pair<int, uint32_t>> split;     // catalog index, weight
   std::vector<int> fallbacks;
+  EndpointStrategy endpoint_strategy = EndpointStrategy::kRoundRobin;
 };
 
 class CompiledPolicy {
@@ -39,6 +41,10 @@ class CompiledPolicy {
   const std::vector<ModelSpec>& models() const { return bundle_.models; }
   const std::vector<CompiledRule>& rules() const { return rules_; }
   const PromptAnalyzer& analyzer() const { return *analyzer_; }
+  const absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, double>>& region_latency()
+      const {
+    return region_latency_;
+  }
 
   // Catalog index of a name or alias, or -1.
   int ModelIndex(absl::string_view name_or_alias) const;
@@ -60,6 +66,7 @@ class CompiledPolicy {
   absl::flat_hash_map<const TenantSpec*, std::vector<bool>> allowed_;
   std::vector<CompiledRule> rules_;
   std::unique_ptr<PromptAnalyzer> analyzer_;
+  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, double>> region_latency_;
 };
 
 }  // namespace llmrouter::decision

@@ -272,6 +272,11 @@ class Reader {
       Enum(n["strategy"], Sub(path, "strategy"), {"ordered", "cheapest", "quality"}, &a->strategy);
     }
     if (n["sticky"]) Enum(n["sticky"], Sub(path, "sticky"), {"session", "user"}, &a->sticky);
+    if (n["endpoint_strategy"]) {
+      Enum(n["endpoint_strategy"], Sub(path, "endpoint_strategy"),
+           {"round_robin", "least_outstanding", "p2c", "lowest_latency", "weighted"},
+           &a->endpoint_strategy);
+    }
     std::string deny;
     if (String(n["deny"], Sub(path, "deny"), &deny)) a->deny = deny;
     if (const YAML::Node s = n["split"]) {
@@ -511,7 +516,29 @@ std::vector<BundleProblem> ParsePolicyBundle(const std::string& yaml, PolicyBund
     return problems;
   }
   try {
-    r.Map(root, "", {"defaults", "models", "tenants", "intents", "rules", "tests"});
+    r.Map(root, "", {"defaults", "regions", "models", "tenants", "intents", "rules", "tests"});
+    if (const YAML::Node regions = root["regions"]) {
+      if (r.Map(regions, "regions", {"latency_ms"}) && regions["latency_ms"]) {
+        const YAML::Node m = regions["latency_ms"];
+        if (!m.IsMap()) {
+          r.Problem("regions.latency_ms", "must map a region to {region: milliseconds}");
+        } else {
+          for (const auto& from : m) {
+            const std::string fp = absl::StrCat("regions.latency_ms.", from.first.Scalar());
+            if (!from.second.IsMap()) {
+              r.Problem(fp, "must map a region to milliseconds");
+              continue;
+            }
+            for (const auto& to : from.second) {
+              double ms;
+              if (r.Number(to.second, absl::StrCat(fp, ".", to.first.Scalar()), 0, 1e6, &ms)) {
+                out->region_latency_ms[from.first.Scalar()][to.first.Scalar()] = ms;
+              }
+            }
+          }
+        }
+      }
+    }
     if (const YAML::Node d = root["defaults"]) {
       if (r.Map(d, "defaults", {"output_tokens"})) {
         r.Uint(d["output_tokens"], "defaults.output_tokens", &out->default_output_tokens);

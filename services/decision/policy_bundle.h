@@ -90,6 +90,9 @@ struct RuleAction {
   std::vector<SplitEntry> split;        // weighted; excludes candidates
   std::string sticky;                   // "session", "user" or empty (random draw)
   std::string strategy = "ordered";     // "ordered", "cheapest", "quality"
+  // Among one model's endpoints: "round_robin", "least_outstanding", "p2c", "lowest_latency",
+  // "weighted".
+  std::string endpoint_strategy = "round_robin";
   Constraints constraints;
   std::vector<std::string> fallbacks;
   std::optional<std::string> deny;  // reason
@@ -123,6 +126,8 @@ struct BundleTest {
 
 struct PolicyBundle {
   uint32_t default_output_tokens = 256;
+  // Configured latency between regions in ms (region -> region -> ms); either direction.
+  std::map<std::string, std::map<std::string, double>> region_latency_ms;
   std::vector<ModelSpec> models;
   std::vector<TenantSpec> tenants;
   std::vector<IntentSpec> intents;

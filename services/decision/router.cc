@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/types/span.h"
 #include "common/proto_time.h"
+#include "services/decision/endpoint_selector.h"
 #include "services/decision/rule_matcher.h"
 
 namespace llmrouter::decision {
@@ -74,49 +75,6 @@ int DrawSplit(const CompiledRule& rule, const v1::RouteRequestRequest& req) {
     if (point < cumulative) return static_cast<int>(i);
   }
   return static_cast<int>(rule.split.size()) - 1;
-}
-
-// Usable endpoints of one model: healthy first in round-robin order, then degraded ones.
-void OrderEndpoints(const ModelEndpoints& group, const ModelSpec& model,
-                    std::optional<uint32_t> max_latency_ms, v1::RouteTrace* trace,
-                    absl::InlinedVector<const Endpoint*, 16>* out, int* unusable) {
-  absl::InlinedVector<const Endpoint*, 8> degraded;
-  const size_t n = group.endpoints.size();
-  const uint64_t start = group.next.fetch_add(1, std::memory_order_relaxed);
-  for (size_t i = 0; i < n; ++i) {
-    const Endpoint& e = group.endpoints[(start + i) % n];
-    switch (e.health()) {
-      case v1::HEALTH_STATE_HEALTHY:
-      case v1::HEALTH_STATE_DEGRADED:
-        break;
-      case v1::HEALTH_STATE_DRAINING:
-        ++*unusable;
-        AddCandidate(trace, model.name, e.id(), v1::CANDIDATE_STAGE_DRAINING, 0,
-                     "endpoint is draining");
-        continue;
-      default:
-        ++*unusable;
-        AddCandidate(trace, model.name, e.id(), v1::CANDIDATE_STAGE_UNHEALTHY, 0,
-                     absl::StrCat("endpoint health is ", v1::HealthState_Name(e.health())));
-        continue;
-    }
-    if (max_latency_ms && e.load().has_latency_ewma()) {
-      const int64_t ms = absl::ToInt64Milliseconds(FromProto(e.load().latency_ewma()));
-      if (ms > *max_latency_ms) {
-        ++*unusable;
-        AddCandidate(
-            trace, model.name, e.id(), v1::CANDIDATE_STAGE_OVER_LATENCY, ms,
-            absl::StrCat("measured latency ", ms, " ms exceeds max_latency_ms ", *max_latency_ms));
-        continue;
-      }
-    }
-    if (e.health() == v1::HEALTH_STATE_HEALTHY) {
-      out->push_back(&e);
-    } else {
-      degraded.push_back(&e);
-    }
-  }
-  out->insert(out->end(), degraded.begin(), degraded.end());
 }
 
 template <typename Strings>
@@ -361,7 +319,13 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
                                   " received ", absl::FormatDuration(age), " ago"));
   }
   absl::InlinedVector<std::pair<const Endpoint*, const ModelCandidate*>, 16> targets;
-  absl::InlinedVector<const Endpoint*, 16> endpoints;
+  EndpointList endpoints;
+  SelectionInput selection;
+  selection.strategy = rule ? rule->endpoint_strategy : EndpointStrategy::kRoundRobin;
+  selection.client_region = req.region();
+  selection.sticky_key = !req.session_key().empty() ? req.session_key() : req.user_key();
+  selection.max_latency_ms = c.max_latency_ms;
+  selection.region_latency = &policy->region_latency();
   int kept = 0, total_endpoints = 0, unusable = 0;
   for (const ModelCandidate& mc : models) {
     const ModelSpec& m = bundle.models[mc.model];
@@ -380,7 +344,7 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
     }
     total_endpoints += static_cast<int>(group->endpoints.size());
     endpoints.clear();
-    OrderEndpoints(*group, m, c.max_latency_ms, trace, &endpoints, &unusable);
+    OrderEndpoints(*group, m, selection, trace, &endpoints, &unusable);
     for (const Endpoint* e : endpoints) targets.emplace_back(e, &mc);
   }
   if (trace && drawn >= 0) {

@@ -70,6 +70,8 @@ namespace {
 TEST(PolicyBundleRulesTest, ParsesFullBundle) {
   auto b = ParsePolicyBundleOrError(R"(
 defaults: {output_tokens: 512}
+regions:
+  latency_ms: {eu-west-1: {us-east-1: 75}}
 models:
   - {name: a, capabilities: [code], context_window: 8192, quality: 0.6, data_policy: private,
      price: {input_per_mtok: 0.1, output_per_mtok: 0.3}}
@@ -95,6 +97,7 @@ rules:
     then:
       split: [{model: a, weight: 95}, {model: b, weight: 5}]
       sticky: user
+      endpoint_strategy: p2c
       constraints: {max_cost_usd: 0.02, min_quality: 0.5, max_latency_ms: 800, data_policy: private}
       fallbacks: [b]
 tests:
@@ -113,6 +116,8 @@ tests:
   EXPECT_EQ(*r.then.constraints.max_latency_ms, 800u);
   EXPECT_EQ(b->tenants[0].spend_limit.over_limit, "downgrade");
   EXPECT_EQ(b->tests[0].expect_rule, "r1");
+  EXPECT_EQ(r.then.endpoint_strategy, "p2c");
+  EXPECT_EQ(b->region_latency_ms.at("eu-west-1").at("us-east-1"), 75);
 }
 
 TEST(PolicyBundleRulesTest, LocatesRuleProblems) {
@@ -125,7 +130,7 @@ rules:
   - name: r0
     match: {tier: [sometimes], tenant: [nobody], intent: [legal], complexity: {min: 0.9, max: 0.1},
             headers: {x-a: {regex: '[z-a]'}}}
-    then: {candidates: [a], deny: "no"}
+    then: {candidates: [a], deny: "no", endpoint_strategy: fastest}
   - name: r0
     then: {split: [{model: a, weight: 90}]}
   - name: r2
@@ -142,7 +147,9 @@ tests:
         "intents[0].patterns[0]: invalid RE2 pattern", "rules[0].match.tier[0]: \"sometimes\"",
         "rules[0].match.complexity: min is greater than max",
         "rules[0].match.headers.x-a.regex: invalid RE2 pattern",
-        "rules[0].then: deny cannot be combined", "rules[0].match.tenant[0]: unknown tenant \"nobody\"",
+        "rules[0].then: deny cannot be combined",
+        "rules[0].then.endpoint_strategy: \"fastest\" is not one of",
+        "rules[0].match.tenant[0]: unknown tenant \"nobody\"",
         "rules[0].match.intent[0]: unknown intent \"legal\"",
         "rules[1].then.split: weights sum to 90, not 100", "rules[1].name: duplicate rule \"r0\"",
         "rules[2].then: needs candidates, split or deny", "tests[0].expect: needs model or deny",
