@@ -263,7 +263,8 @@ class Reader {
       return;
     }
     if (!Map(n, path,
-             {"candidates", "split", "sticky", "strategy", "constraints", "fallbacks", "deny"})) {
+             {"candidates", "split", "sticky", "strategy", "endpoint_strategy", "constraints",
+              "fallbacks", "deny"})) {
       return;
     }
     Strings(n["candidates"], Sub(path, "candidates"), &a->candidates);
