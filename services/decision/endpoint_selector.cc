@@ -20,6 +20,8 @@ constexpr double kUnknownRegion = 1e6;
 struct Ranked {
   const v1::Endpoint* endpoint;
   int health;       // 0 healthy, 1 degraded
+  int saturated;    // 1 when over a saturation threshold
+  int spill;        // 0 the tier's own pool, 1 a spill-over pool
   double distance;  // 0 same region, else configured latency (ms), kUnknownRegion if unknown
   double key;       // strategy key, lower first
 };
@@ -115,6 +117,24 @@ void OrderEndpoints(const ModelEndpoints& group, const ModelSpec& model, const S
         continue;
       }
     }
+    int spill = 0;
+    if (in.pools != nullptr && !in.pools->empty() &&
+        std::find(in.pools->begin(), in.pools->end(), e.pool()) == in.pools->end()) {
+      const bool may_spill = in.spill_pools != nullptr &&
+                             std::find(in.spill_pools->begin(), in.spill_pools->end(), e.pool()) !=
+                                 in.spill_pools->end();
+      if (!may_spill || LoadScore(e) >= in.spill_below_load) {
+        ++*unusable;
+        Eliminate(trace, model, e, v1::CANDIDATE_STAGE_WRONG_POOL, LoadScore(e),
+                  may_spill ? absl::StrCat("pool \"", e.pool(), "\" takes ", in.tier,
+                                           " requests only below load ", in.spill_below_load,
+                                           "; load is ", LoadScore(e))
+                            : absl::StrCat("pool \"", e.pool(), "\" does not serve ", in.tier,
+                                           " requests"));
+        continue;
+      }
+      spill = 1;
+    }
     double key = 0;
     switch (in.strategy) {
       case EndpointStrategy::kRoundRobin:
@@ -135,7 +155,10 @@ void OrderEndpoints(const ModelEndpoints& group, const ModelSpec& model, const S
         break;
       }
     }
-    ranked.push_back({&e, health, RegionDistance(in, e.region()), key});
+    const int saturated =
+        (in.saturated_queue > 0 && e.load().requests_waiting() > in.saturated_queue) ||
+        (in.saturated_kv > 0 && e.load().kv_cache_usage() > in.saturated_kv);
+    ranked.push_back({&e, health, saturated, spill, RegionDistance(in, e.region()), key});
   }
   if (ranked.empty()) return;
   if (in.strategy == EndpointStrategy::kPowerOfTwo && ranked.size() >= 2) {
@@ -151,6 +174,8 @@ void OrderEndpoints(const ModelEndpoints& group, const ModelSpec& model, const S
   }
   std::stable_sort(ranked.begin(), ranked.end(), [](const Ranked& x, const Ranked& y) {
     if (x.health != y.health) return x.health < y.health;
+    if (x.saturated != y.saturated) return x.saturated < y.saturated;
+    if (x.spill != y.spill) return x.spill < y.spill;
     if (x.distance != y.distance) return x.distance < y.distance;
     return x.key < y.key;
   });
@@ -160,6 +185,7 @@ void OrderEndpoints(const ModelEndpoints& group, const ModelSpec& model, const S
     size_t tier = 0;
     double total = 0;
     while (tier < ranked.size() && ranked[tier].health == ranked[0].health &&
+           ranked[tier].spill == ranked[0].spill && ranked[tier].saturated == ranked[0].saturated &&
            ranked[tier].distance == ranked[0].distance) {
       total += LoadScore(*ranked[tier].endpoint);
       ++tier;

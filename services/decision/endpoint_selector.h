@@ -44,6 +44,15 @@ struct SelectionInput {
   absl::string_view client_region;
   absl::string_view sticky_key;  // session (or user) key; empty: no stickiness
   std::optional<uint32_t> max_latency_ms;
+  // Pools that serve the request's tier (null or empty: any), and extra pools it may spill into
+  // while an endpoint's load score is below spill_below_load.
+  const std::vector<std::string>* pools = nullptr;
+  const std::vector<std::string>* spill_pools = nullptr;
+  double spill_below_load = 0;
+  absl::string_view tier;
+  // Endpoints over either threshold (0: none) rank after those that are not.
+  double saturated_queue = 0;
+  double saturated_kv = 0;
   // Configured latency between regions, in ms; both directions are looked up.
   const absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, double>>* region_latency =
       nullptr;

@@ -264,7 +264,7 @@ class Reader {
     }
     if (!Map(n, path,
              {"candidates", "split", "sticky", "strategy", "endpoint_strategy", "constraints",
-              "fallbacks", "deny"})) {
+              "pools", "spill_over", "shed", "fallbacks", "deny"})) {
       return;
     }
     Strings(n["candidates"], Sub(path, "candidates"), &a->candidates);
@@ -280,6 +280,50 @@ class Reader {
     }
     std::string deny;
     if (String(n["deny"], Sub(path, "deny"), &deny)) a->deny = deny;
+    auto tier_map = [&](const YAML::Node& m, const std::string& p,
+                        std::map<std::string, std::vector<std::string>>* out) {
+      if (!m) return;
+      if (!m.IsMap()) {
+        Problem(p, "must map a tier (interactive, standard, batch) to a list of pools");
+        return;
+      }
+      for (const auto& kv : m) {
+        const std::string tier = kv.first.Scalar();
+        if (!OneOf(tier, kTiers)) {
+          Problem(absl::StrCat(p, ".", tier), "is not one of interactive, standard, batch");
+          continue;
+        }
+        Strings(kv.second, absl::StrCat(p, ".", tier), &(*out)[tier]);
+      }
+    };
+    tier_map(n["pools"], Sub(path, "pools"), &a->tiers.pools);
+    if (const YAML::Node sp = n["spill_over"]) {
+      std::string p = Sub(path, "spill_over");
+      if (Map(sp, p, {"interactive", "standard", "batch", "below_load"})) {
+        Number(sp["below_load"], Sub(p, "below_load"), 0, 1e9, &a->tiers.spill_below_load);
+        YAML::Node tiers_only = YAML::Clone(sp);
+        tiers_only.remove("below_load");
+        tier_map(tiers_only, p, &a->tiers.spill_pools);
+        if (!sp["below_load"]) Problem(Sub(p, "below_load"), "is required");
+      }
+    }
+    if (const YAML::Node sh = n["shed"]) {
+      std::string p = Sub(path, "shed");
+      if (Map(sh, p, {"tiers", "queue_above", "kv_above"})) {
+        Strings(sh["tiers"], Sub(p, "tiers"), &a->tiers.shed_tiers);
+        for (size_t i = 0; i < a->tiers.shed_tiers.size(); ++i) {
+          if (!OneOf(a->tiers.shed_tiers[i], kTiers)) {
+            Problem(absl::StrCat(p, ".tiers[", i, "]"),
+                    "is not one of interactive, standard, batch");
+          }
+        }
+        Number(sh["queue_above"], Sub(p, "queue_above"), 0, 1e9, &a->tiers.saturated_queue);
+        Number(sh["kv_above"], Sub(p, "kv_above"), 0, 1, &a->tiers.saturated_kv);
+        if (a->tiers.saturated_queue == 0 && a->tiers.saturated_kv == 0) {
+          Problem(p, "needs queue_above or kv_above");
+        }
+      }
+    }
     if (const YAML::Node s = n["split"]) {
       std::string sp = Sub(path, "split");
       if (!s.IsSequence() || s.size() == 0) {

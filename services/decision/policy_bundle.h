@@ -85,6 +85,17 @@ struct Constraints {
   std::string data_policy;  // required data policy of the chosen model, e.g. "private"
 };
 
+// Priority tiers and capacity pools: which pools serve which tier, when a tier may spill into
+// other pools, and when a tier is shed because everything it may use is saturated.
+struct TierPools {
+  std::map<std::string, std::vector<std::string>> pools;        // tier -> pools; absent tier: any
+  std::map<std::string, std::vector<std::string>> spill_pools;  // tier -> extra pools
+  double spill_below_load = 0;  // an extra pool's endpoint is used while its load score is below
+  std::vector<std::string> shed_tiers;  // shed when every usable endpoint is saturated
+  double saturated_queue = 0;           // requests waiting above this: saturated (0: never)
+  double saturated_kv = 0;              // KV-cache use above this: saturated (0: never)
+};
+
 struct RuleAction {
   std::vector<std::string> candidates;  // preference order
   std::vector<SplitEntry> split;        // weighted; excludes candidates
@@ -94,6 +105,7 @@ struct RuleAction {
   // "weighted".
   std::string endpoint_strategy = "round_robin";
   Constraints constraints;
+  TierPools tiers;
   std::vector<std::string> fallbacks;
   std::optional<std::string> deny;  // reason
 };

@@ -326,6 +326,17 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
   selection.sticky_key = !req.session_key().empty() ? req.session_key() : req.user_key();
   selection.max_latency_ms = c.max_latency_ms;
   selection.region_latency = &policy->region_latency();
+  selection.tier = tier;
+  const TierPools* tier_pools = rule ? &rule->spec->then.tiers : nullptr;
+  if (tier_pools) {
+    auto own = tier_pools->pools.find(std::string(tier));
+    if (own != tier_pools->pools.end()) selection.pools = &own->second;
+    auto spill = tier_pools->spill_pools.find(std::string(tier));
+    if (spill != tier_pools->spill_pools.end()) selection.spill_pools = &spill->second;
+    selection.spill_below_load = tier_pools->spill_below_load;
+    selection.saturated_queue = tier_pools->saturated_queue;
+    selection.saturated_kv = tier_pools->saturated_kv;
+  }
   int kept = 0, total_endpoints = 0, unusable = 0;
   for (const ModelCandidate& mc : models) {
     const ModelSpec& m = bundle.models[mc.model];
@@ -381,6 +392,30 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
     return absl::UnavailableError(absl::StrCat("all ", total_endpoints, " endpoints of model \"",
                                                first, "\" and its fallbacks are unusable (",
                                                unusable, " unhealthy, draining or too slow)"));
+  }
+
+  // Shedding: a tier the rule sheds gets RESOURCE_EXHAUSTED when everything it may use is
+  // saturated, so that capacity stays with the tiers that matter more.
+  if (tier_pools && std::find(tier_pools->shed_tiers.begin(), tier_pools->shed_tiers.end(), tier) !=
+                        tier_pools->shed_tiers.end()) {
+    bool all_saturated = true;
+    for (const auto& [e, mc] : targets) {
+      const bool queue = tier_pools->saturated_queue > 0 &&
+                         e->load().requests_waiting() > tier_pools->saturated_queue;
+      const bool kv =
+          tier_pools->saturated_kv > 0 && e->load().kv_cache_usage() > tier_pools->saturated_kv;
+      if (!queue && !kv) {
+        all_saturated = false;
+        break;
+      }
+    }
+    if (all_saturated) {
+      if (notes) notes->shed = true;
+      return absl::ResourceExhaustedError(
+          absl::StrCat(tier, " requests are shed: all ", targets.size(),
+                       " usable endpoints are saturated (queue above ", tier_pools->saturated_queue,
+                       " or KV-cache use above ", tier_pools->saturated_kv, "); retry after 1s"));
+    }
   }
 
   // 8. The answer.

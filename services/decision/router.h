@@ -27,6 +27,7 @@ struct RouterOptions {
 struct RouteNotes {
   std::string budget_action;  // "deny" or "downgrade" when the tenant's spending limit applied
   std::string tenant;         // the tenant as resolved
+  bool shed = false;          // refused because every usable endpoint was saturated
 };
 
 // Route is a pure function of its inputs apart from the views' round-robin cursors, and is

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
+#include "services/decision/router.h"
 
 namespace llmrouter::decision {
 namespace {
@@ -134,6 +135,96 @@ TEST(EndpointSelectorTest, StickinessYieldsToOverload) {
   }
   auto hot = View(eps);
   EXPECT_NE(First(*hot, in), home);
+}
+
+}  // namespace
+}  // namespace llmrouter::decision
+
+namespace llmrouter::decision {
+namespace {
+
+// Tiers and pools through Route(): interactive on dedicated, batch on spot with spill-over to
+// dedicated while it is lightly loaded, batch shed when everything it may use is saturated.
+class TierPoolsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto bundle = ParsePolicyBundleOrError(R"(
+models: [{name: m}]
+rules:
+  - name: tiers
+    match: {model: [m]}
+    then:
+      candidates: [m]
+      pools: {interactive: [dedicated], batch: [spot]}
+      spill_over: {batch: [dedicated], below_load: 3}
+      shed: {tiers: [batch], queue_above: 5}
+)");
+    ASSERT_TRUE(bundle.ok()) << bundle.status();
+    policy_ = CompiledPolicy::Compile(*bundle, 1, "h");
+  }
+
+  absl::Status RouteTier(v1::PriorityTier tier, double spot_waiting, double dedicated_waiting,
+                         v1::RouteRequestResponse* resp, RouteNotes* notes = nullptr) {
+    v1::InventorySnapshot s;
+    for (auto [id, pool, waiting] :
+         {std::tuple{"d1", "dedicated", dedicated_waiting}, std::tuple{"s1", "spot", spot_waiting},
+          std::tuple{"s2", "spot", spot_waiting}}) {
+      auto* e = s.add_endpoints();
+      e->set_id(id);
+      e->set_model("m");
+      e->set_address("h:1");
+      e->set_pool(pool);
+      e->set_health(v1::HEALTH_STATE_HEALTHY);
+      e->mutable_load()->set_requests_waiting(waiting);
+    }
+    view_ = std::make_unique<InventoryView>(s, absl::Now());
+    v1::RouteRequestRequest req;
+    req.set_model("m");
+    req.set_priority(tier);
+    req.set_explain(true);
+    return Route(policy_.get(), view_.get(), req, absl::Now(), {}, resp, notes);
+  }
+
+  std::shared_ptr<const CompiledPolicy> policy_;
+  std::unique_ptr<InventoryView> view_;
+};
+
+TEST_F(TierPoolsTest, InteractiveUsesDedicatedOnly) {
+  v1::RouteRequestResponse resp;
+  ASSERT_TRUE(RouteTier(v1::PRIORITY_TIER_INTERACTIVE, 0, 0, &resp).ok());
+  EXPECT_EQ(resp.target().endpoint_id(), "d1");
+  EXPECT_EQ(resp.fallbacks_size(), 0);
+  int wrong_pool = 0;
+  for (const auto& c : resp.trace().candidates()) {
+    wrong_pool += c.stage() == v1::CANDIDATE_STAGE_WRONG_POOL;
+  }
+  EXPECT_EQ(wrong_pool, 2);
+}
+
+TEST_F(TierPoolsTest, BatchUsesSpotThenSpillsToLightlyLoadedDedicated) {
+  v1::RouteRequestResponse resp;
+  ASSERT_TRUE(RouteTier(v1::PRIORITY_TIER_BATCH, 0, 0, &resp).ok());
+  EXPECT_EQ(resp.target().pool(), "spot");
+  ASSERT_EQ(resp.fallbacks_size(), 2);
+  EXPECT_EQ(resp.fallbacks(1).endpoint_id(), "d1") << "spill-over comes last";
+  // Spot saturated, dedicated light: batch goes to dedicated.
+  ASSERT_TRUE(RouteTier(v1::PRIORITY_TIER_BATCH, 9, 1, &resp).ok());
+  EXPECT_EQ(resp.target().endpoint_id(), "d1");
+}
+
+TEST_F(TierPoolsTest, BatchIsShedWhileInteractiveIsServed) {
+  v1::RouteRequestResponse resp;
+  RouteNotes notes;
+  // Spot saturated and dedicated too loaded to spill into: batch is shed...
+  absl::Status s = RouteTier(v1::PRIORITY_TIER_BATCH, 9, 4, &resp, &notes);
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("batch requests are shed"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("retry after"));
+  EXPECT_TRUE(notes.shed);
+  // ...while interactive still gets the dedicated endpoint.
+  v1::RouteRequestResponse interactive;
+  ASSERT_TRUE(RouteTier(v1::PRIORITY_TIER_INTERACTIVE, 9, 4, &interactive).ok());
+  EXPECT_EQ(interactive.target().endpoint_id(), "d1");
 }
 
 }  // namespace
