@@ -1,5 +1,6 @@
 // In-process cost of one routing decision with a realistic policy: 50 rules, 20 models, 200
-// endpoints, a 2 KB prompt. Reports mean time per decision and p50/p99 from a timed sample.
+// endpoints (and 1,000 with a load-aware endpoint strategy), a 2 KB prompt. Reports mean time per
+// decision and p50/p99 from a timed sample.
 //   build/tests/benchmarks/decision_benchmark
 #include <benchmark/benchmark.h>
 
@@ -18,29 +19,38 @@ namespace v1 = llmrouter::v1;
 std::string Bundle() {
   std::string y = "models:\n";
   for (int m = 0; m < 20; ++m) {
-    absl::StrAppend(&y, "  - {name: model-", m, ", aliases: [alias-", m, "], capabilities: [chat",
-                    m % 3 == 0 ? ", code" : "", "], context_window: ", 8192 << (m % 4),
-                    ", quality: ", 0.4 + m * 0.025, ", data_policy: ",
-                    m % 2 ? "private" : "external", ", price: {input_per_mtok: ", 0.1 * (m + 1),
-                    ", output_per_mtok: ", 0.2 * (m + 1), "}}\n");
+    absl::StrAppend(
+        &y, "  - {name: model-", m, ", aliases: [alias-", m, "], capabilities: [chat",
+        m % 3 == 0 ? ", code" : "", "], context_window: ", 8192 << (m % 4),
+        ", quality: ", 0.4 + m * 0.025, ", data_policy: ", m % 2 ? "private" : "external",
+        ", price: {input_per_mtok: ", 0.1 * (m + 1), ", output_per_mtok: ", 0.2 * (m + 1), "}}\n");
   }
   y += "tenants:\n  - {name: default}\n";
   for (int t = 0; t < 10; ++t) absl::StrAppend(&y, "  - {name: tenant-", t, "}\n");
-  y +=
-      "intents:\n"
-      "  - {name: code, keywords: [function, compile, refactor, stack trace], patterns: ['```']}\n"
-      "  - {name: legal, keywords: [contract, liability, indemnify, clause]}\n"
-      "  - {name: math, keywords: [integral, derivative, prove, theorem]}\n"
-      "rules:\n";
+  y += "intents:\n"
+       "  - {name: code, keywords: [function, compile, refactor, stack trace], patterns: ['```']}\n"
+       "  - {name: legal, keywords: [contract, liability, indemnify, clause]}\n"
+       "  - {name: math, keywords: [integral, derivative, prove, theorem]}\n"
+       "rules:\n";
   // 49 rules that fail on different conditions, then a catch-all for "auto".
   for (int r = 0; r < 49; ++r) {
     absl::StrAppend(&y, "  - name: rule-", r, "\n    match: {");
     switch (r % 5) {
-      case 0: absl::StrAppend(&y, "tenant: [tenant-", r % 10, "], intent: [legal]"); break;
-      case 1: absl::StrAppend(&y, "headers: {x-team: {regex: \"team-", r, "-.*\"}}"); break;
-      case 2: absl::StrAppend(&y, "tier: [batch], region: [region-", r, "]"); break;
-      case 3: absl::StrAppend(&y, "model: [alias-", r % 20, "], complexity: {min: 0.95}"); break;
-      case 4: absl::StrAppend(&y, "intent: [math], tokens: {max: 100}"); break;
+      case 0:
+        absl::StrAppend(&y, "tenant: [tenant-", r % 10, "], intent: [legal]");
+        break;
+      case 1:
+        absl::StrAppend(&y, "headers: {x-team: {regex: \"team-", r, "-.*\"}}");
+        break;
+      case 2:
+        absl::StrAppend(&y, "tier: [batch], region: [region-", r, "]");
+        break;
+      case 3:
+        absl::StrAppend(&y, "model: [alias-", r % 20, "], complexity: {min: 0.95}");
+        break;
+      case 4:
+        absl::StrAppend(&y, "intent: [math], tokens: {max: 100}");
+        break;
     }
     absl::StrAppend(&y, "}\n    then: {candidates: [model-", r % 20, ", model-", (r + 7) % 20,
                     "]}\n");
@@ -52,12 +62,12 @@ std::string Bundle() {
 }
 
 struct Fixture {
-  Fixture() {
+  explicit Fixture(int endpoints = 200) {
     auto bundle = ParsePolicyBundleOrError(Bundle());
     if (!bundle.ok()) std::abort();
     policy = CompiledPolicy::Compile(*bundle, 1, "h");
     v1::InventorySnapshot s;
-    for (int e = 0; e < 200; ++e) {
+    for (int e = 0; e < endpoints; ++e) {
       v1::Endpoint* ep = s.add_endpoints();
       ep->set_id(absl::StrCat("ep-", e));
       ep->set_model(absl::StrCat("model-", e % 20));
@@ -81,10 +91,8 @@ struct Fixture {
   v1::RouteRequestRequest request;
 };
 
-void RunDecisions(benchmark::State& state, bool explain) {
-  static Fixture f;
-  v1::RouteRequestRequest req = f.request;
-  req.set_explain(explain);
+// Times every call (up to 64k samples) for the p50/p99 counters.
+void RunDecisions(benchmark::State& state, const Fixture& f, const v1::RouteRequestRequest& req) {
   std::vector<double> samples;
   samples.reserve(1 << 16);
   for (auto _ : state) {
@@ -93,9 +101,9 @@ void RunDecisions(benchmark::State& state, bool explain) {
     absl::Status s = Route(f.policy.get(), f.view.get(), req, absl::Now(), {}, &resp);
     benchmark::DoNotOptimize(resp);
     if (samples.size() < samples.capacity()) {
-      samples.push_back(std::chrono::duration<double, std::micro>(
-                            std::chrono::steady_clock::now() - start)
-                            .count());
+      samples.push_back(
+          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+              .count());
     }
     if (!s.ok()) state.SkipWithError(std::string(s.message()).c_str());
   }
@@ -106,10 +114,41 @@ void RunDecisions(benchmark::State& state, bool explain) {
   }
 }
 
-void BM_Decision(benchmark::State& state) { RunDecisions(state, false); }
-void BM_DecisionWithExplain(benchmark::State& state) { RunDecisions(state, true); }
+const Fixture& TwoHundred() {
+  static const Fixture* f = new Fixture(200);
+  return *f;
+}
+
+void BM_Decision(benchmark::State& state) {
+  RunDecisions(state, TwoHundred(), TwoHundred().request);
+}
+
+void BM_DecisionWithExplain(benchmark::State& state) {
+  v1::RouteRequestRequest req = TwoHundred().request;
+  req.set_explain(true);
+  RunDecisions(state, TwoHundred(), req);
+}
+
+// 1,000 endpoints (50 per model), load-aware choice (p2c) and a session key: the endpoint stage
+// at fleet scale.
+void BM_DecisionThousandEndpointsP2C(benchmark::State& state) {
+  static const Fixture* f = [] {
+    auto* fx = new Fixture(1000);
+    std::string yaml = Bundle();
+    yaml.replace(yaml.find("strategy: cheapest,"), 19,
+                 "strategy: cheapest, endpoint_strategy: p2c,");
+    auto b = ParsePolicyBundleOrError(yaml);
+    if (!b.ok()) std::abort();
+    fx->policy = CompiledPolicy::Compile(*b, 1, "h");
+    fx->request.set_session_key("session-42");
+    return fx;
+  }();
+  RunDecisions(state, *f, f->request);
+}
+
 BENCHMARK(BM_Decision);
 BENCHMARK(BM_DecisionWithExplain);
+BENCHMARK(BM_DecisionThousandEndpointsP2C);
 
 }  // namespace
 }  // namespace llmrouter::decision
