@@ -68,6 +68,11 @@ DecisionMetrics::DecisionMetrics(prometheus::Registry& r)
                          .Name("llmrouter_decision_budget_limited_routes_total")
                          .Help("Requests of tenants over their spending limit, by the action "
                                "their policy took (deny or downgrade)")
+                         .Register(r)),
+      usage_outcomes(prometheus::BuildCounter()
+                         .Name("llmrouter_decision_usage_outcomes_total")
+                         .Help("Usage outcomes gateways reported, by result (accepted, "
+                               "unknown_model)")
                          .Register(r)) {}
 
 void DecisionMetrics::CountRoute(absl::StatusCode code) {

@@ -30,6 +30,7 @@ struct DecisionMetrics {
   prometheus::Family<prometheus::Counter>& policy_changes;  // {op, result}
   // {tenant, action}: tenants come from the policy's own list, so the set is bounded.
   prometheus::Family<prometheus::Counter>& budget_limited;
+  prometheus::Family<prometheus::Counter>& usage_outcomes;  // {result}
 };
 
 }  // namespace llmrouter::decision

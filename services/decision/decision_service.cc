@@ -62,6 +62,32 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::WhyNot(grpc::CallbackServerContex
   return reactor;
 }
 
+grpc::ServerUnaryReactor* DecisionServiceImpl::ReportUsage(
+    grpc::CallbackServerContext* ctx, const llmrouter::v1::ReportUsageRequest* req,
+    llmrouter::v1::ReportUsageResponse* resp) {
+  std::shared_ptr<const CompiledPolicy> policy = policy_.Current();
+  uint32_t accepted = 0, unknown = 0;
+  for (const llmrouter::v1::Outcome& o : req->outcomes()) {
+    const ModelSpec* model = policy ? policy->Resolve(o.model()) : nullptr;
+    if (model == nullptr) {
+      ++unknown;
+      continue;
+    }
+    ++accepted;
+    if (usage_ != nullptr) {
+      usage_->Record(o.tenant().empty() ? "default" : o.tenant(),
+                     EstimateCost(*model, o.prompt_tokens(), o.completion_tokens()));
+    }
+  }
+  resp->set_accepted(accepted);
+  resp->set_unknown_model(unknown);
+  metrics_.usage_outcomes.Add({{"result", "accepted"}}).Increment(accepted);
+  metrics_.usage_outcomes.Add({{"result", "unknown_model"}}).Increment(unknown);
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* DecisionServiceImpl::ListModels(
     grpc::CallbackServerContext* ctx, const llmrouter::v1::ListModelsRequest* req,
     llmrouter::v1::ListModelsResponse* resp) {

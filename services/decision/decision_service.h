@@ -12,6 +12,7 @@
 #include "services/decision/decision_metrics.h"
 #include "services/decision/inventory_view.h"
 #include "services/decision/router.h"
+#include "services/decision/usage_ledger.h"
 
 namespace llmrouter::decision {
 
@@ -34,6 +35,11 @@ class DecisionServiceImpl final : public llmrouter::v1::DecisionService::Callbac
   grpc::ServerUnaryReactor* WhyNot(grpc::CallbackServerContext* ctx,
                                    const llmrouter::v1::WhyNotRequest* req,
                                    llmrouter::v1::WhyNotResponse* resp) override;
+  // Prices each outcome with the active catalog and records it in `usage` (when given).
+  grpc::ServerUnaryReactor* ReportUsage(grpc::CallbackServerContext* ctx,
+                                        const llmrouter::v1::ReportUsageRequest* req,
+                                        llmrouter::v1::ReportUsageResponse* resp) override;
+  void set_usage_ledger(UsageLedger* usage) { usage_ = usage; }
 
  private:
   ActivePolicy& policy_;
@@ -41,6 +47,7 @@ class DecisionServiceImpl final : public llmrouter::v1::DecisionService::Callbac
   const RouterOptions options_;
   const Clock& clock_;
   std::atomic<std::shared_ptr<const InventoryView>> inventory_;
+  UsageLedger* usage_ = nullptr;
 };
 
 }  // namespace llmrouter::decision

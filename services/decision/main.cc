@@ -15,6 +15,7 @@
 #include "services/decision/inventory_watcher.h"
 #include "services/decision/policy_service.h"
 #include "services/decision/sqlite_policy_store.h"
+#include "services/decision/usage_ledger.h"
 
 ABSL_FLAG(std::string, db, "decision.db",
           "SQLite file holding policy revisions; created and migrated on start");
@@ -90,7 +91,10 @@ int main(int argc, char** argv) {
 
   llmrouter::decision::RouterOptions router_options;
   router_options.stale_after = absl::Milliseconds(absl::GetFlag(FLAGS_stale_after_ms));
+  llmrouter::decision::UsageLedger usage;
+  router_options.ledger = &usage;
   llmrouter::decision::DecisionServiceImpl decision(policy, metrics, router_options);
+  decision.set_usage_ledger(&usage);
   auto admin = llmrouter::decision::AdminAuth::Load(absl::GetFlag(FLAGS_admin_token_file),
                                                     "LLMROUTER_ADMIN_TOKEN");
   if (!admin.ok()) {

@@ -156,7 +156,15 @@ int main(int argc, char** argv) {
       llmrouter::gateway::GrpcDecisionClient::Create(absl::GetFlag(FLAGS_decision_target),
                                                      absl::GetFlag(FLAGS_decision_grpc_retries));
   llmrouter::gateway::GatewayMetrics metrics(*runner.registry());
-  if (!absl::GetFlag(FLAGS_inventory_target).empty()) {
+  {
+    // Outcomes feed inventory's load signals and decision's spending limits.
+    std::vector<std::unique_ptr<llmrouter::gateway::OutcomeSink>> sinks;
+    if (!absl::GetFlag(FLAGS_inventory_target).empty()) {
+      sinks.push_back(llmrouter::gateway::MakeGrpcOutcomeSink(absl::GetFlag(FLAGS_inventory_target),
+                                                              std::chrono::seconds(1)));
+    }
+    sinks.push_back(llmrouter::gateway::MakeGrpcUsageSink(absl::GetFlag(FLAGS_decision_target),
+                                                          std::chrono::seconds(1)));
     llmrouter::gateway::OutcomeReporterOptions reporter;
     char host[256] = {};
     gethostname(host, sizeof host - 1);
@@ -164,10 +172,7 @@ int main(int argc, char** argv) {
     reporter.max_queue =
         static_cast<std::size_t>(std::max(1, absl::GetFlag(FLAGS_outcome_queue_size)));
     options.proxy.outcomes = std::make_shared<llmrouter::gateway::OutcomeReporter>(
-        reporter,
-        llmrouter::gateway::MakeGrpcOutcomeSink(absl::GetFlag(FLAGS_inventory_target),
-                                                std::chrono::seconds(1)),
-        *runner.registry());
+        reporter, llmrouter::gateway::MakeFanOutSink(std::move(sinks)), *runner.registry());
     options.proxy.outcomes->Start();
   }
   llmrouter::gateway::GatewayServer server(options, *decision, metrics);

@@ -8,6 +8,7 @@
 #include "common/grpc_status.h"
 #include "common/logging.h"
 #include "common/tls_credentials.h"
+#include "llmrouter/v1/decision.grpc.pb.h"
 #include "llmrouter/v1/inventory.grpc.pb.h"
 
 namespace llmrouter::gateway {
@@ -33,6 +34,45 @@ class GrpcOutcomeSink : public OutcomeSink {
   std::chrono::milliseconds timeout_;
 };
 
+class GrpcUsageSink : public OutcomeSink {
+ public:
+  GrpcUsageSink(const std::string& target, std::chrono::milliseconds timeout)
+      : stub_(v1::DecisionService::NewStub(
+            grpc::CreateChannel(target, ChannelCredentialsFromFlags()))),
+        timeout_(timeout) {}
+
+  absl::Status Send(const v1::ReportOutcomesRequest& batch) override {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + timeout_);
+    v1::ReportUsageRequest request;
+    request.set_reporter(batch.reporter());
+    *request.mutable_outcomes() = batch.outcomes();
+    v1::ReportUsageResponse response;
+    return FromGrpcStatus(stub_->ReportUsage(&context, request, &response));
+  }
+
+ private:
+  std::unique_ptr<v1::DecisionService::Stub> stub_;
+  std::chrono::milliseconds timeout_;
+};
+
+class FanOutSink : public OutcomeSink {
+ public:
+  explicit FanOutSink(std::vector<std::unique_ptr<OutcomeSink>> sinks) : sinks_(std::move(sinks)) {}
+
+  absl::Status Send(const v1::ReportOutcomesRequest& batch) override {
+    absl::Status first;
+    for (auto& sink : sinks_) {
+      absl::Status s = sink->Send(batch);
+      if (!s.ok() && first.ok()) first = s;
+    }
+    return first;
+  }
+
+ private:
+  std::vector<std::unique_ptr<OutcomeSink>> sinks_;
+};
+
 prometheus::Family<prometheus::Counter>& OutcomeFamily(prometheus::Registry& registry) {
   return prometheus::BuildCounter()
       .Name("llmrouter_gateway_outcomes_total")
@@ -47,6 +87,15 @@ prometheus::Family<prometheus::Counter>& OutcomeFamily(prometheus::Registry& reg
 std::unique_ptr<OutcomeSink> MakeGrpcOutcomeSink(const std::string& target,
                                                  std::chrono::milliseconds timeout) {
   return std::make_unique<GrpcOutcomeSink>(target, timeout);
+}
+
+std::unique_ptr<OutcomeSink> MakeGrpcUsageSink(const std::string& target,
+                                               std::chrono::milliseconds timeout) {
+  return std::make_unique<GrpcUsageSink>(target, timeout);
+}
+
+std::unique_ptr<OutcomeSink> MakeFanOutSink(std::vector<std::unique_ptr<OutcomeSink>> sinks) {
+  return std::make_unique<FanOutSink>(std::move(sinks));
 }
 
 OutcomeReporter::OutcomeReporter(OutcomeReporterOptions options, std::unique_ptr<OutcomeSink> sink,

@@ -10,6 +10,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -27,9 +28,14 @@ class OutcomeSink {
   virtual absl::Status Send(const v1::ReportOutcomesRequest& batch) = 0;
 };
 
-// A sink over an insecure gRPC channel to `target`, each call bounded by `timeout`.
+// A sink that calls InventoryService/ReportOutcomes at `target`, each call bounded by `timeout`.
 std::unique_ptr<OutcomeSink> MakeGrpcOutcomeSink(const std::string& target,
                                                  std::chrono::milliseconds timeout);
+// A sink that calls DecisionService/ReportUsage at `target` (spending limits).
+std::unique_ptr<OutcomeSink> MakeGrpcUsageSink(const std::string& target,
+                                               std::chrono::milliseconds timeout);
+// Sends every batch to each sink in turn; fails when any failed, after trying them all.
+std::unique_ptr<OutcomeSink> MakeFanOutSink(std::vector<std::unique_ptr<OutcomeSink>> sinks);
 
 struct OutcomeReporterOptions {
   std::string reporter;  // identifies this gateway replica
