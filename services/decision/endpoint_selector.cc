@@ -54,6 +54,18 @@ double RegionDistance(const SelectionInput& in, absl::string_view region) {
   return kUnknownRegion;
 }
 
+// Another region's distance: the configured latency, refined by what gateways measured of the
+// endpoint (its latency average includes the network between them), so a region that is slower
+// in practice than on paper ranks after one that is not. Unconfigured regions use the
+// measurement alone, and rank last without one.
+double RefinedDistance(const SelectionInput& in, const v1::Endpoint& e) {
+  const double configured = RegionDistance(in, e.region());
+  if (configured == 0 || !e.load().has_latency_ewma()) return configured;
+  const double measured_ms = absl::ToDoubleMilliseconds(FromProto(e.load().latency_ewma()));
+  return configured < kUnknownRegion ? (configured + measured_ms) / 2
+                                     : kUnknownRegion / 2 + measured_ms;
+}
+
 double TtftSeconds(const v1::Endpoint& e) {
   if (e.load().has_ttft_ewma()) return absl::ToDoubleSeconds(FromProto(e.load().ttft_ewma()));
   if (e.load().has_latency_ewma()) return absl::ToDoubleSeconds(FromProto(e.load().latency_ewma()));
@@ -158,7 +170,7 @@ void OrderEndpoints(const ModelEndpoints& group, const ModelSpec& model, const S
     const int saturated =
         (in.saturated_queue > 0 && e.load().requests_waiting() > in.saturated_queue) ||
         (in.saturated_kv > 0 && e.load().kv_cache_usage() > in.saturated_kv);
-    ranked.push_back({&e, health, saturated, spill, RegionDistance(in, e.region()), key});
+    ranked.push_back({&e, health, saturated, spill, RefinedDistance(in, e), key});
   }
   if (ranked.empty()) return;
   if (in.strategy == EndpointStrategy::kPowerOfTwo && ranked.size() >= 2) {

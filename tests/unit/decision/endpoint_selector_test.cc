@@ -229,3 +229,35 @@ TEST_F(TierPoolsTest, BatchIsShedWhileInteractiveIsServed) {
 
 }  // namespace
 }  // namespace llmrouter::decision
+
+namespace llmrouter::decision {
+namespace {
+
+TEST(EndpointSelectorRegionTest, MeasuredLatencyRefinesTheMatrix) {
+  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, double>> latency;
+  latency["eu-west"]["eu-central"] = 20;
+  latency["eu-west"]["eu-north"] = 30;
+  SelectionInput in;
+  in.client_region = "eu-west";
+  in.region_latency = &latency;
+  // On paper eu-central is nearer, but gateways measure 400 ms there and 40 ms in eu-north.
+  v1::InventorySnapshot s;
+  for (auto [id, region, ms] :
+       {std::tuple{"de", "eu-central", 400}, std::tuple{"se", "eu-north", 40}}) {
+    auto* e = s.add_endpoints();
+    e->set_id(id);
+    e->set_model("m");
+    e->set_address("h:1");
+    e->set_region(region);
+    e->set_health(v1::HEALTH_STATE_HEALTHY);
+    ToProto(absl::Milliseconds(ms), e->mutable_load()->mutable_latency_ewma());
+  }
+  InventoryView view(s, absl::Now());
+  EXPECT_EQ(First(view, in), "se");
+  // Without measurements the matrix decides.
+  auto plain = View({{"de", 0, 0, 0, -1, "eu-central"}, {"se", 0, 0, 0, -1, "eu-north"}});
+  EXPECT_EQ(First(*plain, in), "de");
+}
+
+}  // namespace
+}  // namespace llmrouter::decision
