@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "common/openai_error.h"
 
 namespace llmrouter {
@@ -118,7 +120,11 @@ FakeLlmServer::FakeLlmServer(FakeLlmOptions options)
       backend_header_("x-fake-llm-backend: " + options_.backend_name() + "\r\n"),
       writer_(options_),
       metrics_(options_.models.front()),
-      limiter_(options_.max_concurrency) {
+      limiter_(options_.max_concurrency),
+      report_running_(options_.report_running),
+      report_waiting_(options_.report_waiting),
+      report_kv_cache_(options_.report_kv_cache),
+      error_rate_(options_.error_rate) {
   HttpServerOptions http;
   http.host = options_.host;
   http.port = options_.port;
@@ -143,7 +149,7 @@ InjectedFault FakeLlmServer::DrawFault() {
     return rate > 0 &&
            static_cast<double>(NextRandom(options_.seed) >> 11) / 9007199254740992.0 < rate;
   };
-  if (draw(options_.error_rate)) return InjectedFault::kError;
+  if (draw(error_rate_.load(std::memory_order_relaxed))) return InjectedFault::kError;
   if (draw(options_.hang_rate)) return InjectedFault::kHang;
   if (draw(options_.drop_rate)) return InjectedFault::kDrop;
   return InjectedFault::kNone;
@@ -172,9 +178,39 @@ asio::awaitable<bool> FakeLlmServer::Handle(Stream& stream, HttpRequest& req) {
     }
     std::string text =
         metrics_.Render(limiter_.running(), limiter_.waiting(), options_.max_concurrency,
-                        {options_.report_running, options_.report_waiting,
-                         options_.report_kv_cache});
+                        {report_running_.load(), report_waiting_.load(), report_kv_cache_.load()});
     co_return co_await Write(stream, req, 200, "text/plain; version=0.0.4; charset=utf-8", text);
+  }
+  if (path == "/control") {
+    // Test control: POST /control?waiting=N&running=N&kv_cache=F&error_rate=F changes what
+    // /metrics reports (-1 restores the real figure) and the injected error rate.
+    if (method != http::verb::post) {
+      co_return co_await WriteError(stream, req, 405, "Method Not Allowed: use POST", {},
+                                    "Allow: POST\r\n");
+    }
+    std::string_view query(target.data(), target.size());
+    query = query.find('?') == std::string_view::npos ? "" : query.substr(query.find('?') + 1);
+    for (absl::string_view pair :
+         absl::StrSplit(absl::string_view(query.data(), query.size()), '&', absl::SkipEmpty())) {
+      std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(pair, '=');
+      double v;
+      if (!absl::SimpleAtod(kv.second, &v)) {
+        co_return co_await WriteError(stream, req, 400, "control values must be numbers");
+      }
+      if (kv.first == "waiting") {
+        report_waiting_ = v;
+      } else if (kv.first == "running") {
+        report_running_ = v;
+      } else if (kv.first == "kv_cache") {
+        report_kv_cache_ = v;
+      } else if (kv.first == "error_rate" && v >= 0 && v <= 1) {
+        error_rate_ = v;
+      } else {
+        co_return co_await WriteError(stream, req, 400,
+                                      "control takes waiting, running, kv_cache, error_rate");
+      }
+    }
+    co_return co_await Write(stream, req, 200, "text/plain", "ok");
   }
   beast::string_view verb = req.method_string();
   std::string message = "Invalid URL (";

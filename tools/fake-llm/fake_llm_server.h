@@ -8,6 +8,7 @@
 #include <utility>
 // clang-format on
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string_view>
@@ -76,6 +77,12 @@ class FakeLlmServer {
   const CompletionWriter writer_;
   FakeLlmMetrics metrics_;
   ConcurrencyLimiter limiter_;
+  // What POST /control changes at run time: the load /metrics reports (-1: the real figure)
+  // and the injected error rate. Starts from the options.
+  std::atomic<double> report_running_;
+  std::atomic<double> report_waiting_;
+  std::atomic<double> report_kv_cache_;
+  std::atomic<double> error_rate_;
   // Last, so that it stops (and its coroutines end) before the members they use go away.
   std::unique_ptr<HttpServer> server_;
 };
