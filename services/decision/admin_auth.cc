@@ -4,12 +4,11 @@
 #include <openssl/evp.h>
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/text_file.h"
 
 namespace llmrouter::decision {
 namespace {
@@ -26,14 +25,12 @@ std::string Sha256(absl::string_view s) {
 absl::StatusOr<AdminAuth> AdminAuth::Load(const std::string& token_file, const char* env_var) {
   std::string token;
   if (!token_file.empty()) {
-    std::ifstream in(token_file);
-    if (!in)
-      return absl::InvalidArgumentError(absl::StrCat("cannot read admin token file ", token_file));
-    std::stringstream buf;
-    buf << in.rdbuf();
-    token = std::string(absl::StripAsciiWhitespace(buf.str()));
-    if (token.empty())
-      return absl::InvalidArgumentError(absl::StrCat("admin token file ", token_file, " is empty"));
+    absl::StatusOr<std::string> secret = ReadSecretFile(token_file);
+    if (!secret.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("admin token file: ", secret.status().message()));
+    }
+    token = *std::move(secret);
   } else if (const char* v = std::getenv(env_var); v != nullptr && *v != '\0') {
     token = std::string(absl::StripAsciiWhitespace(v));
   }

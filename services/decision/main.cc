@@ -1,6 +1,4 @@
 // decision: answers RouteRequest from the active policy and the live inventory.
-#include <fstream>
-#include <sstream>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -9,6 +7,7 @@
 #include "common/logging.h"
 #include "common/periodic_task.h"
 #include "common/service_runner.h"
+#include "common/text_file.h"
 #include "services/decision/active_policy.h"
 #include "services/decision/decision_metrics.h"
 #include "services/decision/decision_service.h"
@@ -36,16 +35,8 @@ ABSL_FLAG(int, stale_after_ms, 30000,
 
 namespace {
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError("cannot read " + path);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
-
 absl::Status ApplyPolicyFile(llmrouter::decision::ActivePolicy& policy, const std::string& path) {
-  auto text = ReadFile(path);
+  auto text = llmrouter::ReadTextFile(path);
   if (!text.ok()) return text.status();
   auto result = policy.Apply(*text, "policy-file", path);
   if (!result.ok()) return result.status();

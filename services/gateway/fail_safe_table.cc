@@ -1,11 +1,9 @@
 #include "services/gateway/fail_safe_table.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/text_file.h"
 #include "services/gateway/upstream_pool.h"
 
 namespace llmrouter::gateway {
@@ -42,11 +40,9 @@ absl::StatusOr<FailSafeTable> FailSafeTable::Parse(std::string_view text) {
 }
 
 absl::StatusOr<FailSafeTable> FailSafeTable::FromFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read fail-safe file ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  absl::StatusOr<FailSafeTable> table = Parse(text.str());
+  absl::StatusOr<std::string> text = ReadTextFile(path);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<FailSafeTable> table = Parse(*text);
   if (!table.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", table.status().message()));
   }

@@ -2,12 +2,10 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/text_file.h"
 #include "services/inventory/endpoint_registry.h"
 #include "services/inventory/health_config.h"
 
@@ -169,19 +167,15 @@ absl::StatusOr<std::vector<Endpoint>> ParseEndpointsYaml(const std::string& text
 }
 
 absl::StatusOr<EndpointsFile> LoadEndpointsFileWithDiscovery(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read endpoints file ", path));
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return ParseEndpointsFileYaml(buf.str());
+  absl::StatusOr<std::string> text = ReadTextFile(path);
+  if (!text.ok()) return text.status();
+  return ParseEndpointsFileYaml(*text);
 }
 
 absl::StatusOr<std::vector<Endpoint>> LoadEndpointsFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read endpoints file ", path));
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return ParseEndpointsYaml(buf.str());
+  absl::StatusOr<std::string> text = ReadTextFile(path);
+  if (!text.ok()) return text.status();
+  return ParseEndpointsYaml(*text);
 }
 
 }  // namespace llmrouter::inventory

@@ -2,12 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/proto_time.h"
+#include "common/text_file.h"
 
 namespace llmrouter::inventory {
 namespace {
@@ -260,11 +259,9 @@ absl::StatusOr<HealthConfig> ParseHealthConfigYaml(const std::string& text) {
 }
 
 absl::StatusOr<HealthConfig> LoadHealthConfigFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read health config ", path));
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return ParseHealthConfigYaml(buf.str());
+  absl::StatusOr<std::string> text = ReadTextFile(path);
+  if (!text.ok()) return text.status();
+  return ParseHealthConfigYaml(*text);
 }
 
 }  // namespace llmrouter::inventory

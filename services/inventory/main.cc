@@ -1,6 +1,4 @@
 // inventory: tracks every model backend endpoint and streams the fleet to decision replicas.
-#include <fstream>
-#include <sstream>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -11,6 +9,7 @@
 #include "common/logging.h"
 #include "common/periodic_task.h"
 #include "common/service_runner.h"
+#include "common/text_file.h"
 #include "services/inventory/backend_prober.h"
 #include "services/inventory/dns_discovery.h"
 #include "services/inventory/endpoint_file.h"
@@ -51,13 +50,7 @@ absl::StatusOr<std::string> WriteToken() {
   if (!token.empty()) {
     return absl::InvalidArgumentError("set --write_token or --write_token_file, not both");
   }
-  std::ifstream in(file);
-  if (!in) return absl::NotFoundError("cannot read --write_token_file " + file);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  token = std::string(absl::StripAsciiWhitespace(buf.str()));
-  if (token.empty()) return absl::InvalidArgumentError("--write_token_file " + file + " is empty");
-  return token;
+  return llmrouter::ReadSecretFile(file);
 }
 
 }  // namespace

@@ -1,12 +1,9 @@
 #include "tools/routerctl/text_file.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
-#include "absl/strings/str_cat.h"
+#include "common/text_file.h"
 
 namespace llmrouter::routerctl {
 
@@ -16,10 +13,7 @@ absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
     buf << std::cin.rdbuf();
     return buf.str();
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path, ": ", strerror(errno)));
-  buf << in.rdbuf();
-  return buf.str();
+  return llmrouter::ReadTextFile(path);
 }
 
 }  // namespace llmrouter::routerctl
