@@ -1,7 +1,10 @@
 #include "services/decision/decision_service.h"
 
 #include <chrono>
+#include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
 #include "services/decision/why_not.h"
@@ -21,11 +24,20 @@ void DecisionServiceImpl::SetInventory(std::shared_ptr<const InventoryView> view
 grpc::ServerUnaryReactor* DecisionServiceImpl::RouteRequest(
     grpc::CallbackServerContext* ctx, const llmrouter::v1::RouteRequestRequest* req,
     llmrouter::v1::RouteRequestResponse* resp) {
+  absl::Status status = RouteOne(*req, resp);
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+absl::Status DecisionServiceImpl::RouteOne(const llmrouter::v1::RouteRequestRequest& request,
+                                           llmrouter::v1::RouteRequestResponse* resp) {
   const auto start = std::chrono::steady_clock::now();
   std::shared_ptr<const CompiledPolicy> policy = policy_.Current();
   std::shared_ptr<const InventoryView> view = inventory_.load();
   RouteNotes notes;
-  absl::Status status = Route(policy.get(), view.get(), *req, clock_.Now(), options_, resp, &notes);
+  absl::Status status =
+      Route(policy.get(), view.get(), request, clock_.Now(), options_, resp, &notes);
   if (!notes.budget_action.empty()) {
     metrics_.budget_limited.Add({{"tenant", notes.tenant}, {"action", notes.budget_action}})
         .Increment();
@@ -35,18 +47,16 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::RouteRequest(
   metrics_.CountRoute(status.code());
   if (status.ok()) {
     if (resp->inventory_stale()) metrics_.stale_routes.Increment();
-    const ModelSpec* requested = policy->Resolve(req->model());
+    const ModelSpec* requested = policy->Resolve(request.model());
     if (resp->policy_rule() == "catalog" && requested &&
         resp->target().model() != requested->name) {
       metrics_.fallback_model_routes.Increment();
     }
   } else {
-    spdlog::debug("route_failed model=\"{}\" code={} error=\"{}\"", req->model(),
+    spdlog::debug("route_failed model=\"{}\" code={} error=\"{}\"", request.model(),
                   absl::StatusCodeToString(status.code()), status.message());
   }
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
+  return status;
 }
 
 grpc::ServerUnaryReactor* DecisionServiceImpl::WhyNot(grpc::CallbackServerContext* ctx,
@@ -123,6 +133,92 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::ListModels(
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
+}
+
+namespace {
+
+// One RouteStream: answers each batch of calls as it arrives, in the thread that read it, and
+// sends the answers batched. While one write is in flight, answers queue into the next batch.
+class RouteStreamReactor final
+    : public grpc::ServerBidiReactor<llmrouter::v1::RouteStreamRequest,
+                                     llmrouter::v1::RouteStreamResponse> {
+ public:
+  explicit RouteStreamReactor(DecisionServiceImpl& service) : service_(service) { StartRead(&in_); }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the caller half-closed (or the stream broke): finish once answers are out
+      absl::MutexLock lock(&mu_);
+      reading_done_ = true;
+      if (!writing_) FinishOnce(grpc::Status::OK);
+      return;
+    }
+    llmrouter::v1::RouteStreamResponse answers;
+    answers.mutable_results()->Reserve(in_.calls_size());
+    for (llmrouter::v1::RouteCall& call : *in_.mutable_calls()) {
+      llmrouter::v1::RouteResult* result = answers.add_results();
+      result->set_id(call.id());
+      absl::Status status = service_.RouteOne(call.request(), result->mutable_response());
+      if (!status.ok()) {
+        result->clear_response();
+        result->set_status_code(static_cast<int32_t>(status.code()));
+        result->set_status_message(std::string(status.message()));
+      }
+    }
+    in_.Clear();
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    StartRead(&in_);  // reactions never run inline, so starting under mu_ is safe
+    if (writing_) {
+      for (llmrouter::v1::RouteResult& result : *answers.mutable_results()) {
+        next_.add_results()->Swap(&result);
+      }
+      return;
+    }
+    writing_ = true;
+    out_.Swap(&answers);
+    StartWrite(&out_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    out_.Clear();
+    if (ok && next_.results_size() > 0) {
+      out_.Swap(&next_);
+      StartWrite(&out_);
+      return;
+    }
+    writing_ = false;
+    if (!ok) {
+      FinishOnce(grpc::Status(grpc::StatusCode::UNAVAILABLE, "writing answers failed"));
+    } else if (reading_done_) {
+      FinishOnce(grpc::Status::OK);
+    }
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void FinishOnce(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+
+  DecisionServiceImpl& service_;
+  llmrouter::v1::RouteStreamRequest in_;  // only the read reactions touch it
+  absl::Mutex mu_;
+  llmrouter::v1::RouteStreamResponse out_ ABSL_GUARDED_BY(mu_);   // being written
+  llmrouter::v1::RouteStreamResponse next_ ABSL_GUARDED_BY(mu_);  // waiting for out_
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool reading_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace
+
+grpc::ServerBidiReactor<llmrouter::v1::RouteStreamRequest, llmrouter::v1::RouteStreamResponse>*
+DecisionServiceImpl::RouteStream(grpc::CallbackServerContext* /*ctx*/) {
+  return new RouteStreamReactor(*this);
 }
 
 }  // namespace llmrouter::decision

@@ -29,6 +29,8 @@ class DecisionServiceImpl final : public llmrouter::v1::DecisionService::Callbac
   grpc::ServerUnaryReactor* RouteRequest(grpc::CallbackServerContext* ctx,
                                          const llmrouter::v1::RouteRequestRequest* req,
                                          llmrouter::v1::RouteRequestResponse* resp) override;
+  grpc::ServerBidiReactor<llmrouter::v1::RouteStreamRequest, llmrouter::v1::RouteStreamResponse>*
+  RouteStream(grpc::CallbackServerContext* ctx) override;
   grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* ctx,
                                        const llmrouter::v1::ListModelsRequest* req,
                                        llmrouter::v1::ListModelsResponse* resp) override;
@@ -40,6 +42,10 @@ class DecisionServiceImpl final : public llmrouter::v1::DecisionService::Callbac
                                         const llmrouter::v1::ReportUsageRequest* req,
                                         llmrouter::v1::ReportUsageResponse* resp) override;
   void set_usage_ledger(UsageLedger* usage) { usage_ = usage; }
+
+  // One routing decision, counted in the metrics: what RouteRequest and RouteStream answer.
+  absl::Status RouteOne(const llmrouter::v1::RouteRequestRequest& request,
+                        llmrouter::v1::RouteRequestResponse* response);
 
  private:
   ActivePolicy& policy_;

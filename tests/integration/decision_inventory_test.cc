@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -119,6 +120,47 @@ TEST_F(DecisionInventoryTest, KeepsRoutingWhileInventoryIsDownAndReconnects) {
   StartInventory(port);
   EXPECT_TRUE(EventuallyRoutesTo("second")) << "decision did not pick up the restarted inventory";
   EXPECT_THAT(Metrics(), HasSubstr("llmrouter_decision_inventory_stream_losses_total 1"));
+}
+
+TEST_F(DecisionInventoryTest, RouteStreamAnswersEachCallOfABatchLikeRouteRequest) {
+  ASSERT_TRUE(EventuallyRoutesTo("first"));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto stream = decision_stub_->RouteStream(&ctx);
+  v1::RouteStreamRequest batch;
+  for (auto [id, model] : {std::pair<int, const char*>{7, "m"}, {8, "no-such-model"}, {9, "m"}}) {
+    v1::RouteCall* call = batch.add_calls();
+    call->set_id(id);
+    call->mutable_request()->set_model(model);
+  }
+  ASSERT_TRUE(stream->Write(batch));
+  v1::RouteStreamRequest second;
+  second.add_calls()->set_id(10);
+  second.mutable_calls(0)->mutable_request()->set_model("m");
+  ASSERT_TRUE(stream->Write(second));
+  ASSERT_TRUE(stream->WritesDone());
+
+  std::map<uint64_t, v1::RouteResult> results;
+  v1::RouteStreamResponse answers;
+  while (stream->Read(&answers)) {
+    for (const v1::RouteResult& result : answers.results()) results[result.id()] = result;
+  }
+  grpc::Status status = stream->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(results.size(), 4u);
+  for (uint64_t id : {7, 9, 10}) {
+    EXPECT_EQ(results[id].status_code(), 0) << id;
+    EXPECT_EQ(results[id].response().target().endpoint_id(), "first") << id;
+    EXPECT_FALSE(results[id].response().decision_id().empty()) << id;
+  }
+  // The unknown model fails exactly as the unary call does, and only that call fails.
+  v1::RouteRequestResponse unary;
+  grpc::Status unary_status = Route("no-such-model", &unary);
+  EXPECT_EQ(results[8].status_code(), static_cast<int>(grpc::StatusCode::NOT_FOUND));
+  EXPECT_EQ(results[8].status_code(), static_cast<int>(unary_status.error_code()));
+  EXPECT_EQ(results[8].status_message(), unary_status.error_message());
+  EXPECT_FALSE(results[8].has_response());
+  EXPECT_THAT(Metrics(), HasSubstr("llmrouter_decision_routes_total{code=\"not_found\"} 2"));
 }
 
 TEST_F(DecisionInventoryTest, InventoryFollowsItsEndpointsFile) {
