@@ -6,6 +6,7 @@
 #include <grpcpp/support/channel_arguments.h>
 
 #include "common/grpc_status.h"
+#include "common/grpc_tuning.h"
 #include "common/tls_credentials.h"
 
 namespace llmrouter::gateway {
@@ -38,20 +39,28 @@ void StartUnary(Request request, DecisionClient::Deadline deadline, Callback don
 
 }  // namespace
 
-GrpcDecisionClient::GrpcDecisionClient(std::shared_ptr<grpc::Channel> channel)
-    : channel_(std::move(channel)), stub_(v1::DecisionService::NewStub(channel_)) {}
+GrpcDecisionClient::GrpcDecisionClient(std::shared_ptr<grpc::Channel> channel,
+                                       const GrpcDecisionClientOptions& options)
+    : channel_(std::move(channel)), stub_(v1::DecisionService::NewStub(channel_)) {
+  if (options.streams) streams_ = std::make_unique<RouteStreamPool>(channel_, options.stream);
+}
 
-std::unique_ptr<GrpcDecisionClient> GrpcDecisionClient::Create(const std::string& target,
-                                                               bool grpc_retries) {
+std::unique_ptr<GrpcDecisionClient> GrpcDecisionClient::Create(
+    const std::string& target, const GrpcDecisionClientOptions& options) {
   grpc::ChannelArguments args;
   args.SetLoadBalancingPolicyName("round_robin");
-  args.SetInt(GRPC_ARG_ENABLE_RETRIES, grpc_retries ? 1 : 0);
+  args.SetInt(GRPC_ARG_ENABLE_RETRIES, options.grpc_retries ? 1 : 0);
+  ApplyGrpcTuning(args);
   return std::make_unique<GrpcDecisionClient>(
-      grpc::CreateCustomChannel(target, llmrouter::ChannelCredentialsFromFlags(), args));
+      grpc::CreateCustomChannel(target, llmrouter::ChannelCredentialsFromFlags(), args), options);
 }
 
 void GrpcDecisionClient::Route(v1::RouteRequestRequest request, Deadline deadline,
                                RouteCallback done) {
+  if (streams_) {
+    streams_->Route(std::move(request), deadline, std::move(done));
+    return;
+  }
   StartUnary<v1::RouteRequestRequest, v1::RouteRequestResponse>(
       std::move(request), deadline, std::move(done),
       [this](grpc::ClientContext* context, const v1::RouteRequestRequest* req,

@@ -9,6 +9,7 @@
 
 #include "llmrouter/v1/decision.grpc.pb.h"
 #include "services/gateway/decision_client.h"
+#include "services/gateway/route_stream_pool.h"
 
 namespace llmrouter::gateway {
 
@@ -16,14 +17,24 @@ namespace llmrouter::gateway {
 // balances over every address `target` resolves to (round_robin), so `dns:///decision:50051`
 // spreads requests over a headless Service's replicas. Destroy it only once every call has
 // completed (GatewayServer::Stop waits for that).
+struct GrpcDecisionClientOptions {
+  // gRPC's own retries stay off unless set: the gateway answers a failed decision itself
+  // (fail-safe table, 503), and the retry filter copies every call to be able to replay it.
+  bool grpc_retries = false;
+  // Routing decisions travel over RouteStream calls (batched under load); false: one unary
+  // RouteRequest call each.
+  bool streams = true;
+  RouteStreamPoolOptions stream;
+};
+
 class GrpcDecisionClient : public DecisionClient {
  public:
-  explicit GrpcDecisionClient(std::shared_ptr<grpc::Channel> channel);
-  // Creates an insecure channel to `target` with round_robin load balancing. gRPC's own
-  // retries stay off unless `grpc_retries`: the gateway answers a failed decision itself
-  // (fail-safe table, 503), and the retry filter copies every call to be able to replay it.
+  GrpcDecisionClient(std::shared_ptr<grpc::Channel> channel,
+                     const GrpcDecisionClientOptions& options);
+  // Creates a channel to `target` (TLS when the --tls_* flags ask for it) with round_robin
+  // load balancing.
   static std::unique_ptr<GrpcDecisionClient> Create(const std::string& target,
-                                                    bool grpc_retries = false);
+                                                    const GrpcDecisionClientOptions& options);
 
   void Route(v1::RouteRequestRequest request, Deadline deadline, RouteCallback done) override;
   void ListModels(v1::ListModelsRequest request, Deadline deadline,
@@ -34,6 +45,7 @@ class GrpcDecisionClient : public DecisionClient {
  private:
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::DecisionService::Stub> stub_;
+  std::unique_ptr<RouteStreamPool> streams_;  // null: unary calls
 };
 
 }  // namespace llmrouter::gateway

@@ -27,6 +27,13 @@ ABSL_FLAG(std::string, decision_target, "localhost:50051",
           "gRPC target of the decision service, e.g. dns:///decision:50051");
 ABSL_FLAG(bool, decision_grpc_retries, false,
           "Let gRPC retry failed decision calls itself (costs a copy of every call)");
+ABSL_FLAG(int, decision_streams, 4,
+          "Long-lived RouteStream calls that carry routing decisions, batched under load; keep "
+          "at least as many as there are decision replicas. 0: one unary RouteRequest per "
+          "request");
+ABSL_FLAG(int, decision_stream_max_age_ms, 30000,
+          "A decision stream older than this is replaced, so that new decision replicas get "
+          "streams");
 ABSL_FLAG(int, decision_timeout_ms, 250, "Deadline of each routing decision");
 ABSL_FLAG(int, max_attempts, 3, "Targets tried per request: the chosen one plus fallbacks");
 ABSL_FLAG(int, upstream_connect_timeout_ms, 2000, "Timeout to connect to a model backend");
@@ -152,9 +159,18 @@ int main(int argc, char** argv) {
     spdlog::info("api_keys_loaded keys={}", api_keys->size());
   }
 
+  llmrouter::gateway::GrpcDecisionClientOptions decision_options;
+  decision_options.grpc_retries = absl::GetFlag(FLAGS_decision_grpc_retries);
+  decision_options.streams = absl::GetFlag(FLAGS_decision_streams) > 0;
+  decision_options.stream.streams = absl::GetFlag(FLAGS_decision_streams);
+  decision_options.stream.max_age = milliseconds(absl::GetFlag(FLAGS_decision_stream_max_age_ms));
+  if (absl::GetFlag(FLAGS_decision_streams) < 0 || decision_options.stream.max_age.count() <= 0) {
+    return Fail(absl::InvalidArgumentError(
+        "--decision_streams must be >= 0 and --decision_stream_max_age_ms positive"));
+  }
   std::unique_ptr<llmrouter::gateway::GrpcDecisionClient> decision =
       llmrouter::gateway::GrpcDecisionClient::Create(absl::GetFlag(FLAGS_decision_target),
-                                                     absl::GetFlag(FLAGS_decision_grpc_retries));
+                                                     decision_options);
   llmrouter::gateway::GatewayMetrics metrics(*runner.registry());
   {
     // Outcomes feed inventory's load signals and decision's spending limits.
