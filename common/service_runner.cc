@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "common/grpc_tuning.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/tls_credentials.h"
@@ -117,6 +118,7 @@ absl::Status ServiceRunner::StartGrpc(const std::vector<grpc::Service*>& service
   grpc::ServerBuilder builder;
   std::string bind = absl::StrCat(options_.host, ":", options_.grpc_port);
   builder.AddListeningPort(bind, ServerCredentialsFromFlags(), &grpc_port_);
+  ApplyGrpcTuning(builder);
   for (grpc::Service* s : services) builder.RegisterService(s);
   grpc_server_ = builder.BuildAndStart();
   if (!grpc_server_ || grpc_port_ == 0) {
