@@ -10,7 +10,7 @@ debs=(
   protobuf-compiler libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev libgrpc-dev
   libabsl-dev prometheus-cpp-dev libsqlite3-dev sqlite3 libboost-dev libboost-system-dev
   libssl-dev libsimdjson-dev rapidjson-dev libre2-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
-  libxxhash-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
+  libxxhash-dev libgoogle-perftools-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
   wrk python3 nginx
   prometheus unzip python3-yaml openssl
 )
