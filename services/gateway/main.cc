@@ -40,9 +40,15 @@ ABSL_FLAG(int, request_timeout_ms, 0,
           "(504 beyond); 0: only the per-attempt timeouts apply");
 ABSL_FLAG(int, max_concurrent_requests, 1024,
           "Inference requests served at once; more get 503 with Retry-After; 0: no limit");
+ABSL_FLAG(int, client_header_timeout_ms, 10000,
+          "Time a client has to send a request's header, from its first byte (from the accept "
+          "for a connection's first request); 408 beyond. Cuts slowloris clients");
 ABSL_FLAG(int, client_read_timeout_ms, 30000,
-          "Time a client has to send a whole request (headers and body), and the longest a "
-          "keep-alive connection may sit idle");
+          "Time a client has to send a whole request (header and body), from the same start; "
+          "408 beyond");
+ABSL_FLAG(int, client_idle_timeout_ms, 75000,
+          "A keep-alive connection on which no new request starts for this long is closed; keep "
+          "it above the idle timeout of load balancers in front of the gateway");
 ABSL_FLAG(std::string, failsafe_routes, "",
           "Static routes used when decision is unreachable or past its deadline: "
           "model=host:port|host:port,model2=host:port");
@@ -108,12 +114,16 @@ int main(int argc, char** argv) {
 
   options.proxy.request_timeout = milliseconds(absl::GetFlag(FLAGS_request_timeout_ms));
   options.max_concurrent_requests = absl::GetFlag(FLAGS_max_concurrent_requests);
+  options.http.header_timeout = milliseconds(absl::GetFlag(FLAGS_client_header_timeout_ms));
   options.http.read_timeout = milliseconds(absl::GetFlag(FLAGS_client_read_timeout_ms));
+  options.http.idle_timeout = milliseconds(absl::GetFlag(FLAGS_client_idle_timeout_ms));
   if (options.proxy.request_timeout.count() < 0 || options.max_concurrent_requests < 0 ||
-      options.http.read_timeout.count() <= 0) {
+      options.http.header_timeout.count() <= 0 || options.http.read_timeout.count() <= 0 ||
+      options.http.idle_timeout.count() <= 0) {
     return Fail(absl::InvalidArgumentError(
         "--request_timeout_ms and --max_concurrent_requests must be >= 0; "
-        "--client_read_timeout_ms must be positive"));
+        "--client_header_timeout_ms, --client_read_timeout_ms and --client_idle_timeout_ms "
+        "must be positive"));
   }
   absl::StatusOr<llmrouter::gateway::FailSafeTable> fail_safe =
       llmrouter::gateway::FailSafeTable::Parse(absl::GetFlag(FLAGS_failsafe_routes));

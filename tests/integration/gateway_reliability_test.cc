@@ -210,5 +210,48 @@ TEST(GatewayReliabilityTest, SlowClientsAndOversizedBodiesAreCutOff) {
   EXPECT_EQ(malformed.status, 400);
 }
 
+TEST(GatewayReliabilityTest, SlowlorisHeadersAndIdleConnectionsAreCutAndCounted) {
+  std::string dir = MakeTempDir("llmrouter-gw-client-timeouts");
+  auto gateway =
+      StartFailSafeGateway(dir, absl::StrCat(kModel, "=127.0.0.1:", ClosedLoopbackPort()),
+                           {"--client_header_timeout_ms=500", "--client_idle_timeout_ms=1500"});
+  ASSERT_TRUE(gateway);
+  const int port = gateway->port("http_port");
+
+  // A header trickled byte by byte: sending it all would take a minute; the gateway answers 408
+  // at the header timeout although bytes keep coming (the read timeout is still 30 s).
+  HttpTestConnection slowloris(port);
+  ASSERT_TRUE(slowloris.connected());
+  const std::string header =
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nx-pad: " + std::string(6000, 'p') + "\r\n\r\n";
+  EXPECT_LT(slowloris.Trickle(header, std::chrono::milliseconds(10)), header.size());
+  HttpResult cut = slowloris.ReadResponse();
+  EXPECT_EQ(cut.status, 408) << cut.error;
+  EXPECT_THAT(cut.body, HasSubstr("\"code\":\"request_timeout\""));
+  EXPECT_TRUE(slowloris.WaitForClose(std::chrono::seconds(20)));
+
+  // A keep-alive connection serves requests that come in time, then is closed without a word.
+  HttpTestConnection client(port);
+  ASSERT_TRUE(client.connected());
+  const std::string ready = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (int i = 0; i < 2; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ASSERT_TRUE(client.Send(ready));
+    HttpResult r = client.ReadResponse();
+    EXPECT_EQ(r.status, 200) << r.error;
+  }
+  std::string received;
+  EXPECT_TRUE(client.WaitForClose(std::chrono::seconds(30), &received));
+  EXPECT_EQ(received, "");
+
+  HttpResult metrics = HttpCall(gateway->port("metrics_port"), "GET", "/metrics");
+  EXPECT_THAT(metrics.body,
+              HasSubstr("llmrouter_gateway_client_timeouts_total{timeout=\"header\"} 1"));
+  EXPECT_THAT(metrics.body,
+              HasSubstr("llmrouter_gateway_client_timeouts_total{timeout=\"idle\"} 1"));
+  EXPECT_THAT(metrics.body,
+              HasSubstr("llmrouter_gateway_client_timeouts_total{timeout=\"read\"} 0"));
+}
+
 }  // namespace
 }  // namespace llmrouter::testing
