@@ -80,11 +80,15 @@ class HttpServer {
   absl::Status Start();
   int port() const { return port_; }
 
+  // Starts a shutdown that keeps accepting: stopping() turns true, so every response (on new
+  // connections too) closes its connection, while the listener stays open until Stop().
+  void BeginStopping() { stopping_.store(true); }
   // Stops accepting; connections finish the request they are serving (streams included) and
   // close. Waits up to `grace`, then cuts what is left and joins the threads.
   void Stop(std::chrono::milliseconds grace);
 
-  // True once Stop() has begun; handlers use it to answer "Connection: close".
+  // True once BeginStopping() or Stop() has been called; handlers use it to answer
+  // "Connection: close".
   bool stopping() const { return stopping_.load(std::memory_order_relaxed); }
   // Requests between the arrival of their header and the end of their response.
   int requests_in_flight() const { return active_.load(std::memory_order_relaxed); }

@@ -195,5 +195,18 @@ TEST_F(HttpServerTest, SlowBodyGets408AndNeverReachesTheHandler) {
   EXPECT_EQ(timeouts(ClientTimeout::kRead), 1);
 }
 
+TEST_F(HttpServerTest, BeginStoppingKeepsAcceptingButClosesEveryConnection) {
+  server_->BeginStopping();
+  EXPECT_TRUE(server_->stopping());
+  testing::HttpTestConnection client(server_->port());
+  ASSERT_TRUE(client.connected());
+  ASSERT_TRUE(client.Send("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nA"));
+  testing::HttpResult r = client.ReadResponse();
+  EXPECT_EQ(r.body, "echo:A");
+  EXPECT_TRUE(client.WaitForClose(std::chrono::seconds(20)));
+  server_->Stop(std::chrono::seconds(1));
+  EXPECT_FALSE(testing::HttpTestConnection(server_->port()).connected());
+}
+
 }  // namespace
 }  // namespace llmrouter
