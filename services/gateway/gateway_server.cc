@@ -209,7 +209,7 @@ asio::awaitable<bool> GatewayServer::Handle(beast::tcp_stream& stream, HttpReque
     const bool fail_safe = options_.proxy.fail_safe && !options_.proxy.fail_safe->empty();
     std::string body;
     if (http_.stopping()) {
-      body = "{\"status\":\"stopping\"}";
+      body = "{\"status\":\"stopping\",\"reason\":\"shutting down\"}";
     } else if (decision_->Reachable()) {
       body = "{\"status\":\"ready\",\"decision\":\"reachable\"}";
     } else if (fail_safe) {
