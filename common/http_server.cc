@@ -1,5 +1,6 @@
 #include "common/http_server.h"
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -14,6 +15,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/version.hpp>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "common/openai_error.h"
@@ -91,7 +93,21 @@ asio::awaitable<bool> WriteHttpResponse(
   co_return !ec;
 }
 
+std::string_view ClientTimeoutName(ClientTimeout timeout) {
+  switch (timeout) {
+    case ClientTimeout::kHeader:
+      return "header";
+    case ClientTimeout::kRead:
+      return "read";
+    case ClientTimeout::kIdle:
+      return "idle";
+  }
+  return "unknown";
+}
+
 namespace {
+
+using Clock = std::chrono::steady_clock;
 
 // Counts a request from its header's arrival until its response is written.
 class InFlight {
@@ -105,29 +121,140 @@ class InFlight {
   std::atomic<int>& n_;
 };
 
+// Cancels the reads pending on a connection once a deadline passes. Unlike the stream's own
+// timeout, which closes the socket, this leaves it open so that a 408 can still be written.
+// Lives on the connection's coroutine frame and is used from its thread only.
+class ReadDeadline {
+ public:
+  explicit ReadDeadline(beast::tcp_stream& stream)
+      : stream_(stream), timer_(stream.get_executor()) {}
+  ~ReadDeadline() { Disarm(); }
+  ReadDeadline(const ReadDeadline&) = delete;
+  ReadDeadline& operator=(const ReadDeadline&) = delete;
+
+  void Arm(Clock::time_point when) {
+    Disarm();
+    expired_ = false;
+    // A timer that has already fired may still have its handler queued after Disarm(): the
+    // shared flag tells it that it no longer speaks for this connection.
+    armed_ = std::make_shared<bool>(true);
+    timer_.expires_at(when);
+    timer_.async_wait([this, armed = armed_](beast::error_code ec) {
+      if (ec || !*armed) return;
+      expired_ = true;
+      beast::error_code ignored;
+      stream_.socket().cancel(ignored);
+    });
+  }
+  void Disarm() {
+    if (!armed_) return;
+    *armed_ = false;
+    armed_.reset();
+    timer_.cancel();
+  }
+  // True when the last Arm()'s deadline passed before Disarm(); an operation that completed
+  // just before may still have succeeded, so check its error first.
+  bool expired() const { return expired_; }
+
+ private:
+  beast::tcp_stream& stream_;
+  asio::steady_timer timer_;
+  std::shared_ptr<bool> armed_;
+  bool expired_ = false;
+};
+
+// Closes a connection after an error answer without losing the answer: closing a socket with
+// unread input makes the kernel send a reset, which can destroy the answer in flight. So the
+// rest of the input is read and dropped first, for a short while at most.
+asio::awaitable<void> LingeringClose(beast::tcp_stream& stream) {
+  beast::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream.expires_after(std::chrono::seconds(2));
+  char sink[4096];
+  while (!ec) {
+    co_await stream.async_read_some(asio::buffer(sink),
+                                    asio::redirect_error(asio::use_awaitable, ec));
+  }
+  stream.socket().close(ec);
+}
+
+// True when reading a request failed because the peer went away (closed, reset, or stopped
+// mid-message): there is no one to answer.
+bool PeerGone(const beast::error_code& ec) {
+  const auto& http_category = http::make_error_code(http::error::bad_method).category();
+  return ec && (ec == http::error::end_of_stream || ec == http::error::partial_message ||
+                ec.category() != http_category);
+}
+
+// The status that answers a failed read (0 when `ec` is no error, -1 when no one is left to
+// answer), and why.
+int RejectionFor(const beast::error_code& ec, const HttpServerOptions& options, std::string* why) {
+  if (!ec) return 0;
+  if (ec == http::error::body_limit) {
+    *why = absl::StrCat("request body exceeds the limit of ", options.max_body_bytes, " bytes");
+    return 413;
+  }
+  if (ec == http::error::header_limit) {
+    *why = absl::StrCat("request headers exceed the limit of ", options.max_header_bytes, " bytes");
+    return 431;
+  }
+  if (PeerGone(ec)) return -1;
+  *why = absl::StrCat("malformed HTTP request: ", ec.message());
+  return 400;
+}
+
 }  // namespace
+
+void HttpServer::ClientTimedOut(ClientTimeout timeout) const {
+  if (options_.on_client_timeout) options_.on_client_timeout(timeout);
+}
 
 asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
-  for (;;) {
+  ReadDeadline deadline(stream);
+  // The read timeout bounds the header too when it is the shorter one.
+  const auto header_timeout = std::min(options_.header_timeout, options_.read_timeout);
+  const ClientTimeout header_cut = options_.header_timeout < options_.read_timeout
+                                       ? ClientTimeout::kHeader
+                                       : ClientTimeout::kRead;
+  Clock::time_point start = Clock::now();  // the first request starts at the accept
+  for (bool first = true;; first = false) {
+    beast::error_code ec;
+    if (!first && buffer.size() == 0) {  // nothing pipelined: wait for the next first byte
+      deadline.Arm(Clock::now() + options_.idle_timeout);
+      std::size_t n = co_await stream.async_read_some(
+          buffer.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
+      deadline.Disarm();
+      buffer.commit(n);
+      if (ec) {  // idle too long, closed or reset: nothing to answer
+        if (deadline.expired()) ClientTimedOut(ClientTimeout::kIdle);
+        break;
+      }
+    }
+    if (!first) start = Clock::now();
+
     http::request_parser<http::string_body> parser;
     parser.body_limit(options_.max_body_bytes);
     parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
-    beast::error_code ec;
-    stream.expires_after(options_.read_timeout);
+    deadline.Arm(start + header_timeout);
     co_await http::async_read_header(stream, buffer, parser,
                                      asio::redirect_error(asio::use_awaitable, ec));
+    deadline.Disarm();
     int reject = 0;
     std::string why;
-    const auto& http_category = http::make_error_code(http::error::bad_method).category();
-    if (ec && (ec == http::error::end_of_stream || ec == http::error::partial_message ||
-               ec.category() != http_category)) {
-      break;  // peer closed, timed out or reset: nothing to answer
+    if (ec && deadline.expired()) {
+      ClientTimedOut(header_cut);
+      if (!parser.got_some() && buffer.size() == 0) break;  // not a byte of a request came
+      reject = 408;
+      why = absl::StrCat("request header not complete within ", header_timeout.count(), " ms");
+    } else if (PeerGone(ec)) {
+      break;
     }
     InFlight in_flight(active_);
-    if (!ec) {
+    if (!reject && !ec) {
       const auto& h = parser.get();
+      deadline.Arm(start + options_.read_timeout);
       if (parser.content_length() && *parser.content_length() > options_.max_body_bytes) {
         reject = 413;
         why = absl::StrCat("request body of ", *parser.content_length(),
@@ -140,25 +267,22 @@ asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
         co_await http::async_read(stream, buffer, parser,
                                   asio::redirect_error(asio::use_awaitable, ec));
       }
+      deadline.Disarm();
+      if (ec && deadline.expired()) {
+        ClientTimedOut(ClientTimeout::kRead);
+        reject = 408;
+        why = absl::StrCat("request not complete within ", options_.read_timeout.count(), " ms");
+      }
     }
-    if (ec == http::error::body_limit) {
-      reject = 413;
-      why = absl::StrCat("request body exceeds the limit of ", options_.max_body_bytes, " bytes");
-    } else if (ec == http::error::header_limit) {
-      reject = 431;
-      why =
-          absl::StrCat("request headers exceed the limit of ", options_.max_header_bytes, " bytes");
-    } else if (ec && ec.category() == http_category && ec != http::error::partial_message &&
-               ec != http::error::end_of_stream) {
-      reject = 400;
-      why = absl::StrCat("malformed HTTP request: ", ec.message());
-    } else if (ec) {
-      break;  // peer closed, timed out or reset: nothing to answer
-    }
+    if (!reject) reject = RejectionFor(ec, options_, &why);
+    if (reject < 0) break;
     if (reject) {
       stream.expires_after(std::chrono::seconds(5));
-      co_await WriteHttpResponse(stream, 11, false, reject, "application/json",
-                                 OpenAiErrorJson(reject, why));
+      std::string body = OpenAiErrorJson(reject, why, reject == 408 ? "request_timeout" : "");
+      if (co_await WriteHttpResponse(stream, 11, false, reject, "application/json",
+                                     std::move(body))) {
+        co_await LingeringClose(stream);
+      }
       break;
     }
     HttpRequest req = parser.release();

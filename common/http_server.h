@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -29,15 +30,33 @@ namespace llmrouter {
 
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
 
+// The limit a slow client ran into (see HttpServerOptions); named like the gateway's flags.
+enum class ClientTimeout { kHeader, kRead, kIdle };
+// "header", "read" or "idle".
+std::string_view ClientTimeoutName(ClientTimeout timeout);
+
 struct HttpServerOptions {
   std::string host = "0.0.0.0";
   int port = 0;
   int threads = 1;
   std::size_t max_body_bytes = 4 << 20;
   std::size_t max_header_bytes = 16 << 10;
-  // Time allowed to receive one whole request, counted from the first wait on it; an idle
-  // keep-alive connection is closed after the same time.
+  // Timeouts against slow clients, split the way nginx and Envoy split them. A request starts at
+  // its first byte; the first request of a connection starts at the accept.
+  //
+  // From the start until the header is complete (slowloris defence): a client that trickles its
+  // header byte by byte is cut even though bytes keep arriving.
+  std::chrono::milliseconds header_timeout{10000};
+  // From the start until the whole request, body included, has arrived. A limit on the whole
+  // request rather than on the gap between two pieces of the body, so that trickling cannot
+  // stretch it; it bounds the header too when it is the shorter one.
   std::chrono::milliseconds read_timeout{30000};
+  // A keep-alive connection on which no new request starts for this long is closed. Longer than
+  // the 60 s idle timeout of common load balancers, so that they, not the server, close first.
+  std::chrono::milliseconds idle_timeout{75000};
+  // Called on the connection's worker thread each time one of the timeouts above cuts a
+  // connection; may be empty.
+  std::function<void(ClientTimeout)> on_client_timeout;
   std::string server_header = "llm-router";
 };
 
@@ -48,8 +67,10 @@ using HttpHandler =
     std::function<boost::asio::awaitable<bool>(boost::beast::tcp_stream&, HttpRequest&)>;
 
 // HttpServer is started and stopped from one thread. Requests that break the limits get 413
-// (body), 431 (headers) or 400 (malformed) with an OpenAI-shaped error body, and the connection
-// is closed; the server keeps serving.
+// (body), 431 (headers), 400 (malformed) or 408 (header or read timeout, once a byte of the
+// request has arrived) with an OpenAI-shaped error body, and the connection is closed; the
+// server keeps serving. A connection cut before any byte of a request arrived (idle timeout, or
+// a header timeout on a silent new connection) is closed without an answer.
 class HttpServer {
  public:
   HttpServer(HttpServerOptions options, HttpHandler handler);
@@ -59,11 +80,15 @@ class HttpServer {
   absl::Status Start();
   int port() const { return port_; }
 
+  // Starts a shutdown that keeps accepting: stopping() turns true, so every response (on new
+  // connections too) closes its connection, while the listener stays open until Stop().
+  void BeginStopping() { stopping_.store(true); }
   // Stops accepting; connections finish the request they are serving (streams included) and
   // close. Waits up to `grace`, then cuts what is left and joins the threads.
   void Stop(std::chrono::milliseconds grace);
 
-  // True once Stop() has begun; handlers use it to answer "Connection: close".
+  // True once BeginStopping() or Stop() has been called; handlers use it to answer
+  // "Connection: close".
   bool stopping() const { return stopping_.load(std::memory_order_relaxed); }
   // Requests between the arrival of their header and the end of their response.
   int requests_in_flight() const { return active_.load(std::memory_order_relaxed); }
@@ -71,6 +96,7 @@ class HttpServer {
  private:
   boost::asio::awaitable<void> Accept();
   boost::asio::awaitable<void> Serve(boost::asio::ip::tcp::socket socket);
+  void ClientTimedOut(ClientTimeout timeout) const;
 
   HttpServerOptions options_;
   HttpHandler handler_;

@@ -7,7 +7,9 @@
 #include <prometheus/text_serializer.h>
 #include <signal.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 
 #include "absl/flags/flag.h"
@@ -61,25 +63,47 @@ absl::StatusOr<ServiceOptions> ServiceOptionsFromFlags(const ServiceDefaults& de
   return o;
 }
 
-void BlockShutdownSignals() {
+namespace {
+
+sigset_t ShutdownSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  return set;
+}
+
+}  // namespace
+
+void BlockShutdownSignals() {
+  sigset_t set = ShutdownSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   // A closed peer must surface as an error on the socket, not kill the process.
   signal(SIGPIPE, SIG_IGN);
 }
 
 int WaitForShutdownSignal() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
+  sigset_t set = ShutdownSignals();
   int sig = 0;
   while (sigwait(&set, &sig) != 0) {
   }
   return sig;
+}
+
+int WaitForShutdownSignal(std::chrono::milliseconds limit) {
+  sigset_t set = ShutdownSignals();
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return 0;
+    timespec timeout{static_cast<time_t>(left.count() / 1000000000),
+                     static_cast<long>(left.count() % 1000000000)};
+    int sig = sigtimedwait(&set, nullptr, &timeout);
+    if (sig > 0) return sig;
+    if (errno == EAGAIN) return 0;
+    // EINTR: another signal interrupted the wait; wait for the time left.
+  }
 }
 
 ServiceRunner::ServiceRunner(ServiceOptions options)
@@ -158,13 +182,18 @@ absl::Status ServiceRunner::WriteReadyFile() const {
   return absl::OkStatus();
 }
 
-void ServiceRunner::Shutdown() {
-  if (metrics_server_) metrics_server_->Stop(std::chrono::milliseconds(500));
-  metrics_server_.reset();
+void ServiceRunner::ReportNotServing() {
   if (!grpc_server_) return;
   grpc::HealthCheckServiceInterface* health = grpc_server_->GetHealthCheckService();
   health->SetServingStatus(false);
   for (const std::string& n : service_names_) health->SetServingStatus(n, false);
+}
+
+void ServiceRunner::Shutdown() {
+  if (metrics_server_) metrics_server_->Stop(std::chrono::milliseconds(500));
+  metrics_server_.reset();
+  if (!grpc_server_) return;
+  ReportNotServing();
   grpc_server_->Shutdown(std::chrono::system_clock::now() + options_.shutdown_grace);
   grpc_server_->Wait();
   grpc_server_.reset();

@@ -49,6 +49,8 @@ absl::StatusOr<ServiceOptions> ServiceOptionsFromFlags(const ServiceDefaults& de
 void BlockShutdownSignals();
 // Waits until SIGTERM or SIGINT arrives; returns the signal number.
 int WaitForShutdownSignal();
+// The same, for `limit` at most; returns 0 when no signal came.
+int WaitForShutdownSignal(std::chrono::milliseconds limit);
 
 // A ServiceRunner owns the servers of one process. Not thread-safe: drive it from main().
 class ServiceRunner {
@@ -75,6 +77,9 @@ class ServiceRunner {
   int metrics_port() const { return metrics_port_; }
   grpc::Server* grpc_server() { return grpc_server_.get(); }
 
+  // Reports every service of the gRPC server, if there is one, NOT_SERVING, so that health
+  // checks take the process out of rotation while it keeps serving.
+  void ReportNotServing();
   // Stops /metrics, reports NOT_SERVING, then stops the gRPC server, letting RPCs in flight finish
   // within the grace period.
   void Shutdown();

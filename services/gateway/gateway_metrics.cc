@@ -49,6 +49,12 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& r)
                          .Help("Requests refused with 503 at the concurrent request limit")
                          .Register(r)
                          .Add({})),
+      client_timeouts_family_(prometheus::BuildCounter()
+                                  .Name("llmrouter_gateway_client_timeouts_total")
+                                  .Help("Client connections cut by a timeout: header, read (the "
+                                        "whole request) or idle (keep-alive)")
+                                  .Register(r)),
+      client_timeouts_{},
       decision_errors_(prometheus::BuildCounter()
                            .Name("llmrouter_gateway_decision_errors_total")
                            .Help("RouteRequest and ListModels calls that failed, by status code")
@@ -77,6 +83,11 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& r)
         AttemptResult::kHttp5xx, AttemptResult::kHttp429, AttemptResult::kReset}) {
     attempt_counters_[static_cast<std::size_t>(result)] =
         &upstream_attempts_.Add({{"result", std::string(AttemptResultName(result))}});
+  }
+  for (ClientTimeout timeout :
+       {ClientTimeout::kHeader, ClientTimeout::kRead, ClientTimeout::kIdle}) {
+    client_timeouts_[static_cast<std::size_t>(timeout)] =
+        &client_timeouts_family_.Add({{"timeout", std::string(ClientTimeoutName(timeout))}});
   }
 }
 

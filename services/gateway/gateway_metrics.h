@@ -16,6 +16,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "common/http_server.h"
 #include "services/gateway/upstream_exchange.h"
 
 namespace llmrouter::gateway {
@@ -36,6 +37,10 @@ class GatewayMetrics {
   void RequestShed() { shed_requests_.Increment(); }
   // One decision call: `status` OK or its failure.
   void DecisionDone(const absl::Status& status, double seconds);
+  // A client connection cut by one of the HTTP server's timeouts.
+  void ClientTimedOut(ClientTimeout timeout) {
+    client_timeouts_[static_cast<std::size_t>(timeout)]->Increment();
+  }
   // Time from a request's arrival until the first byte of a streamed answer was relayed.
   void FirstToken(double seconds) { ttft_.Observe(seconds); }
   // Tokens a backend reported for one answer, and decision's cost estimate, by tenant and model.
@@ -54,6 +59,8 @@ class GatewayMetrics {
   prometheus::Counter& fallbacks_;
   prometheus::Counter& fail_safe_routes_;
   prometheus::Counter& shed_requests_;
+  prometheus::Family<prometheus::Counter>& client_timeouts_family_;
+  std::array<prometheus::Counter*, 3> client_timeouts_;
   prometheus::Family<prometheus::Counter>& decision_errors_;
   prometheus::Histogram& decision_duration_;
   prometheus::Histogram& ttft_;

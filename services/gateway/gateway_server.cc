@@ -90,6 +90,12 @@ bool Authenticate(const ApiKeyStore& keys, HttpRequest& request) {
   return true;
 }
 
+// The HTTP server's options, with connections cut by a client timeout counted in `metrics`.
+HttpServerOptions CountClientTimeouts(HttpServerOptions http, GatewayMetrics& metrics) {
+  http.on_client_timeout = [&metrics](ClientTimeout timeout) { metrics.ClientTimedOut(timeout); };
+  return http;
+}
+
 }  // namespace
 
 GatewayServer::GatewayServer(GatewayServerOptions options, DecisionClient& decision,
@@ -98,9 +104,10 @@ GatewayServer::GatewayServer(GatewayServerOptions options, DecisionClient& decis
       decision_(std::make_shared<InFlightDecisions>(decision)),
       metrics_(metrics),
       proxy_(options_.proxy, *decision_, metrics),
-      http_(options_.http, [this](beast::tcp_stream& stream, HttpRequest& request) {
-        return Handle(stream, request);
-      }) {}
+      http_(CountClientTimeouts(options_.http, metrics),
+            [this](beast::tcp_stream& stream, HttpRequest& request) {
+              return Handle(stream, request);
+            }) {}
 
 GatewayServer::~GatewayServer() { Stop(std::chrono::milliseconds(0)); }
 
@@ -202,7 +209,7 @@ asio::awaitable<bool> GatewayServer::Handle(beast::tcp_stream& stream, HttpReque
     const bool fail_safe = options_.proxy.fail_safe && !options_.proxy.fail_safe->empty();
     std::string body;
     if (http_.stopping()) {
-      body = "{\"status\":\"stopping\"}";
+      body = "{\"status\":\"stopping\",\"reason\":\"shutting down\"}";
     } else if (decision_->Reachable()) {
       body = "{\"status\":\"ready\",\"decision\":\"reachable\"}";
     } else if (fail_safe) {

@@ -36,8 +36,8 @@ struct GatewayServerOptions {
 
 // Routes: POST /v1/chat/completions, /v1/completions, /v1/embeddings (proxied, see
 // InferenceProxy); GET /v1/models; GET /healthz; GET /readyz (200 only while not stopping and
-// either decision is reachable or a fail-safe table is configured). Unknown paths get 404 and
-// wrong methods 405, in the OpenAI error shape. Inference requests beyond
+// either decision is reachable or a fail-safe table is configured; 503 with a reason otherwise).
+// Unknown paths get 404 and wrong methods 405, in the OpenAI error shape. Inference requests beyond
 // max_concurrent_requests are shed with 503 and Retry-After before any work is done.
 //
 // Start() and Stop() are called from one thread; requests are served on the HTTP server's
@@ -50,6 +50,9 @@ class GatewayServer {
   // Unavailable when the port cannot be bound.
   absl::Status Start();
   int port() const { return http_.port(); }
+  // Leaves rotation without refusing anyone: /readyz answers 503 and every response closes its
+  // connection, while new connections are still accepted and served until Stop().
+  void BeginStopping() { http_.BeginStopping(); }
   // Stops accepting, lets requests in flight finish within `grace`, then waits for decision
   // calls still out (they end by their deadline) so that none completes into a stopped server.
   void Stop(std::chrono::milliseconds grace);

@@ -47,9 +47,19 @@ ABSL_FLAG(int, request_timeout_ms, 0,
           "(504 beyond); 0: only the per-attempt timeouts apply");
 ABSL_FLAG(int, max_concurrent_requests, 1024,
           "Inference requests served at once; more get 503 with Retry-After; 0: no limit");
+ABSL_FLAG(int, client_header_timeout_ms, 10000,
+          "Time a client has to send a request's header, from its first byte (from the accept "
+          "for a connection's first request); 408 beyond. Cuts slowloris clients");
 ABSL_FLAG(int, client_read_timeout_ms, 30000,
-          "Time a client has to send a whole request (headers and body), and the longest a "
-          "keep-alive connection may sit idle");
+          "Time a client has to send a whole request (header and body), from the same start; "
+          "408 beyond");
+ABSL_FLAG(int, client_idle_timeout_ms, 75000,
+          "A keep-alive connection on which no new request starts for this long is closed; keep "
+          "it above the idle timeout of load balancers in front of the gateway");
+ABSL_FLAG(int, shutdown_delay_ms, 0,
+          "On SIGTERM, how long the gateway first reports not ready (/readyz 503) while it keeps "
+          "accepting and serving, so that load balancers take it out of rotation before it stops "
+          "accepting; a second SIGTERM or SIGINT ends the delay. Kubernetes: about 5000");
 ABSL_FLAG(std::string, failsafe_routes, "",
           "Static routes used when decision is unreachable or past its deadline: "
           "model=host:port|host:port,model2=host:port");
@@ -115,12 +125,17 @@ int main(int argc, char** argv) {
 
   options.proxy.request_timeout = milliseconds(absl::GetFlag(FLAGS_request_timeout_ms));
   options.max_concurrent_requests = absl::GetFlag(FLAGS_max_concurrent_requests);
+  options.http.header_timeout = milliseconds(absl::GetFlag(FLAGS_client_header_timeout_ms));
   options.http.read_timeout = milliseconds(absl::GetFlag(FLAGS_client_read_timeout_ms));
+  options.http.idle_timeout = milliseconds(absl::GetFlag(FLAGS_client_idle_timeout_ms));
+  const milliseconds shutdown_delay(absl::GetFlag(FLAGS_shutdown_delay_ms));
   if (options.proxy.request_timeout.count() < 0 || options.max_concurrent_requests < 0 ||
-      options.http.read_timeout.count() <= 0) {
+      shutdown_delay.count() < 0 || options.http.header_timeout.count() <= 0 ||
+      options.http.read_timeout.count() <= 0 || options.http.idle_timeout.count() <= 0) {
     return Fail(absl::InvalidArgumentError(
-        "--request_timeout_ms and --max_concurrent_requests must be >= 0; "
-        "--client_read_timeout_ms must be positive"));
+        "--request_timeout_ms, --max_concurrent_requests and --shutdown_delay_ms must be >= 0; "
+        "--client_header_timeout_ms, --client_read_timeout_ms and --client_idle_timeout_ms "
+        "must be positive"));
   }
   absl::StatusOr<llmrouter::gateway::FailSafeTable> fail_safe =
       llmrouter::gateway::FailSafeTable::Parse(absl::GetFlag(FLAGS_failsafe_routes));
@@ -202,6 +217,17 @@ int main(int argc, char** argv) {
   if (absl::Status s = runner.WriteReadyFile(); !s.ok()) return Fail(s);
 
   int signal = llmrouter::WaitForShutdownSignal();
+  if (shutdown_delay.count() > 0) {
+    // Not ready but still serving: endpoints controllers and load balancers stop sending before
+    // the listener closes, so that no new connection is refused while the gateway is in rotation.
+    server.BeginStopping();
+    runner.ReportNotServing();
+    spdlog::info("gateway_leaving_rotation signal={} shutdown_delay_ms={}", signal,
+                 shutdown_delay.count());
+    if (int again = llmrouter::WaitForShutdownSignal(shutdown_delay); again != 0) {
+      spdlog::info("gateway_shutdown_delay_cut signal={}", again);
+    }
+  }
   spdlog::info("gateway_stopping signal={} in_flight_grace_ms={}", signal,
                service_options->shutdown_grace.count());
   server.Stop(service_options->shutdown_grace);

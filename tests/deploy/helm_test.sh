@@ -76,6 +76,10 @@ expect defaults.yaml "decision targets the inventory headless Service" \
 expect defaults.yaml "gateway reports outcomes to the inventory headless Service" \
   'inventory_target=dns:///llm-router-inventory-headless\.llm\.svc\.cluster\.local:50061'
 expect defaults.yaml "headless Services" 'clusterIP: None'
+expect defaults.yaml "gateway leaves rotation before it stops accepting" 'shutdown_delay_ms=5000'
+expect_not defaults.yaml "no preStop sleep by default (the shutdown delay does its work)" 'preStop:'
+expect defaults.yaml "gateway client timeouts" 'client_header_timeout_ms=10000'
+expect production-values.yaml "longer shutdown delay in production" 'shutdown_delay_ms=10000'
 expect defaults.yaml "policy ConfigMap mounted as a directory" 'policy_file=/etc/llm-router/policy/policy.yaml'
 expect_not defaults.yaml "no subPath mounts (they never see ConfigMap updates)" 'subPath:'
 expect defaults.yaml "decision database on an emptyDir" 'db=/var/lib/llm-router/decision.db'
@@ -143,6 +147,9 @@ refuse "endpoint with an unknown field" 'adress is not allowed' \
   --set 'inventory.endpoints.list[0].adress=a:1'
 refuse "grace period shorter than the drain" 'must cover' \
   --set gateway.terminationGracePeriodSeconds=10 --set gateway.shutdownGraceMs=20000
+refuse "grace period shorter than the shutdown delay plus the drain" 'must cover' \
+  --set gateway.terminationGracePeriodSeconds=30 --set gateway.shutdownDelayMs=15000 \
+  --set gateway.shutdownGraceMs=20000
 refuse "mTLS without a certificate source" 'mtls.existingSecret' --set mtls.enabled=true
 refuse "API key without key or digest" 'apiKeys' --set 'secrets.apiKeys[0].tenant=t'
 refuse "HPA without a target" 'needs targetCPU' --set gateway.autoscaling.enabled=true \

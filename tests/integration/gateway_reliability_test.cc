@@ -1,6 +1,6 @@
 // The gateway's degraded modes through the real binaries: fail-safe routing with decision
-// stopped, streams cut by the backend, drain on SIGTERM with a stream in flight, slow clients,
-// oversized bodies.
+// stopped, streams cut by the backend, drain on SIGTERM with a stream in flight (after a period
+// out of rotation), slow clients, oversized bodies.
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <functional>
 #include <future>
 #include <thread>
 
@@ -22,6 +23,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::testing::StartsWith;
 
 constexpr char kModel[] = "llama-3.1-8b-instruct";
 
@@ -61,6 +63,15 @@ HttpResult Chat(int port, bool stream) {
       absl::StrCat(R"({"model":")", kModel, R"(","messages":[{"role":"user","content":"Say hi"}])",
                    stream ? R"(,"stream":true})" : "}");
   return HttpCall(port, "POST", "/v1/chat/completions", body);
+}
+
+// A stream that ended the way the backend ended it: complete, closed by [DONE].
+void ExpectIntactStream(const HttpResult& r) {
+  ASSERT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(r.error, "");
+  std::vector<std::string> events = SseData(r.body);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back(), "[DONE]");
 }
 
 TEST(GatewayReliabilityTest, DecisionStoppedMeansFailSafeRoutingCountedInMetrics) {
@@ -181,13 +192,76 @@ TEST(GatewayReliabilityTest, SigtermLetsTheStreamInFlightFinishThenExits) {
   gateway->Signal(SIGTERM);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_EQ(HttpCall(port, "GET", "/healthz").status, 0);  // no longer accepting
-  HttpResult r = stream.get();
-  ASSERT_EQ(r.status, 200) << r.error;
-  EXPECT_EQ(r.error, "");
-  std::vector<std::string> events = SseData(r.body);
-  ASSERT_FALSE(events.empty());
-  EXPECT_EQ(events.back(), "[DONE]");
+  ExpectIntactStream(stream.get());
   EXPECT_EQ(gateway->Wait(15000), 0);
+}
+
+// Polls `port` until `done` holds for the answer to GET `target`, for 20 s at most.
+HttpResult PollUntil(int port, const std::string& target,
+                     const std::function<bool(const HttpResult&)>& done) {
+  HttpResult r;
+  for (int i = 0; i < 400; ++i) {
+    r = HttpCall(port, "GET", target);
+    if (done(r)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return r;
+}
+
+TEST(GatewayReliabilityTest, SigtermFirstLeavesRotationThenStopsAcceptingAndDrains) {
+  std::string dir = MakeTempDir("llmrouter-gw-leave-rotation");
+  // A stream of 60 tokens 100 ms apart outlasts the 3 s delay by far.
+  auto fake = StartFake(dir, "fake-slow", {"--per_token_ms=100", "--completion_tokens=60"});
+  ASSERT_TRUE(fake);
+  auto gateway =
+      StartFailSafeGateway(dir, absl::StrCat(kModel, "=127.0.0.1:", fake->port("http_port")),
+                           {"--shutdown_delay_ms=3000", "--shutdown_grace_ms=20000"});
+  ASSERT_TRUE(gateway);
+  const int port = gateway->port("http_port");
+  ASSERT_EQ(HttpCall(port, "GET", "/readyz").status, 200);
+  std::future<HttpResult> stream =
+      std::async(std::launch::async, [port] { return Chat(port, true); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  gateway->Signal(SIGTERM);
+
+  // Not ready, but still serving new connections, inference included.
+  HttpResult ready =
+      PollUntil(port, "/readyz", [](const HttpResult& r) { return r.status != 200; });
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_THAT(ready.body, HasSubstr("\"reason\":\"shutting down\""));
+  HttpResult served =
+      HttpCall(port, "POST", "/v1/chat/completions",
+               absl::StrCat(R"({"model":")", kModel,
+                            R"(","max_tokens":1,"messages":[{"role":"user","content":"hi"}]})"));
+  EXPECT_EQ(served.status, 200) << served.error << served.body;
+  EXPECT_EQ(served.header("connection"), "close");
+
+  // Once the delay is over, new connections are refused while the stream goes on.
+  HttpResult refused =
+      PollUntil(port, "/healthz", [](const HttpResult& r) { return r.status == 0; });
+  EXPECT_EQ(refused.status, 0);
+  HttpResult r = stream.get();
+  ExpectIntactStream(r);
+  EXPECT_GT(SseData(r.body).size(), 60u);  // every token
+  EXPECT_EQ(gateway->Wait(30000), 0);
+  std::string log = gateway->ReadLog();
+  EXPECT_THAT(log, HasSubstr("gateway_leaving_rotation"));
+  EXPECT_THAT(log, Not(HasSubstr("gateway_shutdown_delay_cut")));
+}
+
+TEST(GatewayReliabilityTest, SecondSignalCutsTheShutdownDelayShort) {
+  std::string dir = MakeTempDir("llmrouter-gw-second-signal");
+  auto gateway =
+      StartFailSafeGateway(dir, absl::StrCat(kModel, "=127.0.0.1:", ClosedLoopbackPort()),
+                           {"--shutdown_delay_ms=600000"});
+  ASSERT_TRUE(gateway);
+  const int port = gateway->port("http_port");
+  gateway->Signal(SIGTERM);
+  EXPECT_EQ(PollUntil(port, "/readyz", [](const HttpResult& r) { return r.status != 200; }).status,
+            503);
+  gateway->Signal(SIGINT);             // Ctrl-C twice
+  EXPECT_EQ(gateway->Wait(30000), 0);  // far less than the ten minutes of the delay
+  EXPECT_THAT(gateway->ReadLog(), HasSubstr("gateway_shutdown_delay_cut signal=2"));
 }
 
 TEST(GatewayReliabilityTest, SlowClientsAndOversizedBodiesAreCutOff) {
@@ -197,14 +271,59 @@ TEST(GatewayReliabilityTest, SlowClientsAndOversizedBodiesAreCutOff) {
                            {"--client_read_timeout_ms=300", "--max_body_bytes=1024"});
   ASSERT_TRUE(gateway);
   const int port = gateway->port("http_port");
-  // Half a header, then nothing: the gateway closes the connection instead of waiting forever.
+  // Half a header, then nothing: the gateway answers 408 and closes the connection once the
+  // read timeout (here shorter than the header timeout, so it bounds the header) has passed.
   std::string answer = RawExchange(port, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n");
-  EXPECT_EQ(answer, "");
+  EXPECT_THAT(answer, StartsWith("HTTP/1.1 408"));
+  EXPECT_THAT(answer, HasSubstr("\"code\":\"request_timeout\""));
   HttpResult big = HttpCall(port, "POST", "/v1/chat/completions", std::string(4096, 'x'));
   EXPECT_EQ(big.status, 413);
   EXPECT_THAT(big.body, HasSubstr("\"error\":{"));
   HttpResult malformed = HttpCall(port, "POST", "/v1/chat/completions", "{\"model\":");
   EXPECT_EQ(malformed.status, 400);
+}
+
+TEST(GatewayReliabilityTest, SlowlorisHeadersAndIdleConnectionsAreCutAndCounted) {
+  std::string dir = MakeTempDir("llmrouter-gw-client-timeouts");
+  auto gateway =
+      StartFailSafeGateway(dir, absl::StrCat(kModel, "=127.0.0.1:", ClosedLoopbackPort()),
+                           {"--client_header_timeout_ms=500", "--client_idle_timeout_ms=1500"});
+  ASSERT_TRUE(gateway);
+  const int port = gateway->port("http_port");
+
+  // A header trickled byte by byte: sending it all would take a minute; the gateway answers 408
+  // at the header timeout although bytes keep coming (the read timeout is still 30 s).
+  HttpTestConnection slowloris(port);
+  ASSERT_TRUE(slowloris.connected());
+  const std::string header =
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nx-pad: " + std::string(6000, 'p') + "\r\n\r\n";
+  EXPECT_LT(slowloris.Trickle(header, std::chrono::milliseconds(10)), header.size());
+  HttpResult cut = slowloris.ReadResponse();
+  EXPECT_EQ(cut.status, 408) << cut.error;
+  EXPECT_THAT(cut.body, HasSubstr("\"code\":\"request_timeout\""));
+  EXPECT_TRUE(slowloris.WaitForClose(std::chrono::seconds(20)));
+
+  // A keep-alive connection serves requests that come in time, then is closed without a word.
+  HttpTestConnection client(port);
+  ASSERT_TRUE(client.connected());
+  const std::string ready = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (int i = 0; i < 2; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ASSERT_TRUE(client.Send(ready));
+    HttpResult r = client.ReadResponse();
+    EXPECT_EQ(r.status, 200) << r.error;
+  }
+  std::string received;
+  EXPECT_TRUE(client.WaitForClose(std::chrono::seconds(30), &received));
+  EXPECT_EQ(received, "");
+
+  HttpResult metrics = HttpCall(gateway->port("metrics_port"), "GET", "/metrics");
+  EXPECT_THAT(metrics.body,
+              HasSubstr("llmrouter_gateway_client_timeouts_total{timeout=\"header\"} 1"));
+  EXPECT_THAT(metrics.body,
+              HasSubstr("llmrouter_gateway_client_timeouts_total{timeout=\"idle\"} 1"));
+  EXPECT_THAT(metrics.body,
+              HasSubstr("llmrouter_gateway_client_timeouts_total{timeout=\"read\"} 0"));
 }
 
 }  // namespace

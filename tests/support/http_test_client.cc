@@ -4,14 +4,19 @@
 #include <utility>  // Boost 1.74's coroutine headers need it first with g++ 12.
 // clang-format on
 
-#include <boost/asio/connect.hpp>
+#include <poll.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
+#include <sstream>
 
 namespace llmrouter::testing {
 
@@ -19,53 +24,31 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 
-HttpResult HttpCall(int port, const std::string& method, const std::string& target,
-                    const std::string& body, const std::map<std::string, std::string>& headers) {
-  HttpResult out;
-  asio::io_context ioc;
-  beast::tcp_stream stream(ioc);
+namespace {
+
+// Reads one response into `out`, keeping the body pieces as they come off the wire.
+asio::awaitable<void> ReadResponseInto(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                       HttpResult& out) {
   beast::error_code ec;
-  stream.expires_after(std::chrono::seconds(30));
-  stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"),
-                                         static_cast<unsigned short>(port)),
-                 ec);
-  if (ec) {
-    out.error = "connect: " + ec.message();
-    return out;
-  }
-  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-  req.set(http::field::host, "127.0.0.1");
-  bool has_type = false;
-  for (const auto& [k, v] : headers) {
-    req.set(k, v);
-    has_type = has_type || beast::iequals(k, "content-type");
-  }
-  if (!body.empty() && !has_type) req.set(http::field::content_type, "application/json");
-  req.body() = body;
-  req.prepare_payload();
-  http::write(stream, req, ec);
-  if (ec) {
-    out.error = "write: " + ec.message();
-    return out;
-  }
-  beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(64 << 20);
-  http::read_header(stream, buffer, parser, ec);
+  co_await http::async_read_header(stream, buffer, parser,
+                                   asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
     out.error = "read header: " + ec.message();
-    return out;
+    co_return;
   }
-  char piece[65536];
+  std::vector<char> piece(65536);
   while (!parser.is_done()) {
-    parser.get().body().data = piece;
-    parser.get().body().size = sizeof piece;
-    http::read_some(stream, buffer, parser, ec);
+    parser.get().body().data = piece.data();
+    parser.get().body().size = piece.size();
+    co_await http::async_read_some(stream, buffer, parser,
+                                   asio::redirect_error(asio::use_awaitable, ec));
     if (ec == http::error::need_buffer) ec = {};
-    size_t n = sizeof piece - parser.get().body().size;
+    size_t n = piece.size() - parser.get().body().size;
     if (n > 0) {
-      out.pieces.emplace_back(piece, n);
-      out.body.append(piece, n);
+      out.pieces.emplace_back(piece.data(), n);
+      out.body.append(piece.data(), n);
     }
     if (ec) {
       out.error = "read body: " + ec.message();
@@ -80,25 +63,107 @@ HttpResult HttpCall(int port, const std::string& method, const std::string& targ
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     out.headers[name] = std::string(f.value());
   }
+}
+
+// Reads until the peer closes or an error; `ec` says which.
+asio::awaitable<void> ReadUntilClosed(beast::tcp_stream& stream, std::string& out,
+                                      beast::error_code& ec) {
+  std::vector<char> chunk(4096);
+  while (!ec) {
+    std::size_t n = co_await stream.async_read_some(asio::buffer(chunk),
+                                                    asio::redirect_error(asio::use_awaitable, ec));
+    out.append(chunk.data(), n);
+  }
+}
+
+}  // namespace
+
+struct HttpTestConnection::Io {
+  asio::io_context ioc;
+  beast::tcp_stream stream{ioc};
+  beast::flat_buffer buffer;
+  bool connected = false;
+
+  // Runs `task` on this connection's event loop until it ends; past `limit` the stream closes
+  // the socket, which ends it.
+  void Run(asio::awaitable<void> task, std::chrono::milliseconds limit) {
+    stream.expires_after(limit);
+    asio::co_spawn(ioc, std::move(task), asio::detached);
+    ioc.restart();
+    ioc.run();
+    stream.expires_never();
+  }
+};
+
+HttpTestConnection::HttpTestConnection(int port) : io_(std::make_unique<Io>()) {
+  beast::error_code ec;
+  io_->stream.socket().connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"),
+                                                       static_cast<unsigned short>(port)),
+                               ec);
+  io_->connected = !ec;
+}
+
+HttpTestConnection::~HttpTestConnection() = default;
+
+bool HttpTestConnection::connected() const { return io_->connected; }
+
+bool HttpTestConnection::Send(std::string_view bytes) {
+  beast::error_code ec;
+  asio::write(io_->stream.socket(), asio::buffer(bytes.data(), bytes.size()), ec);
+  return !ec;
+}
+
+std::size_t HttpTestConnection::Trickle(std::string_view bytes, std::chrono::milliseconds gap) {
+  std::size_t sent = 0;
+  while (sent < bytes.size() && Send(bytes.substr(sent, 1))) {
+    ++sent;
+    // Readable means an answer or a close has arrived.
+    pollfd fd{io_->stream.socket().native_handle(), POLLIN, 0};
+    if (poll(&fd, 1, static_cast<int>(gap.count())) != 0) break;
+  }
+  return sent;
+}
+
+HttpResult HttpTestConnection::ReadResponse(std::chrono::milliseconds limit) {
+  HttpResult out;
+  io_->Run(ReadResponseInto(io_->stream, io_->buffer, out), limit);
   return out;
 }
 
-std::string RawExchange(int port, const std::string& bytes) {
-  asio::io_context ioc;
-  beast::tcp_stream stream(ioc);
+bool HttpTestConnection::WaitForClose(std::chrono::milliseconds limit, std::string* received) {
+  std::string got = beast::buffers_to_string(io_->buffer.data());
+  io_->buffer.clear();
   beast::error_code ec;
-  stream.expires_after(std::chrono::seconds(5));
-  stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"),
-                                         static_cast<unsigned short>(port)),
-                 ec);
-  if (ec) return "";
-  asio::write(stream.socket(), asio::buffer(bytes), ec);
+  io_->Run(ReadUntilClosed(io_->stream, got, ec), limit);
+  if (received) received->append(got);
+  return ec == asio::error::eof || ec == asio::error::connection_reset;
+}
+
+HttpResult HttpCall(int port, const std::string& method, const std::string& target,
+                    const std::string& body, const std::map<std::string, std::string>& headers) {
+  HttpTestConnection connection(port);
+  if (!connection.connected()) return HttpResult{.error = "connect: refused"};
+  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  bool has_type = false;
+  for (const auto& [k, v] : headers) {
+    req.set(k, v);
+    has_type = has_type || beast::iequals(k, "content-type");
+  }
+  if (!body.empty() && !has_type) req.set(http::field::content_type, "application/json");
+  req.body() = body;
+  req.prepare_payload();
+  std::ostringstream raw;
+  raw << req;
+  if (!connection.Send(raw.str())) return HttpResult{.error = "write: failed"};
+  return connection.ReadResponse();
+}
+
+std::string RawExchange(int port, const std::string& bytes) {
+  HttpTestConnection connection(port);
   std::string out;
-  char buf[4096];
-  for (;;) {
-    size_t n = stream.read_some(asio::buffer(buf), ec);
-    out.append(buf, n);
-    if (ec) break;
+  if (connection.connected() && connection.Send(bytes)) {
+    connection.WaitForClose(std::chrono::seconds(5), &out);
   }
   return out;
 }

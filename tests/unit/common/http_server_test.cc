@@ -7,6 +7,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <array>
+#include <atomic>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <future>
@@ -18,6 +20,7 @@ namespace {
 
 namespace asio = boost::asio;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 // Echoes the body; "/slow" answers after 300 ms.
@@ -33,17 +36,30 @@ boost::asio::awaitable<bool> Echo(boost::beast::tcp_stream& stream, HttpRequest&
 
 class HttpServerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { Restart(Options()); }
+
+  HttpServerOptions Options() {
     HttpServerOptions o;
     o.host = "127.0.0.1";
     o.max_body_bytes = 1024;
     o.max_header_bytes = 2048;
     o.threads = 2;
-    server_ = std::make_unique<HttpServer>(o, Echo);
+    o.on_client_timeout = [this](ClientTimeout t) { ++timeouts_[static_cast<int>(t)]; };
+    return o;
+  }
+  void Restart(HttpServerOptions o) {
+    if (server_) server_->Stop(std::chrono::milliseconds(0));
+    server_ = std::make_unique<HttpServer>(std::move(o), Echo);
     ASSERT_TRUE(server_->Start().ok());
   }
+  int timeouts(ClientTimeout t) const { return timeouts_[static_cast<int>(t)].load(); }
+
+  std::array<std::atomic<int>, 3> timeouts_{};
   std::unique_ptr<HttpServer> server_;
 };
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
 
 TEST_F(HttpServerTest, ServesAndKeepsConnectionsAlive) {
   auto r = testing::HttpCall(server_->port(), "POST", "/x", "hello");
@@ -104,6 +120,92 @@ TEST_F(HttpServerTest, StopLetsRequestsInFlightFinish) {
   EXPECT_EQ(r.body, "echo:z");
   // Stopped: new connections are refused.
   EXPECT_EQ(testing::HttpCall(server_->port(), "GET", "/x").status, 0);
+}
+
+TEST_F(HttpServerTest, HeaderTrickledByteByByteIsCutAtTheHeaderTimeout) {
+  HttpServerOptions o = Options();
+  o.header_timeout = milliseconds(300);
+  o.max_header_bytes = 8192;
+  Restart(o);
+  // Sending it all would take over a minute; every byte comes well within any gap limit.
+  const std::string header = "POST /x HTTP/1.1\r\nHost: x\r\nx-pad: " + std::string(6000, 'p') +
+                             "\r\nContent-Length: 1\r\n\r\n";
+  auto begin = Clock::now();
+  testing::HttpTestConnection slowloris(server_->port());
+  ASSERT_TRUE(slowloris.connected());
+  EXPECT_LT(slowloris.Trickle(header, milliseconds(10)), header.size());
+  testing::HttpResult r = slowloris.ReadResponse();
+  EXPECT_GE(Clock::now() - begin, o.header_timeout);
+  EXPECT_EQ(r.status, 408) << r.error;
+  EXPECT_EQ(r.header("connection"), "close");
+  EXPECT_THAT(r.body, HasSubstr("\"code\":\"request_timeout\""));
+  EXPECT_THAT(r.body, HasSubstr("request header not complete within 300 ms"));
+  EXPECT_TRUE(slowloris.WaitForClose(std::chrono::seconds(20)));
+  EXPECT_EQ(timeouts(ClientTimeout::kHeader), 1);
+
+  // A connection that never sends a byte gets the same time, and no answer.
+  testing::HttpTestConnection silent(server_->port());
+  std::string received;
+  EXPECT_TRUE(silent.WaitForClose(std::chrono::seconds(20), &received));
+  EXPECT_EQ(received, "");
+  EXPECT_EQ(timeouts(ClientTimeout::kHeader), 2);
+  // The server keeps serving.
+  EXPECT_EQ(testing::HttpCall(server_->port(), "POST", "/x", "ok").body, "echo:ok");
+}
+
+TEST_F(HttpServerTest, IdleKeepAliveConnectionIsClosedQuietlyAfterTheIdleTimeoutOnly) {
+  HttpServerOptions o = Options();
+  o.idle_timeout = milliseconds(2000);
+  Restart(o);
+  testing::HttpTestConnection client(server_->port());
+  ASSERT_TRUE(client.connected());
+  const std::string request = "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nA";
+  // Each request comes well within the idle timeout, all of them together after it: the idle
+  // time counts from the last response.
+  for (int i = 0; i < 4; ++i) {
+    if (i > 0) std::this_thread::sleep_for(milliseconds(800));
+    ASSERT_TRUE(client.Send(request)) << "request " << i;
+    testing::HttpResult r = client.ReadResponse();
+    ASSERT_EQ(r.status, 200) << "request " << i << ": " << r.error;
+    EXPECT_EQ(r.body, "echo:A");
+  }
+  auto last_response = Clock::now();
+  std::string received;
+  EXPECT_TRUE(client.WaitForClose(std::chrono::seconds(30), &received));
+  EXPECT_GE(Clock::now() - last_response, o.idle_timeout);
+  EXPECT_EQ(received, "");  // closed without a word
+  EXPECT_EQ(timeouts(ClientTimeout::kIdle), 1);
+  EXPECT_EQ(timeouts(ClientTimeout::kHeader) + timeouts(ClientTimeout::kRead), 0);
+}
+
+TEST_F(HttpServerTest, SlowBodyGets408AndNeverReachesTheHandler) {
+  HttpServerOptions o = Options();
+  o.read_timeout = milliseconds(500);
+  Restart(o);
+  testing::HttpTestConnection client(server_->port());
+  ASSERT_TRUE(client.connected());
+  ASSERT_TRUE(client.Send("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 600\r\n\r\n"));
+  const std::string body(600, 'b');  // a minute at the pace below
+  EXPECT_LT(client.Trickle(body, milliseconds(100)), body.size());
+  testing::HttpResult r = client.ReadResponse();
+  EXPECT_EQ(r.status, 408) << r.error;
+  EXPECT_THAT(r.body, HasSubstr("request not complete within 500 ms"));
+  EXPECT_THAT(r.body, Not(HasSubstr("echo:")));
+  EXPECT_TRUE(client.WaitForClose(std::chrono::seconds(20)));
+  EXPECT_EQ(timeouts(ClientTimeout::kRead), 1);
+}
+
+TEST_F(HttpServerTest, BeginStoppingKeepsAcceptingButClosesEveryConnection) {
+  server_->BeginStopping();
+  EXPECT_TRUE(server_->stopping());
+  testing::HttpTestConnection client(server_->port());
+  ASSERT_TRUE(client.connected());
+  ASSERT_TRUE(client.Send("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nA"));
+  testing::HttpResult r = client.ReadResponse();
+  EXPECT_EQ(r.body, "echo:A");
+  EXPECT_TRUE(client.WaitForClose(std::chrono::seconds(20)));
+  server_->Stop(std::chrono::seconds(1));
+  EXPECT_FALSE(testing::HttpTestConnection(server_->port()).connected());
 }
 
 }  // namespace

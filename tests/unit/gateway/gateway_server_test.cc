@@ -655,6 +655,19 @@ TEST_F(GatewayServerTest, HealthUnknownPathsAndWrongMethods) {
             1);
 }
 
+TEST_F(GatewayServerTest, BeginStoppingTurnsReadinessOffButKeepsServing) {
+  server_->BeginStopping();
+  HttpResult ready = HttpCall(server_->port(), "GET", "/readyz");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_THAT(ready.body, HasSubstr("\"reason\":\"shutting down\""));
+  TestUpstream upstream(TestUpstream::Mode::kJson);
+  Route(MakeTarget("ep-json", upstream.port(), "m1"));
+  HttpResult served = Chat();
+  EXPECT_EQ(served.status, 200) << served.body;
+  // Clients move their next request to a new connection, which a load balancer sends elsewhere.
+  EXPECT_EQ(served.header("connection"), "close");
+}
+
 // A backend that accepts connections (the kernel does, from its backlog) and never answers.
 class SilentUpstream {
  public:
