@@ -3,6 +3,7 @@
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <grpcpp/support/async_unary_call.h>
 #include <grpcpp/support/channel_arguments.h>
 
 #include "common/grpc_status.h"
@@ -13,36 +14,59 @@ namespace llmrouter::gateway {
 
 namespace {
 
-// Everything one unary call needs until its callback has run.
-template <typename Request, typename Response, typename Callback>
-struct UnaryCall {
-  grpc::ClientContext context;
-  Request request;
-  Response response;
-  Callback done;
-};
+// One unary call on the completion loop; it frees itself once its callback has run.
+template <typename Response, typename Callback>
+class UnaryCall final : public CompletionLoop::Tag {
+ public:
+  template <typename Request, typename Prepare>
+  static void Start(const Request& request, DecisionClient::Deadline deadline, Callback done,
+                    grpc::CompletionQueue* cq, Prepare prepare) {
+    auto* call = new UnaryCall(std::move(done));
+    call->context_.set_deadline(deadline);
+    call->reader_ = prepare(&call->context_, request, cq);
+    call->reader_->StartCall();
+    call->reader_->Finish(&call->response_, &call->status_, call);
+  }
 
-template <typename Request, typename Response, typename Callback, typename Start>
-void StartUnary(Request request, DecisionClient::Deadline deadline, Callback done, Start start) {
-  auto* call =
-      new UnaryCall<Request, Response, Callback>{{}, std::move(request), {}, std::move(done)};
-  call->context.set_deadline(deadline);
-  start(&call->context, &call->request, &call->response, [call](grpc::Status status) {
-    std::unique_ptr<UnaryCall<Request, Response, Callback>> owned(call);
-    if (status.ok()) {
-      owned->done(std::move(owned->response));
+  void Done(bool /*ok*/) override {
+    if (status_.ok()) {
+      done_(std::move(response_));
     } else {
-      owned->done(FromGrpcStatus(status));
+      done_(FromGrpcStatus(status_));
     }
-  });
-}
+    delete this;
+  }
+
+ private:
+  explicit UnaryCall(Callback done) : done_(std::move(done)) {}
+  ~UnaryCall() = default;
+
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<Response>> reader_;
+  Response response_;
+  grpc::Status status_;
+  Callback done_;
+};
 
 }  // namespace
 
 GrpcDecisionClient::GrpcDecisionClient(std::shared_ptr<grpc::Channel> channel,
                                        const GrpcDecisionClientOptions& options)
-    : channel_(std::move(channel)), stub_(v1::DecisionService::NewStub(channel_)) {
-  if (options.streams) streams_ = std::make_unique<RouteStreamPool>(channel_, options.stream);
+    : channel_(std::move(channel)),
+      stub_(v1::DecisionService::NewStub(channel_)),
+      loop_([this](CompletionLoop::Clock::time_point now) {
+        return streams_ ? streams_->ExpireDue(now) : CompletionLoop::Clock::time_point::max();
+      }) {
+  if (options.streams) {
+    streams_ = std::make_unique<RouteStreamPool>(*stub_, loop_, options.stream);
+  }
+  loop_.Start();
+}
+
+GrpcDecisionClient::~GrpcDecisionClient() {
+  // Streams end first, while the loop still delivers their completions; then the loop stops.
+  if (streams_) streams_->Shutdown();
+  loop_.Stop();
 }
 
 std::unique_ptr<GrpcDecisionClient> GrpcDecisionClient::Create(
@@ -61,21 +85,21 @@ void GrpcDecisionClient::Route(v1::RouteRequestRequest request, Deadline deadlin
     streams_->Route(std::move(request), deadline, std::move(done));
     return;
   }
-  StartUnary<v1::RouteRequestRequest, v1::RouteRequestResponse>(
-      std::move(request), deadline, std::move(done),
-      [this](grpc::ClientContext* context, const v1::RouteRequestRequest* req,
-             v1::RouteRequestResponse* resp, std::function<void(grpc::Status)> on_done) {
-        stub_->async()->RouteRequest(context, req, resp, std::move(on_done));
+  UnaryCall<v1::RouteRequestResponse, RouteCallback>::Start(
+      request, deadline, std::move(done), loop_.cq(),
+      [this](grpc::ClientContext* context, const v1::RouteRequestRequest& req,
+             grpc::CompletionQueue* cq) {
+        return stub_->PrepareAsyncRouteRequest(context, req, cq);
       });
 }
 
 void GrpcDecisionClient::ListModels(v1::ListModelsRequest request, Deadline deadline,
                                     ListModelsCallback done) {
-  StartUnary<v1::ListModelsRequest, v1::ListModelsResponse>(
-      std::move(request), deadline, std::move(done),
-      [this](grpc::ClientContext* context, const v1::ListModelsRequest* req,
-             v1::ListModelsResponse* resp, std::function<void(grpc::Status)> on_done) {
-        stub_->async()->ListModels(context, req, resp, std::move(on_done));
+  UnaryCall<v1::ListModelsResponse, ListModelsCallback>::Start(
+      request, deadline, std::move(done), loop_.cq(),
+      [this](grpc::ClientContext* context, const v1::ListModelsRequest& req,
+             grpc::CompletionQueue* cq) {
+        return stub_->PrepareAsyncListModels(context, req, cq);
       });
 }
 

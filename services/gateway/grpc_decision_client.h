@@ -1,4 +1,5 @@
-// DecisionClient over gRPC's callback API: no thread waits on a decision.
+// DecisionClient over gRPC: routing calls ride a few long-lived RouteStream calls (or unary
+// RouteRequest calls), all driven by one completion-queue thread; no thread waits on a decision.
 #ifndef LLMROUTER_SERVICES_GATEWAY_GRPC_DECISION_CLIENT_H_
 #define LLMROUTER_SERVICES_GATEWAY_GRPC_DECISION_CLIENT_H_
 
@@ -8,15 +9,12 @@
 #include <string>
 
 #include "llmrouter/v1/decision.grpc.pb.h"
+#include "services/gateway/completion_loop.h"
 #include "services/gateway/decision_client.h"
 #include "services/gateway/route_stream_pool.h"
 
 namespace llmrouter::gateway {
 
-// A GrpcDecisionClient is safe for concurrent use. Callbacks run on gRPC's threads. The channel
-// balances over every address `target` resolves to (round_robin), so `dns:///decision:50051`
-// spreads requests over a headless Service's replicas. Destroy it only once every call has
-// completed (GatewayServer::Stop waits for that).
 struct GrpcDecisionClientOptions {
   // gRPC's own retries stay off unless set: the gateway answers a failed decision itself
   // (fail-safe table, 503), and the retry filter copies every call to be able to replay it.
@@ -27,10 +25,15 @@ struct GrpcDecisionClientOptions {
   RouteStreamPoolOptions stream;
 };
 
+// A GrpcDecisionClient is safe for concurrent use. Callbacks run on its completion-queue
+// thread. The channel balances over every address `target` resolves to (round_robin), so
+// `dns:///decision:50051` spreads streams over a headless Service's replicas. Destroy it only
+// once every call has completed (GatewayServer::Stop waits for that).
 class GrpcDecisionClient : public DecisionClient {
  public:
   GrpcDecisionClient(std::shared_ptr<grpc::Channel> channel,
                      const GrpcDecisionClientOptions& options);
+  ~GrpcDecisionClient() override;
   // Creates a channel to `target` (TLS when the --tls_* flags ask for it) with round_robin
   // load balancing.
   static std::unique_ptr<GrpcDecisionClient> Create(const std::string& target,
@@ -45,6 +48,7 @@ class GrpcDecisionClient : public DecisionClient {
  private:
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::DecisionService::Stub> stub_;
+  CompletionLoop loop_;
   std::unique_ptr<RouteStreamPool> streams_;  // null: unary calls
 };
 

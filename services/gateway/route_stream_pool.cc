@@ -3,7 +3,6 @@
 #include <grpcpp/client_context.h>
 
 #include <algorithm>
-#include <functional>
 #include <string>
 #include <utility>
 
@@ -28,31 +27,35 @@ absl::Status ResultStatus(const v1::RouteResult& result) {
 
 }  // namespace
 
-// One RouteStream call. Calls that arrive while a message is being written wait in `next_` and
-// leave together in the following message. The reactor owns itself until OnDone, so gRPC may
-// finish it after the pool has let go of it.
-class RouteStreamPool::Stream final
-    : public grpc::ClientBidiReactor<v1::RouteStreamRequest, v1::RouteStreamResponse> {
+// One RouteStream call on the completion loop. Calls that arrive while a message is being
+// written wait in `next_` and leave together in the following message. One read is always
+// outstanding; its completion answers the calls of a whole batch.
+class RouteStreamPool::Stream {
  public:
-  static std::shared_ptr<Stream> Open(v1::DecisionService::Stub& stub,
-                                      std::chrono::milliseconds max_age,
-                                      std::shared_ptr<std::atomic<int>> live) {
-    std::shared_ptr<Stream> stream(new Stream(max_age, std::move(live)));
-    stream->self_ = stream;
-    stream->live_->fetch_add(1, std::memory_order_relaxed);
-    stub.async()->RouteStream(&stream->context_, stream.get());
-    // Writes start from outside reactions (Send), so a hold keeps the call alive for them.
-    stream->AddHold();
-    stream->StartRead(&stream->in_);
-    stream->StartCall();
-    return stream;
+  Stream(v1::DecisionService::Stub& stub, CompletionLoop& loop, std::chrono::milliseconds max_age)
+      : max_age_(max_age) {
+    stream_ = stub.PrepareAsyncRouteStream(&context_, loop.cq());
+    absl::MutexLock lock(&mu_);
+    // Starting the call uses the write slot: calls queue in next_ until it completes.
+    writing_ = true;
+    Started();
+    stream_->StartCall(&write_op_);
+    Started();
+    stream_->Read(&in_, &read_op_);
   }
 
   bool accepting() const { return accepting_.load(std::memory_order_relaxed); }
 
+  // True once the call has ended and no operation of it is outstanding: then nothing refers to
+  // the stream any more.
+  bool ended() {
+    absl::MutexLock lock(&mu_);
+    return finished_ && outstanding_ == 0;
+  }
+
   // Queues the call and takes `request` and `done`, or returns false and leaves both alone when
   // the stream takes no more calls (broken, closing, or past its age).
-  bool Send(std::uint64_t id, v1::RouteRequestRequest& request,
+  bool Send(std::uint64_t id, v1::RouteRequestRequest& request, Clock::time_point deadline,
             DecisionClient::RouteCallback& done) {
     absl::MutexLock lock(&mu_);
     if (!accepting_.load(std::memory_order_relaxed)) return false;
@@ -63,27 +66,37 @@ class RouteStreamPool::Stream final
     v1::RouteCall* call = next_.add_calls();
     call->set_id(id);
     call->mutable_request()->Swap(&request);
-    pending_.emplace(id, std::move(done));
+    pending_.emplace(id, Pending{deadline, std::move(done)});
     if (!writing_) {
       writing_ = true;
       out_.Swap(&next_);
-      StartWrite(&out_);  // reactions never run inline, so starting under mu_ is safe
+      Started();
+      stream_->Write(out_, &write_op_);
     }
     return true;
   }
 
-  // Completes the call with DEADLINE_EXCEEDED if it is still unanswered; a late answer is
-  // dropped.
-  void Expire(std::uint64_t id) {
-    DecisionClient::RouteCallback done;
+  // Completes the calls whose deadline passed (a late answer is dropped); returns the earliest
+  // deadline still pending.
+  Clock::time_point ExpireDue(Clock::time_point now) {
+    std::vector<DecisionClient::RouteCallback> expired;
+    Clock::time_point earliest = Clock::time_point::max();
     {
       absl::MutexLock lock(&mu_);
-      auto it = pending_.find(id);
-      if (it == pending_.end()) return;
-      done = std::move(it->second);
-      pending_.erase(it);
+      for (auto it = pending_.begin(); it != pending_.end();) {
+        if (it->second.deadline <= now) {
+          expired.push_back(std::move(it->second.done));
+          pending_.erase(it++);
+        } else {
+          earliest = std::min(earliest, it->second.deadline);
+          ++it;
+        }
+      }
     }
-    done(absl::DeadlineExceededError("decision did not answer within the deadline"));
+    for (DecisionClient::RouteCallback& done : expired) {
+      done(absl::DeadlineExceededError("decision did not answer within the deadline"));
+    }
+    return earliest;
   }
 
   // Takes no new calls; the calls in flight are still answered, then the stream ends.
@@ -92,12 +105,40 @@ class RouteStreamPool::Stream final
     StopAccepting(/*half_close=*/true);
   }
 
-  void OnWriteDone(bool ok) override {
+  void Cancel() { context_.TryCancel(); }
+
+ private:
+  struct Pending {
+    Clock::time_point deadline;
+    DecisionClient::RouteCallback done;
+  };
+
+  // A completion-queue tag that calls one member function of the stream.
+  template <void (Stream::*kFn)(bool)>
+  class Op final : public CompletionLoop::Tag {
+   public:
+    explicit Op(Stream* stream) : stream_(stream) {}
+    void Done(bool ok) override { (stream_->*kFn)(ok); }
+
+   private:
+    Stream* const stream_;
+  };
+
+  void Started() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { ++outstanding_; }
+  void Completed() {
     absl::MutexLock lock(&mu_);
+    --outstanding_;
+  }
+
+  // Also completes the start of the call.
+  void OnWriteDone(bool ok) {
+    absl::MutexLock lock(&mu_);
+    --outstanding_;
     out_.Clear();
     if (ok && next_.calls_size() > 0) {
       out_.Swap(&next_);
-      StartWrite(&out_);
+      Started();
+      stream_->Write(out_, &write_op_);
       return;
     }
     writing_ = false;
@@ -105,34 +146,40 @@ class RouteStreamPool::Stream final
       StopAccepting(/*half_close=*/false);
     } else if (!accepting_.load(std::memory_order_relaxed) && !writes_done_) {
       writes_done_ = true;
-      StartWritesDone();
+      Started();
+      stream_->WritesDone(&writes_done_op_);
     }
   }
 
-  void OnReadDone(bool ok) override {
+  void OnWritesDone(bool /*ok*/) { Completed(); }
+
+  void OnReadDone(bool ok) {
     if (!ok) {
-      absl::flat_hash_map<std::uint64_t, DecisionClient::RouteCallback> orphans;
+      absl::flat_hash_map<std::uint64_t, Pending> orphans;
       {
         absl::MutexLock lock(&mu_);
+        --outstanding_;
         StopAccepting(/*half_close=*/false);
         orphans.swap(pending_);
+        Started();
+        stream_->Finish(&status_, &finish_op_);
       }
-      for (auto& [id, done] : orphans) {
-        done(absl::UnavailableError("the decision stream carrying the call ended"));
+      for (auto& [id, pending] : orphans) {
+        pending.done(absl::UnavailableError("the decision stream carrying the call ended"));
       }
       return;
     }
     v1::RouteStreamResponse batch;
     batch.Swap(&in_);
-    StartRead(&in_);
     std::vector<std::pair<DecisionClient::RouteCallback, v1::RouteResult*>> answered;
     answered.reserve(static_cast<std::size_t>(batch.results_size()));
     {
       absl::MutexLock lock(&mu_);
+      stream_->Read(&in_, &read_op_);  // the read just completed is still counted
       for (v1::RouteResult& result : *batch.mutable_results()) {
         auto it = pending_.find(result.id());
         if (it == pending_.end()) continue;  // already expired
-        answered.emplace_back(std::move(it->second), &result);
+        answered.emplace_back(std::move(it->second.done), &result);
         pending_.erase(it);
       }
     }
@@ -145,78 +192,85 @@ class RouteStreamPool::Stream final
     }
   }
 
-  void OnDone(const grpc::Status& status) override {
-    if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
+  void OnFinished(bool /*ok*/) {
+    if (!status_.ok() && status_.error_code() != grpc::StatusCode::CANCELLED) {
       spdlog::debug("decision_stream_ended code={} error=\"{}\"",
-                    static_cast<int>(status.error_code()), status.error_message());
+                    static_cast<int>(status_.error_code()), status_.error_message());
     }
-    live_->fetch_sub(1, std::memory_order_relaxed);
-    std::shared_ptr<Stream> last_reference = std::move(self_);
+    absl::MutexLock lock(&mu_);
+    --outstanding_;
+    finished_ = true;
   }
 
- private:
-  Stream(std::chrono::milliseconds max_age, std::shared_ptr<std::atomic<int>> live)
-      : max_age_(max_age), live_(std::move(live)) {}
-
-  // After this no Send starts an operation, so the hold that covered them goes.
+  // After this no Send starts a write; with `half_close` decision learns there are no more.
   void StopAccepting(bool half_close) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (!accepting_.load(std::memory_order_relaxed)) return;
     accepting_.store(false, std::memory_order_relaxed);
-    if (half_close && !writing_) {
+    if (half_close && !writing_ && !writes_done_) {
       writes_done_ = true;
-      StartWritesDone();
+      Started();
+      stream_->WritesDone(&writes_done_op_);
     }
-    RemoveHold();
   }
 
   const std::chrono::steady_clock::time_point opened_ = std::chrono::steady_clock::now();
   const std::chrono::milliseconds max_age_;
-  const std::shared_ptr<std::atomic<int>> live_;
-  std::shared_ptr<Stream> self_;  // set by Open, released by OnDone
   grpc::ClientContext context_;
-  v1::RouteStreamResponse in_;         // only the read reactions touch it
+  std::unique_ptr<grpc::ClientAsyncReaderWriter<v1::RouteStreamRequest, v1::RouteStreamResponse>>
+      stream_;
+  Op<&Stream::OnReadDone> read_op_{this};
+  Op<&Stream::OnWriteDone> write_op_{this};
+  Op<&Stream::OnWritesDone> writes_done_op_{this};
+  Op<&Stream::OnFinished> finish_op_{this};
+  v1::RouteStreamResponse in_;         // only the read completions touch it
+  grpc::Status status_;                // set by Finish
   std::atomic<bool> accepting_{true};  // written under mu_
   absl::Mutex mu_;
-  absl::flat_hash_map<std::uint64_t, DecisionClient::RouteCallback> pending_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
   v1::RouteStreamRequest out_ ABSL_GUARDED_BY(mu_);   // being written
   v1::RouteStreamRequest next_ ABSL_GUARDED_BY(mu_);  // waiting for out_
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool writes_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  int outstanding_ ABSL_GUARDED_BY(mu_) = 0;  // operations started and not yet completed
 };
 
-RouteStreamPool::RouteStreamPool(std::shared_ptr<grpc::Channel> channel,
+RouteStreamPool::RouteStreamPool(v1::DecisionService::Stub& stub, CompletionLoop& loop,
                                  RouteStreamPoolOptions options)
-    : channel_(std::move(channel)),
-      stub_(v1::DecisionService::NewStub(channel_)),
-      options_(options) {
+    : stub_(stub), loop_(loop), options_(options) {
   const int streams = std::max(1, options_.streams);
   for (int i = 0; i < streams; ++i) slots_.push_back(std::make_unique<Slot>());
-  expire_thread_ = std::thread([this] { ExpireLoop(); });
 }
 
-RouteStreamPool::~RouteStreamPool() {
-  {
-    absl::MutexLock lock(&timeouts_mu_);
-    stopping_ = true;
-    timeouts_cv_.Signal();
-  }
-  expire_thread_.join();
+RouteStreamPool::~RouteStreamPool() = default;
+
+void RouteStreamPool::Shutdown() {
   for (const std::unique_ptr<Slot>& slot : slots_) {
     absl::MutexLock lock(&slot->mu);
     if (slot->stream) slot->stream->Close();
     slot->stream.reset();
   }
-  const absl::Time give_up = absl::Now() + absl::Seconds(2);
-  while (live_streams_->load(std::memory_order_relaxed) > 0 && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(1));
+  for (int round = 0; round < 2 && !AllEnded(); ++round) {
+    const absl::Time give_up = absl::Now() + absl::Seconds(2);
+    while (!AllEnded() && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(1));
+    absl::MutexLock lock(&streams_mu_);
+    for (const std::shared_ptr<Stream>& stream : streams_) stream->Cancel();
   }
+}
+
+bool RouteStreamPool::AllEnded() {
+  absl::MutexLock lock(&streams_mu_);
+  return std::all_of(streams_.begin(), streams_.end(),
+                     [](const std::shared_ptr<Stream>& stream) { return stream->ended(); });
 }
 
 std::shared_ptr<RouteStreamPool::Stream> RouteStreamPool::StreamFor(Slot& slot) {
   absl::MutexLock lock(&slot.mu);
   if (!slot.stream || !slot.stream->accepting()) {
     if (slot.stream) slot.stream->Close();
-    slot.stream = Stream::Open(*stub_, options_.max_age, live_streams_);
+    slot.stream = std::make_shared<Stream>(stub_, loop_, options_.max_age);
+    absl::MutexLock streams_lock(&streams_mu_);
+    streams_.push_back(slot.stream);
   }
   return slot.stream;
 }
@@ -225,53 +279,32 @@ void RouteStreamPool::Route(v1::RouteRequestRequest request, DecisionClient::Dea
                             DecisionClient::RouteCallback done) {
   const std::uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
   Slot& slot = *slots_[next_slot_.fetch_add(1, std::memory_order_relaxed) % slots_.size()];
-  std::shared_ptr<Stream> stream = StreamFor(slot);
   // A stream that stops taking calls between the two steps (age, break) is replaced once.
-  if (!stream->Send(id, request, done)) {
-    stream = StreamFor(slot);
-    if (!stream->Send(id, request, done)) {
-      done(absl::UnavailableError("no decision stream takes calls"));
-      return;
-    }
+  if (!StreamFor(slot)->Send(id, request, deadline, done) &&
+      !StreamFor(slot)->Send(id, request, deadline, done)) {
+    done(absl::UnavailableError("no decision stream takes calls"));
+    return;
   }
-  AddTimeout({deadline, id, stream});
+  loop_.WakeBy(deadline);
 }
 
-void RouteStreamPool::AddTimeout(Timeout timeout) {
-  absl::MutexLock lock(&timeouts_mu_);
-  const bool earliest = timeouts_.empty() || timeout.at < timeouts_.front().at;
-  timeouts_.push_back(std::move(timeout));
-  std::push_heap(timeouts_.begin(), timeouts_.end(), std::greater<>());
-  if (earliest) timeouts_cv_.Signal();
-}
-
-void RouteStreamPool::ExpireLoop() {
-  std::vector<Timeout> due;
-  absl::MutexLock lock(&timeouts_mu_);
-  while (!stopping_) {
-    const auto now = std::chrono::system_clock::now();
-    if (timeouts_.empty()) {
-      timeouts_cv_.Wait(&timeouts_mu_);
-      continue;
-    }
-    if (timeouts_.front().at > now) {
-      // Sleeping at least the granularity lets one wake-up sweep many expiries under load.
-      const auto wake = std::max(timeouts_.front().at, now + options_.deadline_granularity);
-      timeouts_cv_.WaitWithDeadline(&timeouts_mu_, absl::FromChrono(wake));
-      continue;
-    }
-    while (!timeouts_.empty() && timeouts_.front().at <= now) {
-      std::pop_heap(timeouts_.begin(), timeouts_.end(), std::greater<>());
-      due.push_back(std::move(timeouts_.back()));
-      timeouts_.pop_back();
-    }
-    timeouts_mu_.Unlock();
-    for (Timeout& timeout : due) {
-      if (std::shared_ptr<Stream> stream = timeout.stream.lock()) stream->Expire(timeout.id);
-    }
-    due.clear();
-    timeouts_mu_.Lock();
+RouteStreamPool::Clock::time_point RouteStreamPool::ExpireDue(Clock::time_point now) {
+  std::vector<std::shared_ptr<Stream>> streams;
+  {
+    absl::MutexLock lock(&streams_mu_);
+    // Ended streams are dropped here: nothing else refers to them.
+    streams_.erase(std::remove_if(streams_.begin(), streams_.end(),
+                                  [](const std::shared_ptr<Stream>& stream) {
+                                    return stream.use_count() == 1 && stream->ended();
+                                  }),
+                   streams_.end());
+    streams = streams_;
   }
+  Clock::time_point next = Clock::time_point::max();
+  for (const std::shared_ptr<Stream>& stream : streams) {
+    next = std::min(next, stream->ExpireDue(now));
+  }
+  return next;
 }
 
 }  // namespace llmrouter::gateway

@@ -1,7 +1,5 @@
-// RouteStreamPool against an in-process DecisionService whose RouteStream answers as each test
-// tells it: out of order, with errors, never, or by breaking the stream.
-#include "services/gateway/route_stream_pool.h"
-
+// GrpcDecisionClient's RouteStreamPool against an in-process DecisionService whose RouteStream
+// answers as each test tells it: out of order, with errors, never, or by breaking the stream.
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -16,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "services/gateway/grpc_decision_client.h"
 
 namespace llmrouter::gateway {
 namespace {
@@ -100,17 +99,19 @@ class RouteStreamPoolTest : public ::testing::Test {
         grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials());
   }
   void TearDown() override {
-    pool_.reset();
+    client_.reset();
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   }
 
-  RouteStreamPool& Pool(RouteStreamPoolOptions options = {}) {
-    pool_ = std::make_unique<RouteStreamPool>(channel_, options);
-    return *pool_;
+  DecisionClient& Pool(RouteStreamPoolOptions stream = {}) {
+    GrpcDecisionClientOptions options;
+    options.stream = stream;
+    client_ = std::make_unique<GrpcDecisionClient>(channel_, options);
+    return *client_;
   }
 
   // Routes `model` and waits for the callback (which must come exactly once).
-  Result RouteAndWait(RouteStreamPool& pool, const std::string& model,
+  Result RouteAndWait(DecisionClient& pool, const std::string& model,
                       std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
     v1::RouteRequestRequest request;
     request.set_model(model);
@@ -133,11 +134,11 @@ class RouteStreamPoolTest : public ::testing::Test {
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<RouteStreamPool> pool_;
+  std::unique_ptr<GrpcDecisionClient> client_;
 };
 
 TEST_F(RouteStreamPoolTest, ManyConcurrentCallsEachGetTheirOwnAnswer) {
-  RouteStreamPool& pool = Pool({.streams = 2});
+  DecisionClient& pool = Pool({.streams = 2});
   constexpr int kCalls = 500;
   absl::Mutex mu;
   std::vector<std::string> answers(kCalls);
@@ -163,7 +164,7 @@ TEST_F(RouteStreamPoolTest, ManyConcurrentCallsEachGetTheirOwnAnswer) {
 }
 
 TEST_F(RouteStreamPoolTest, ADecisionErrorKeepsItsCodeAndMessage) {
-  RouteStreamPool& pool = Pool();
+  DecisionClient& pool = Pool();
   Result result = RouteAndWait(pool, "missing");
   EXPECT_EQ(result.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(result.status().message(), HasSubstr("\"missing\" is not known"));
@@ -171,7 +172,7 @@ TEST_F(RouteStreamPoolTest, ADecisionErrorKeepsItsCodeAndMessage) {
 }
 
 TEST_F(RouteStreamPoolTest, AnUnansweredCallExpiresAtItsDeadline) {
-  RouteStreamPool& pool = Pool({.streams = 1});
+  DecisionClient& pool = Pool({.streams = 1});
   fake_.behaviour = Behaviour::kHold;
   const auto start = std::chrono::steady_clock::now();
   Result result = RouteAndWait(pool, "slow", std::chrono::milliseconds(100));
@@ -184,7 +185,7 @@ TEST_F(RouteStreamPoolTest, AnUnansweredCallExpiresAtItsDeadline) {
 }
 
 TEST_F(RouteStreamPoolTest, ABrokenStreamFailsItsCallsAsUnavailableAndIsReplaced) {
-  RouteStreamPool& pool = Pool({.streams = 1});
+  DecisionClient& pool = Pool({.streams = 1});
   ASSERT_TRUE(RouteAndWait(pool, "first").ok());
   fake_.behaviour = Behaviour::kBreak;
   Result broken = RouteAndWait(pool, "second");
@@ -198,7 +199,7 @@ TEST_F(RouteStreamPoolTest, ABrokenStreamFailsItsCallsAsUnavailableAndIsReplaced
 }
 
 TEST_F(RouteStreamPoolTest, StreamsPastTheirAgeAreReplaced) {
-  RouteStreamPool& pool = Pool({.streams = 1, .max_age = std::chrono::milliseconds(50)});
+  DecisionClient& pool = Pool({.streams = 1, .max_age = std::chrono::milliseconds(50)});
   ASSERT_TRUE(RouteAndWait(pool, "a").ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(120));
   ASSERT_TRUE(RouteAndWait(pool, "b").ok());
@@ -207,7 +208,7 @@ TEST_F(RouteStreamPoolTest, StreamsPastTheirAgeAreReplaced) {
 
 TEST_F(RouteStreamPoolTest, DecisionDownMeansUnavailableNotAHang) {
   server_->Shutdown(std::chrono::system_clock::now());
-  RouteStreamPool& pool = Pool();
+  DecisionClient& pool = Pool();
   Result result = RouteAndWait(pool, "m", std::chrono::seconds(3));
   EXPECT_THAT(result.status().code(), ::testing::AnyOf(absl::StatusCode::kUnavailable,
                                                        absl::StatusCode::kDeadlineExceeded));
