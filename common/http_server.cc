@@ -121,6 +121,8 @@ class InFlight {
   std::atomic<int>& n_;
 };
 
+constexpr std::size_t kFirstReadBytes = 8 << 10;
+
 // Cancels the reads pending on a connection once a deadline passes. Unlike the stream's own
 // timeout, which closes the socket, this leaves it open so that a 408 can still be written.
 // Lives on the connection's coroutine frame and is used from its thread only.
@@ -212,6 +214,7 @@ void HttpServer::ClientTimedOut(ClientTimeout timeout) const {
 asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
+  buffer.reserve(kFirstReadBytes);  // Beast reads at most the free capacity: 512 bytes if empty
   ReadDeadline deadline(stream);
   // The read timeout bounds the header too when it is the shorter one.
   const auto header_timeout = std::min(options_.header_timeout, options_.read_timeout);

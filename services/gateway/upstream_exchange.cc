@@ -21,6 +21,7 @@ namespace http = beast::http;
 namespace {
 
 constexpr std::size_t kPieceBytes = 16 << 10;
+constexpr std::size_t kFirstReadBytes = 8 << 10;
 constexpr std::uint32_t kMaxUpstreamHeaderBytes = 64 << 10;
 
 }  // namespace
@@ -66,6 +67,9 @@ asio::awaitable<AttemptResult> UpstreamExchange::Exchange(UpstreamRequest& reque
   }
   stream_ = std::move(connection->stream);
   buffer_.clear();
+  // Beast reads at most the buffer's free capacity (512 bytes when empty): one read should take
+  // a whole small answer, header and body.
+  buffer_.reserve(kFirstReadBytes);
   parser_.emplace();
   // Not boost::none: Beast 1.74 compares content-length against an empty optional as larger.
   parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
