@@ -4,7 +4,8 @@
 # through gateway -> decision -> fake-llm, in one run. gateway, decision and nginx are pinned to
 # CPU 0, wrk and fake-llm to CPU 1 (when the machine has two or more).
 #   scripts/bench.sh [duration_seconds=10]
-# Extra gateway flags: LLMROUTER_BENCH_GATEWAY_FLAGS="--threads=2".
+# Extra gateway flags: LLMROUTER_BENCH_GATEWAY_FLAGS="--threads=2". A second gateway with other
+# flags, measured in the same run (row "gateway-b"): LLMROUTER_BENCH_B_FLAGS="--decision_streams=0".
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${LLMROUTER_BUILD_DIR:-$here/build}"
@@ -50,13 +51,22 @@ inv_port=$(ready_port "$work/inv.ready" grpc_port)
   --metrics_port=0 --db="$work/decision.db" --policy_file="$work/policy.yaml" \
   --inventory_target="127.0.0.1:$inv_port" --ready_file="$work/dec.ready" >"$work/decision.log" 2>&1 &
 pids+=($!)
+dec_pid=$!
 dec_port=$(ready_port "$work/dec.ready" grpc_port)
 "${pin_service[@]}" "$build/services/gateway/gateway" --host=127.0.0.1 --http_port=0 \
   --metrics_port=0 --decision_target="127.0.0.1:$dec_port" --inventory_target="127.0.0.1:$inv_port" \
   --ready_file="$work/gw.ready" ${LLMROUTER_BENCH_GATEWAY_FLAGS:-} \
   >"$work/gateway.log" 2>&1 &
 pids+=($!)
+gw_pid=$!
 gw_port=$(ready_port "$work/gw.ready" http_port)
+if [[ -n ${LLMROUTER_BENCH_B_FLAGS:-} ]]; then
+  "${pin_service[@]}" "$build/services/gateway/gateway" --host=127.0.0.1 --http_port=0 \
+    --metrics_port=0 --decision_target="127.0.0.1:$dec_port" --inventory_target="127.0.0.1:$inv_port" \
+    --ready_file="$work/gw-b.ready" $LLMROUTER_BENCH_B_FLAGS >"$work/gateway-b.log" 2>&1 &
+  pids+=($!)
+  gw_b_port=$(ready_port "$work/gw-b.ready" http_port)
+fi
 
 # nginx: the reference reverse proxy, from a config generated here (no system config involved).
 nginx_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -103,6 +113,15 @@ for _ in $(seq 1 100); do
 done
 [[ $code == 200 ]] || { echo "bench: nginx does not proxy (HTTP $code, see $work/nginx)" >&2; exit 1; }
 
+# CPU time (clock ticks) and context switches (all threads) a process has used so far.
+usage_of() {  # pid
+  local ticks switches
+  ticks=$(awk '{print $14 + $15}' "/proc/$1/stat")
+  switches=$(cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += $2} END {print n}')
+  echo "$ticks $switches"
+}
+hz=$(getconf CLK_TCK)
+
 # Prints "rps p50_ms p99_ms non2xx" for one wrk run.
 run_wrk() {  # port connections
   local out
@@ -122,13 +141,27 @@ printf '%-6s %-8s %12s %10s %10s\n' conns path req/s p50_ms p99_ms
 for c in 1 32; do
   read -r d_rps d_p50 d_p99 d_bad <<<"$(run_wrk "$fake_port" $c)"
   read -r n_rps n_p50 n_p99 n_bad <<<"$(run_wrk "$nginx_port" $c)"
+  read -r gt0 gs0 <<<"$(usage_of "$gw_pid")"
+  read -r dt0 ds0 <<<"$(usage_of "$dec_pid")"
   read -r g_rps g_p50 g_p99 g_bad <<<"$(run_wrk "$gw_port" $c)"
-  if ((d_bad + n_bad + g_bad > 0)); then echo "bench: non-2xx answers (see $work/wrk.txt)" >&2; exit 1; fi
+  read -r gt1 gs1 <<<"$(usage_of "$gw_pid")"
+  read -r dt1 ds1 <<<"$(usage_of "$dec_pid")"
+  b_bad=0
+  if [[ -n ${gw_b_port:-} ]]; then read -r b_rps b_p50 b_p99 b_bad <<<"$(run_wrk "$gw_b_port" $c)"; fi
+  if ((d_bad + n_bad + g_bad + b_bad > 0)); then echo "bench: non-2xx answers (see $work/wrk.txt)" >&2; exit 1; fi
   printf '%-6s %-8s %12s %10s %10s\n' "$c" direct "$d_rps" "$d_p50" "$d_p99"
   printf '%-6s %-8s %12s %10s %10s\n' "$c" nginx "$n_rps" "$n_p50" "$n_p99"
   printf '%-6s %-8s %12s %10s %10s\n' "$c" gateway "$g_rps" "$g_p50" "$g_p99"
+  if [[ -n ${gw_b_port:-} ]]; then
+    printf '%-6s %-8s %12s %10s %10s\n' "$c" gateway-b "$b_rps" "$b_p50" "$b_p99"
+  fi
   awk -v c="$c" -v dr="$d_rps" -v gr="$g_rps" -v nr="$n_rps" -v dp="$d_p50" -v gp="$g_p50" -v np="$n_p50" 'BEGIN {
     printf "%-6s overhead p50: gateway +%.3f ms, nginx +%.3f ms; gateway req/s = %.2f x direct, %.2f x nginx\n",
       c, gp - dp, np - dp, gr / dr, gr / nr }'
+  # Where the gateway's time goes: CPU and thread switches per request, gateway and decision.
+  awk -v c="$c" -v n="$(awk "BEGIN {print $g_rps * $duration}")" -v hz="$hz" \
+    -v gt=$((gt1 - gt0)) -v gs=$((gs1 - gs0)) -v dt=$((dt1 - dt0)) -v ds=$((ds1 - ds0)) 'BEGIN {
+    printf "%-6s per request: gateway %.0f us CPU, %.1f context switches; decision %.0f us CPU, %.1f context switches\n",
+      c, gt * 1e6 / hz / n, gs / n, dt * 1e6 / hz / n, ds / n }'
 done
 echo "(raw wrk output: $work/wrk.txt)"
