@@ -75,14 +75,14 @@ std::size_t ApiKeyStore::size() const {
   return keys_->size();
 }
 
-absl::Status ApiKeyStore::ReloadIfChanged() {
-  if (!change_.Changed()) return absl::OkStatus();
+absl::StatusOr<bool> ApiKeyStore::ReloadIfChanged() {
+  if (!change_.Changed()) return false;
   absl::StatusOr<KeyMap> keys = ParseFile(path_);
   if (!keys.ok()) return keys.status();
   auto fresh = std::make_shared<const KeyMap>(*std::move(keys));
   absl::MutexLock lock(&mu_);
   keys_ = std::move(fresh);
-  return absl::OkStatus();
+  return true;
 }
 
 }  // namespace llmrouter::gateway

@@ -37,9 +37,9 @@ class ApiKeyStore {
   std::optional<std::string> TenantFor(std::string_view key) const;
   std::size_t size() const;
 
-  // Re-reads the file when it changed since the last look (call from one thread). OK when
-  // nothing changed or the new keys are active; the error otherwise (old keys stay).
-  absl::Status ReloadIfChanged();
+  // Re-reads the file when it changed since the last look (call from one thread). True when
+  // new keys are active, false when nothing changed; the error otherwise (old keys stay).
+  absl::StatusOr<bool> ReloadIfChanged();
 
  private:
   ApiKeyStore(std::string path, KeyMap keys);

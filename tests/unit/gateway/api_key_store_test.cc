@@ -61,7 +61,7 @@ TEST(ApiKeyStoreTest, ReloadsChangesAndKeepsOldKeysOnABadEdit) {
   EXPECT_EQ((*store)->TenantFor("sk-old"), std::nullopt);
   EXPECT_EQ((*store)->TenantFor("sk-new"), "acme");
   std::ofstream(path) << "garbage\n";
-  EXPECT_EQ((*store)->ReloadIfChanged().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*store)->ReloadIfChanged().status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ((*store)->TenantFor("sk-new"), "acme");
 }
 

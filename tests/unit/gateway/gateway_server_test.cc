@@ -32,6 +32,7 @@
 #include "services/gateway/outcome_reporter.h"
 #include "services/gateway/upstream_credentials.h"
 #include "tests/support/http_test_client.h"
+#include "tests/support/metric_value.h"
 #include "tests/support/process_harness.h"
 
 namespace llmrouter::gateway {
@@ -42,6 +43,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using ::llmrouter::testing::HttpCall;
 using ::llmrouter::testing::HttpResult;
+using ::llmrouter::testing::MetricValue;
 using ::llmrouter::testing::SseData;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -292,26 +294,6 @@ v1::Target MakeTarget(const std::string& id, int port, const std::string& model,
   t.set_model(model);
   t.set_upstream_model(upstream_model);
   return t;
-}
-
-double MetricValue(prometheus::Registry& registry, const std::string& name,
-                   const std::map<std::string, std::string>& labels = {}) {
-  double total = 0;
-  for (const prometheus::MetricFamily& family : registry.Collect()) {
-    if (family.name != name) continue;
-    for (const prometheus::ClientMetric& metric : family.metric) {
-      bool match = true;
-      for (const auto& [key, value] : labels) {
-        bool found = false;
-        for (const prometheus::ClientMetric::Label& label : metric.label) {
-          found = found || (label.name == key && label.value == value);
-        }
-        match = match && found;
-      }
-      if (match) total += metric.counter.value;
-    }
-  }
-  return total;
 }
 
 const char kChatBody[] =
@@ -679,10 +661,10 @@ class SilentUpstream {
   asio::ip::tcp::acceptor acceptor_;
 };
 
-std::shared_ptr<const FailSafeTable> FailSafe(const std::string& text) {
+std::shared_ptr<const Reloadable<FailSafeTable>> FailSafe(const std::string& text) {
   absl::StatusOr<FailSafeTable> table = FailSafeTable::Parse(text);
   EXPECT_TRUE(table.ok()) << table.status();
-  return std::make_shared<const FailSafeTable>(table.ok() ? *table : FailSafeTable());
+  return Reloadable<FailSafeTable>::Fixed(table.ok() ? *table : FailSafeTable());
 }
 
 TEST_F(GatewayServerTest, DecisionUnavailableRoutesByTheFailSafeTable) {
@@ -835,7 +817,7 @@ TEST_F(GatewayServerTest, BackendsGetTheOperatorsCredentialNeverTheClients) {
   ASSERT_TRUE(credentials.ok()) << credentials.status();
   GatewayServerOptions options = DefaultOptions();
   options.proxy.upstream_credentials =
-      std::make_shared<const UpstreamCredentials>(*std::move(credentials));
+      Reloadable<UpstreamCredentials>::Fixed(*std::move(credentials));
   Restart(options);
   Route(MakeTarget("ep-json", upstream.port(), "m1"));
   ASSERT_EQ(Chat(kChatBody, {{"authorization", "Bearer client-key"}}).status, 200);
