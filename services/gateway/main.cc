@@ -69,7 +69,12 @@ ABSL_FLAG(std::string, failsafe_file, "",
           "re-read when it changes (a bad edit keeps the previous routes)");
 ABSL_FLAG(std::string, api_keys_file, "",
           "API keys of callers: one '<sha256 hex of the key> <tenant>' per line; re-read when "
-          "it changes. Empty: no authentication, the x-router-tenant header is trusted");
+          "it changes. Without it and --api_keys_db: no authentication, the x-router-tenant "
+          "header is trusted");
+ABSL_FLAG(std::string, api_keys_db, "",
+          "SQLite file of API keys managed with `routerctl apikeys` (it must exist); polled every "
+          "second, so created and revoked keys apply within about a second. With --api_keys_file "
+          "both count, and a key in both goes by the database (its tenant, its revocation)");
 ABSL_FLAG(std::string, upstream_credentials, "",
           "Credentials sent to backends: host:port=env:VAR or host:port=file:/path, "
           "comma-separated; sent as Authorization: Bearer <secret>; files are re-read when they "
@@ -156,8 +161,9 @@ int main(int argc, char** argv) {
       llmrouter::gateway::MakeUpstreamTlsContext(absl::GetFlag(FLAGS_upstream_ca_file));
   if (!tls_context.ok()) return Fail(tls_context.status());
   options.proxy.pool.tls_context = *std::move(tls_context);
-  if (!absl::GetFlag(FLAGS_api_keys_file).empty()) {
-    auto loaded = llmrouter::gateway::ApiKeyStore::Load(absl::GetFlag(FLAGS_api_keys_file));
+  if (!absl::GetFlag(FLAGS_api_keys_file).empty() || !absl::GetFlag(FLAGS_api_keys_db).empty()) {
+    auto loaded = llmrouter::gateway::ApiKeyStore::Open(
+        {absl::GetFlag(FLAGS_api_keys_file), absl::GetFlag(FLAGS_api_keys_db)});
     if (!loaded.ok()) return Fail(loaded.status());
     options.api_keys = reloader.Follow("api_keys", *std::move(loaded));
     spdlog::info("api_keys_loaded keys={}", options.api_keys->size());
