@@ -1,5 +1,6 @@
 // Configuration the gateway follows while it runs, through the real binaries: fail-safe routes and
-// backend credentials re-read from their files, and API keys from a key file or a SQLite store.
+// backend credentials re-read from their files, and API keys that routerctl keeps in a SQLite
+// store.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -10,6 +11,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "services/gateway/api_key_store.h"
 #include "tests/support/http_test_client.h"
 #include "tests/support/process_harness.h"
 
@@ -139,6 +141,130 @@ TEST(GatewayConfigTest, RewrittenCredentialFileChangesWhatTheBackendIsSent) {
            std::string::npos;
   }));
   EXPECT_EQ(Chat(port).status, 200);
+}
+
+CommandResult Routerctl(const std::vector<std::string>& args) {
+  return RunCommand(BuildPath("tools/routerctl/routerctl"), args);
+}
+
+TEST(GatewayConfigTest, RouterctlCreatesListsAndRevokesKeysStoringOnlyDigests) {
+  const std::string db = MakeTempDir("llmrouter-apikeys") + "/keys.db";
+  CommandResult created =
+      Routerctl({"apikeys", "create", "--db", db, "--tenant", "acme", "--name", "ci"});
+  ASSERT_EQ(created.code, 0) << created.err;
+  const std::string key = created.out.substr(0, created.out.find('\n'));
+  EXPECT_EQ(created.out, key + "\n");  // the key alone, for KEY=$(routerctl apikeys create ...)
+  EXPECT_THAT(key, ::testing::StartsWith("sk-lr-"));
+  EXPECT_THAT(created.err, HasSubstr("created API key 1 (tenant acme, name \"ci\")"));
+  EXPECT_THAT(created.err, HasSubstr("only time the key is shown"));
+  CommandResult json = Routerctl({"apikeys", "create", "--db", db, "--tenant", "beta", "--json"});
+  ASSERT_EQ(json.code, 0) << json.err;
+  EXPECT_THAT(json.out, HasSubstr("\"id\":2,\"name\":\"\",\"tenant\":\"beta\""));
+  EXPECT_THAT(json.out, HasSubstr("\"key\":\"sk-lr-"));
+
+  CommandResult list = Routerctl({"apikeys", "list", "--db", db});
+  ASSERT_EQ(list.code, 0) << list.err;
+  EXPECT_THAT(list.out, HasSubstr("ID  NAME  TENANT  CREATED"));
+  EXPECT_THAT(list.out, HasSubstr(gateway::Sha256Hex(key).substr(0, 12)));
+  EXPECT_THAT(list.out, ::testing::Not(HasSubstr(gateway::Sha256Hex(key))));  // a prefix only
+  EXPECT_THAT(list.out, ::testing::Not(HasSubstr("sk-lr-")));
+  CommandResult list_json = Routerctl({"apikeys", "list", "--db", db, "--json"});
+  EXPECT_THAT(list_json.out, HasSubstr("\"sha256\":\"" + gateway::Sha256Hex(key) + "\""));
+  EXPECT_THAT(list_json.out, ::testing::Not(HasSubstr("sk-lr-")));
+
+  CommandResult revoked = Routerctl({"apikeys", "revoke", "ci", "--db", db});
+  ASSERT_EQ(revoked.code, 0) << revoked.err;
+  EXPECT_THAT(revoked.out, HasSubstr("revoked API key 1 (tenant acme, name \"ci\")"));
+  EXPECT_THAT(Routerctl({"apikeys", "list", "--db", db, "--json"}).out, HasSubstr("revokedAt"));
+
+  // Clear errors: exit 1 with the reason for a bad request, 2 with the usage for a bad command.
+  CommandResult again = Routerctl({"apikeys", "revoke", "1", "--db", db});
+  EXPECT_EQ(again.code, 1);
+  EXPECT_THAT(again.err,
+              HasSubstr("routerctl: FAILED_PRECONDITION: API key 1 was already revoked"));
+  CommandResult by_name = Routerctl({"apikeys", "revoke", "ci", "--db", db});
+  EXPECT_EQ(by_name.code, 1);
+  EXPECT_THAT(by_name.err, HasSubstr("NOT_FOUND: no active API key is named \"ci\""));
+  CommandResult missing = Routerctl({"apikeys", "list", "--db", db + ".typo"});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_THAT(missing.err, HasSubstr("does not exist"));
+  CommandResult bad_tenant = Routerctl({"apikeys", "create", "--db", db, "--tenant", "a b"});
+  EXPECT_EQ(bad_tenant.code, 1);
+  EXPECT_THAT(bad_tenant.err, HasSubstr("INVALID_ARGUMENT: tenant \"a b\""));
+  CommandResult no_tenant = Routerctl({"apikeys", "create", "--db", db});
+  EXPECT_EQ(no_tenant.code, 2);
+  EXPECT_THAT(no_tenant.err, HasSubstr("'apikeys create' needs --tenant"));
+}
+
+TEST(GatewayConfigTest, KeysFromRouterctlNameTheTenantUntilTheyAreRevoked) {
+  std::string dir = MakeTempDir("llmrouter-gw-apikeys");
+  auto fake = StartFake(dir, "fake-a");
+  ASSERT_TRUE(fake);
+  std::ofstream(dir + "/endpoints.yaml")
+      << absl::StrCat("endpoints:\n  - {id: a, model: ", kModel,
+                      ", address: \"127.0.0.1:", fake->port("http_port"), "\"}\n");
+  // Only acme's requests match the rule, so the rule in the answer shows the tenant decision saw.
+  std::ofstream(dir + "/policy.yaml") << absl::StrCat(
+      "models:\n  - name: ", kModel,
+      "\ntenants:\n  - name: acme\n  - name: beta\n"
+      "rules:\n  - name: acme-rule\n    match: {tenant: [acme]}\n    then: {candidates: [",
+      kModel, "]}\n");
+  auto inventory = Start(dir, "inventory", "services/inventory/inventory",
+                         {"--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1",
+                          "--endpoints_file=" + dir + "/endpoints.yaml"});
+  ASSERT_TRUE(inventory);
+  auto decision =
+      Start(dir, "decision", "services/decision/decision",
+            {"--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1", "--db=" + dir + "/d.db",
+             "--policy_file=" + dir + "/policy.yaml",
+             absl::StrCat("--inventory_target=127.0.0.1:", inventory->port("grpc_port"))});
+  ASSERT_TRUE(decision);
+  const std::string db = dir + "/keys.db";
+  auto create = [&](const std::string& tenant) {
+    CommandResult r = Routerctl({"apikeys", "create", "--db", db, "--tenant", tenant});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return absl::StrCat("Bearer ", r.out.substr(0, r.out.find('\n')));
+  };
+  const std::string acme = create("acme");
+  const std::string beta = create("beta");
+  auto gateway =
+      Start(dir, "gateway", "services/gateway/gateway",
+            {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1", "--api_keys_db=" + db,
+             absl::StrCat("--decision_target=127.0.0.1:", decision->port("grpc_port")),
+             "--inventory_target="});
+  ASSERT_TRUE(gateway);
+  const int port = gateway->port("http_port");
+  // Decision routes once its first inventory snapshot has arrived.
+  ASSERT_TRUE(Eventually([&] { return Chat(port, {{"authorization", acme}}).status == 200; }));
+  HttpResult as_acme = Chat(port, {{"authorization", acme}, {"x-router-tenant", "beta"}});
+  EXPECT_EQ(as_acme.header("x-router-policy-rule"), "acme-rule");
+  HttpResult as_beta = Chat(port, {{"authorization", beta}, {"x-router-tenant", "acme"}});
+  EXPECT_EQ(as_beta.status, 200) << as_beta.body;
+  EXPECT_NE(as_beta.header("x-router-policy-rule"), "acme-rule");
+  EXPECT_EQ(Chat(port).status, 401);
+
+  // A key created while the gateway runs works within a poll or two.
+  const std::string late = create("beta");
+  EXPECT_TRUE(Eventually([&] { return Chat(port, {{"authorization", late}}).status == 200; }));
+
+  // A revoked key gets 401 in the OpenAI error shape; the others keep working.
+  CommandResult revoked = Routerctl({"apikeys", "revoke", "1", "--db", db});
+  ASSERT_EQ(revoked.code, 0) << revoked.err;
+  HttpResult refused;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        refused = Chat(port, {{"authorization", acme}});
+        return refused.status == 401;
+      },
+      std::chrono::seconds(5)));
+  EXPECT_THAT(refused.body, HasSubstr("\"error\":{"));
+  EXPECT_THAT(refused.body, HasSubstr("\"type\":\"authentication_error\""));
+  EXPECT_THAT(refused.body, HasSubstr("\"code\":\"invalid_api_key\""));
+  EXPECT_EQ(refused.header("www-authenticate"), "Bearer");
+  EXPECT_EQ(Chat(port, {{"authorization", beta}}).status, 200);
+  EXPECT_THAT(Metrics(*gateway),
+              HasSubstr("llmrouter_gateway_config_reloads_total{config=\"api_keys\","
+                        "result=\"applied\"}"));
 }
 
 }  // namespace
