@@ -471,6 +471,8 @@ void InferenceProxy::RecordOutcome(const Attempt& attempt, int http_status, std:
   if (ttft_seconds > 0) to_duration(ttft_seconds, outcome.mutable_time_to_first_token());
   outcome.set_prompt_tokens(usage.prompt_tokens);
   outcome.set_completion_tokens(usage.completion_tokens);
+  // Decision's estimate is the cost of an answered request; a failed attempt cost nothing.
+  if (http_status >= 200 && http_status < 300) outcome.set_cost_usd(attempt.estimated_cost_usd);
   auto now = std::chrono::system_clock::now().time_since_epoch();
   outcome.mutable_finished_at()->set_seconds(
       std::chrono::duration_cast<std::chrono::seconds>(now).count());

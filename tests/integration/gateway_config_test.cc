@@ -205,7 +205,7 @@ TEST(GatewayConfigTest, KeysFromRouterctlNameTheTenantUntilTheyAreRevoked) {
                       ", address: \"127.0.0.1:", fake->port("http_port"), "\"}\n");
   // Only acme's requests match the rule, so the rule in the answer shows the tenant decision saw.
   std::ofstream(dir + "/policy.yaml") << absl::StrCat(
-      "models:\n  - name: ", kModel,
+      "models:\n  - name: ", kModel, "\n    price: {input_per_mtok: 100, output_per_mtok: 200}",
       "\ntenants:\n  - name: acme\n  - name: beta\n"
       "rules:\n  - name: acme-rule\n    match: {tenant: [acme]}\n    then: {candidates: [",
       kModel, "]}\n");
@@ -231,7 +231,7 @@ TEST(GatewayConfigTest, KeysFromRouterctlNameTheTenantUntilTheyAreRevoked) {
       Start(dir, "gateway", "services/gateway/gateway",
             {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1", "--api_keys_db=" + db,
              absl::StrCat("--decision_target=127.0.0.1:", decision->port("grpc_port")),
-             "--inventory_target="});
+             absl::StrCat("--inventory_target=127.0.0.1:", inventory->port("grpc_port"))});
   ASSERT_TRUE(gateway);
   const int port = gateway->port("http_port");
   // Decision routes once its first inventory snapshot has arrived.
@@ -265,6 +265,12 @@ TEST(GatewayConfigTest, KeysFromRouterctlNameTheTenantUntilTheyAreRevoked) {
   EXPECT_THAT(Metrics(*gateway),
               HasSubstr("llmrouter_gateway_config_reloads_total{config=\"api_keys\","
                         "result=\"applied\"}"));
+  // The outcomes carried decision's cost estimate to inventory.
+  EXPECT_TRUE(Eventually([&] {
+    return Metrics(*inventory)
+               .find(absl::StrCat("llmrouter_inventory_reported_cost_usd_total{model=\"", kModel,
+                                  "\"}")) != std::string::npos;
+  }));
 }
 
 }  // namespace

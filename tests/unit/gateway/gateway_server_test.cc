@@ -296,6 +296,8 @@ v1::Target MakeTarget(const std::string& id, int port, const std::string& model,
   return t;
 }
 
+constexpr double kEstimatedCost = 0.002;  // what the fake decision says a request costs
+
 const char kChatBody[] =
     R"({"model": "m1", "messages": [{"role": "user", "content": "Say hi"}],  "temperature": 0.5})";
 
@@ -325,6 +327,7 @@ class GatewayServerTest : public ::testing::Test {
     v1::RouteRequestResponse response;
     response.set_decision_id("dec-0001");
     response.set_policy_revision(7);
+    response.set_estimated_cost_usd(kEstimatedCost);
     *response.mutable_target() = target;
     for (const v1::Target& f : fallbacks) *response.add_fallbacks() = f;
     decision_.AnswerRoute(response);
@@ -869,15 +872,18 @@ TEST_F(GatewayServerTest, OutcomesAndTokenUsageAreRecordedPerTenantAndModel) {
   EXPECT_EQ(outcomes[0].endpoint_id(), "ep-bad");
   EXPECT_EQ(outcomes[0].http_status(), 500u);
   EXPECT_EQ(outcomes[0].error(), "http_5xx");
+  EXPECT_EQ(outcomes[0].cost_usd(), 0);  // a failed attempt costs nothing
   EXPECT_EQ(outcomes[1].endpoint_id(), "ep-json");
   EXPECT_EQ(outcomes[1].http_status(), 200u);
   EXPECT_EQ(outcomes[1].tenant(), "acme");
   EXPECT_EQ(outcomes[1].decision_id(), "dec-0001");
   EXPECT_EQ(outcomes[1].prompt_tokens(), 5u);
   EXPECT_EQ(outcomes[1].completion_tokens(), 2u);
+  EXPECT_DOUBLE_EQ(outcomes[1].cost_usd(), kEstimatedCost);
   EXPECT_EQ(outcomes[2].endpoint_id(), "ep-sse");
   EXPECT_EQ(outcomes[2].completion_tokens(), 3u);
   EXPECT_TRUE(outcomes[2].has_time_to_first_token());
+  EXPECT_DOUBLE_EQ(outcomes[2].cost_usd(), kEstimatedCost);
 
   EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_tokens_total",
                         {{"tenant", "acme"}, {"model", "m1"}, {"type", "prompt"}}),
