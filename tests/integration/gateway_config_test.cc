@@ -14,6 +14,7 @@
 #include "services/gateway/api_key_store.h"
 #include "tests/support/http_test_client.h"
 #include "tests/support/process_harness.h"
+#include "tests/support/test_processes.h"
 
 namespace llmrouter::testing {
 namespace {
@@ -22,34 +23,9 @@ using ::testing::HasSubstr;
 
 constexpr char kModel[] = "llama-3.1-8b-instruct";
 
-std::unique_ptr<ServiceProcess> Start(const std::string& dir, const std::string& name,
-                                      const std::string& bin, std::vector<std::string> args) {
-  auto p = ServiceProcess::Start(name, BuildPath(bin), std::move(args), dir);
-  EXPECT_TRUE(p.ok()) << p.status();
-  return p.ok() ? std::move(*p) : nullptr;
-}
-
 std::unique_ptr<ServiceProcess> StartFake(const std::string& dir, const std::string& name,
                                           std::vector<std::string> extra = {}) {
-  std::vector<std::string> args = {"--port=0", absl::StrCat("--model=", kModel),
-                                   absl::StrCat("--name=", name), "--completion_tokens=4"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  return Start(dir, name, "tools/fake-llm/fake-llm", args);
-}
-
-// A gateway whose decision is down (its port refuses connections): it routes by the fail-safe
-// table alone.
-std::unique_ptr<ServiceProcess> StartGatewayWithoutDecision(const std::string& dir,
-                                                            std::vector<std::string> extra) {
-  std::vector<std::string> args = {
-      "--http_port=0",
-      "--metrics_port=0",
-      "--host=127.0.0.1",
-      absl::StrCat("--decision_target=127.0.0.1:", ClosedLoopbackPort()),
-      "--decision_timeout_ms=100",
-      "--inventory_target="};
-  args.insert(args.end(), extra.begin(), extra.end());
-  return Start(dir, "gateway", "services/gateway/gateway", args);
+  return StartFakeLlm(dir, name, kModel, std::move(extra));
 }
 
 // Replaces a file the way a ConfigMap or Secret update does: a new file renamed over the old.
@@ -209,15 +185,9 @@ TEST(GatewayConfigTest, KeysFromRouterctlNameTheTenantUntilTheyAreRevoked) {
       "\ntenants:\n  - name: acme\n  - name: beta\n"
       "rules:\n  - name: acme-rule\n    match: {tenant: [acme]}\n    then: {candidates: [",
       kModel, "]}\n");
-  auto inventory = Start(dir, "inventory", "services/inventory/inventory",
-                         {"--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1",
-                          "--endpoints_file=" + dir + "/endpoints.yaml"});
+  auto inventory = StartInventory(dir, dir + "/endpoints.yaml");
   ASSERT_TRUE(inventory);
-  auto decision =
-      Start(dir, "decision", "services/decision/decision",
-            {"--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1", "--db=" + dir + "/d.db",
-             "--policy_file=" + dir + "/policy.yaml",
-             absl::StrCat("--inventory_target=127.0.0.1:", inventory->port("grpc_port"))});
+  auto decision = StartDecision(dir, dir + "/policy.yaml", *inventory);
   ASSERT_TRUE(decision);
   const std::string db = dir + "/keys.db";
   auto create = [&](const std::string& tenant) {
@@ -228,10 +198,10 @@ TEST(GatewayConfigTest, KeysFromRouterctlNameTheTenantUntilTheyAreRevoked) {
   const std::string acme = create("acme");
   const std::string beta = create("beta");
   auto gateway =
-      Start(dir, "gateway", "services/gateway/gateway",
-            {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1", "--api_keys_db=" + db,
-             absl::StrCat("--decision_target=127.0.0.1:", decision->port("grpc_port")),
-             absl::StrCat("--inventory_target=127.0.0.1:", inventory->port("grpc_port"))});
+      StartService(dir, "gateway", "services/gateway/gateway",
+                   {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1", "--api_keys_db=" + db,
+                    absl::StrCat("--decision_target=127.0.0.1:", decision->port("grpc_port")),
+                    absl::StrCat("--inventory_target=127.0.0.1:", inventory->port("grpc_port"))});
   ASSERT_TRUE(gateway);
   const int port = gateway->port("http_port");
   // Decision routes once its first inventory snapshot has arrived.

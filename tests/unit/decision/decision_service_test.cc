@@ -1,10 +1,10 @@
 #include "services/decision/decision_service.h"
 
-#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
 #include "services/decision/sqlite_policy_store.h"
+#include "tests/support/loopback_server.h"
 
 namespace llmrouter::decision {
 namespace {
@@ -25,14 +25,10 @@ class ReportUsageTest : public ::testing::Test {
     ASSERT_TRUE(policy_->Apply(kBundle, "test", "").ok());
     service_ = std::make_unique<DecisionServiceImpl>(*policy_, metrics_, RouterOptions{}, clock_);
     service_->set_usage_ledger(&ledger_);
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(port, 0);
-    stub_ = v1::DecisionService::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                                                             grpc::InsecureChannelCredentials()));
+    testing::LoopbackServer served = testing::ServeOnLoopback(*service_);
+    ASSERT_TRUE(served.server);
+    server_ = std::move(served.server);
+    stub_ = v1::DecisionService::NewStub(served.channel);
   }
   void TearDown() override { server_->Shutdown(); }
 

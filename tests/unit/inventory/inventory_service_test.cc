@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
+#include "tests/support/loopback_server.h"
 #include "tests/support/metric_value.h"
 
 namespace llmrouter::inventory {
@@ -16,14 +17,10 @@ namespace v1 = llmrouter::v1;
 class InventoryServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(&service_);
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(port, 0);
-    stub_ = v1::InventoryService::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                                                              grpc::InsecureChannelCredentials()));
+    testing::LoopbackServer served = testing::ServeOnLoopback(service_);
+    ASSERT_TRUE(served.server);
+    server_ = std::move(served.server);
+    stub_ = v1::InventoryService::NewStub(served.channel);
   }
   void TearDown() override { server_->Shutdown(); }
 
