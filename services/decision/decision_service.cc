@@ -85,8 +85,12 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::ReportUsage(
     }
     ++accepted;
     if (usage_ != nullptr) {
+      // The tokens the backend reported, priced now; without them (a stream that did not ask
+      // for usage) the gateway's estimate, so that such requests still count toward limits.
+      const bool has_tokens = o.prompt_tokens() > 0 || o.completion_tokens() > 0;
       usage_->Record(o.tenant().empty() ? "default" : o.tenant(),
-                     EstimateCost(*model, o.prompt_tokens(), o.completion_tokens()));
+                     has_tokens ? EstimateCost(*model, o.prompt_tokens(), o.completion_tokens())
+                                : o.cost_usd());
     }
   }
   resp->set_accepted(accepted);

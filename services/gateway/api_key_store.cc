@@ -2,33 +2,79 @@
 
 #include <openssl/sha.h>
 
-#include <fstream>
-
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/file_change.h"
+#include "common/status_macros.h"
+#include "common/text_file.h"
+#include "services/gateway/api_key_db.h"
 
 namespace llmrouter::gateway {
+namespace {
+
+// Follows an ApiKeyDb file: PRAGMA data_version tells cheaply, without reading a row, whether
+// another process (routerctl) committed; a file replaced or rewritten behind the connection's
+// back is opened afresh. Used from the reloading thread only.
+class ApiKeyDbFollower {
+ public:
+  explicit ApiKeyDbFollower(std::string path) : path_(std::move(path)), file_(path_) {}
+
+  bool Changed() {
+    if (file_.Changed()) {
+      reopen_ = true;
+      return true;
+    }
+    if (db_ == nullptr) return false;  // broken at the last look: wait for the file to change
+    absl::StatusOr<int64_t> version = db_->DataVersion();
+    if (!version.ok()) {
+      reopen_ = true;
+      return true;
+    }
+    // A change is reported once, like a file's, even when the rebuild it causes fails.
+    if (*version == version_) return false;
+    version_ = *version;
+    return true;
+  }
+
+  // Every record, revoked ones included.
+  absl::StatusOr<std::vector<ApiKeyRecord>> Records() {
+    if (reopen_ || db_ == nullptr) {
+      reopen_ = false;
+      db_.reset();
+      ASSIGN_OR_RETURN(db_, ApiKeyDb::Open(path_, /*create=*/false));
+    }
+    ASSIGN_OR_RETURN(version_, db_->DataVersion());
+    return db_->List();
+  }
+
+ private:
+  const std::string path_;
+  FileChangeDetector file_;
+  std::unique_ptr<ApiKeyDb> db_;
+  int64_t version_ = 0;
+  bool reopen_ = false;
+};
+
+}  // namespace
 
 std::string Sha256Hex(std::string_view text) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(2 * SHA256_DIGEST_LENGTH, '0');
-  for (int i = 0; i < SHA256_DIGEST_LENGTH; ++i) {
-    out[2 * i] = kHex[digest[i] >> 4];
-    out[2 * i + 1] = kHex[digest[i] & 0xf];
-  }
-  return out;
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
 absl::StatusOr<ApiKeyStore::KeyMap> ApiKeyStore::ParseFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read API key file ", path));
+  absl::StatusOr<std::string> text = ReadTextFile(path);
+  if (!text.ok()) {
+    return absl::NotFoundError(absl::StrCat("API key file: ", text.status().message()));
+  }
   KeyMap keys;
-  std::string raw;
-  for (int line_no = 1; std::getline(in, raw); ++line_no) {
-    absl::string_view line = raw;
+  int line_no = 0;
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+    ++line_no;
     line = absl::StripAsciiWhitespace(line.substr(0, line.find('#')));
     if (line.empty()) continue;
     std::vector<absl::string_view> fields =
@@ -48,41 +94,45 @@ absl::StatusOr<ApiKeyStore::KeyMap> ApiKeyStore::ParseFile(const std::string& pa
   return keys;
 }
 
-absl::StatusOr<std::unique_ptr<ApiKeyStore>> ApiKeyStore::Load(const std::string& path) {
-  absl::StatusOr<KeyMap> keys = ParseFile(path);
-  if (!keys.ok()) return keys.status();
-  return std::unique_ptr<ApiKeyStore>(new ApiKeyStore(path, *std::move(keys)));
+absl::StatusOr<std::unique_ptr<ApiKeyStore>> ApiKeyStore::Open(ApiKeySources sources) {
+  if (sources.file.empty() && sources.db.empty()) {
+    return absl::InvalidArgumentError("API keys need a key file or a key database");
+  }
+  std::shared_ptr<ApiKeyDbFollower> db;
+  if (!sources.db.empty()) db = std::make_shared<ApiKeyDbFollower>(sources.db);
+  auto file_changed = sources.file.empty() ? Reloadable<KeyMap>::Changed([] { return false; })
+                                           : AnyFileChanged({sources.file});
+  auto changed = [file_changed, db] {
+    bool file = file_changed();
+    bool store = db != nullptr && db->Changed();
+    return file || store;
+  };
+  auto build = [file = sources.file, db]() -> absl::StatusOr<KeyMap> {
+    KeyMap keys;
+    if (!file.empty()) {
+      ASSIGN_OR_RETURN(keys, ParseFile(file));
+    }
+    if (db == nullptr) return keys;
+    ASSIGN_OR_RETURN(std::vector<ApiKeyRecord> records, db->Records());
+    for (ApiKeyRecord& r : records) {
+      if (r.revoked_at) {
+        keys.erase(r.sha256);
+      } else {
+        keys.insert_or_assign(std::move(r.sha256), std::move(r.tenant));
+      }
+    }
+    return keys;
+  };
+  ASSIGN_OR_RETURN(std::unique_ptr<Reloadable<KeyMap>> keys,
+                   Reloadable<KeyMap>::Create(std::move(changed), std::move(build)));
+  return std::unique_ptr<ApiKeyStore>(new ApiKeyStore(std::move(keys)));
 }
 
-ApiKeyStore::ApiKeyStore(std::string path, KeyMap keys)
-    : path_(std::move(path)),
-      change_(path_),
-      keys_(std::make_shared<const KeyMap>(std::move(keys))) {}
-
 std::optional<std::string> ApiKeyStore::TenantFor(std::string_view key) const {
-  std::shared_ptr<const KeyMap> keys;
-  {
-    absl::MutexLock lock(&mu_);
-    keys = keys_;
-  }
+  std::shared_ptr<const KeyMap> keys = keys_->Get();
   auto it = keys->find(Sha256Hex(key));
   if (it == keys->end()) return std::nullopt;
   return it->second;
-}
-
-std::size_t ApiKeyStore::size() const {
-  absl::MutexLock lock(&mu_);
-  return keys_->size();
-}
-
-absl::Status ApiKeyStore::ReloadIfChanged() {
-  if (!change_.Changed()) return absl::OkStatus();
-  absl::StatusOr<KeyMap> keys = ParseFile(path_);
-  if (!keys.ok()) return keys.status();
-  auto fresh = std::make_shared<const KeyMap>(*std::move(keys));
-  absl::MutexLock lock(&mu_);
-  keys_ = std::move(fresh);
-  return absl::OkStatus();
 }
 
 }  // namespace llmrouter::gateway

@@ -1,5 +1,6 @@
-// API keys → tenants. Keys are stored only as SHA-256 hex digests, in a file an operator (or a
-// Kubernetes Secret) provides; the gateway follows edits of the file.
+// API keys → tenants, from a key file an operator (or a Kubernetes Secret) provides, a SQLite
+// store that `routerctl apikeys` manages, or both. Keys are stored only as SHA-256 hex digests;
+// the gateway follows changes of either source.
 #ifndef LLMROUTER_SERVICES_GATEWAY_API_KEY_STORE_H_
 #define LLMROUTER_SERVICES_GATEWAY_API_KEY_STORE_H_
 
@@ -8,46 +9,56 @@
 #include <string>
 #include <string_view>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
-#include "common/file_change.h"
+#include "common/reloadable.h"
 
 namespace llmrouter::gateway {
 
 // Lowercase hex SHA-256 of `text`.
 std::string Sha256Hex(std::string_view text);
 
-// Key file: one `<sha256 hex of the key> <tenant>` per line; '#' starts a comment. Generate a
-// line with `printf %s "$KEY" | sha256sum | sed "s/ .*/ acme/"`.
+// Where the keys come from; at least one is set.
+struct ApiKeySources {
+  // One `<sha256 hex of the key> <tenant>` per line; '#' starts a comment. Generate a line with
+  // `printf %s "$KEY" | sha256sum | sed "s/ .*/ acme/"`.
+  std::string file;
+  // An ApiKeyDb file (must exist). Revoked keys in it do not work.
+  std::string db;
+};
+
+// The keys are the union of both sources. A digest in both goes by the database: its tenant,
+// and its revocation (a key revoked there stops working even if the file lists it), because the
+// database is where keys are created and revoked one by one.
 //
-// An ApiKeyStore is safe for concurrent use: TenantFor() reads an immutable map swapped
-// atomically by Reload(); a bad file on Reload() keeps the previous keys.
+// An ApiKeyStore is safe for concurrent use: TenantFor() reads an immutable map with one atomic
+// load; ReloadIfChanged() (one thread) rebuilds the map when the file changed or another process
+// committed to the database, and swaps it in whole. When either source cannot be read or parsed
+// the previous keys stay.
 class ApiKeyStore {
  public:
   using KeyMap = absl::flat_hash_map<std::string, std::string>;  // digest → tenant
 
   // InvalidArgument naming the line for a malformed file; NotFound when it cannot be read.
   static absl::StatusOr<KeyMap> ParseFile(const std::string& path);
-  static absl::StatusOr<std::unique_ptr<ApiKeyStore>> Load(const std::string& path);
+  // The first load's error, e.g. NotFound for a missing file or database.
+  static absl::StatusOr<std::unique_ptr<ApiKeyStore>> Open(ApiKeySources sources);
+  static absl::StatusOr<std::unique_ptr<ApiKeyStore>> Load(const std::string& path) {
+    return Open({.file = path});
+  }
 
-  // The tenant of a presented key, or nullopt when the key is unknown.
+  // The tenant of a presented key, or nullopt when the key is unknown or revoked.
   std::optional<std::string> TenantFor(std::string_view key) const;
-  std::size_t size() const;
+  std::size_t size() const { return keys_->Get()->size(); }
 
-  // Re-reads the file when it changed since the last look (call from one thread). OK when
-  // nothing changed or the new keys are active; the error otherwise (old keys stay).
-  absl::Status ReloadIfChanged();
+  // True when new keys are in use, false when nothing changed; the error otherwise (the
+  // previous keys stay). Call from one thread.
+  absl::StatusOr<bool> ReloadIfChanged() { return keys_->ReloadIfChanged(); }
 
  private:
-  ApiKeyStore(std::string path, KeyMap keys);
+  explicit ApiKeyStore(std::unique_ptr<Reloadable<KeyMap>> keys) : keys_(std::move(keys)) {}
 
-  const std::string path_;
-  FileChangeDetector change_;  // only ReloadIfChanged's thread touches it
-  mutable absl::Mutex mu_;
-  std::shared_ptr<const KeyMap> keys_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Reloadable<KeyMap>> keys_;
 };
 
 }  // namespace llmrouter::gateway

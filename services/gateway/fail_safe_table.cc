@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/status_macros.h"
 #include "common/text_file.h"
 #include "services/gateway/upstream_pool.h"
 
@@ -47,6 +48,21 @@ absl::StatusOr<FailSafeTable> FailSafeTable::FromFile(const std::string& path) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", table.status().message()));
   }
   return table;
+}
+
+absl::StatusOr<std::unique_ptr<Reloadable<FailSafeTable>>> FailSafeTable::Follow(std::string routes,
+                                                                                 std::string path) {
+  auto changed = path.empty() ? Reloadable<FailSafeTable>::Changed([] { return false; })
+                              : AnyFileChanged({path});
+  return Reloadable<FailSafeTable>::Create(
+      std::move(changed), [routes, path]() -> absl::StatusOr<FailSafeTable> {
+        ASSIGN_OR_RETURN(FailSafeTable table, Parse(routes));
+        if (!path.empty()) {
+          ASSIGN_OR_RETURN(FailSafeTable from_file, FromFile(path));
+          table.Merge(from_file);
+        }
+        return table;
+      });
 }
 
 void FailSafeTable::Merge(const FailSafeTable& other) {

@@ -3,12 +3,14 @@
 #ifndef LLMROUTER_SERVICES_GATEWAY_FAIL_SAFE_TABLE_H_
 #define LLMROUTER_SERVICES_GATEWAY_FAIL_SAFE_TABLE_H_
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "common/reloadable.h"
 #include "llmrouter/v1/decision.pb.h"
 
 namespace llmrouter::gateway {
@@ -22,6 +24,10 @@ class FailSafeTable {
 
   static absl::StatusOr<FailSafeTable> Parse(std::string_view text);
   static absl::StatusOr<FailSafeTable> FromFile(const std::string& path);
+  // The table of `routes` (Parse syntax) merged with the file at `path` (none when empty),
+  // rebuilt when the file changes; a bad edit keeps the previous table.
+  static absl::StatusOr<std::unique_ptr<Reloadable<FailSafeTable>>> Follow(std::string routes,
+                                                                           std::string path);
   // Adds every entry of `other`; a model in both keeps this table's addresses first.
   void Merge(const FailSafeTable& other);
 

@@ -77,7 +77,13 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& r)
       cost_(prometheus::BuildCounter()
                 .Name("llmrouter_gateway_estimated_cost_usd_total")
                 .Help("Decision's cost estimate of answered requests, by tenant and model")
-                .Register(r)) {
+                .Register(r)),
+      config_reloads_(prometheus::BuildCounter()
+                          .Name("llmrouter_gateway_config_reloads_total")
+                          .Help("Reloads of changed configuration files or stores, by config "
+                                "(api_keys|failsafe_routes|upstream_credentials) and result "
+                                "(applied|rejected: the previous one stays)")
+                          .Register(r)) {
   for (AttemptResult result :
        {AttemptResult::kOk, AttemptResult::kConnectError, AttemptResult::kTimeout,
         AttemptResult::kHttp5xx, AttemptResult::kHttp429, AttemptResult::kReset}) {
@@ -95,6 +101,12 @@ void GatewayMetrics::RequestDone(std::string_view route, int http_status, double
   std::string route_label(route);
   requests_.Add({{"route", route_label}, {"code", std::to_string(http_status)}}).Increment();
   request_duration_.Add({{"route", route_label}}, RequestBuckets()).Observe(seconds);
+}
+
+void GatewayMetrics::ConfigReload(std::string_view config, bool applied) {
+  config_reloads_
+      .Add({{"config", std::string(config)}, {"result", applied ? "applied" : "rejected"}})
+      .Increment();
 }
 
 void GatewayMetrics::UpstreamAttempt(AttemptResult result) {

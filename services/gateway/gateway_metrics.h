@@ -49,6 +49,10 @@ class GatewayMetrics {
   void Usage(std::string_view tenant, std::string_view model, uint32_t prompt_tokens,
              uint32_t completion_tokens, double estimated_cost_usd);
 
+  // One reload of the configuration named `config` ("api_keys", "failsafe_routes",
+  // "upstream_credentials") that changed: `applied`, or rejected and the previous one kept.
+  void ConfigReload(std::string_view config, bool applied);
+
   static constexpr std::size_t kMaxLabelValues = 100;
 
  private:
@@ -66,6 +70,7 @@ class GatewayMetrics {
   prometheus::Histogram& ttft_;
   prometheus::Family<prometheus::Counter>& tokens_;
   prometheus::Family<prometheus::Counter>& cost_;
+  prometheus::Family<prometheus::Counter>& config_reloads_;
 
   struct UsageCells {
     prometheus::Counter* prompt;

@@ -206,7 +206,7 @@ asio::awaitable<bool> GatewayServer::Handle(beast::tcp_stream& stream, HttpReque
     written = co_await WriteHttpResponse(stream, request.version(), keep_alive, status, kJson,
                                          std::move(body));
   } else {  // readyz
-    const bool fail_safe = options_.proxy.fail_safe && !options_.proxy.fail_safe->empty();
+    const bool fail_safe = options_.proxy.fail_safe && !options_.proxy.fail_safe->Get()->empty();
     std::string body;
     if (http_.stopping()) {
       body = "{\"status\":\"stopping\",\"reason\":\"shutting down\"}";

@@ -196,11 +196,11 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
       asio::use_awaitable);
   metrics_.DecisionDone(decision.status(), SecondsSince(decision_start));
   // Decision unreachable or too slow: the static table answers for the models it knows.
-  if (!decision.ok() && options_.fail_safe && !options_.fail_safe->empty() &&
+  if (!decision.ok() && options_.fail_safe &&
       (decision.status().code() == absl::StatusCode::kUnavailable ||
        decision.status().code() == absl::StatusCode::kDeadlineExceeded)) {
     absl::StatusOr<v1::RouteRequestResponse> fail_safe =
-        options_.fail_safe->Route(inspected->model);
+        options_.fail_safe->Get()->Route(inspected->model);
     if (fail_safe.ok()) {
       spdlog::warn("gateway_failsafe_route model={} decision_error=\"{}\"", inspected->model,
                    decision.status().message());
@@ -231,6 +231,8 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
                                   "routing decision named no target", "upstream_error");
   }
 
+  const std::shared_ptr<const UpstreamCredentials> credentials =
+      options_.upstream_credentials ? options_.upstream_credentials->Get() : nullptr;
   std::vector<std::string> failures;
   const auto overall_deadline = options_.request_timeout.count() > 0
                                     ? std::chrono::steady_clock::now() + options_.request_timeout
@@ -264,11 +266,9 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
       rewritten = RequestInspector::RewriteModel(body, *inspected, target.upstream_model());
       body = rewritten;
     }
-    UpstreamRequest upstream_request =
-        MakeUpstreamRequest(request, target, body,
-                            options_.upstream_credentials
-                                ? options_.upstream_credentials->AuthorizationFor(target.address())
-                                : std::string_view());
+    UpstreamRequest upstream_request = MakeUpstreamRequest(
+        request, target, body,
+        credentials ? credentials->AuthorizationFor(target.address()) : std::string_view());
     const Attempt record{&target,
                          &tenant,
                          &decision->decision_id(),
@@ -471,6 +471,8 @@ void InferenceProxy::RecordOutcome(const Attempt& attempt, int http_status, std:
   if (ttft_seconds > 0) to_duration(ttft_seconds, outcome.mutable_time_to_first_token());
   outcome.set_prompt_tokens(usage.prompt_tokens);
   outcome.set_completion_tokens(usage.completion_tokens);
+  // Decision's estimate is the cost of an answered request; a failed attempt cost nothing.
+  if (http_status >= 200 && http_status < 300) outcome.set_cost_usd(attempt.estimated_cost_usd);
   auto now = std::chrono::system_clock::now().time_since_epoch();
   outcome.mutable_finished_at()->set_seconds(
       std::chrono::duration_cast<std::chrono::seconds>(now).count());

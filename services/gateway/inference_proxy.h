@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/http_server.h"
+#include "common/reloadable.h"
 #include "llmrouter/v1/decision.pb.h"
 #include "services/gateway/decision_client.h"
 #include "services/gateway/fail_safe_table.h"
@@ -40,10 +41,11 @@ struct InferenceProxyOptions {
   // beyond the attempts' own. Past it the request gets 504 and no further fallback is tried.
   std::chrono::milliseconds request_timeout{0};
   // Where requests go when decision is unreachable or past its deadline; null or empty: such
-  // requests get 503.
-  std::shared_ptr<const FailSafeTable> fail_safe;
-  // Authorization the gateway itself presents to some backends; null: none.
-  std::shared_ptr<const UpstreamCredentials> upstream_credentials;
+  // requests get 503. Read afresh by every request that needs it, so a reload applies at once.
+  std::shared_ptr<const Reloadable<FailSafeTable>> fail_safe;
+  // Authorization the gateway itself presents to some backends; null: none. Read once per
+  // request.
+  std::shared_ptr<const Reloadable<UpstreamCredentials>> upstream_credentials;
   // Where the outcome of every attempt goes (batched, off the request path); null: nowhere.
   std::shared_ptr<OutcomeReporter> outcomes;
   UpstreamPoolOptions pool;

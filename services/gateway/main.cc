@@ -10,9 +10,10 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
-#include "common/periodic_task.h"
+#include "common/reloadable.h"
 #include "common/service_runner.h"
 #include "services/gateway/api_key_store.h"
+#include "services/gateway/config_reloader.h"
 #include "services/gateway/fail_safe_table.h"
 #include "services/gateway/gateway_metrics.h"
 #include "services/gateway/gateway_server.h"
@@ -64,13 +65,20 @@ ABSL_FLAG(std::string, failsafe_routes, "",
           "Static routes used when decision is unreachable or past its deadline: "
           "model=host:port|host:port,model2=host:port");
 ABSL_FLAG(std::string, failsafe_file, "",
-          "File of fail-safe routes, one model=host:port|host:port per line ('#' comments)");
+          "File of fail-safe routes, one model=host:port|host:port per line ('#' comments); "
+          "re-read when it changes (a bad edit keeps the previous routes)");
 ABSL_FLAG(std::string, api_keys_file, "",
           "API keys of callers: one '<sha256 hex of the key> <tenant>' per line; re-read when "
-          "it changes. Empty: no authentication, the x-router-tenant header is trusted");
+          "it changes. Without it and --api_keys_db: no authentication, the x-router-tenant "
+          "header is trusted");
+ABSL_FLAG(std::string, api_keys_db, "",
+          "SQLite file of API keys managed with `routerctl apikeys` (it must exist); polled every "
+          "second, so created and revoked keys apply within about a second. With --api_keys_file "
+          "both count, and a key in both goes by the database (its tenant, its revocation)");
 ABSL_FLAG(std::string, upstream_credentials, "",
           "Credentials sent to backends: host:port=env:VAR or host:port=file:/path, "
-          "comma-separated; sent as Authorization: Bearer <secret>");
+          "comma-separated; sent as Authorization: Bearer <secret>; files are re-read when they "
+          "change (an empty or unreadable one keeps the previous credentials)");
 ABSL_FLAG(std::string, inventory_target, "localhost:50061",
           "gRPC target of inventory, where request outcomes are reported in batches; empty: "
           "no reports");
@@ -137,42 +145,30 @@ int main(int argc, char** argv) {
         "--client_header_timeout_ms, --client_read_timeout_ms and --client_idle_timeout_ms "
         "must be positive"));
   }
-  absl::StatusOr<llmrouter::gateway::FailSafeTable> fail_safe =
-      llmrouter::gateway::FailSafeTable::Parse(absl::GetFlag(FLAGS_failsafe_routes));
+  llmrouter::gateway::GatewayMetrics metrics(*runner.registry());
+  // Files named here are re-read when they change; a bad edit keeps what was in use.
+  llmrouter::gateway::ConfigReloader reloader(metrics, absl::Seconds(1));
+  auto fail_safe = llmrouter::gateway::FailSafeTable::Follow(absl::GetFlag(FLAGS_failsafe_routes),
+                                                             absl::GetFlag(FLAGS_failsafe_file));
   if (!fail_safe.ok()) return Fail(fail_safe.status());
-  if (!absl::GetFlag(FLAGS_failsafe_file).empty()) {
-    absl::StatusOr<llmrouter::gateway::FailSafeTable> from_file =
-        llmrouter::gateway::FailSafeTable::FromFile(absl::GetFlag(FLAGS_failsafe_file));
-    if (!from_file.ok()) return Fail(from_file.status());
-    fail_safe->Merge(*from_file);
-  }
-  options.proxy.fail_safe =
-      std::make_shared<const llmrouter::gateway::FailSafeTable>(*std::move(fail_safe));
-
-  absl::StatusOr<llmrouter::gateway::UpstreamCredentials> credentials =
-      llmrouter::gateway::UpstreamCredentials::Parse(absl::GetFlag(FLAGS_upstream_credentials));
+  options.proxy.fail_safe = reloader.Follow("failsafe_routes", *std::move(fail_safe));
+  auto credentials =
+      llmrouter::gateway::UpstreamCredentials::Follow(absl::GetFlag(FLAGS_upstream_credentials));
   if (!credentials.ok()) return Fail(credentials.status());
   options.proxy.upstream_credentials =
-      std::make_shared<const llmrouter::gateway::UpstreamCredentials>(*std::move(credentials));
+      reloader.Follow("upstream_credentials", *std::move(credentials));
   absl::StatusOr<std::shared_ptr<boost::asio::ssl::context>> tls_context =
       llmrouter::gateway::MakeUpstreamTlsContext(absl::GetFlag(FLAGS_upstream_ca_file));
   if (!tls_context.ok()) return Fail(tls_context.status());
   options.proxy.pool.tls_context = *std::move(tls_context);
-  std::shared_ptr<llmrouter::gateway::ApiKeyStore> api_keys;
-  std::unique_ptr<llmrouter::PeriodicTask> api_key_reload;
-  if (!absl::GetFlag(FLAGS_api_keys_file).empty()) {
-    auto loaded = llmrouter::gateway::ApiKeyStore::Load(absl::GetFlag(FLAGS_api_keys_file));
+  if (!absl::GetFlag(FLAGS_api_keys_file).empty() || !absl::GetFlag(FLAGS_api_keys_db).empty()) {
+    auto loaded = llmrouter::gateway::ApiKeyStore::Open(
+        {absl::GetFlag(FLAGS_api_keys_file), absl::GetFlag(FLAGS_api_keys_db)});
     if (!loaded.ok()) return Fail(loaded.status());
-    api_keys = std::move(*loaded);
-    options.api_keys = api_keys;
-    api_key_reload = std::make_unique<llmrouter::PeriodicTask>(absl::Seconds(1), [api_keys] {
-      if (absl::Status s = api_keys->ReloadIfChanged(); !s.ok()) {
-        spdlog::error("api_keys_reload_failed error=\"{}\" keeping=previous", s.message());
-      }
-    });
-    api_key_reload->Start();
-    spdlog::info("api_keys_loaded keys={}", api_keys->size());
+    options.api_keys = reloader.Follow("api_keys", *std::move(loaded));
+    spdlog::info("api_keys_loaded keys={}", options.api_keys->size());
   }
+  reloader.Start();
 
   llmrouter::gateway::GrpcDecisionClientOptions decision_options;
   decision_options.grpc_retries = absl::GetFlag(FLAGS_decision_grpc_retries);
@@ -186,7 +182,6 @@ int main(int argc, char** argv) {
   std::unique_ptr<llmrouter::gateway::GrpcDecisionClient> decision =
       llmrouter::gateway::GrpcDecisionClient::Create(absl::GetFlag(FLAGS_decision_target),
                                                      decision_options);
-  llmrouter::gateway::GatewayMetrics metrics(*runner.registry());
   {
     // Outcomes feed inventory's load signals and decision's spending limits.
     std::vector<std::unique_ptr<llmrouter::gateway::OutcomeSink>> sinks;
@@ -213,7 +208,7 @@ int main(int argc, char** argv) {
   runner.AddPort("http_port", server.port());
   spdlog::info("gateway_listening address={}:{} decision_target={} threads={} failsafe_models={}",
                options.http.host, server.port(), absl::GetFlag(FLAGS_decision_target),
-               options.http.threads, options.proxy.fail_safe->size());
+               options.http.threads, options.proxy.fail_safe->Get()->size());
   if (absl::Status s = runner.WriteReadyFile(); !s.ok()) return Fail(s);
 
   int signal = llmrouter::WaitForShutdownSignal();
@@ -231,6 +226,7 @@ int main(int argc, char** argv) {
   spdlog::info("gateway_stopping signal={} in_flight_grace_ms={}", signal,
                service_options->shutdown_grace.count());
   server.Stop(service_options->shutdown_grace);
+  reloader.Stop();
   if (options.proxy.outcomes) options.proxy.outcomes->Stop();
   runner.Shutdown();
   return EXIT_SUCCESS;

@@ -1,13 +1,13 @@
 #include "services/gateway/upstream_credentials.h"
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/status_macros.h"
+#include "common/text_file.h"
 
 namespace llmrouter::gateway {
 
@@ -26,29 +26,37 @@ absl::StatusOr<UpstreamCredentials> UpstreamCredentials::Parse(std::string_view 
     std::string secret;
     if (absl::ConsumePrefix(&source, "env:")) {
       const char* value = std::getenv(std::string(source).c_str());
-      if (value == nullptr || *value == '\0') {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "upstream credential for ", address, ": environment variable ", source, " is not set"));
+      secret = value == nullptr ? "" : value;
+      absl::StripAsciiWhitespace(&secret);
+      if (secret.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat("upstream credential for ", address,
+                                                       ": environment variable ", source,
+                                                       " is not set or empty"));
       }
-      secret = value;
     } else if (absl::ConsumePrefix(&source, "file:")) {
-      std::ifstream in{std::string(source)};
-      std::stringstream text;
-      text << in.rdbuf();
-      secret = text.str();
-      if (!in) secret.clear();
+      std::string path(source);
+      absl::StatusOr<std::string> text = ReadSecretFile(path);
+      if (!text.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("upstream credential for ", address, ": ", text.status().message()));
+      }
+      secret = *std::move(text);
+      out.files_.push_back(std::move(path));
     } else {
       return absl::InvalidArgumentError(absl::StrCat("upstream credential for ", address,
                                                      ": source must start with env: or file:"));
     }
-    absl::StripAsciiWhitespace(&secret);
-    if (secret.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("upstream credential for ", address, ": ",
-                                                     source, " is empty or unreadable"));
-    }
     out.headers_[address] = absl::StrCat("Bearer ", secret);
   }
   return out;
+}
+
+absl::StatusOr<std::unique_ptr<Reloadable<UpstreamCredentials>>> UpstreamCredentials::Follow(
+    std::string spec) {
+  ASSIGN_OR_RETURN(UpstreamCredentials first, Parse(spec));
+  return Reloadable<UpstreamCredentials>::Create(
+      AnyFileChanged(first.files()),
+      [spec = std::move(spec)]() -> absl::StatusOr<UpstreamCredentials> { return Parse(spec); });
 }
 
 std::string_view UpstreamCredentials::AuthorizationFor(std::string_view address) const {

@@ -41,6 +41,11 @@ InventoryMetrics::InventoryMetrics(prometheus::Registry& r)
                                     .Help("Outcome reports received from gateways, by result")
                                     .Register(r)
                                     .Add({{"result", "unknown_endpoint"}})),
+      reported_cost(prometheus::BuildCounter()
+                        .Name("llmrouter_inventory_reported_cost_usd_total")
+                        .Help("Estimated cost in US dollars of the answered requests gateways "
+                              "reported, by the model of the endpoint")
+                        .Register(r)),
       probes(prometheus::BuildCounter()
                  .Name("llmrouter_inventory_probes_total")
                  .Help("Active health probes of endpoints, by result (success, failure)")

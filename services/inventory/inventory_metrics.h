@@ -19,6 +19,8 @@ struct InventoryMetrics {
   prometheus::Counter& expired;
   prometheus::Counter& outcomes_accepted;
   prometheus::Counter& outcomes_unknown_endpoint;
+  // {model}, the model of a known endpoint, so the label set is bounded by the inventory.
+  prometheus::Family<prometheus::Counter>& reported_cost;
   prometheus::Family<prometheus::Counter>& probes;   // {result}
   prometheus::Family<prometheus::Counter>& scrapes;  // {result}
   prometheus::Counter& ejections;

@@ -2,7 +2,7 @@
 
 #include <array>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
@@ -258,16 +258,22 @@ grpc::ServerUnaryReactor* InventoryServiceImpl::ReportOutcomes(
   // Only recorded here: the monitor's view reaches the registry on the prober's next tick, so a
   // stream of reports never turns into a stream of versions.
   SnapshotPtr snap = registry_.Snapshot();
-  absl::flat_hash_set<absl::string_view> known;
-  for (const auto& e : snap->snapshot().endpoints()) known.insert(e.id());
+  absl::flat_hash_map<absl::string_view, absl::string_view> model_of;  // known endpoint → model
+  for (const auto& e : snap->snapshot().endpoints()) model_of.emplace(e.id(), e.model());
   uint32_t accepted = 0, unknown = 0;
+  absl::flat_hash_map<absl::string_view, double> cost_by_model;
   for (const auto& o : req->outcomes()) {
-    if (known.contains(o.endpoint_id())) {
+    auto known = model_of.find(o.endpoint_id());
+    if (known != model_of.end()) {
       ++accepted;
       if (monitor_ != nullptr) monitor_->RecordOutcome(o);
+      if (o.cost_usd() > 0) cost_by_model[known->second] += o.cost_usd();
     } else {
       ++unknown;
     }
+  }
+  for (const auto& [model, cost] : cost_by_model) {
+    metrics_.reported_cost.Add({{"model", std::string(model)}}).Increment(cost);
   }
   resp->set_accepted(accepted);
   resp->set_unknown_endpoint(unknown);

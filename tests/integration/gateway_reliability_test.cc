@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "tests/support/http_test_client.h"
 #include "tests/support/process_harness.h"
+#include "tests/support/test_processes.h"
 
 namespace llmrouter::testing {
 namespace {
@@ -27,35 +28,16 @@ using ::testing::StartsWith;
 
 constexpr char kModel[] = "llama-3.1-8b-instruct";
 
-std::unique_ptr<ServiceProcess> Start(const std::string& dir, const std::string& name,
-                                      const std::string& bin, std::vector<std::string> args) {
-  auto p = ServiceProcess::Start(name, BuildPath(bin), std::move(args), dir);
-  EXPECT_TRUE(p.ok()) << p.status();
-  return p.ok() ? std::move(*p) : nullptr;
-}
-
 std::unique_ptr<ServiceProcess> StartFake(const std::string& dir, const std::string& name,
                                           std::vector<std::string> extra = {}) {
-  std::vector<std::string> args = {"--port=0", absl::StrCat("--model=", kModel),
-                                   absl::StrCat("--name=", name), "--completion_tokens=8"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  return Start(dir, name, "tools/fake-llm/fake-llm", args);
+  return StartFakeLlm(dir, name, kModel, std::move(extra));
 }
 
-// A gateway whose decision target refuses connections, routing only by its fail-safe table.
 std::unique_ptr<ServiceProcess> StartFailSafeGateway(const std::string& dir,
                                                      const std::string& routes,
                                                      std::vector<std::string> extra = {}) {
-  std::vector<std::string> args = {
-      "--http_port=0",
-      "--metrics_port=0",
-      "--host=127.0.0.1",
-      absl::StrCat("--decision_target=127.0.0.1:", ClosedLoopbackPort()),
-      "--decision_timeout_ms=100",
-      "--failsafe_routes=" + routes,
-      "--inventory_target="};
-  args.insert(args.end(), extra.begin(), extra.end());
-  return Start(dir, "gateway", "services/gateway/gateway", args);
+  extra.insert(extra.begin(), "--failsafe_routes=" + routes);
+  return StartGatewayWithoutDecision(dir, std::move(extra));
 }
 
 HttpResult Chat(int port, bool stream) {
@@ -82,24 +64,18 @@ TEST(GatewayReliabilityTest, DecisionStoppedMeansFailSafeRoutingCountedInMetrics
       << absl::StrCat("endpoints:\n  - {id: a, model: ", kModel,
                       ", address: \"127.0.0.1:", fake->port("http_port"), "\"}\n");
   std::ofstream(dir + "/policy.yaml") << absl::StrCat("models:\n  - name: ", kModel, "\n");
-  auto inventory = Start(dir, "inventory", "services/inventory/inventory",
-                         {"--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1",
-                          "--endpoints_file=" + dir + "/endpoints.yaml"});
+  auto inventory = StartInventory(dir, dir + "/endpoints.yaml");
   ASSERT_TRUE(inventory);
-  auto decision =
-      Start(dir, "decision", "services/decision/decision",
-            {"--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1", "--db=" + dir + "/d.db",
-             "--policy_file=" + dir + "/policy.yaml",
-             absl::StrCat("--inventory_target=127.0.0.1:", inventory->port("grpc_port"))});
+  auto decision = StartDecision(dir, dir + "/policy.yaml", *inventory);
   ASSERT_TRUE(decision);
   std::ofstream(dir + "/failsafe.txt")
       << absl::StrCat("# static routes\n", kModel, "=127.0.0.1:", fake->port("http_port"), "\n");
   auto gateway =
-      Start(dir, "gateway", "services/gateway/gateway",
-            {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
-             absl::StrCat("--decision_target=127.0.0.1:", decision->port("grpc_port")),
-             "--decision_timeout_ms=200", "--failsafe_file=" + dir + "/failsafe.txt",
-             absl::StrCat("--inventory_target=127.0.0.1:", inventory->port("grpc_port"))});
+      StartService(dir, "gateway", "services/gateway/gateway",
+                   {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
+                    absl::StrCat("--decision_target=127.0.0.1:", decision->port("grpc_port")),
+                    "--decision_timeout_ms=200", "--failsafe_file=" + dir + "/failsafe.txt",
+                    absl::StrCat("--inventory_target=127.0.0.1:", inventory->port("grpc_port"))});
   ASSERT_TRUE(gateway);
   const int port = gateway->port("http_port");
 
@@ -144,10 +120,10 @@ TEST(GatewayReliabilityTest, DecisionStoppedMeansFailSafeRoutingCountedInMetrics
 
 TEST(GatewayReliabilityTest, NotReadyWithoutDecisionOrFailSafe) {
   std::string dir = MakeTempDir("llmrouter-gw-notready");
-  auto gateway = Start(dir, "gateway", "services/gateway/gateway",
-                       {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
-                        absl::StrCat("--decision_target=127.0.0.1:", ClosedLoopbackPort()),
-                        "--decision_timeout_ms=100", "--inventory_target="});
+  auto gateway = StartService(dir, "gateway", "services/gateway/gateway",
+                              {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
+                               absl::StrCat("--decision_target=127.0.0.1:", ClosedLoopbackPort()),
+                               "--decision_timeout_ms=100", "--inventory_target="});
   ASSERT_TRUE(gateway);
   HttpResult ready = HttpCall(gateway->port("http_port"), "GET", "/readyz");
   EXPECT_EQ(ready.status, 503);

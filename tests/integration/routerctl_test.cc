@@ -3,16 +3,12 @@
 #include <gmock/gmock.h>
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "llmrouter/v1/decision.pb.h"
 #include "llmrouter/v1/inventory.pb.h"
 #include "llmrouter/v1/policy.pb.h"
@@ -57,33 +53,13 @@ constexpr char kBadBundle[] = R"(models:
 
 void WriteFile(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string ShellQuote(const std::string& s) {
-  return absl::StrCat("'", absl::StrReplaceAll(s, {{"'", "'\\''"}}), "'");
-}
-
-struct CtlResult {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
+using CtlResult = CommandResult;
 
 // True when `binary` (relative to the build tree) has the flag: the admin token on decision's
 // writes and inventory's write token are being added while this test is written.
 bool BinaryKnowsFlag(const std::string& binary, const std::string& flag) {
-  std::string cmd = ShellQuote(BuildPath(binary)) + " --helpfull 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return false;
-  std::string help;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) help.append(buf, n);
-  pclose(p);
+  CommandResult r = RunCommand(BuildPath(binary), {"--helpfull"});
+  std::string help = r.out + r.err;
   return help.find("-" + flag + " ") != std::string::npos ||
          help.find("-" + flag + ")") != std::string::npos;
 }
@@ -103,8 +79,10 @@ class RouterctlTest : public ::testing::Test {
     WriteFile(dir_ + "/bundle-tiny.yaml", kBundleWithTiny);
     WriteFile(dir_ + "/bad.yaml", kBadBundle);
     WriteFile(dir_ + "/token", absl::StrCat(kToken, "\n"));
-    std::vector<std::string> inventory_args = {"--grpc_port=0", "--metrics_port=0",
-                                               "--host=127.0.0.1", "--maintenance_interval_ms=50",
+    std::vector<std::string> inventory_args = {"--grpc_port=0",
+                                               "--metrics_port=0",
+                                               "--host=127.0.0.1",
+                                               "--maintenance_interval_ms=50",
                                                "--endpoints_file=" + dir_ + "/endpoints.yaml",
                                                "--active_health_checks=false"};
     if (inventory_token_supported_) {
@@ -128,24 +106,12 @@ class RouterctlTest : public ::testing::Test {
   // false) carrying the admin token; the environment holds only `env`.
   CtlResult Ctl(const std::vector<std::string>& args, bool with_token = true,
                 const std::map<std::string, std::string>& env = {}) {
-    std::string cmd = "env -i";
-    for (const auto& [k, v] : env) absl::StrAppend(&cmd, " ", k, "=", ShellQuote(v));
-    absl::StrAppend(&cmd, " ", ShellQuote(BuildPath("tools/routerctl/routerctl")));
-    absl::StrAppend(&cmd, " --decision=127.0.0.1:", decision_->port("grpc_port"),
-                    " --inventory=127.0.0.1:", inventory_->port("grpc_port"));
-    if (with_token) absl::StrAppend(&cmd, " --token_file=", ShellQuote(dir_ + "/token"));
-    for (const std::string& a : args) absl::StrAppend(&cmd, " ", ShellQuote(a));
-    const std::string err_path = dir_ + "/routerctl.err";
-    absl::StrAppend(&cmd, " 2>", ShellQuote(err_path));
-    CtlResult result;
-    FILE* p = popen(cmd.c_str(), "r");
-    if (p == nullptr) return result;
-    char buf[4096];
-    while (size_t n = fread(buf, 1, sizeof buf, p)) result.out.append(buf, n);
-    int status = pclose(p);
-    result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    result.err = ReadFile(err_path);
-    return result;
+    std::vector<std::string> argv = {
+        absl::StrCat("--decision=127.0.0.1:", decision_->port("grpc_port")),
+        absl::StrCat("--inventory=127.0.0.1:", inventory_->port("grpc_port"))};
+    if (with_token) argv.push_back("--token_file=" + dir_ + "/token");
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(BuildPath("tools/routerctl/routerctl"), argv, env);
   }
 
   // Applies the bundle and waits until decision routes with an inventory snapshot.

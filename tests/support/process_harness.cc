@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <regex>
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 
 namespace llmrouter::testing {
 
@@ -53,6 +55,31 @@ static std::string Slurp(const std::string& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+static std::string ShellQuote(const std::string& s) {
+  return absl::StrCat("'", absl::StrReplaceAll(s, {{"'", "'\\''"}}), "'");
+}
+
+CommandResult RunCommand(const std::string& binary, const std::vector<std::string>& args,
+                         const std::map<std::string, std::string>& env) {
+  CommandResult result;
+  std::string err_path = MakeTempDir("llmrouter-command") + "/stderr";
+  std::string cmd = "env -i";
+  for (const auto& [k, v] : env) absl::StrAppend(&cmd, " ", k, "=", ShellQuote(v));
+  absl::StrAppend(&cmd, " ", ShellQuote(binary));
+  for (const std::string& a : args) absl::StrAppend(&cmd, " ", ShellQuote(a));
+  absl::StrAppend(&cmd, " 2>", ShellQuote(err_path), " </dev/null");
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return result;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) result.out.append(buf, n);
+  int status = pclose(p);
+  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.err = Slurp(err_path);
+  std::remove(err_path.c_str());
+  std::remove(err_path.substr(0, err_path.rfind('/')).c_str());
+  return result;
 }
 
 absl::StatusOr<std::unique_ptr<ServiceProcess>> ServiceProcess::Start(const std::string& name,

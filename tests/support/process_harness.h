@@ -24,6 +24,17 @@ std::string SourcePath(const std::string& relative);
 // connecting to it is refused.
 int ClosedLoopbackPort();
 
+// What a command that ran to completion printed, and its exit code (-1 when it did not exit).
+struct CommandResult {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs `binary` with `args` in an environment holding only `env`, and waits for it to exit.
+CommandResult RunCommand(const std::string& binary, const std::vector<std::string>& args,
+                         const std::map<std::string, std::string>& env = {});
+
 class ServiceProcess {
  public:
   // Starts `binary` with `args` and --ready_file in `dir`, stdout and stderr to

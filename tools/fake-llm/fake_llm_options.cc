@@ -42,6 +42,10 @@ absl::Status ValidateFakeLlmOptions(const FakeLlmOptions& o) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--name \"", o.name, "\" must be printable ASCII without spaces, quotes or backslashes"));
   }
+  if (!o.api_key.empty() && !SafeName(o.api_key)) {
+    return absl::InvalidArgumentError(
+        "--api_key must be printable ASCII without spaces, quotes or backslashes");
+  }
   RETURN_IF_ERROR(CheckRange("port", o.port, 0, 65535));
   RETURN_IF_ERROR(CheckRange("threads", o.threads, 1, 256));
   RETURN_IF_ERROR(CheckRange("latency_ms", o.latency_ms, 0, kMaxDelayMs));

@@ -20,6 +20,9 @@ struct FakeLlmOptions {
   // Backend id reported in the x-fake-llm-backend header and system_fingerprint; empty means
   // the first model name.
   std::string name;
+  // When set, inference requests need `Authorization: Bearer <api_key>`, like a hosted
+  // provider; others get 401 invalid_api_key.
+  std::string api_key;
   int latency_ms = 0;    // before the first byte of every inference answer
   int per_token_ms = 0;  // between stream chunks; JSON answers wait tokens * per_token_ms too
   int completion_tokens = 16;

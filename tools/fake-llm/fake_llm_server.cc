@@ -118,6 +118,7 @@ asio::awaitable<bool> SendEvent(beast::tcp_stream& stream, std::string_view even
 FakeLlmServer::FakeLlmServer(FakeLlmOptions options)
     : options_(std::move(options)),
       backend_header_("x-fake-llm-backend: " + options_.backend_name() + "\r\n"),
+      authorization_("Bearer " + options_.api_key),
       writer_(options_),
       metrics_(options_.models.front()),
       limiter_(options_.max_concurrency),
@@ -220,6 +221,11 @@ asio::awaitable<bool> FakeLlmServer::Handle(Stream& stream, HttpRequest& req) {
 
 asio::awaitable<bool> FakeLlmServer::HandleInference(Stream& stream, HttpRequest& req,
                                                      InferenceApi api) {
+  if (!options_.api_key.empty() &&
+      req[http::field::authorization] != beast::string_view(authorization_)) {
+    co_return co_await WriteError(
+        stream, req, 401, "Incorrect API key provided (fake-llm --api_key)", "invalid_api_key");
+  }
   absl::StatusOr<InferenceRequest> parsed = ParseInferenceRequest(api, req.body(), options_.models);
   if (!parsed.ok()) {
     const bool not_found = absl::IsNotFound(parsed.status());

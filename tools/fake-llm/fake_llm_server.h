@@ -27,7 +27,8 @@ namespace llmrouter {
 //   POST /v1/chat/completions, /v1/completions  JSON or SSE stream ("stream": true)
 //   POST /v1/embeddings                         deterministic unit vectors per input
 //   GET  /v1/models, /health, /metrics          (vLLM metric names)
-// Every inference answer carries the header x-fake-llm-backend: <backend name>.
+// Every inference answer carries the header x-fake-llm-backend: <backend name>. With an
+// api_key, an inference request without `Authorization: Bearer <api_key>` gets 401 first.
 //
 // A valid inference request waits for a slot (max_concurrency), then for latency_ms, then meets
 // the injected faults, each drawn independently in this order: error (an OpenAI error with
@@ -74,6 +75,7 @@ class FakeLlmServer {
 
   const FakeLlmOptions options_;
   const std::string backend_header_;  // "x-fake-llm-backend: <name>\r\n"
+  const std::string authorization_;   // "Bearer <api_key>", checked when api_key is set
   const CompletionWriter writer_;
   FakeLlmMetrics metrics_;
   ConcurrencyLimiter limiter_;

@@ -30,6 +30,9 @@ ABSL_FLAG(std::string, model, "fake-model",
           "Served model name, or several separated by commas; the first labels the metrics");
 ABSL_FLAG(std::string, name, "",
           "Backend id for the x-fake-llm-backend header and system_fingerprint; default --model");
+ABSL_FLAG(std::string, api_key, "",
+          "When set, inference requests need 'Authorization: Bearer <this>' (401 otherwise), "
+          "like a hosted provider");
 ABSL_FLAG(int, latency_ms, 0, "Delay before the first byte of every inference answer");
 ABSL_FLAG(int, per_token_ms, 0,
           "Delay before each generated token (stream chunk); a JSON answer waits for all of them");
@@ -65,6 +68,7 @@ int Run() {
   options.port = absl::GetFlag(FLAGS_port);
   options.models = absl::StrSplit(absl::GetFlag(FLAGS_model), ',', absl::SkipEmpty());
   options.name = absl::GetFlag(FLAGS_name);
+  options.api_key = absl::GetFlag(FLAGS_api_key);
   options.latency_ms = absl::GetFlag(FLAGS_latency_ms);
   options.per_token_ms = absl::GetFlag(FLAGS_per_token_ms);
   options.completion_tokens = absl::GetFlag(FLAGS_completion_tokens);

@@ -30,6 +30,7 @@ constexpr FlagSpec kFlags[] = {
     {"prompt_file", FlagKind::kValue},  {"max_tokens", FlagKind::kValue},
     {"request", FlagKind::kValue},      {"tls_cert_file", FlagKind::kValue},
     {"tls_key_file", FlagKind::kValue}, {"tls_ca_file", FlagKind::kValue},
+    {"db", FlagKind::kValue},           {"name", FlagKind::kValue},
 };
 
 constexpr absl::string_view kGlobalFlags[] = {
@@ -46,6 +47,7 @@ struct CommandSpec {
   size_t max_args;
   std::vector<absl::string_view> flags;  // besides the global ones
   int (RouterctlSession::*run)(const std::vector<std::string>& args);
+  std::vector<absl::string_view> required = {};  // flags without which it is a usage error
 };
 
 std::vector<absl::string_view> RequestFlags() {
@@ -142,6 +144,33 @@ const std::vector<CommandSpec>& Commands() {
        1,
        {"resume"},
        &RouterctlSession::InventoryDrain},
+      {"apikeys",
+       "create",
+       "--db FILE --tenant T [--name N]",
+       "make a key for the gateway's --api_keys_db; prints it once, stores its SHA-256",
+       0,
+       0,
+       {"db", "tenant", "name"},
+       &RouterctlSession::ApiKeysCreate,
+       {"db", "tenant"}},
+      {"apikeys",
+       "list",
+       "--db FILE",
+       "keys with id, name, tenant, created, revoked and a digest prefix (never the key)",
+       0,
+       0,
+       {"db"},
+       &RouterctlSession::ApiKeysList,
+       {"db"}},
+      {"apikeys",
+       "revoke",
+       "ID|NAME --db FILE",
+       "stop a key from working (a name must match one active key)",
+       1,
+       1,
+       {"db"},
+       &RouterctlSession::ApiKeysRevoke,
+       {"db"}},
   };
   return *commands;
 }
@@ -171,6 +200,13 @@ absl::StatusOr<const CommandSpec*> FindCommand(const CommandLine& cl,
     if (args->size() < c.min_args || args->size() > c.max_args) {
       return absl::InvalidArgumentError(
           absl::StrCat("usage: routerctl ", CommandWords(c), " ", c.synopsis));
+    }
+    for (absl::string_view flag : c.required) {
+      if (!cl.Get(flag) || cl.Get(flag)->empty()) {
+        return absl::InvalidArgumentError(absl::StrCat("'", CommandWords(c), "' needs --", flag,
+                                                       "; usage: routerctl ", CommandWords(c), " ",
+                                                       c.synopsis));
+      }
     }
     for (const std::string& flag : cl.FlagNames()) {
       bool allowed = std::find(std::begin(kGlobalFlags), std::end(kGlobalFlags), flag) !=

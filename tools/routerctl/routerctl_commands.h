@@ -1,6 +1,7 @@
 // routerctl: the operator CLI of llm-router. Policy bundles (apply, validate, lint, test,
 // history, diff, rollback, get) and routing questions (route, explain, why-not) go to the
-// decision service; endpoint listing and draining go to inventory.
+// decision service; endpoint listing and draining go to inventory; the gateway's API keys
+// (create, list, revoke) are written to its SQLite key store directly.
 #ifndef LLMROUTER_TOOLS_ROUTERCTL_ROUTERCTL_COMMANDS_H_
 #define LLMROUTER_TOOLS_ROUTERCTL_ROUTERCTL_COMMANDS_H_
 

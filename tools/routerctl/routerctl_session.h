@@ -2,12 +2,14 @@
 #ifndef LLMROUTER_TOOLS_ROUTERCTL_ROUTERCTL_SESSION_H_
 #define LLMROUTER_TOOLS_ROUTERCTL_ROUTERCTL_SESSION_H_
 
+#include <memory>
 #include <ostream>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "services/gateway/api_key_db.h"
 #include "tools/routerctl/command_line.h"
 #include "tools/routerctl/routerctl_commands.h"
 #include "tools/routerctl/service_clients.h"
@@ -41,6 +43,10 @@ class RouterctlSession {
   int WhyNot(const std::vector<std::string>& args);
   int InventoryList(const std::vector<std::string>& args);
   int InventoryDrain(const std::vector<std::string>& args);
+  // In api_key_commands.cc: the gateway's key store, opened from --db.
+  int ApiKeysCreate(const std::vector<std::string>& args);
+  int ApiKeysList(const std::vector<std::string>& args);
+  int ApiKeysRevoke(const std::vector<std::string>& args);
 
  private:
   // Calls `method` on `stub` with a prepared context; on failure prints the error and returns
@@ -65,6 +71,7 @@ class RouterctlSession {
     return kExitFailure;
   }
   int RouteOrExplain(bool explain);
+  absl::StatusOr<std::unique_ptr<gateway::ApiKeyDb>> OpenKeyDb(bool create);
 
   const CommandLine& cl_;
   ServiceClients clients_;

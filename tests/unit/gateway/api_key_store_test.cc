@@ -9,7 +9,9 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "services/gateway/api_key_db.h"
 #include "services/gateway/upstream_credentials.h"
+#include "tests/support/process_harness.h"
 
 namespace llmrouter::gateway {
 namespace {
@@ -61,8 +63,128 @@ TEST(ApiKeyStoreTest, ReloadsChangesAndKeepsOldKeysOnABadEdit) {
   EXPECT_EQ((*store)->TenantFor("sk-old"), std::nullopt);
   EXPECT_EQ((*store)->TenantFor("sk-new"), "acme");
   std::ofstream(path) << "garbage\n";
-  EXPECT_EQ((*store)->ReloadIfChanged().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*store)->ReloadIfChanged().status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ((*store)->TenantFor("sk-new"), "acme");
+}
+
+const absl::Time kNow = absl::FromUnixSeconds(1767225600);
+
+// A second connection to the store, as routerctl is.
+std::unique_ptr<ApiKeyDb> Routerctl(const std::string& path) {
+  auto db = ApiKeyDb::Open(path, /*create=*/true);
+  EXPECT_TRUE(db.ok()) << db.status();
+  return db.ok() ? *std::move(db) : nullptr;
+}
+
+std::string CreateKey(ApiKeyDb& db, const std::string& tenant, const std::string& name = "") {
+  absl::StatusOr<CreatedApiKey> created = db.Create(tenant, name, kNow);
+  EXPECT_TRUE(created.ok()) << created.status();
+  return created.ok() ? created->key : "";
+}
+
+TEST(ApiKeyStoreDbTest, FollowsKeysCreatedAndRevokedInTheDatabase) {
+  std::string path = testing::MakeTempDir("llmrouter-keystore") + "/keys.db";
+  auto ctl = Routerctl(path);
+  ASSERT_TRUE(ctl);
+  std::string first = CreateKey(*ctl, "acme", "first");
+  auto store = ApiKeyStore::Open({.db = path});
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ((*store)->TenantFor(first), "acme");
+  EXPECT_EQ((*store)->TenantFor(Sha256Hex(first)), std::nullopt);
+  EXPECT_EQ((*store)->ReloadIfChanged().value_or(true), false);
+
+  std::string second = CreateKey(*ctl, "beta");
+  EXPECT_EQ((*store)->ReloadIfChanged().value_or(false), true);
+  EXPECT_EQ((*store)->TenantFor(second), "beta");
+  EXPECT_EQ((*store)->size(), 2u);
+
+  ASSERT_TRUE(ctl->Revoke("first", kNow).ok());
+  EXPECT_EQ((*store)->ReloadIfChanged().value_or(false), true);
+  EXPECT_EQ((*store)->TenantFor(first), std::nullopt);
+  EXPECT_EQ((*store)->TenantFor(second), "beta");
+  EXPECT_EQ((*store)->ReloadIfChanged().value_or(true), false);
+}
+
+TEST(ApiKeyStoreDbTest, ABrokenDatabaseKeepsThePreviousKeys) {
+  std::string dir = testing::MakeTempDir("llmrouter-keystore");
+  std::string path = dir + "/keys.db";
+  auto ctl = Routerctl(path);
+  ASSERT_TRUE(ctl);
+  std::string key = CreateKey(*ctl, "acme");
+  auto store = ApiKeyStore::Open({.db = path});
+  ASSERT_TRUE(store.ok()) << store.status();
+
+  // The table is gone: the next read fails and the keys in use stay.
+  ASSERT_TRUE(ctl->Revoke("1", kNow).ok());
+  {
+    auto raw = SqliteDb::Open(path);
+    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE((*raw)->Exec("DROP TABLE api_keys").ok());
+  }
+  absl::StatusOr<bool> dropped = (*store)->ReloadIfChanged();
+  EXPECT_FALSE(dropped.ok());
+  EXPECT_THAT(std::string(dropped.status().message()), HasSubstr("api_keys"));
+  EXPECT_EQ((*store)->TenantFor(key), "acme");
+  ctl.reset();
+
+  // The file is replaced by something that is not a database at all.
+  std::ofstream(dir + "/garbage") << std::string(4096, 'x');
+  ASSERT_EQ(std::rename((dir + "/garbage").c_str(), path.c_str()), 0);
+  std::remove((path + "-wal").c_str());
+  std::remove((path + "-shm").c_str());
+  absl::StatusOr<bool> garbage = (*store)->ReloadIfChanged();
+  EXPECT_FALSE(garbage.ok());
+  EXPECT_EQ((*store)->TenantFor(key), "acme");
+  EXPECT_EQ((*store)->ReloadIfChanged().value_or(true), false);  // not retried until it changes
+
+  // A good database put in its place is read again.
+  std::string fresh_dir = testing::MakeTempDir("llmrouter-keystore");
+  auto fresh = Routerctl(fresh_dir + "/keys.db");
+  ASSERT_TRUE(fresh);
+  std::string new_key = CreateKey(*fresh, "gamma");
+  fresh.reset();
+  ASSERT_EQ(std::rename((fresh_dir + "/keys.db").c_str(), path.c_str()), 0);
+  EXPECT_EQ((*store)->ReloadIfChanged().value_or(false), true);
+  EXPECT_EQ((*store)->TenantFor(new_key), "gamma");
+  EXPECT_EQ((*store)->TenantFor(key), std::nullopt);
+}
+
+TEST(ApiKeyStoreDbTest, FileAndDatabaseTogetherAKeyInBothGoesByTheDatabase) {
+  std::string dir = testing::MakeTempDir("llmrouter-keystore");
+  auto ctl = Routerctl(dir + "/keys.db");
+  ASSERT_TRUE(ctl);
+  std::string shared = CreateKey(*ctl, "db-tenant", "shared");
+  std::ofstream(dir + "/keys.txt") << Sha256Hex(shared) << " file-tenant\n"
+                                   << Sha256Hex("sk-file-only") << " file-tenant\n";
+  auto store = ApiKeyStore::Open({.file = dir + "/keys.txt", .db = dir + "/keys.db"});
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ((*store)->TenantFor("sk-file-only"), "file-tenant");
+  EXPECT_EQ((*store)->TenantFor(shared), "db-tenant");
+
+  // Revoked in the database means revoked, whatever the file says.
+  ASSERT_TRUE(ctl->Revoke("shared", kNow).ok());
+  EXPECT_EQ((*store)->ReloadIfChanged().value_or(false), true);
+  EXPECT_EQ((*store)->TenantFor(shared), std::nullopt);
+  EXPECT_EQ((*store)->TenantFor("sk-file-only"), "file-tenant");
+
+  // A bad file fails the rebuild once; the database's change is not retried every second.
+  std::ofstream(dir + "/keys.txt") << "not a digest\n";
+  ASSERT_TRUE(ctl->Create("db-tenant", "", kNow).ok());
+  EXPECT_EQ((*store)->ReloadIfChanged().status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*store)->ReloadIfChanged().value_or(true), false);
+  EXPECT_EQ((*store)->TenantFor("sk-file-only"), "file-tenant");
+
+  // Either source changing rebuilds the union.
+  std::ofstream(dir + "/keys.txt") << Sha256Hex("sk-file-two") << " other\n";
+  EXPECT_EQ((*store)->ReloadIfChanged().value_or(false), true);
+  EXPECT_EQ((*store)->TenantFor("sk-file-two"), "other");
+  EXPECT_EQ((*store)->TenantFor("sk-file-only"), std::nullopt);
+}
+
+TEST(ApiKeyStoreDbTest, NeedsASourceAndAnExistingDatabase) {
+  EXPECT_EQ(ApiKeyStore::Open({}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ApiKeyStore::Open({.db = "/nonexistent/keys.db"}).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST(UpstreamCredentialsTest, ReadsSecretsFromEnvironmentAndFiles) {

@@ -32,6 +32,7 @@
 #include "services/gateway/outcome_reporter.h"
 #include "services/gateway/upstream_credentials.h"
 #include "tests/support/http_test_client.h"
+#include "tests/support/metric_value.h"
 #include "tests/support/process_harness.h"
 
 namespace llmrouter::gateway {
@@ -42,6 +43,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using ::llmrouter::testing::HttpCall;
 using ::llmrouter::testing::HttpResult;
+using ::llmrouter::testing::MetricValue;
 using ::llmrouter::testing::SseData;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -294,25 +296,7 @@ v1::Target MakeTarget(const std::string& id, int port, const std::string& model,
   return t;
 }
 
-double MetricValue(prometheus::Registry& registry, const std::string& name,
-                   const std::map<std::string, std::string>& labels = {}) {
-  double total = 0;
-  for (const prometheus::MetricFamily& family : registry.Collect()) {
-    if (family.name != name) continue;
-    for (const prometheus::ClientMetric& metric : family.metric) {
-      bool match = true;
-      for (const auto& [key, value] : labels) {
-        bool found = false;
-        for (const prometheus::ClientMetric::Label& label : metric.label) {
-          found = found || (label.name == key && label.value == value);
-        }
-        match = match && found;
-      }
-      if (match) total += metric.counter.value;
-    }
-  }
-  return total;
-}
+constexpr double kEstimatedCost = 0.002;  // what the fake decision says a request costs
 
 const char kChatBody[] =
     R"({"model": "m1", "messages": [{"role": "user", "content": "Say hi"}],  "temperature": 0.5})";
@@ -343,6 +327,7 @@ class GatewayServerTest : public ::testing::Test {
     v1::RouteRequestResponse response;
     response.set_decision_id("dec-0001");
     response.set_policy_revision(7);
+    response.set_estimated_cost_usd(kEstimatedCost);
     *response.mutable_target() = target;
     for (const v1::Target& f : fallbacks) *response.add_fallbacks() = f;
     decision_.AnswerRoute(response);
@@ -679,10 +664,10 @@ class SilentUpstream {
   asio::ip::tcp::acceptor acceptor_;
 };
 
-std::shared_ptr<const FailSafeTable> FailSafe(const std::string& text) {
+std::shared_ptr<const Reloadable<FailSafeTable>> FailSafe(const std::string& text) {
   absl::StatusOr<FailSafeTable> table = FailSafeTable::Parse(text);
   EXPECT_TRUE(table.ok()) << table.status();
-  return std::make_shared<const FailSafeTable>(table.ok() ? *table : FailSafeTable());
+  return Reloadable<FailSafeTable>::Fixed(table.ok() ? *table : FailSafeTable());
 }
 
 TEST_F(GatewayServerTest, DecisionUnavailableRoutesByTheFailSafeTable) {
@@ -835,7 +820,7 @@ TEST_F(GatewayServerTest, BackendsGetTheOperatorsCredentialNeverTheClients) {
   ASSERT_TRUE(credentials.ok()) << credentials.status();
   GatewayServerOptions options = DefaultOptions();
   options.proxy.upstream_credentials =
-      std::make_shared<const UpstreamCredentials>(*std::move(credentials));
+      Reloadable<UpstreamCredentials>::Fixed(*std::move(credentials));
   Restart(options);
   Route(MakeTarget("ep-json", upstream.port(), "m1"));
   ASSERT_EQ(Chat(kChatBody, {{"authorization", "Bearer client-key"}}).status, 200);
@@ -887,15 +872,18 @@ TEST_F(GatewayServerTest, OutcomesAndTokenUsageAreRecordedPerTenantAndModel) {
   EXPECT_EQ(outcomes[0].endpoint_id(), "ep-bad");
   EXPECT_EQ(outcomes[0].http_status(), 500u);
   EXPECT_EQ(outcomes[0].error(), "http_5xx");
+  EXPECT_EQ(outcomes[0].cost_usd(), 0);  // a failed attempt costs nothing
   EXPECT_EQ(outcomes[1].endpoint_id(), "ep-json");
   EXPECT_EQ(outcomes[1].http_status(), 200u);
   EXPECT_EQ(outcomes[1].tenant(), "acme");
   EXPECT_EQ(outcomes[1].decision_id(), "dec-0001");
   EXPECT_EQ(outcomes[1].prompt_tokens(), 5u);
   EXPECT_EQ(outcomes[1].completion_tokens(), 2u);
+  EXPECT_DOUBLE_EQ(outcomes[1].cost_usd(), kEstimatedCost);
   EXPECT_EQ(outcomes[2].endpoint_id(), "ep-sse");
   EXPECT_EQ(outcomes[2].completion_tokens(), 3u);
   EXPECT_TRUE(outcomes[2].has_time_to_first_token());
+  EXPECT_DOUBLE_EQ(outcomes[2].cost_usd(), kEstimatedCost);
 
   EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_tokens_total",
                         {{"tenant", "acme"}, {"model", "m1"}, {"type", "prompt"}}),

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "services/gateway/usage_scanner.h"
+#include "tests/support/metric_value.h"
 
 namespace llmrouter::gateway {
 namespace {
@@ -31,13 +32,7 @@ class FakeSink : public OutcomeSink {
 };
 
 double Count(prometheus::Registry& registry, const std::string& result) {
-  for (const auto& family : registry.Collect()) {
-    if (family.name != "llmrouter_gateway_outcomes_total") continue;
-    for (const auto& metric : family.metric) {
-      if (metric.label[0].value == result) return metric.counter.value;
-    }
-  }
-  return -1;
+  return testing::MetricValue(registry, "llmrouter_gateway_outcomes_total", {{"result", result}});
 }
 
 v1::Outcome Outcome(const std::string& endpoint) {

@@ -7,6 +7,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "services/inventory/inventory_service.h"
+#include "tests/support/loopback_server.h"
 
 namespace llmrouter::inventory {
 namespace {
@@ -21,14 +22,10 @@ class ServiceWithHealthTest : public ::testing::Test {
     access_ = std::make_unique<WriteAccess>(*WriteAccess::Create("tok", cidrs));
     service_ =
         std::make_unique<InventoryServiceImpl>(registry_, metrics_, &monitor_, access_.get());
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(port, 0);
-    stub_ = v1::InventoryService::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                                                              grpc::InsecureChannelCredentials()));
+    testing::LoopbackServer served = testing::ServeOnLoopback(*service_);
+    ASSERT_TRUE(served.server);
+    server_ = std::move(served.server);
+    stub_ = v1::InventoryService::NewStub(served.channel);
   }
   void TearDown() override {
     if (service_) service_->CloseWatchers();

@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
+#include "tests/support/loopback_server.h"
+#include "tests/support/metric_value.h"
+
 namespace llmrouter::inventory {
 namespace {
 
@@ -14,14 +17,10 @@ namespace v1 = llmrouter::v1;
 class InventoryServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(&service_);
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(port, 0);
-    stub_ = v1::InventoryService::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                                                              grpc::InsecureChannelCredentials()));
+    testing::LoopbackServer served = testing::ServeOnLoopback(service_);
+    ASSERT_TRUE(served.server);
+    server_ = std::move(served.server);
+    stub_ = v1::InventoryService::NewStub(served.channel);
   }
   void TearDown() override { server_->Shutdown(); }
 
@@ -105,18 +104,30 @@ TEST_F(InventoryServiceTest, WatchSendsSnapshotOnSubscribeAndAfterChanges) {
   reader->Finish();
 }
 
-TEST_F(InventoryServiceTest, ReportOutcomesCountsUnknownEndpoints) {
+TEST_F(InventoryServiceTest, ReportOutcomesCountsUnknownEndpointsAndCostByModel) {
   v1::RegisterEndpointResponse reg;
   ASSERT_TRUE(Register("m1", "127.0.0.1:9001", &reg).ok());
   grpc::ClientContext ctx;
   v1::ReportOutcomesRequest req;
-  req.add_outcomes()->set_endpoint_id("m1@127.0.0.1:9001");
-  req.add_outcomes()->set_endpoint_id("ghost");
+  auto add = [&req](const std::string& endpoint, const std::string& model, double cost) {
+    v1::Outcome* o = req.add_outcomes();
+    o->set_endpoint_id(endpoint);
+    o->set_model(model);
+    o->set_cost_usd(cost);
+  };
+  add("m1@127.0.0.1:9001", "m1", 0.25);
+  // The label is the endpoint's own model, whatever the gateway called it.
+  add("m1@127.0.0.1:9001", "made-up-name", 0.5);
+  add("ghost", "m1", 1);  // unknown endpoints are not counted
   v1::ReportOutcomesResponse resp;
   ASSERT_TRUE(stub_->ReportOutcomes(&ctx, req, &resp).ok());
-  EXPECT_EQ(resp.accepted(), 1u);
+  EXPECT_EQ(resp.accepted(), 2u);
   EXPECT_EQ(resp.unknown_endpoint(), 1u);
   EXPECT_EQ(metrics_.outcomes_unknown_endpoint.Value(), 1);
+  EXPECT_DOUBLE_EQ(metrics_.reported_cost.Add({{"model", "m1"}}).Value(), 0.75);
+  EXPECT_EQ(testing::MetricValue(prom_, "llmrouter_inventory_reported_cost_usd_total",
+                                 {{"model", "made-up-name"}}),
+            0);
 }
 
 }  // namespace

@@ -46,7 +46,8 @@ struct Reply {
 
 // One request on its own connection; gives up after `timeout`.
 Reply Call(int port, http::verb method, std::string target, std::string body = "",
-           std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+           std::chrono::milliseconds timeout = std::chrono::seconds(5),
+           const std::string& authorization = "") {
   asio::io_context ioc;
   beast::tcp_stream stream(ioc);
   Reply r;
@@ -55,6 +56,7 @@ Reply Call(int port, http::verb method, std::string target, std::string body = "
   http::request<http::string_body> req{method, target, 11};
   req.set(http::field::host, "127.0.0.1");
   req.set(http::field::content_type, "application/json");
+  if (!authorization.empty()) req.set(http::field::authorization, authorization);
   req.body() = std::move(body);
   req.prepare_payload();
   http::write(stream, req, r.error);
@@ -324,6 +326,26 @@ TEST_F(FakeLlmServerTest, InjectedErrorsUseTheConfiguredStatus) {
   EXPECT_THAT(
       Call(port(), http::verb::get, "/metrics").body,
       HasSubstr("fake_llm_injected_faults_total{fault=\"error\",model_name=\"model-a\"} 1"));
+}
+
+TEST_F(FakeLlmServerTest, AnApiKeyIsRequiredLikeAHostedProvider) {
+  FakeLlmOptions o = Defaults();
+  o.api_key = "provider-key";
+  Serve(o);
+  const auto timeout = std::chrono::seconds(5);
+  for (const std::string& authorization : {"", "Bearer other-key", "provider-key"}) {
+    Reply denied =
+        Call(port(), http::verb::post, "/v1/chat/completions", kChat, timeout, authorization);
+    EXPECT_EQ(denied.status, 401) << authorization;
+    EXPECT_EQ(Parse(denied.body)->root["error"]["code"].get_string().value(), "invalid_api_key");
+  }
+  Reply ok =
+      Call(port(), http::verb::post, "/v1/chat/completions", kChat, timeout, "Bearer provider-key");
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(Call(port(), http::verb::get, "/health").status, 200);  // probes need no key
+  FakeLlmOptions bad = Defaults();
+  bad.api_key = "two words";
+  EXPECT_EQ(ValidateFakeLlmOptions(bad).code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(FakeLlmServerTest, DroppedStreamEndsWithoutDone) {
