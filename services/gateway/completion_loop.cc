@@ -6,22 +6,28 @@
 
 namespace llmrouter::gateway {
 
-namespace {
-
-// A one-shot alarm whose only job is to make AsyncNext return; it frees itself when it fires.
-class WakeAlarm final : public CompletionLoop::Tag {
+// Its only job is to make AsyncNext return; it frees itself when it fires or is cancelled.
+class CompletionLoop::WakeAlarm final : public CompletionLoop::Tag {
  public:
-  WakeAlarm(grpc::CompletionQueue* cq, CompletionLoop::Clock::time_point when) {
-    alarm_.Set(cq, when, this);
+  // Call with the loop's alarms_mu_ held.
+  WakeAlarm(CompletionLoop& loop, Clock::time_point when) : loop_(loop) {
+    loop_.alarms_.insert(this);
+    alarm_.Set(&loop_.cq_, when, this);
   }
-  void Done(bool /*ok*/) override { delete this; }
+  void Cancel() { alarm_.Cancel(); }
+  void Done(bool /*ok*/) override {
+    {
+      absl::MutexLock lock(&loop_.alarms_mu_);
+      loop_.alarms_.erase(this);
+    }
+    delete this;
+  }
 
  private:
   ~WakeAlarm() = default;
+  CompletionLoop& loop_;
   grpc::Alarm alarm_;
 };
-
-}  // namespace
 
 CompletionLoop::CompletionLoop(std::function<Clock::time_point(Clock::time_point now)> tick)
     : tick_(std::move(tick)) {}
@@ -43,11 +49,19 @@ bool CompletionLoop::LowerNextTick(Clock::time_point when) {
 
 void CompletionLoop::WakeBy(Clock::time_point when) {
   // The loop may be asleep until a later time: an alarm makes it look again.
-  if (LowerNextTick(when)) new WakeAlarm(&cq_, when);
+  if (!LowerNextTick(when)) return;
+  absl::MutexLock lock(&alarms_mu_);
+  if (!stopped_) new WakeAlarm(*this, when);
 }
 
 void CompletionLoop::Stop() {
   if (!thread_.joinable()) return;
+  {
+    // A cancelled alarm completes at once (its Done frees it); the queue then drains.
+    absl::MutexLock lock(&alarms_mu_);
+    stopped_ = true;
+    for (WakeAlarm* alarm : alarms_) alarm->Cancel();
+  }
   cq_.Shutdown();
   thread_.join();
 }

@@ -12,6 +12,10 @@
 #include <functional>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+
 namespace llmrouter::gateway {
 
 // Start() and Stop() from one owning thread; everything else from any thread. Operations are
@@ -38,11 +42,14 @@ class CompletionLoop {
   grpc::CompletionQueue* cq() { return &cq_; }
 
   void Start();
-  // Makes `tick` run no later than `when` (plus the time to wake the thread).
+  // Makes `tick` run no later than `when` (plus the time to wake the thread). Does nothing once
+  // Stop() has begun.
   void WakeBy(Clock::time_point when);
-  // Shuts the queue down once every operation started on it has completed, and joins. Stop only
-  // after every call on the queue has finished.
+  // Cancels the wake-up alarms, shuts the queue down once every operation started on it has
+  // completed, and joins. Stop only after every call on the queue has finished.
   void Stop();
+
+  class WakeAlarm;  // a one-shot alarm that makes the loop look at the time (defined in the .cc)
 
  private:
   void Run();
@@ -54,6 +61,10 @@ class CompletionLoop {
   // When tick_ runs next, as nanoseconds since the clock's epoch.
   std::atomic<Clock::rep> next_tick_{Clock::time_point::max().time_since_epoch().count()};
   std::thread thread_;
+  // Pending alarms, so that Stop() need not wait for them to fire.
+  absl::Mutex alarms_mu_;
+  absl::flat_hash_set<WakeAlarm*> alarms_ ABSL_GUARDED_BY(alarms_mu_);
+  bool stopped_ ABSL_GUARDED_BY(alarms_mu_) = false;
 };
 
 }  // namespace llmrouter::gateway

@@ -135,6 +135,12 @@ class RouteStreamPool::Stream {
     absl::MutexLock lock(&mu_);
     --outstanding_;
     out_.Clear();
+    if (broken_) {  // the read failed first: the calls left in next_ were answered UNAVAILABLE
+      next_.Clear();
+      writing_ = false;
+      return;
+    }
+    if (!ok) broken_ = true;
     if (ok && next_.calls_size() > 0) {
       out_.Swap(&next_);
       Started();
@@ -160,6 +166,7 @@ class RouteStreamPool::Stream {
         absl::MutexLock lock(&mu_);
         --outstanding_;
         StopAccepting(/*half_close=*/false);
+        broken_ = true;
         orphans.swap(pending_);
         Started();
         stream_->Finish(&status_, &finish_op_);
@@ -206,7 +213,7 @@ class RouteStreamPool::Stream {
   void StopAccepting(bool half_close) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (!accepting_.load(std::memory_order_relaxed)) return;
     accepting_.store(false, std::memory_order_relaxed);
-    if (half_close && !writing_ && !writes_done_) {
+    if (half_close && !writing_ && !writes_done_ && !broken_) {
       writes_done_ = true;
       Started();
       stream_->WritesDone(&writes_done_op_);
@@ -232,6 +239,7 @@ class RouteStreamPool::Stream {
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool writes_done_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;  // a read or write failed: start nothing more
   int outstanding_ ABSL_GUARDED_BY(mu_) = 0;  // operations started and not yet completed
 };
 
@@ -250,11 +258,19 @@ void RouteStreamPool::Shutdown() {
     if (slot->stream) slot->stream->Close();
     slot->stream.reset();
   }
-  for (int round = 0; round < 2 && !AllEnded(); ++round) {
-    const absl::Time give_up = absl::Now() + absl::Seconds(2);
-    while (!AllEnded() && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(1));
-    absl::MutexLock lock(&streams_mu_);
-    for (const std::shared_ptr<Stream>& stream : streams_) stream->Cancel();
+  // Half-closed streams end once decision has answered what they carry; past a grace period
+  // they are cancelled, which always completes their operations. Return only when every stream
+  // has ended: the completion queue is shut down next, and no operation may start after that.
+  const absl::Time cancel_at = absl::Now() + absl::Seconds(2);
+  bool cancelled = false;
+  while (!AllEnded()) {
+    if (!cancelled && absl::Now() >= cancel_at) {
+      cancelled = true;
+      spdlog::warn("decision_streams_cancelled reason=\"not ended 2 s after closing\"");
+      absl::MutexLock lock(&streams_mu_);
+      for (const std::shared_ptr<Stream>& stream : streams_) stream->Cancel();
+    }
+    absl::SleepFor(absl::Milliseconds(1));
   }
 }
 

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -204,6 +205,19 @@ TEST_F(RouteStreamPoolTest, StreamsPastTheirAgeAreReplaced) {
   std::this_thread::sleep_for(std::chrono::milliseconds(120));
   ASSERT_TRUE(RouteAndWait(pool, "b").ok());
   EXPECT_EQ(fake_.streams_opened.load(), 2);
+}
+
+TEST_F(RouteStreamPoolTest, ShuttingDownDoesNotWaitForTheDeadlinesOfAnsweredCalls) {
+  DecisionClient& pool = Pool();
+  ASSERT_TRUE(RouteAndWait(pool, "a", std::chrono::minutes(10)).ok());
+  auto destroyed = std::make_shared<absl::Notification>();
+  std::thread destroy([this, destroyed] {
+    client_.reset();
+    destroyed->Notify();
+  });
+  EXPECT_TRUE(destroyed->WaitForNotificationWithTimeout(absl::Seconds(30)))
+      << "the client waited for a deadline ten minutes away";
+  destroy.join();
 }
 
 TEST_F(RouteStreamPoolTest, DecisionDownMeansUnavailableNotAHang) {
