@@ -76,7 +76,18 @@ DecisionMetrics::DecisionMetrics(prometheus::Registry& r)
                          .Register(r)) {}
 
 void DecisionMetrics::CountRoute(absl::StatusCode code) {
-  routes.Add({{"code", absl::AsciiStrToLower(absl::StatusCodeToString(code))}}).Increment();
+  const auto index = static_cast<std::size_t>(code);
+  if (index >= route_counters.size()) {
+    routes.Add({{"code", absl::AsciiStrToLower(absl::StatusCodeToString(code))}}).Increment();
+    return;
+  }
+  prometheus::Counter* counter = route_counters[index].load(std::memory_order_acquire);
+  if (counter == nullptr) {
+    // Add returns the same series for the same labels, so a race here stores the same pointer.
+    counter = &routes.Add({{"code", absl::AsciiStrToLower(absl::StatusCodeToString(code))}});
+    route_counters[index].store(counter, std::memory_order_release);
+  }
+  counter->Increment();
 }
 
 }  // namespace llmrouter::decision

@@ -7,6 +7,9 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <array>
+#include <atomic>
+
 #include "absl/status/status.h"
 
 namespace llmrouter::decision {
@@ -18,6 +21,8 @@ struct DecisionMetrics {
   void CountRoute(absl::StatusCode code);
 
   prometheus::Family<prometheus::Counter>& routes;  // {code}
+  // CountRoute's series per code, created on first use: Family::Add hashes and locks per call.
+  std::array<std::atomic<prometheus::Counter*>, 17> route_counters{};
   prometheus::Histogram& route_duration;
   prometheus::Counter& stale_routes;
   prometheus::Counter& fallback_model_routes;

@@ -98,9 +98,25 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& r)
 }
 
 void GatewayMetrics::RequestDone(std::string_view route, int http_status, double seconds) {
-  std::string route_label(route);
-  requests_.Add({{"route", route_label}, {"code", std::to_string(http_status)}}).Increment();
-  request_duration_.Add({{"route", route_label}}, RequestBuckets()).Observe(seconds);
+  prometheus::Counter* requests;
+  prometheus::Histogram* duration;
+  {
+    absl::MutexLock lock(&route_mu_);
+    auto it = route_cells_.find(absl::string_view(route.data(), route.size()));
+    if (it == route_cells_.end()) {
+      std::string label(route);
+      it = route_cells_.emplace(label, RouteCells{}).first;
+      it->second.duration = &request_duration_.Add({{"route", label}}, RequestBuckets());
+    }
+    prometheus::Counter*& counter = it->second.by_code[http_status];
+    if (counter == nullptr) {
+      counter = &requests_.Add({{"route", it->first}, {"code", std::to_string(http_status)}});
+    }
+    requests = counter;
+    duration = it->second.duration;
+  }
+  requests->Increment();
+  duration->Observe(seconds);
 }
 
 void GatewayMetrics::ConfigReload(std::string_view config, bool applied) {

@@ -77,6 +77,14 @@ class GatewayMetrics {
     prometheus::Counter* completion;
     prometheus::Counter* cost;
   };
+  // The series of each (route, code) seen so far: Family::Add hashes and locks per call.
+  struct RouteCells {
+    prometheus::Histogram* duration = nullptr;
+    absl::flat_hash_map<int, prometheus::Counter*> by_code;
+  };
+  absl::Mutex route_mu_;
+  absl::flat_hash_map<std::string, RouteCells> route_cells_ ABSL_GUARDED_BY(route_mu_);
+
   absl::Mutex usage_mu_;
   absl::flat_hash_set<std::string> tenants_ ABSL_GUARDED_BY(usage_mu_);
   absl::flat_hash_set<std::string> models_ ABSL_GUARDED_BY(usage_mu_);
