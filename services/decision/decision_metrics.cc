@@ -8,7 +8,8 @@ namespace llmrouter::decision {
 DecisionMetrics::DecisionMetrics(prometheus::Registry& r)
     : routes(prometheus::BuildCounter()
                  .Name("llmrouter_decision_routes_total")
-                 .Help("RouteRequest calls by result code")
+                 .Help("Routing calls (RouteRequest, and each call on a RouteStream) by result "
+                       "code")
                  .Register(r)),
       route_duration(
           prometheus::BuildHistogram()
@@ -18,6 +19,11 @@ DecisionMetrics::DecisionMetrics(prometheus::Registry& r)
               .Add({}, prometheus::Histogram::BucketBoundaries{0.000005, 0.00001, 0.000025, 0.00005,
                                                                0.0001, 0.00025, 0.0005, 0.001,
                                                                0.0025, 0.005, 0.01})),
+      route_streams_open(prometheus::BuildGauge()
+                             .Name("llmrouter_decision_route_streams_open")
+                             .Help("RouteStream calls open (gateways keep a few each)")
+                             .Register(r)
+                             .Add({})),
       stale_routes(prometheus::BuildCounter()
                        .Name("llmrouter_decision_stale_inventory_routes_total")
                        .Help("Decisions made on an inventory view older than the stale limit")

@@ -24,6 +24,7 @@ struct DecisionMetrics {
   // CountRoute's series per code, created on first use: Family::Add hashes and locks per call.
   std::array<std::atomic<prometheus::Counter*>, 17> route_counters{};
   prometheus::Histogram& route_duration;
+  prometheus::Gauge& route_streams_open;
   prometheus::Counter& stale_routes;
   prometheus::Counter& fallback_model_routes;
   prometheus::Gauge& inventory_connected;

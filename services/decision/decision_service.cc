@@ -147,7 +147,11 @@ class RouteStreamReactor final
     : public grpc::ServerBidiReactor<llmrouter::v1::RouteStreamRequest,
                                      llmrouter::v1::RouteStreamResponse> {
  public:
-  explicit RouteStreamReactor(DecisionServiceImpl& service) : service_(service) { StartRead(&in_); }
+  RouteStreamReactor(DecisionServiceImpl& service, prometheus::Gauge& open)
+      : service_(service), open_(open) {
+    open_.Increment();
+    StartRead(&in_);
+  }
 
   void OnReadDone(bool ok) override {
     if (!ok) {  // the caller half-closed (or the stream broke): finish once answers are out
@@ -199,7 +203,10 @@ class RouteStreamReactor final
     }
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    open_.Decrement();
+    delete this;
+  }
 
  private:
   void FinishOnce(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -209,6 +216,7 @@ class RouteStreamReactor final
   }
 
   DecisionServiceImpl& service_;
+  prometheus::Gauge& open_;
   llmrouter::v1::RouteStreamRequest in_;  // only the read reactions touch it
   absl::Mutex mu_;
   llmrouter::v1::RouteStreamResponse out_ ABSL_GUARDED_BY(mu_);   // being written
@@ -222,7 +230,7 @@ class RouteStreamReactor final
 
 grpc::ServerBidiReactor<llmrouter::v1::RouteStreamRequest, llmrouter::v1::RouteStreamResponse>*
 DecisionServiceImpl::RouteStream(grpc::CallbackServerContext* /*ctx*/) {
-  return new RouteStreamReactor(*this);
+  return new RouteStreamReactor(*this, metrics_.route_streams_open);
 }
 
 }  // namespace llmrouter::decision

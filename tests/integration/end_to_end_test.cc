@@ -197,6 +197,9 @@ TEST_F(EndToEndTest, EveryServiceServesPrometheusMetrics) {
     ASSERT_EQ(r.status, 200) << e.series;
     EXPECT_THAT(r.body, HasSubstr(e.series));
   }
+  // The gateway routes over RouteStream calls (one per slot used so far), not unary calls.
+  EXPECT_THAT(HttpCall(decision_->port("metrics_port"), "GET", "/metrics").body,
+              ::testing::ContainsRegex("llmrouter_decision_route_streams_open [1-9]"));
 }
 
 }  // namespace
