@@ -141,11 +141,19 @@ class ReadDeadline {
     // shared flag tells it that it no longer speaks for this connection.
     armed_ = std::make_shared<bool>(true);
     timer_.expires_at(when);
-    timer_.async_wait([this, armed = armed_](beast::error_code ec) {
+    Wait(armed_);
+  }
+  // Once the deadline has passed it cancels the socket's reads, and again every 50 ms until
+  // Disarm(): a multi-step read (header, then body) may be between two steps, with no read
+  // pending to cancel, when the deadline passes.
+  void Wait(std::shared_ptr<bool> armed) {
+    timer_.async_wait([this, armed = std::move(armed)](beast::error_code ec) {
       if (ec || !*armed) return;
       expired_ = true;
       beast::error_code ignored;
       stream_.socket().cancel(ignored);
+      timer_.expires_after(std::chrono::milliseconds(50));
+      Wait(armed);
     });
   }
   void Disarm() {
@@ -315,6 +323,9 @@ void HttpServer::Stop(std::chrono::milliseconds grace) {
   for (auto& t : threads_) t.join();
   threads_.clear();
   acceptor_.reset();
+  // Connections cut at the end of the grace period close now (their coroutines and sockets go
+  // with the contexts), not when the server object is destroyed.
+  contexts_.clear();
 }
 
 }  // namespace llmrouter

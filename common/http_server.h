@@ -100,11 +100,12 @@ class HttpServer {
 
   HttpServerOptions options_;
   HttpHandler handler_;
+  // Before contexts_: the connections those hold count themselves in active_ until destroyed.
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> active_{0};
   std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
   std::vector<std::thread> threads_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
-  std::atomic<bool> stopping_{false};
-  std::atomic<int> active_{0};
   std::size_t next_context_ = 0;
   int port_ = 0;
 };

@@ -122,6 +122,17 @@ TEST_F(HttpServerTest, StopLetsRequestsInFlightFinish) {
   EXPECT_EQ(testing::HttpCall(server_->port(), "GET", "/x").status, 0);
 }
 
+TEST_F(HttpServerTest, ARequestStillInFlightAfterTheGraceIsClosedWhenStopReturns) {
+  testing::HttpTestConnection slow(server_->port());
+  ASSERT_TRUE(slow.connected());
+  ASSERT_TRUE(slow.Send("POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nz"));
+  while (server_->requests_in_flight() == 0) std::this_thread::sleep_for(milliseconds(5));
+  server_->Stop(milliseconds(0));  // the 300 ms handler is cut
+  // The client learns at once, while the server object still exists.
+  EXPECT_TRUE(slow.WaitForClose(std::chrono::seconds(10)));
+  EXPECT_EQ(server_->requests_in_flight(), 0);
+}
+
 TEST_F(HttpServerTest, HeaderTrickledByteByByteIsCutAtTheHeaderTimeout) {
   HttpServerOptions o = Options();
   o.header_timeout = milliseconds(300);
