@@ -4,6 +4,7 @@
 #ifndef LLMROUTER_COMMON_RELOADABLE_H_
 #define LLMROUTER_COMMON_RELOADABLE_H_
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -42,11 +43,22 @@ class Reloadable {
   std::shared_ptr<const T> Get() const { return value_.load(std::memory_order_acquire); }
 
   // Rebuilds the value when the sources changed. True when a new value is in use, false when
-  // nothing changed; the build's error otherwise, and the previous value stays.
+  // nothing changed; the build's error otherwise, and the previous value stays. A failed build
+  // is tried again even when nothing changes (a busy database, a file caught half-written):
+  // after 2 calls, then 4, 8, 16 and every 32 calls, so that a change behind it (a revoked key)
+  // is not lost while a lasting error is not rebuilt on every call.
   absl::StatusOr<bool> ReloadIfChanged() {
-    if (!changed_()) return false;
+    bool changed = changed_();
+    if (!changed && retry_after_ > 0) changed = --retry_after_ == 0;
+    if (!changed) return false;
     absl::StatusOr<T> next = build_();
-    if (!next.ok()) return next.status();
+    if (!next.ok()) {
+      retry_backoff_ = std::min(retry_backoff_ * 2, kMaxRetryBackoff);
+      retry_after_ = retry_backoff_;
+      return next.status();
+    }
+    retry_after_ = 0;
+    retry_backoff_ = 1;
     value_.store(std::make_shared<const T>(*std::move(next)), std::memory_order_release);
     return true;
   }
@@ -57,8 +69,12 @@ class Reloadable {
         build_(std::move(build)),
         value_(std::make_shared<const T>(std::move(first))) {}
 
+  static constexpr int kMaxRetryBackoff = 32;
+
   Changed changed_;
   Build build_;
+  int retry_after_ = 0;    // calls until a failed build is tried again; 0: none failed
+  int retry_backoff_ = 1;  // doubles with each failure in a row
   std::atomic<std::shared_ptr<const T>> value_;
 };
 

@@ -26,13 +26,15 @@ class ApiKeyDbFollower {
       reopen_ = true;
       return true;
     }
-    if (db_ == nullptr) return false;  // broken at the last look: wait for the file to change
+    // Broken at the last look: Reloadable retries the failed build, which reopens the file.
+    if (db_ == nullptr) return false;
     absl::StatusOr<int64_t> version = db_->DataVersion();
     if (!version.ok()) {
       reopen_ = true;
       return true;
     }
-    // A change is reported once, like a file's, even when the rebuild it causes fails.
+    // A change is reported once, like a file's; when the rebuild it causes fails, Reloadable
+    // tries that build again.
     if (*version == version_) return false;
     version_ = *version;
     return true;

@@ -47,7 +47,7 @@ TEST(ReloadableTest, RebuildsOnlyWhenTheFileChangesAndKeepsTheLastGoodValue) {
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("bad content"));
   EXPECT_EQ(*config->Get(), "two!");
-  EXPECT_EQ(config->ReloadIfChanged().value_or(true), false);  // the bad edit is not retried
+  EXPECT_EQ(config->ReloadIfChanged().value_or(true), false);  // not rebuilt on every call
 
   std::ofstream(path) << "three";
   EXPECT_EQ(config->ReloadIfChanged().value_or(false), true);
@@ -71,6 +71,35 @@ TEST(ReloadableTest, AnyFileChangedLooksAtEveryFile) {
   std::ofstream(dir + "/b") << "b2";
   EXPECT_TRUE(changed());
   EXPECT_FALSE(changed());  // both changes were seen at once
+}
+
+TEST(ReloadableTest, AFailedBuildIsTriedAgainWithBackOffEvenWhenNothingChanges) {
+  // The source changed once (a revocation committed), but the first build failed (a busy
+  // database); the change must not be lost.
+  int changes = 1;
+  int builds = 0;
+  bool source_ok = false;
+  auto made = Reloadable<int>::Create([&changes] { return changes > 0 && changes-- > 0; },
+                                      [&builds, &source_ok]() -> absl::StatusOr<int> {
+                                        ++builds;
+                                        if (builds > 1 && !source_ok)
+                                          return absl::UnavailableError("database is locked");
+                                        return builds;
+                                      });
+  ASSERT_TRUE(made.ok());
+  std::unique_ptr<Reloadable<int>> value = *std::move(made);
+  EXPECT_EQ(value->ReloadIfChanged().status().code(), absl::StatusCode::kUnavailable);
+  // Tried again after 2 calls, then 4, ...: not on every call.
+  EXPECT_EQ(value->ReloadIfChanged().value_or(true), false);
+  EXPECT_EQ(value->ReloadIfChanged().status().code(), absl::StatusCode::kUnavailable);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(value->ReloadIfChanged().value_or(true), false) << i;
+  source_ok = true;
+  EXPECT_EQ(value->ReloadIfChanged().value_or(false), true);
+  EXPECT_EQ(*value->Get(), 4);
+  EXPECT_EQ(builds, 4);
+  // Once a build succeeded, nothing is rebuilt until the sources change again.
+  for (int i = 0; i < 40; ++i) EXPECT_EQ(value->ReloadIfChanged().value_or(true), false);
+  EXPECT_EQ(builds, 4);
 }
 
 TEST(ReloadableTest, FixedNeverChanges) {

@@ -135,7 +135,7 @@ TEST(ApiKeyStoreDbTest, ABrokenDatabaseKeepsThePreviousKeys) {
   absl::StatusOr<bool> garbage = (*store)->ReloadIfChanged();
   EXPECT_FALSE(garbage.ok());
   EXPECT_EQ((*store)->TenantFor(key), "acme");
-  EXPECT_EQ((*store)->ReloadIfChanged().value_or(true), false);  // not retried until it changes
+  EXPECT_EQ((*store)->ReloadIfChanged().value_or(true), false);  // not rebuilt on every call
 
   // A good database put in its place is read again.
   std::string fresh_dir = testing::MakeTempDir("llmrouter-keystore");
@@ -167,7 +167,7 @@ TEST(ApiKeyStoreDbTest, FileAndDatabaseTogetherAKeyInBothGoesByTheDatabase) {
   EXPECT_EQ((*store)->TenantFor(shared), std::nullopt);
   EXPECT_EQ((*store)->TenantFor("sk-file-only"), "file-tenant");
 
-  // A bad file fails the rebuild once; the database's change is not retried every second.
+  // A bad file fails the rebuild; it is tried again with back-off, not on every call.
   std::ofstream(dir + "/keys.txt") << "not a digest\n";
   ASSERT_TRUE(ctl->Create("db-tenant", "", kNow).ok());
   EXPECT_EQ((*store)->ReloadIfChanged().status().code(), absl::StatusCode::kInvalidArgument);
