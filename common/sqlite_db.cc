@@ -81,6 +81,15 @@ absl::Status SqliteDb::Migrate(const std::vector<Migration>& migrations) {
   for (const Migration& m : migrations) {
     if (m.version <= current) continue;
     RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+    // Another process may have migrated between the first look and the write lock (two tools
+    // creating the same new file): look again under the lock.
+    absl::StatusOr<int> locked = SchemaVersion();
+    if (!locked.ok() || *locked >= m.version) {
+      Exec("ROLLBACK").IgnoreError();
+      if (!locked.ok()) return locked.status();
+      current = *locked;
+      continue;
+    }
     absl::Status s = Exec(m.sql);
     if (s.ok()) s = Exec(absl::StrCat("PRAGMA user_version = ", m.version));
     if (!s.ok()) {

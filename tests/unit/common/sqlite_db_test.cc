@@ -3,6 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "tests/support/process_harness.h"
 
 namespace llmrouter {
@@ -30,6 +34,26 @@ TEST(SqliteDbTest, MigratesOnceAndRecordsVersion) {
   st->Bind(1, int64_t{1});
   ASSERT_TRUE(*st->Step());
   EXPECT_EQ(st->ColumnText(0), "one");
+}
+
+TEST(SqliteDbTest, ProcessesCreatingTheSameNewFileMigrateItOnce) {
+  // Each connection may see version 0 before another one takes the write lock and migrates;
+  // each must look again under the lock instead of applying step 1 a second time.
+  for (int round = 0; round < 5; ++round) {
+    std::string path = testing::MakeTempDir("sqlite") + "/db.sqlite";
+    std::vector<Migration> steps = {{1, "CREATE TABLE a (x INTEGER);"},
+                                    {2, "ALTER TABLE a ADD COLUMN y TEXT;"}};
+    std::vector<std::thread> openers;
+    std::atomic<int> failures{0};
+    for (int i = 0; i < 6; ++i) {
+      openers.emplace_back([&] {
+        auto db = SqliteDb::Open(path);
+        if (!db.ok() || !(*db)->Migrate(steps).ok()) failures.fetch_add(1);
+      });
+    }
+    for (std::thread& t : openers) t.join();
+    EXPECT_EQ(failures.load(), 0) << "round " << round;
+  }
 }
 
 TEST(SqliteDbTest, RefusesDowngrade) {
