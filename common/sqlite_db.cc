@@ -2,6 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
@@ -28,7 +31,16 @@ absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path
   sqlite3_busy_timeout(db, 5000);
   RETURN_IF_ERROR(out->Exec("PRAGMA foreign_keys = ON"));
   if (path != ":memory:") {
-    RETURN_IF_ERROR(out->Exec("PRAGMA journal_mode = WAL"));
+    // Switching a new file to WAL takes an exclusive lock, and SQLite answers SQLITE_BUSY there
+    // without calling the busy handler: when several processes open the same new file at once,
+    // the losers wait and try again (the file is in WAL mode for good once one has switched).
+    absl::Status wal = out->Exec("PRAGMA journal_mode = WAL");
+    for (int attempt = 0; !wal.ok() && (sqlite3_errcode(db) & 0xff) == SQLITE_BUSY && attempt < 250;
+         ++attempt) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      wal = out->Exec("PRAGMA journal_mode = WAL");
+    }
+    RETURN_IF_ERROR(wal);
     RETURN_IF_ERROR(out->Exec("PRAGMA synchronous = NORMAL"));
   }
   return out;

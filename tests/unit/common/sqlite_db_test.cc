@@ -48,7 +48,11 @@ TEST(SqliteDbTest, ProcessesCreatingTheSameNewFileMigrateItOnce) {
     for (int i = 0; i < 6; ++i) {
       openers.emplace_back([&] {
         auto db = SqliteDb::Open(path);
-        if (!db.ok() || !(*db)->Migrate(steps).ok()) failures.fetch_add(1);
+        absl::Status s = db.ok() ? (*db)->Migrate(steps) : db.status();
+        if (!s.ok()) {
+          ADD_FAILURE() << s;
+          failures.fetch_add(1);
+        }
       });
     }
     for (std::thread& t : openers) t.join();
