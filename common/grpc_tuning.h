@@ -1,4 +1,6 @@
-// HTTP/2 flow-control settings shared by the project's gRPC servers and channels.
+// HTTP/2 flow-control settings for the project's gRPC servers and its long-lived streams (the
+// gateway's decision channel, decision's inventory watch). One-shot clients (outcome reports
+// once a second, routerctl) keep gRPC's defaults: a probe per call costs them nothing.
 #ifndef LLMROUTER_COMMON_GRPC_TUNING_H_
 #define LLMROUTER_COMMON_GRPC_TUNING_H_
 

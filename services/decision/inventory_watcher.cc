@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/grpc_tuning.h"
 #include "common/logging.h"
 #include "common/tls_credentials.h"
 
@@ -18,6 +19,7 @@ InventoryWatcher::InventoryWatcher(InventoryWatcherOptions options, OnView on_vi
   // Reconnect quickly after an inventory restart; the default back-off reaches minutes.
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  ApplyGrpcTuning(args);
   auto channel =
       grpc::CreateCustomChannel(options_.target, llmrouter::ChannelCredentialsFromFlags(), args);
   stub_ = llmrouter::v1::InventoryService::NewStub(channel);
