@@ -24,6 +24,11 @@ DecisionMetrics::DecisionMetrics(prometheus::Registry& r)
                              .Help("RouteStream calls open (gateways keep a few each)")
                              .Register(r)
                              .Add({})),
+      route_link_connections(prometheus::BuildGauge()
+                                 .Name("llmrouter_decision_route_link_connections")
+                                 .Help("Gateway connections open on the route link port")
+                                 .Register(r)
+                                 .Add({})),
       stale_routes(prometheus::BuildCounter()
                        .Name("llmrouter_decision_stale_inventory_routes_total")
                        .Help("Decisions made on an inventory view older than the stale limit")

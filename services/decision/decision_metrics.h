@@ -25,6 +25,7 @@ struct DecisionMetrics {
   std::array<std::atomic<prometheus::Counter*>, 17> route_counters{};
   prometheus::Histogram& route_duration;
   prometheus::Gauge& route_streams_open;
+  prometheus::Gauge& route_link_connections;
   prometheus::Counter& stale_routes;
   prometheus::Counter& fallback_model_routes;
   prometheus::Gauge& inventory_connected;

@@ -139,6 +139,17 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::ListModels(
   return reactor;
 }
 
+void DecisionServiceImpl::AnswerCall(const llmrouter::v1::RouteCall& call,
+                                     llmrouter::v1::RouteResult* result) {
+  result->set_id(call.id());
+  absl::Status status = RouteOne(call.request(), result->mutable_response());
+  if (!status.ok()) {
+    result->clear_response();
+    result->set_status_code(static_cast<int32_t>(status.code()));
+    result->set_status_message(std::string(status.message()));
+  }
+}
+
 namespace {
 
 // One RouteStream: answers each batch of calls as it arrives, in the thread that read it, and
@@ -162,15 +173,8 @@ class RouteStreamReactor final
     }
     llmrouter::v1::RouteStreamResponse answers;
     answers.mutable_results()->Reserve(in_.calls_size());
-    for (llmrouter::v1::RouteCall& call : *in_.mutable_calls()) {
-      llmrouter::v1::RouteResult* result = answers.add_results();
-      result->set_id(call.id());
-      absl::Status status = service_.RouteOne(call.request(), result->mutable_response());
-      if (!status.ok()) {
-        result->clear_response();
-        result->set_status_code(static_cast<int32_t>(status.code()));
-        result->set_status_message(std::string(status.message()));
-      }
+    for (const llmrouter::v1::RouteCall& call : in_.calls()) {
+      service_.AnswerCall(call, answers.add_results());
     }
     in_.Clear();
     absl::MutexLock lock(&mu_);

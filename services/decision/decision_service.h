@@ -46,6 +46,9 @@ class DecisionServiceImpl final : public llmrouter::v1::DecisionService::Callbac
   // One routing decision, counted in the metrics: what RouteRequest and RouteStream answer.
   absl::Status RouteOne(const llmrouter::v1::RouteRequestRequest& request,
                         llmrouter::v1::RouteRequestResponse* response);
+  // Answers one call of a RouteStream batch (or of the route link) into `result`: its id and
+  // either the response or the status RouteRequest would have returned.
+  void AnswerCall(const llmrouter::v1::RouteCall& call, llmrouter::v1::RouteResult* result);
 
  private:
   ActivePolicy& policy_;

@@ -8,11 +8,13 @@
 #include "common/periodic_task.h"
 #include "common/service_runner.h"
 #include "common/text_file.h"
+#include "common/tls_credentials.h"
 #include "services/decision/active_policy.h"
 #include "services/decision/decision_metrics.h"
 #include "services/decision/decision_service.h"
 #include "services/decision/inventory_watcher.h"
 #include "services/decision/policy_service.h"
+#include "services/decision/route_link_server.h"
 #include "services/decision/sqlite_policy_store.h"
 #include "services/decision/usage_ledger.h"
 
@@ -30,6 +32,10 @@ ABSL_FLAG(std::string, admin_token_file, "",
 ABSL_FLAG(bool, policy_file_exclusive, false,
           "GitOps mode: --policy_file is the only source of policies and write RPCs answer "
           "FAILED_PRECONDITION");
+ABSL_FLAG(int, route_link_port, -1,
+          "Port of the route link, the gateways' fast path to RouteStream (plaintext TCP; "
+          "refused together with --tls_cert_file); 0 picks a free port; -1: off");
+ABSL_FLAG(int, route_link_threads, 1, "Event-loop threads serving the route link");
 ABSL_FLAG(int, stale_after_ms, 30000,
           "An inventory view older than this is reported stale in decisions and metrics");
 
@@ -122,6 +128,40 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // The route link: gateways route over it on their own event-loop threads (common/route_link.h).
+  std::unique_ptr<llmrouter::decision::RouteLinkServer> route_link;
+  if (const int link_port = absl::GetFlag(FLAGS_route_link_port); link_port >= 0) {
+    if (llmrouter::TlsFilesFromFlags().enabled()) {
+      spdlog::error(
+          "startup_failed error=\"--route_link_port is plaintext and cannot be combined "
+          "with --tls_cert_file; gateways route over gRPC with mutual TLS\"");
+      return 2;
+    }
+    llmrouter::decision::RouteLinkServerOptions link_options;
+    link_options.host = options->host;
+    link_options.port = link_port;
+    link_options.threads = absl::GetFlag(FLAGS_route_link_threads);
+    if (link_port > 65535 || link_options.threads < 1) {
+      spdlog::error(
+          "startup_failed error=\"--route_link_port must be -1..65535 and "
+          "--route_link_threads positive\"");
+      return 2;
+    }
+    route_link = std::make_unique<llmrouter::decision::RouteLinkServer>(
+        link_options,
+        [&decision](const llmrouter::v1::RouteCall& call, llmrouter::v1::RouteResult* result) {
+          decision.AnswerCall(call, result);
+        },
+        &metrics.route_link_connections);
+    if (auto s = route_link->Start(); !s.ok()) {
+      spdlog::error("startup_failed error=\"{}\"", s.message());
+      return 1;
+    }
+    runner.AddPort("route_link_port", route_link->port());
+    spdlog::info("route_link_listening address={}:{} threads={}", link_options.host,
+                 route_link->port(), link_options.threads);
+  }
+
   llmrouter::PeriodicTask maintenance(absl::Seconds(1), [&] {
     if (auto view = decision.inventory()) {
       metrics.inventory_age.Set(absl::ToDoubleSeconds(absl::Now() - view->received_at()));
@@ -143,6 +183,8 @@ int main(int argc, char** argv) {
   int sig = llmrouter::WaitForShutdownSignal();
   spdlog::info("shutdown signal={}", sig);
   maintenance.Stop();
+  // Gateways move to gRPC (or to other replicas) as their links close; gRPC drains after.
+  if (route_link) route_link->Stop(options->shutdown_grace);
   runner.Shutdown();
   watcher.Stop();
   return 0;

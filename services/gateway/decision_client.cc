@@ -26,4 +26,13 @@ DecisionHttpError DecisionErrorToHttp(const absl::Status& status) {
   }
 }
 
+absl::Status RouteResultStatus(const v1::RouteResult& result) {
+  const int code = result.status_code();
+  if (code <= 0 || code > static_cast<int>(absl::StatusCode::kUnauthenticated)) {
+    return absl::UnknownError(
+        absl::StrCat("decision answered with status code ", code, ": ", result.status_message()));
+  }
+  return absl::Status(static_cast<absl::StatusCode>(code), result.status_message());
+}
+
 }  // namespace llmrouter::gateway

@@ -55,6 +55,10 @@ struct DecisionHttpError {
 // UNAVAILABLE 503, DEADLINE_EXCEEDED 503 "routing decision timed out", anything else 500.
 DecisionHttpError DecisionErrorToHttp(const absl::Status& status);
 
+// The status of a RouteStream (or route link) result that carries no response: its canonical
+// code and message; UNKNOWN for a code outside the canonical set.
+absl::Status RouteResultStatus(const v1::RouteResult& result);
+
 namespace internal {
 
 // Wraps an asio completion handler so a DecisionClient callback may run on any thread: the

@@ -64,6 +64,18 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& r)
                              .Help("Time the gateway waited for a routing decision")
                              .Register(r)
                              .Add({}, DecisionBuckets())),
+      decision_link_fallbacks_(
+          prometheus::BuildCounter()
+              .Name("llmrouter_gateway_decision_link_fallbacks_total")
+              .Help("Decision calls the route link could not carry (no connection up, or one "
+                    "that broke with the call in flight), asked over gRPC instead")
+              .Register(r)
+              .Add({})),
+      decision_link_connections_(prometheus::BuildGauge()
+                                     .Name("llmrouter_gateway_decision_link_connections")
+                                     .Help("Route link connections to decision that are up")
+                                     .Register(r)
+                                     .Add({})),
       ttft_(prometheus::BuildHistogram()
                 .Name("llmrouter_gateway_time_to_first_token_seconds")
                 .Help("Time from a streamed request's arrival until its first byte was relayed")

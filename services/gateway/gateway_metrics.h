@@ -4,6 +4,7 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
@@ -37,6 +38,10 @@ class GatewayMetrics {
   void RequestShed() { shed_requests_.Increment(); }
   // One decision call: `status` OK or its failure.
   void DecisionDone(const absl::Status& status, double seconds);
+  // A decision call the route link could not carry, asked over gRPC instead.
+  void DecisionLinkFallback() { decision_link_fallbacks_.Increment(); }
+  // Route link connections up, over all worker threads.
+  prometheus::Gauge& decision_link_connections() { return decision_link_connections_; }
   // A client connection cut by one of the HTTP server's timeouts.
   void ClientTimedOut(ClientTimeout timeout) {
     client_timeouts_[static_cast<std::size_t>(timeout)]->Increment();
@@ -67,6 +72,8 @@ class GatewayMetrics {
   std::array<prometheus::Counter*, 3> client_timeouts_;
   prometheus::Family<prometheus::Counter>& decision_errors_;
   prometheus::Histogram& decision_duration_;
+  prometheus::Counter& decision_link_fallbacks_;
+  prometheus::Gauge& decision_link_connections_;
   prometheus::Histogram& ttft_;
   prometheus::Family<prometheus::Counter>& tokens_;
   prometheus::Family<prometheus::Counter>& cost_;

@@ -154,11 +154,18 @@ void AddRouterField(const std::string& explanation, std::string* answer) {
 }  // namespace
 
 struct InferenceProxy::Worker {
-  Worker(asio::any_io_executor executor, const InferenceProxyOptions& options)
-      : inspector(options.inspector), pool(std::move(executor), options.pool) {}
+  Worker(asio::any_io_executor executor, const InferenceProxyOptions& options,
+         GatewayMetrics& metrics)
+      : inspector(options.inspector), pool(executor, options.pool) {
+    if (!options.route_link.target.empty()) {
+      link = std::make_unique<RouteLinkClient>(executor, options.route_link,
+                                               &metrics.decision_link_connections());
+    }
+  }
 
   RequestInspector inspector;
   UpstreamPool pool;
+  std::unique_ptr<RouteLinkClient> link;  // null: gRPC only
 };
 
 InferenceProxy::InferenceProxy(InferenceProxyOptions options, DecisionClient& decision,
@@ -169,7 +176,7 @@ InferenceProxy::InferenceProxy(InferenceProxyOptions options, DecisionClient& de
 // exactly one io_context, and the coroutine always resumes on the thread that started it.
 InferenceProxy::Worker& InferenceProxy::LocalWorker(beast::tcp_stream& client) {
   thread_local std::unique_ptr<Worker> worker;
-  if (!worker) worker = std::make_unique<Worker>(client.get_executor(), options_);
+  if (!worker) worker = std::make_unique<Worker>(client.get_executor(), options_, metrics_);
   return *worker;
 }
 
@@ -191,9 +198,30 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
   const std::string tenant = route->tenant();
   const bool explain = route->explain();
   auto decision_start = std::chrono::steady_clock::now();
-  absl::StatusOr<v1::RouteRequestResponse> decision = co_await AsyncRoute(
-      decision_, *std::move(route), std::chrono::system_clock::now() + options_.decision_timeout,
-      asio::use_awaitable);
+  absl::StatusOr<v1::RouteRequestResponse> decision;
+  bool ask_grpc = true;
+  if (worker.link && worker.link->ready()) {
+    decision = co_await AsyncRoute(*worker.link, *route, decision_start + options_.decision_timeout,
+                                   asio::use_awaitable);
+    ask_grpc = !decision.ok() && IsRouteLinkFailure(decision.status());
+  }
+  if (ask_grpc) {
+    // No link, or one that could not carry the call: gRPC, within what is left of the deadline.
+    if (worker.link) metrics_.DecisionLinkFallback();
+    decision = co_await AsyncRoute(decision_, *std::move(route),
+                                   std::chrono::system_clock::now() + options_.decision_timeout -
+                                       (std::chrono::steady_clock::now() - decision_start),
+                                   asio::use_awaitable);
+  }
+  if (!decision.ok() && decision.status().code() == absl::StatusCode::kUnavailable &&
+      (!worker.link || IsRouteLinkFailure(decision.status()) || !worker.link->ready())) {
+    // No link, or one that could not carry the call: gRPC, within what is left of the deadline.
+    if (worker.link) metrics_.DecisionLinkFallback();
+    decision = co_await AsyncRoute(decision_, *std::move(route),
+                                   std::chrono::system_clock::now() + options_.decision_timeout -
+                                       (std::chrono::steady_clock::now() - decision_start),
+                                   asio::use_awaitable);
+  }
   metrics_.DecisionDone(decision.status(), SecondsSince(decision_start));
   // Decision unreachable or too slow: the static table answers for the models it knows.
   if (!decision.ok() && options_.fail_safe &&

@@ -24,6 +24,7 @@
 #include "services/gateway/gateway_metrics.h"
 #include "services/gateway/outcome_reporter.h"
 #include "services/gateway/request_inspector.h"
+#include "services/gateway/route_link_client.h"
 #include "services/gateway/upstream_credentials.h"
 #include "services/gateway/upstream_exchange.h"
 #include "services/gateway/upstream_pool.h"
@@ -33,6 +34,9 @@ namespace llmrouter::gateway {
 
 struct InferenceProxyOptions {
   std::chrono::milliseconds decision_timeout{250};
+  // Decision's route link; an empty target routes over gRPC only. Each worker thread keeps its
+  // own connections; a call the link cannot carry goes over gRPC.
+  RouteLinkClientOptions route_link;
   // Targets tried per request: the chosen one plus fallbacks.
   int max_attempts = 3;
   // Per attempt, for the response header; while relaying, for each gap between pieces.

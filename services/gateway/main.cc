@@ -12,6 +12,7 @@
 #include "common/logging.h"
 #include "common/reloadable.h"
 #include "common/service_runner.h"
+#include "common/tls_credentials.h"
 #include "services/gateway/api_key_store.h"
 #include "services/gateway/config_reloader.h"
 #include "services/gateway/fail_safe_table.h"
@@ -35,6 +36,11 @@ ABSL_FLAG(int, decision_streams, 4,
 ABSL_FLAG(int, decision_stream_max_age_ms, 30000,
           "A decision stream older than this is replaced, so that new decision replicas get "
           "streams");
+ABSL_FLAG(std::string, decision_link_target, "",
+          "host:port of decision's route link (its --route_link_port), the fast path for routing "
+          "calls; a host that resolves to several addresses gets a connection to each. Calls "
+          "the link cannot carry go over gRPC. Empty: gRPC only. Plaintext: refused with "
+          "--tls_cert_file");
 ABSL_FLAG(int, decision_timeout_ms, 250, "Deadline of each routing decision");
 ABSL_FLAG(int, max_attempts, 3, "Targets tried per request: the chosen one plus fallbacks");
 ABSL_FLAG(int, upstream_connect_timeout_ms, 2000, "Timeout to connect to a model backend");
@@ -114,6 +120,12 @@ int main(int argc, char** argv) {
   options.http.threads = absl::GetFlag(FLAGS_threads);
   options.http.max_body_bytes = static_cast<std::size_t>(absl::GetFlag(FLAGS_max_body_bytes));
   options.proxy.decision_timeout = milliseconds(absl::GetFlag(FLAGS_decision_timeout_ms));
+  options.proxy.route_link.target = absl::GetFlag(FLAGS_decision_link_target);
+  if (!options.proxy.route_link.target.empty() && llmrouter::TlsFilesFromFlags().enabled()) {
+    return Fail(absl::InvalidArgumentError(
+        "--decision_link_target is plaintext and cannot be combined with --tls_cert_file; "
+        "routing calls go over gRPC with mutual TLS"));
+  }
   options.proxy.max_attempts = absl::GetFlag(FLAGS_max_attempts);
   options.proxy.upstream_timeout = milliseconds(absl::GetFlag(FLAGS_upstream_timeout_ms));
   options.proxy.pool.connect_timeout =
@@ -206,9 +218,12 @@ int main(int argc, char** argv) {
   if (absl::Status s = runner.StartMetrics(); !s.ok()) return Fail(s);
   if (absl::Status s = server.Start(); !s.ok()) return Fail(s);
   runner.AddPort("http_port", server.port());
-  spdlog::info("gateway_listening address={}:{} decision_target={} threads={} failsafe_models={}",
-               options.http.host, server.port(), absl::GetFlag(FLAGS_decision_target),
-               options.http.threads, options.proxy.fail_safe->Get()->size());
+  spdlog::info(
+      "gateway_listening address={}:{} decision_target={} decision_link_target={} threads={} "
+      "failsafe_models={}",
+      options.http.host, server.port(), absl::GetFlag(FLAGS_decision_target),
+      options.proxy.route_link.target, options.http.threads,
+      options.proxy.fail_safe->Get()->size());
   if (absl::Status s = runner.WriteReadyFile(); !s.ok()) return Fail(s);
 
   int signal = llmrouter::WaitForShutdownSignal();

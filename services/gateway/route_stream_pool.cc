@@ -14,19 +14,6 @@
 
 namespace llmrouter::gateway {
 
-namespace {
-
-absl::Status ResultStatus(const v1::RouteResult& result) {
-  const int code = result.status_code();
-  if (code <= 0 || code > static_cast<int>(absl::StatusCode::kUnauthenticated)) {
-    return absl::UnknownError(
-        absl::StrCat("decision answered with status code ", code, ": ", result.status_message()));
-  }
-  return absl::Status(static_cast<absl::StatusCode>(code), result.status_message());
-}
-
-}  // namespace
-
 // One RouteStream call on the completion loop. Calls that arrive while a message is being
 // written wait in `next_` and leave together in the following message. One read is always
 // outstanding; its completion answers the calls of a whole batch.
@@ -194,7 +181,7 @@ class RouteStreamPool::Stream {
       if (result->status_code() == 0) {
         done(std::move(*result->mutable_response()));
       } else {
-        done(ResultStatus(*result));
+        done(RouteResultStatus(*result));
       }
     }
   }

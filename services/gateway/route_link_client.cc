@@ -1,0 +1,450 @@
+#include "services/gateway/route_link_client.h"
+
+#include <prometheus/gauge.h>
+
+#include <algorithm>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <cstring>
+#include <deque>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/route_link.h"
+
+namespace llmrouter::gateway {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr absl::string_view kLinkFailureUrl = "type.llmrouter.dev/route-link-failure";
+constexpr std::size_t kReadBytes = 16 << 10;
+constexpr std::chrono::milliseconds kFirstBackoff{50};
+
+absl::Status LinkFailure(std::string message) {
+  absl::Status status = absl::UnavailableError(std::move(message));
+  status.SetPayload(kLinkFailureUrl, absl::Cord("1"));
+  return status;
+}
+
+}  // namespace
+
+bool IsRouteLinkFailure(const absl::Status& status) {
+  return status.GetPayload(kLinkFailureUrl).has_value();
+}
+
+// One connection to one decision address, reconnecting with back-off after a failure. Calls
+// queue in `batch_` (a frame being built, its 4-byte header left blank) until the event loop
+// has run the handlers ready now, then leave in one write.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  using Clock = RouteLinkClient::Clock;
+
+  Connection(asio::any_io_executor executor, tcp::endpoint endpoint,
+             const RouteLinkClientOptions& options, prometheus::Gauge* gauge,
+             std::shared_ptr<int> up_count)
+      : executor_(executor),
+        endpoint_(std::move(endpoint)),
+        options_(options),
+        gauge_(gauge),
+        up_count_(std::move(up_count)),
+        socket_(executor),
+        timer_(executor),
+        expiry_timer_(executor) {}
+
+  const tcp::endpoint& endpoint() const { return endpoint_; }
+  bool up() const { return up_; }
+
+  void Connect() {
+    socket_ = tcp::socket(executor_);
+    const std::uint64_t generation = ++generation_;
+    timer_.expires_after(options_.connect_timeout);
+    timer_.async_wait([self = shared_from_this(), generation](boost::system::error_code ec) {
+      if (!ec && generation == self->generation_ && !self->up_) {
+        boost::system::error_code ignored;
+        self->socket_.close(ignored);  // the connect completes with operation_aborted
+      }
+    });
+    socket_.async_connect(
+        endpoint_, [self = shared_from_this(), generation](boost::system::error_code ec) {
+          if (generation != self->generation_ || self->closed_) return;
+          self->timer_.cancel();
+          if (ec) {
+            return self->Broken(ec == asio::error::operation_aborted ? "connect timed out"
+                                                                     : ec.message());
+          }
+          self->socket_.set_option(tcp::no_delay(true), ec);
+          self->SetUp(true);
+          self->backoff_ = kFirstBackoff;
+          spdlog::info("route_link_connected endpoint={}", self->Name());
+          self->out_.append(kRouteLinkPreamble);
+          self->Write();
+          self->Read();
+        });
+  }
+
+  // Queues one call; the connection must be up.
+  void Send(std::uint64_t id, const v1::RouteRequestRequest& request, Clock::time_point deadline,
+            RouteLinkClient::Callback done) {
+    if (batch_.empty()) batch_.assign(kRouteLinkFrameHeaderBytes, '\0');
+    AppendRouteCall(id, request, &batch_);
+    pending_.emplace(id, std::move(done));
+    expiry_.emplace_back(deadline, id);
+    ArmExpiry();
+    if (batch_.size() >= options_.max_batch_bytes) return Seal();
+    if (!seal_posted_) {
+      seal_posted_ = true;
+      asio::post(executor_, [self = shared_from_this()] {
+        self->seal_posted_ = false;
+        self->Seal();
+      });
+    }
+  }
+
+  // Takes no more calls and closes once the calls in flight are answered.
+  void Retire() {
+    retired_ = true;
+    if (pending_.empty()) Close();
+  }
+
+  // Closes now; callbacks of calls in flight are dropped.
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    ++generation_;
+    SetUp(false);
+    pending_.clear();
+    expiry_.clear();
+    timer_.cancel();
+    expiry_timer_.cancel();
+    boost::system::error_code ec;
+    socket_.close(ec);
+  }
+
+ private:
+  std::string Name() const {
+    return absl::StrCat(endpoint_.address().to_string(), ":", endpoint_.port());
+  }
+
+  void SetUp(bool up) {
+    if (up == up_) return;
+    up_ = up;
+    *up_count_ += up ? 1 : -1;
+    if (gauge_) up ? gauge_->Increment() : gauge_->Decrement();
+  }
+
+  // Frames the batch and hands it to the writer.
+  void Seal() {
+    if (batch_.size() <= kRouteLinkFrameHeaderBytes || !up_) return;
+    const auto n = static_cast<std::uint32_t>(batch_.size() - kRouteLinkFrameHeaderBytes);
+    batch_[0] = static_cast<char>(n >> 24);
+    batch_[1] = static_cast<char>(n >> 16);
+    batch_[2] = static_cast<char>(n >> 8);
+    batch_[3] = static_cast<char>(n);
+    if (out_.empty()) {
+      out_.swap(batch_);
+    } else {
+      out_.append(batch_);
+    }
+    batch_.clear();
+    Write();
+  }
+
+  void Write() {
+    if (writing_ || out_.empty() || !up_) return;
+    writing_ = true;
+    sending_.swap(out_);
+    out_.clear();
+    asio::async_write(socket_, asio::buffer(sending_),
+                      [self = shared_from_this(), generation = generation_](
+                          boost::system::error_code ec, std::size_t) {
+                        if (generation != self->generation_) return;
+                        self->writing_ = false;
+                        self->sending_.clear();
+                        if (ec) return self->Broken(ec.message());
+                        self->Write();
+                      });
+  }
+
+  void Read() {
+    if (in_.size() - used_ < kReadBytes / 2)
+      in_.resize(std::max(in_.size() * 2, used_ + kReadBytes));
+    socket_.async_read_some(asio::buffer(in_.data() + used_, in_.size() - used_),
+                            [self = shared_from_this(), generation = generation_](
+                                boost::system::error_code ec, std::size_t n) {
+                              if (generation != self->generation_) return;
+                              if (ec) {
+                                return self->Broken(ec == asio::error::eof
+                                                        ? "decision closed the connection"
+                                                        : ec.message());
+                              }
+                              self->used_ += n;
+                              if (!self->Deliver()) return;
+                              self->Read();
+                            });
+  }
+
+  // Answers every call whose result has arrived; false when the connection broke.
+  bool Deliver() {
+    std::size_t offset = 0;
+    for (;;) {
+      std::string_view payload;
+      std::size_t frame_bytes = 0;
+      RouteLinkFrameState state =
+          NextRouteLinkFrame(std::string_view(in_.data() + offset, used_ - offset),
+                             kRouteLinkMaxFrameBytes, &payload, &frame_bytes);
+      if (state == RouteLinkFrameState::kIncomplete) break;
+      if (state == RouteLinkFrameState::kTooLarge ||
+          !answers_.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+        Broken("decision sent a malformed frame");
+        return false;
+      }
+      offset += frame_bytes;
+      for (v1::RouteResult& result : *answers_.mutable_results()) {
+        auto it = pending_.find(result.id());
+        if (it == pending_.end()) continue;  // expired meanwhile
+        RouteLinkClient::Callback done = std::move(it->second);
+        pending_.erase(it);
+        if (result.status_code() == 0) {
+          done(std::move(*result.mutable_response()));
+        } else {
+          done(RouteResultStatus(result));
+        }
+      }
+    }
+    if (offset > 0) {
+      std::memmove(in_.data(), in_.data() + offset, used_ - offset);
+      used_ -= offset;
+    }
+    if (used_ >= kRouteLinkFrameHeaderBytes) {  // make room for a long frame in one piece
+      const auto* p = reinterpret_cast<const unsigned char*>(in_.data());
+      const std::size_t need =
+          kRouteLinkFrameHeaderBytes +
+          ((std::size_t{p[0]} << 24) | (std::size_t{p[1]} << 16) | (std::size_t{p[2]} << 8) | p[3]);
+      if (need <= kRouteLinkMaxFrameBytes && in_.size() < need) in_.resize(need + kReadBytes);
+    }
+    if (retired_ && pending_.empty()) Close();
+    return true;
+  }
+
+  void ArmExpiry() {
+    if (expiry_armed_ || expiry_.empty()) return;
+    expiry_armed_ = true;
+    expiry_timer_.expires_at(expiry_.front().first);
+    expiry_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      self->expiry_armed_ = false;
+      if (ec || self->closed_) return;
+      self->Expire();
+    });
+  }
+
+  // Fails the calls past their deadline. Calls answered meanwhile leave the queue here too.
+  void Expire() {
+    const Clock::time_point now = Clock::now();
+    while (!expiry_.empty()) {
+      auto [deadline, id] = expiry_.front();
+      auto it = pending_.find(id);
+      if (it != pending_.end() && deadline > now) break;
+      expiry_.pop_front();
+      if (it == pending_.end()) continue;
+      RouteLinkClient::Callback done = std::move(it->second);
+      pending_.erase(it);
+      done(absl::DeadlineExceededError(
+          absl::StrCat("decision at ", Name(), " did not answer on the route link in time")));
+    }
+    if (retired_ && pending_.empty()) return Close();
+    ArmExpiry();
+  }
+
+  // The connection failed: its calls fail as link failures and it reconnects after back-off.
+  void Broken(const std::string& reason) {
+    const bool was_up = up_;
+    ++generation_;
+    SetUp(false);
+    boost::system::error_code ec;
+    socket_.close(ec);
+    writing_ = false;
+    sending_.clear();
+    out_.clear();
+    batch_.clear();
+    used_ = 0;
+    const std::size_t failed = pending_.size();
+    absl::flat_hash_map<std::uint64_t, RouteLinkClient::Callback> calls;
+    calls.swap(pending_);
+    expiry_.clear();
+    const absl::Status status =
+        LinkFailure(absl::StrCat("route link to decision at ", Name(), " broke: ", reason));
+    for (auto& [id, done] : calls) done(status);
+    if (was_up || failed > 0) {
+      spdlog::warn("route_link_broken endpoint={} error=\"{}\" calls_failed={}", Name(), reason,
+                   failed);
+    } else {
+      spdlog::debug("route_link_connect_failed endpoint={} error=\"{}\"", Name(), reason);
+    }
+    if (closed_ || retired_) return Close();
+    timer_.expires_after(backoff_);
+    backoff_ = std::min(backoff_ * 2, options_.max_backoff);
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code wait_ec) {
+      if (!wait_ec && !self->closed_) self->Connect();
+    });
+  }
+
+  asio::any_io_executor executor_;
+  const tcp::endpoint endpoint_;
+  const RouteLinkClientOptions options_;
+  prometheus::Gauge* const gauge_;
+  const std::shared_ptr<int> up_count_;  // connections up, shared with the client
+  tcp::socket socket_;
+  asio::steady_timer timer_;  // connect timeout, then reconnect back-off
+  asio::steady_timer expiry_timer_;
+  // Bumped whenever the socket is replaced or closed: handlers of an older one do nothing.
+  std::uint64_t generation_ = 0;
+  bool up_ = false;
+  bool retired_ = false;
+  bool closed_ = false;
+  std::chrono::milliseconds backoff_ = kFirstBackoff;
+
+  absl::flat_hash_map<std::uint64_t, RouteLinkClient::Callback> pending_;
+  std::deque<std::pair<Clock::time_point, std::uint64_t>> expiry_;  // in sending order
+  bool expiry_armed_ = false;
+
+  std::string batch_;  // the frame being built
+  bool seal_posted_ = false;
+  std::string out_;      // framed bytes waiting for the write in flight
+  std::string sending_;  // the write in flight
+  bool writing_ = false;
+
+  std::string in_;
+  std::size_t used_ = 0;
+  v1::RouteStreamResponse answers_;
+};
+
+struct RouteLinkClient::Shared : std::enable_shared_from_this<Shared> {
+  Shared(asio::any_io_executor executor, RouteLinkClientOptions options, prometheus::Gauge* gauge)
+      : executor(executor),
+        options(std::move(options)),
+        gauge(gauge),
+        resolver(executor),
+        resolve_timer(executor) {}
+
+  void Resolve() {
+    resolver.async_resolve(
+        host, port,
+        [self = shared_from_this()](boost::system::error_code ec,
+                                    const tcp::resolver::results_type& results) {
+          if (self->stopped) return;
+          if (ec) {
+            if (!self->resolve_failing) {
+              spdlog::warn("route_link_resolve_failed target={} error=\"{}\"", self->options.target,
+                           ec.message());
+            }
+            self->resolve_failing = true;
+          } else {
+            self->resolve_failing = false;
+            self->Follow(results);
+          }
+          self->resolve_timer.expires_after(self->options.resolve_interval);
+          self->resolve_timer.async_wait([self](boost::system::error_code wait_ec) {
+            if (!wait_ec && !self->stopped) self->Resolve();
+          });
+        });
+  }
+
+  // Connects to addresses that appeared and retires connections to those that went.
+  void Follow(const tcp::resolver::results_type& results) {
+    std::vector<tcp::endpoint> seen;
+    for (const auto& entry : results) {
+      if (std::find(seen.begin(), seen.end(), entry.endpoint()) == seen.end()) {
+        seen.push_back(entry.endpoint());
+      }
+    }
+    std::vector<std::shared_ptr<Connection>> kept;
+    for (auto& connection : connections) {
+      if (std::find(seen.begin(), seen.end(), connection->endpoint()) == seen.end()) {
+        spdlog::info("route_link_retired endpoint={}:{}",
+                     connection->endpoint().address().to_string(), connection->endpoint().port());
+        connection->Retire();
+      } else {
+        kept.push_back(std::move(connection));
+      }
+    }
+    for (const tcp::endpoint& endpoint : seen) {
+      auto known = std::find_if(kept.begin(), kept.end(),
+                                [&](const auto& c) { return c->endpoint() == endpoint; });
+      if (known != kept.end()) continue;
+      kept.push_back(std::make_shared<Connection>(executor, endpoint, options, gauge, up));
+      kept.back()->Connect();
+    }
+    connections = std::move(kept);
+  }
+
+  void Stop() {
+    stopped = true;
+    resolve_timer.cancel();
+    resolver.cancel();
+    for (auto& connection : connections) connection->Close();
+    connections.clear();
+  }
+
+  asio::any_io_executor executor;
+  const RouteLinkClientOptions options;
+  prometheus::Gauge* const gauge;
+  std::string host;
+  std::string port;
+  tcp::resolver resolver;
+  asio::steady_timer resolve_timer;
+  std::vector<std::shared_ptr<Connection>> connections;
+  std::size_t next = 0;
+  std::uint64_t next_id = 1;
+  std::shared_ptr<int> up = std::make_shared<int>(0);
+  bool stopped = false;
+  bool resolve_failing = false;
+};
+
+RouteLinkClient::RouteLinkClient(asio::any_io_executor executor, RouteLinkClientOptions options,
+                                 prometheus::Gauge* connections)
+    : shared_(std::make_shared<Shared>(executor, std::move(options), connections)) {
+  std::string_view target = shared_->options.target;
+  if (target.starts_with("dns:///")) target.remove_prefix(7);
+  const std::size_t colon = target.rfind(':');
+  shared_->host = std::string(target.substr(0, colon == std::string_view::npos ? 0 : colon));
+  shared_->port =
+      colon == std::string_view::npos ? std::string() : std::string(target.substr(colon + 1));
+  if (shared_->host.size() > 2 && shared_->host.front() == '[' && shared_->host.back() == ']') {
+    shared_->host = shared_->host.substr(1, shared_->host.size() - 2);
+  }
+  // The first resolve runs on the event loop, like everything else of the link.
+  asio::post(executor, [shared = shared_] {
+    if (!shared->stopped) shared->Resolve();
+  });
+}
+
+RouteLinkClient::~RouteLinkClient() { shared_->Stop(); }
+
+bool RouteLinkClient::ready() const { return *shared_->up > 0; }
+
+void RouteLinkClient::Route(const v1::RouteRequestRequest& request, Clock::time_point deadline,
+                            Callback done) {
+  Shared& s = *shared_;
+  const std::size_t n = s.connections.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    Connection& connection = *s.connections[(s.next + i) % n];
+    if (!connection.up()) continue;
+    s.next = (s.next + i + 1) % n;
+    connection.Send(s.next_id++, request, deadline, std::move(done));
+    return;
+  }
+  done(LinkFailure(absl::StrCat("no route link connection to ", s.options.target, " is up")));
+}
+
+}  // namespace llmrouter::gateway
