@@ -54,8 +54,9 @@ absl::Status HttpServer::Start() {
   port_ = acceptor_->local_endpoint().port();
   asio::co_spawn(*contexts_[0], Accept(), asio::detached);
   for (auto& ctx : contexts_) {
-    threads_.emplace_back([c = ctx.get()] {
+    threads_.emplace_back([this, c = ctx.get()] {
       auto guard = asio::make_work_guard(*c);
+      if (options_.on_thread_start) options_.on_thread_start(*c);
       c->run();
     });
   }

@@ -57,6 +57,9 @@ struct HttpServerOptions {
   // Called on the connection's worker thread each time one of the timeouts above cuts a
   // connection; may be empty.
   std::function<void(ClientTimeout)> on_client_timeout;
+  // Called on each worker thread, with its io_context, before it serves anything: where
+  // per-thread state (connection pools, the decision link) is set up; may be empty.
+  std::function<void(boost::asio::io_context&)> on_thread_start;
   std::string server_header = "llm-router";
 };
 

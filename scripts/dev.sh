@@ -17,7 +17,7 @@ if [[ ! -s "$state/admin.token" ]]; then
   head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$state/admin.token"
   chmod 600 "$state/admin.token"
 fi
-for port in 8080 8101 8102 8103 50051 50061 9451 9461 9480; do
+for port in 8080 8101 8102 8103 50051 50053 50061 9451 9461 9480; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "dev: port $port is already in use; stop whatever holds it (an earlier dev.sh?)" >&2
     exit 1
@@ -65,9 +65,11 @@ wait_ready "$state/inventory.ready"
 start decision "$build/services/decision/decision" --host=127.0.0.1 --grpc_port=50051 \
   --metrics_port=9451 --db="$state/decision.db" --policy_file="$examples/policy.yaml" \
   --inventory_target=127.0.0.1:50061 --admin_token_file="$state/admin.token" \
-  --ready_file="$state/decision.ready"
+  --route_link_port=50053 --ready_file="$state/decision.ready"
+# Routing calls go over decision's route link (plain TCP on :50053), gRPC when it cannot carry them.
 start gateway "$build/services/gateway/gateway" --host=127.0.0.1 --http_port=8080 \
-  --metrics_port=9480 --decision_target=127.0.0.1:50051 --ready_file="$state/gateway.ready"
+  --metrics_port=9480 --decision_target=127.0.0.1:50051 \
+  --decision_link_target=127.0.0.1:50053 --ready_file="$state/gateway.ready"
 for f in llama-a llama-b qwen-a decision gateway; do wait_ready "$state/$f.ready"; done
 
 cat <<MSG
@@ -75,7 +77,7 @@ cat <<MSG
 llm-router is running (logs in .state/logs/, policies in .state/decision.db).
 
   gateway    http://localhost:8080   (OpenAI-compatible; metrics on :9480/metrics)
-  decision   localhost:50051 gRPC    (metrics on :9451/metrics)
+  decision   localhost:50051 gRPC    (route link on :50053; metrics on :9451/metrics)
   inventory  localhost:50061 gRPC    (metrics on :9461/metrics)
   backends   fake-llm on :8101, :8102 (llama-3.1-8b-instruct), :8103 (qwen2.5-72b-instruct)
 

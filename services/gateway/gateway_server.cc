@@ -1,6 +1,7 @@
 #include "services/gateway/gateway_server.h"
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <optional>
 #include <string>
@@ -90,9 +91,15 @@ bool Authenticate(const ApiKeyStore& keys, HttpRequest& request) {
   return true;
 }
 
-// The HTTP server's options, with connections cut by a client timeout counted in `metrics`.
-HttpServerOptions CountClientTimeouts(HttpServerOptions http, GatewayMetrics& metrics) {
+// The HTTP server's options, with connections cut by a client timeout counted in `metrics` and
+// each worker thread's proxy state set up before it serves (so the decision link connects at
+// start, not at the first request).
+HttpServerOptions WithGatewayHooks(HttpServerOptions http, GatewayMetrics& metrics,
+                                   InferenceProxy& proxy) {
   http.on_client_timeout = [&metrics](ClientTimeout timeout) { metrics.ClientTimedOut(timeout); };
+  http.on_thread_start = [&proxy](asio::io_context& context) {
+    proxy.StartWorker(context.get_executor());
+  };
   return http;
 }
 
@@ -104,7 +111,7 @@ GatewayServer::GatewayServer(GatewayServerOptions options, DecisionClient& decis
       decision_(std::make_shared<InFlightDecisions>(decision)),
       metrics_(metrics),
       proxy_(options_.proxy, *decision_, metrics),
-      http_(CountClientTimeouts(options_.http, metrics),
+      http_(WithGatewayHooks(options_.http, metrics, proxy_),
             [this](beast::tcp_stream& stream, HttpRequest& request) {
               return Handle(stream, request);
             }) {}

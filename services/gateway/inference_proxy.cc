@@ -174,16 +174,18 @@ InferenceProxy::InferenceProxy(InferenceProxyOptions options, DecisionClient& de
 
 // HttpServer runs each io_context on one thread of its own, so a thread's worker state serves
 // exactly one io_context, and the coroutine always resumes on the thread that started it.
-InferenceProxy::Worker& InferenceProxy::LocalWorker(beast::tcp_stream& client) {
+InferenceProxy::Worker& InferenceProxy::LocalWorker(const asio::any_io_executor& executor) {
   thread_local std::unique_ptr<Worker> worker;
-  if (!worker) worker = std::make_unique<Worker>(client.get_executor(), options_, metrics_);
+  if (!worker) worker = std::make_unique<Worker>(executor, options_, metrics_);
   return *worker;
 }
+
+void InferenceProxy::StartWorker(asio::any_io_executor executor) { LocalWorker(executor); }
 
 asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, HttpRequest& request,
                                                     v1::RequestKind kind, bool keep_alive) {
   const auto request_start = std::chrono::steady_clock::now();
-  Worker& worker = LocalWorker(client);
+  Worker& worker = LocalWorker(client.get_executor());
   absl::StatusOr<InspectedRequest> inspected = worker.inspector.Inspect(request.body());
   if (!inspected.ok()) {
     co_return co_await WriteError(client, request, keep_alive, 400,
@@ -206,15 +208,6 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
     ask_grpc = !decision.ok() && IsRouteLinkFailure(decision.status());
   }
   if (ask_grpc) {
-    // No link, or one that could not carry the call: gRPC, within what is left of the deadline.
-    if (worker.link) metrics_.DecisionLinkFallback();
-    decision = co_await AsyncRoute(decision_, *std::move(route),
-                                   std::chrono::system_clock::now() + options_.decision_timeout -
-                                       (std::chrono::steady_clock::now() - decision_start),
-                                   asio::use_awaitable);
-  }
-  if (!decision.ok() && decision.status().code() == absl::StatusCode::kUnavailable &&
-      (!worker.link || IsRouteLinkFailure(decision.status()) || !worker.link->ready())) {
     // No link, or one that could not carry the call: gRPC, within what is left of the deadline.
     if (worker.link) metrics_.DecisionLinkFallback();
     decision = co_await AsyncRoute(decision_, *std::move(route),

@@ -9,6 +9,7 @@
 #include <utility>
 // clang-format on
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
@@ -70,6 +71,10 @@ class InferenceProxy {
  public:
   InferenceProxy(InferenceProxyOptions options, DecisionClient& decision, GatewayMetrics& metrics);
 
+  // Sets up the calling thread's worker state (connection pool, decision link) for the event
+  // loop of `executor`, which that thread runs; Serve() does it on first use otherwise.
+  void StartWorker(boost::asio::any_io_executor executor);
+
   // Serves one request that arrived on `client`; `keep_alive` is what the response may
   // promise. Must run on the thread of the io_context that `client` belongs to.
   boost::asio::awaitable<ProxyOutcome> Serve(boost::beast::tcp_stream& client, HttpRequest& request,
@@ -89,7 +94,7 @@ class InferenceProxy {
     std::chrono::steady_clock::time_point start;
   };
 
-  Worker& LocalWorker(boost::beast::tcp_stream& client);
+  Worker& LocalWorker(const boost::asio::any_io_executor& executor);
   // Reports one attempt to inventory and, when the backend reported usage, counts its tokens.
   void RecordOutcome(const Attempt& attempt, int http_status, std::string_view error,
                      const TokenUsage& usage, double ttft_seconds);

@@ -3,8 +3,10 @@
 
 Every workload container has liveness and readiness probes (native gRPC for decision and
 inventory, HTTP for the gateway) and the hardened security settings; selectors match the pod
-labels; Services select pods that exist; names fit in 63 characters; the gRPC clients target
-the headless Services with dns:///. Prints every problem and exits 1 when there is one.
+labels; Services and NetworkPolicies select pods that exist and name ports those pods have;
+names fit in 63 characters; the gRPC clients target the headless Services with dns:///; the
+plaintext route link is never combined with mTLS. Prints every problem and exits 1 when there is
+one.
 """
 import sys
 
@@ -80,6 +82,7 @@ def main(path):
         print(f"{path}: no manifests")
         return 1
     pods_labels = []  # (namespace, labels) of every pod template
+    pods_ports = []  # (namespace, labels, names of its container ports) of every pod template
     names = {}
     for doc in docs:
         kind, meta = doc["kind"], doc["metadata"]
@@ -126,6 +129,16 @@ def main(path):
             for flag in ("--decision_target=", "--inventory_target="):
                 if flag in args and f"{flag}dns:///" not in args:
                     problem(doc, f"{flag} is not a dns:/// target")
+            # The route link is plaintext host:port (no gRPC target syntax), never with mTLS.
+            if "--decision_link_target=dns:" in args:
+                problem(doc, "--decision_link_target is host:port, not a gRPC dns: target")
+            if "--tls_cert_file=" in args:
+                for flag in ("--route_link_port=", "--decision_link_target="):
+                    if flag in args:
+                        problem(doc, f"{flag} (plaintext) with mTLS: the service refuses it")
+            pods_ports.append((meta.get("namespace"), template_labels,
+                               {p.get("name") for c in pod.get("containers", [])
+                                for p in c.get("ports", []) if p.get("name")}))
         if kind == "Pod":  # helm test hook: security settings, no probes needed
             pod = doc["spec"]
             for c in pod["containers"]:
@@ -145,6 +158,20 @@ def main(path):
             if not any(ns == meta.get("namespace") and all(l.get(k) == v for k, v in sel.items())
                        for ns, l in pods_labels):
                 problem(doc, f"selector {sel} matches no pod of the release")
+            # A named port must be a container port of the pods selected.
+            if kind == "Service":
+                named = [p["targetPort"] for p in doc["spec"].get("ports", [])
+                         if isinstance(p.get("targetPort"), str)]
+            elif kind == "NetworkPolicy":
+                named = [p["port"] for rule in doc["spec"].get("ingress") or []
+                         for p in rule.get("ports") or [] if isinstance(p.get("port"), str)]
+            else:
+                named = []
+            for port in named:
+                if not any(ns == meta.get("namespace") and port in port_names
+                           and all(l.get(k) == v for k, v in sel.items())
+                           for ns, l, port_names in pods_ports):
+                    problem(doc, f"port {port!r} is no container port of the pods it selects")
         if kind == "HorizontalPodAutoscaler":
             ref = doc["spec"]["scaleTargetRef"]
             if (ref["kind"], meta.get("namespace"), ref["name"]) not in names:

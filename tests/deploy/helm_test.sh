@@ -110,6 +110,52 @@ expect_not external-policies-values.yaml "no Secret with an existing Secret" 'ki
 expect external-policies-values.yaml "external policy ConfigMap mounted" 'name: llm-router-policies'
 expect external-policies-values.yaml "external policy key used" 'policy_file=/etc/llm-router/policy/bundle.yaml'
 
+# The route link: on by default (plaintext), off whenever mTLS is on or it is switched off.
+service_port() {  # service_port <file> <Service name> <port name> <port>: the Service has it
+  python3 - "$out/$1" "$2" "$3" "$4" <<'PY'
+import sys, yaml
+path, service, name, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+docs = [d for d in yaml.safe_load_all(open(path)) if d]
+ports = [p for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == service
+         for p in d["spec"].get("ports", [])]
+sys.exit(0 if any(p.get("name") == name and p.get("port") == port and p.get("targetPort") == name
+                  for p in ports) else 1)
+PY
+}
+if service_port defaults.yaml llm-router-decision-headless route-link 50053; then
+  ok "decision headless Service has the route-link port"
+else
+  fail "decision headless Service lacks port route-link 50053 -> route-link"
+fi
+expect defaults.yaml "decision serves the route link" 'route_link_port=50053'
+expect defaults.yaml "decision's route-link container port" 'containerPort: 50053'
+expect defaults.yaml "gateway routes over the link to the decision headless Service" \
+  'decision_link_target=llm-router-decision-headless\.llm\.svc\.cluster\.local:50053$'
+expect defaults.yaml "gateway keeps gRPC as the route link's fallback" 'decision_target=dns:///'
+expect minimal-values.yaml "route link in the minimal install" 'decision_link_target='
+render_checked() {  # render_checked <label> <helm template args...>: renders and passes checks
+  local label=$1
+  shift
+  if render "$out/$label.yaml" llm-router --namespace llm "$@" &&
+    python3 "$check" "$out/$label.yaml" "${external[@]}"; then
+    ok "helm template and manifest checks ($label)"
+  else
+    cat "$out/$label.yaml.err"
+    fail "helm template or manifest checks ($label)"
+    rm -f "$out/$label.yaml"  # so that no expect_not passes on it
+  fi
+}
+render_checked link-netpol --set networkPolicy.enabled=true
+expect link-netpol.yaml "NetworkPolicy lets the gateway reach the route link" 'port: route-link'
+render_checked link-mtls --set mtls.enabled=true --set mtls.existingSecret=llm-router-mtls \
+  --set networkPolicy.enabled=true
+render_checked link-off --set decision.routeLink.enabled=false --set networkPolicy.enabled=true
+for f in link-mtls.yaml link-off.yaml production-values.yaml external-policies-values.yaml; do
+  expect_not $f "no --route_link_port (${f%.yaml})" 'route_link'
+  expect_not $f "no --decision_link_target (${f%.yaml})" 'decision_link_target'
+  expect_not $f "no route-link port in Services, containers or policies (${f%.yaml})" 'route-link'
+done
+
 # NOTES.txt renders for every scenario (helm template skips it; render it as a template here).
 notes_chart="$out/notes-chart"
 cp -r "$chart" "$notes_chart"
@@ -153,6 +199,10 @@ refuse "grace period shorter than the shutdown delay plus the drain" 'must cover
   --set gateway.terminationGracePeriodSeconds=30 --set gateway.shutdownDelayMs=15000 \
   --set gateway.shutdownGraceMs=20000
 refuse "mTLS without a certificate source" 'mtls.existingSecret' --set mtls.enabled=true
+refuse "route link on decision's gRPC port" 'decision.ports.routeLink' \
+  --set decision.ports.routeLink=50051
+refuse "misspelt key decision.routeLink.enable" 'enable is not allowed' \
+  --set decision.routeLink.enable=false
 refuse "API key without key or digest" 'apiKeys' --set 'secrets.apiKeys[0].tenant=t'
 refuse "HPA without a target" 'needs targetCPU' --set gateway.autoscaling.enabled=true \
   --set gateway.autoscaling.targetCPUUtilizationPercentage=null

@@ -61,18 +61,33 @@ class EndToEndTest : public ::testing::Test {
                         "--active_health_checks=false"})
                      .release();
     ASSERT_TRUE(inventory_);
-    decision_ =
-        start("decision", "services/decision/decision",
-              {"--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1",
-               "--db=" + *dir_ + "/decision.db", "--policy_file=" + *dir_ + "/policy.yaml",
-               absl::StrCat("--inventory_target=127.0.0.1:", inventory_->port("grpc_port"))})
-            .release();
+    decision_ = start("decision", "services/decision/decision",
+                      {"--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1",
+                       "--db=" + *dir_ + "/decision.db", "--policy_file=" + *dir_ + "/policy.yaml",
+                       absl::StrCat("--inventory_target=127.0.0.1:", inventory_->port("grpc_port")),
+                       "--route_link_port=0"})
+                    .release();
     ASSERT_TRUE(decision_);
     gateway_ = start("gateway", "services/gateway/gateway",
                      {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
                       absl::StrCat("--decision_target=127.0.0.1:", decision_->port("grpc_port"))})
                    .release();
     ASSERT_TRUE(gateway_);
+    // The same over the route link, and with a link whose port nothing listens on.
+    link_gateway_ =
+        start(
+            "gateway-link", "services/gateway/gateway",
+            {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
+             absl::StrCat("--decision_target=127.0.0.1:", decision_->port("grpc_port")),
+             absl::StrCat("--decision_link_target=127.0.0.1:", decision_->port("route_link_port"))})
+            .release();
+    dead_link_gateway_ =
+        start("gateway-dead-link", "services/gateway/gateway",
+              {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
+               absl::StrCat("--decision_target=127.0.0.1:", decision_->port("grpc_port")),
+               absl::StrCat("--decision_link_target=127.0.0.1:", ClosedLoopbackPort())})
+            .release();
+    ASSERT_TRUE(link_gateway_ && dead_link_gateway_);
     // Decision routes once its first inventory snapshot has arrived.
     for (int i = 0; i < 500; ++i) {
       if (Chat(kLarge, false).status == 200) break;
@@ -81,6 +96,8 @@ class EndToEndTest : public ::testing::Test {
   }
 
   static void TearDownTestSuite() {
+    delete dead_link_gateway_;
+    delete link_gateway_;
     delete gateway_;
     delete decision_;
     delete inventory_;
@@ -88,11 +105,19 @@ class EndToEndTest : public ::testing::Test {
     delete large_;
   }
 
-  static HttpResult Chat(const std::string& model, bool stream) {
+  static HttpResult Chat(const std::string& model, bool stream, ServiceProcess* gateway = nullptr) {
     std::string body =
         absl::StrCat(R"({"model":")", model, R"(","messages":[{"role":"user","content":"Say hi"}])",
                      stream ? R"(,"stream":true})" : "}");
-    return HttpCall(gateway_->port("http_port"), "POST", "/v1/chat/completions", body);
+    return HttpCall((gateway ? gateway : gateway_)->port("http_port"), "POST",
+                    "/v1/chat/completions", body);
+  }
+
+  // The value of an unlabelled series on `p`'s /metrics; -1 when it is missing.
+  static double Scrape(ServiceProcess* p, const std::string& series) {
+    std::string text = HttpCall(p->port("metrics_port"), "GET", "/metrics").body;
+    std::size_t at = text.find("\n" + series + " ");
+    return at == std::string::npos ? -1 : std::stod(text.substr(at + series.size() + 2));
   }
 
   static std::string* dir_;
@@ -101,6 +126,8 @@ class EndToEndTest : public ::testing::Test {
   static ServiceProcess* inventory_;
   static ServiceProcess* decision_;
   static ServiceProcess* gateway_;
+  static ServiceProcess* link_gateway_;
+  static ServiceProcess* dead_link_gateway_;
 };
 
 std::string* EndToEndTest::dir_;
@@ -109,6 +136,8 @@ ServiceProcess* EndToEndTest::large_;
 ServiceProcess* EndToEndTest::inventory_;
 ServiceProcess* EndToEndTest::decision_;
 ServiceProcess* EndToEndTest::gateway_;
+ServiceProcess* EndToEndTest::link_gateway_;
+ServiceProcess* EndToEndTest::dead_link_gateway_;
 
 TEST_F(EndToEndTest, JsonRequestsReachTheBackendOfEachModel) {
   for (const auto& [model, backend, endpoint] :
@@ -200,6 +229,36 @@ TEST_F(EndToEndTest, EveryServiceServesPrometheusMetrics) {
   // The gateway routes over RouteStream calls (one per slot used so far), not unary calls.
   EXPECT_THAT(HttpCall(decision_->port("metrics_port"), "GET", "/metrics").body,
               ::testing::ContainsRegex("llmrouter_decision_route_streams_open [1-9]"));
+}
+
+TEST_F(EndToEndTest, TheRouteLinkCarriesEveryDecisionOnceItIsUp) {
+  for (int i = 0;
+       i < 500 && Scrape(link_gateway_, "llmrouter_gateway_decision_link_connections") < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(Scrape(link_gateway_, "llmrouter_gateway_decision_link_connections"), 1);
+  EXPECT_GE(Scrape(decision_, "llmrouter_decision_route_link_connections"), 1);
+  const double fallbacks = Scrape(link_gateway_, "llmrouter_gateway_decision_link_fallbacks_total");
+  for (int i = 0; i < 10; ++i) {
+    HttpResult r = Chat("large", i % 2 == 1, link_gateway_);
+    ASSERT_EQ(r.status, 200) << r.body << r.error;
+    EXPECT_EQ(r.header("x-fake-llm-backend"), "large-backend");
+    EXPECT_EQ(r.header("x-router-model"), kLarge);
+    EXPECT_THAT(r.header("x-router-decision-id"), ::testing::Not(::testing::IsEmpty()));
+  }
+  // Decision's own errors travel the link too.
+  HttpResult unknown = Chat("no-such-model", false, link_gateway_);
+  EXPECT_EQ(unknown.status, 404) << unknown.body;
+  EXPECT_THAT(unknown.body, HasSubstr("model_not_found"));
+  EXPECT_EQ(Scrape(link_gateway_, "llmrouter_gateway_decision_link_fallbacks_total"), fallbacks);
+}
+
+TEST_F(EndToEndTest, ALinkThatCannotConnectLeavesRoutingToGrpc) {
+  HttpResult r = Chat(kLarge, false, dead_link_gateway_);
+  ASSERT_EQ(r.status, 200) << r.body << r.error;
+  EXPECT_EQ(r.header("x-fake-llm-backend"), "large-backend");
+  EXPECT_EQ(Scrape(dead_link_gateway_, "llmrouter_gateway_decision_link_connections"), 0);
+  EXPECT_GE(Scrape(dead_link_gateway_, "llmrouter_gateway_decision_link_fallbacks_total"), 1);
 }
 
 }  // namespace

@@ -40,6 +40,14 @@ std::unique_ptr<ServiceProcess> StartFailSafeGateway(const std::string& dir,
   return StartGatewayWithoutDecision(dir, std::move(extra));
 }
 
+// The gateway's llmrouter_gateway_decision_link_fallbacks_total; -1 when missing.
+double LinkFallbacks(const ServiceProcess& gateway) {
+  const std::string series = "\nllmrouter_gateway_decision_link_fallbacks_total ";
+  std::string text = HttpCall(gateway.port("metrics_port"), "GET", "/metrics").body;
+  std::size_t at = text.find(series);
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + series.size()));
+}
+
 HttpResult Chat(int port, bool stream) {
   std::string body =
       absl::StrCat(R"({"model":")", kModel, R"(","messages":[{"role":"user","content":"Say hi"}])",
@@ -70,12 +78,13 @@ TEST(GatewayReliabilityTest, DecisionStoppedMeansFailSafeRoutingCountedInMetrics
   ASSERT_TRUE(decision);
   std::ofstream(dir + "/failsafe.txt")
       << absl::StrCat("# static routes\n", kModel, "=127.0.0.1:", fake->port("http_port"), "\n");
-  auto gateway =
-      StartService(dir, "gateway", "services/gateway/gateway",
-                   {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
-                    absl::StrCat("--decision_target=127.0.0.1:", decision->port("grpc_port")),
-                    "--decision_timeout_ms=200", "--failsafe_file=" + dir + "/failsafe.txt",
-                    absl::StrCat("--inventory_target=127.0.0.1:", inventory->port("grpc_port"))});
+  auto gateway = StartService(
+      dir, "gateway", "services/gateway/gateway",
+      {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
+       absl::StrCat("--decision_target=127.0.0.1:", decision->port("grpc_port")),
+       absl::StrCat("--decision_link_target=127.0.0.1:", decision->port("route_link_port")),
+       "--decision_timeout_ms=200", "--failsafe_file=" + dir + "/failsafe.txt",
+       absl::StrCat("--inventory_target=127.0.0.1:", inventory->port("grpc_port"))});
   ASSERT_TRUE(gateway);
   const int port = gateway->port("http_port");
 
@@ -88,6 +97,7 @@ TEST(GatewayReliabilityTest, DecisionStoppedMeansFailSafeRoutingCountedInMetrics
   ASSERT_EQ(routed.status, 200) << routed.body;
   EXPECT_EQ(routed.header("x-router-endpoint"), "a");  // decision chose it
 
+  const double fallbacks_before = LinkFallbacks(*gateway);
   decision->Signal(SIGTERM);
   ASSERT_EQ(decision->Wait(10000), 0);
   for (int i = 0; i < 3; ++i) {
@@ -101,6 +111,9 @@ TEST(GatewayReliabilityTest, DecisionStoppedMeansFailSafeRoutingCountedInMetrics
   EXPECT_THAT(ready.body, HasSubstr("failsafe"));
   HttpResult metrics = HttpCall(gateway->port("metrics_port"), "GET", "/metrics");
   EXPECT_THAT(metrics.body, HasSubstr("llmrouter_gateway_failsafe_routes_total 3"));
+  // Routed over the route link while decision was up; then each request found the link down
+  // and asked gRPC once, which failed too.
+  EXPECT_EQ(LinkFallbacks(*gateway), fallbacks_before + 3);
 
   // Every answered request was reported to inventory, in batches off the request path.
   HttpResult reported;

@@ -38,7 +38,8 @@ std::unique_ptr<ServiceProcess> StartDecision(const std::string& dir,
   return StartService(dir, "decision", "services/decision/decision",
                       {"--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1",
                        "--db=" + dir + "/decision.db", "--policy_file=" + policy_file,
-                       absl::StrCat("--inventory_target=127.0.0.1:", inventory.port("grpc_port"))});
+                       absl::StrCat("--inventory_target=127.0.0.1:", inventory.port("grpc_port")),
+                       "--route_link_port=0"});
 }
 
 std::unique_ptr<ServiceProcess> StartGatewayWithoutDecision(const std::string& dir,

@@ -112,6 +112,14 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- if and .Values.secrets.apiKeysKey (or .Values.secrets.existingSecret (and (include "llm-router.createSecret" .) .Values.secrets.apiKeys)) }}true{{- end }}
 {{- end }}
 
+{{/*
+"true" when decision serves the route link and the gateways route over it: decision.routeLink is
+on and mTLS is off (the link is plaintext; with mTLS every routing call goes over gRPC).
+*/}}
+{{- define "llm-router.routeLink" -}}
+{{- if and .Values.decision.routeLink.enabled (not .Values.mtls.enabled) }}true{{- end }}
+{{- end }}
+
 {{/* mTLS: the Secret with tls.crt, tls.key and ca.crt. */}}
 {{- define "llm-router.mtlsSecret" -}}
 {{- if .Values.mtls.certManager.enabled }}
