@@ -4,8 +4,10 @@
 # through gateway -> decision -> fake-llm, in one run. gateway, decision and nginx are pinned to
 # CPU 0, wrk and fake-llm to CPU 1 (when the machine has two or more).
 #   scripts/bench.sh [duration_seconds=10]
-# Extra gateway flags: LLMROUTER_BENCH_GATEWAY_FLAGS="--threads=2". A second gateway with other
-# flags, measured in the same run (row "gateway-b"): LLMROUTER_BENCH_B_FLAGS="--decision_streams=0".
+# The gateway routes over decision's route link. Extra gateway flags:
+# LLMROUTER_BENCH_GATEWAY_FLAGS="--threads=2". A second gateway, without the link and with the
+# flags given, measured in the same run (row "gateway-b"): e.g. LLMROUTER_BENCH_B_FLAGS=
+# "--decision_streams=4" routes over gRPC streams, "--decision_streams=0" over unary calls.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${LLMROUTER_BUILD_DIR:-$here/build}"
@@ -49,13 +51,16 @@ pids+=($!)
 inv_port=$(ready_port "$work/inv.ready" grpc_port)
 "${pin_service[@]}" "$build/services/decision/decision" --host=127.0.0.1 --grpc_port=0 \
   --metrics_port=0 --db="$work/decision.db" --policy_file="$work/policy.yaml" \
-  --inventory_target="127.0.0.1:$inv_port" --ready_file="$work/dec.ready" >"$work/decision.log" 2>&1 &
+  --inventory_target="127.0.0.1:$inv_port" --route_link_port=0 --ready_file="$work/dec.ready" \
+  >"$work/decision.log" 2>&1 &
 pids+=($!)
 dec_pid=$!
 dec_port=$(ready_port "$work/dec.ready" grpc_port)
+link_port=$(ready_port "$work/dec.ready" route_link_port)
 "${pin_service[@]}" "$build/services/gateway/gateway" --host=127.0.0.1 --http_port=0 \
   --metrics_port=0 --decision_target="127.0.0.1:$dec_port" --inventory_target="127.0.0.1:$inv_port" \
-  --ready_file="$work/gw.ready" ${LLMROUTER_BENCH_GATEWAY_FLAGS:-} \
+  --decision_link_target="127.0.0.1:$link_port" --ready_file="$work/gw.ready" \
+  ${LLMROUTER_BENCH_GATEWAY_FLAGS:-} \
   >"$work/gateway.log" 2>&1 &
 pids+=($!)
 gw_pid=$!
