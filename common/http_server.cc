@@ -18,6 +18,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "common/http_wire.h"
 #include "common/openai_error.h"
 #include "spdlog/spdlog.h"
 
@@ -90,7 +91,7 @@ asio::awaitable<bool> WriteHttpResponse(
   res.body() = std::move(body);
   res.prepare_payload();
   beast::error_code ec;
-  co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+  co_await WriteHttpMessage(stream, res, ec);
   co_return !ec;
 }
 

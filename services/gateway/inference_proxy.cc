@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/http_wire.h"
 #include "common/logging.h"
 #include "common/openai_error.h"
 #include "services/gateway/route_request_builder.h"
@@ -353,7 +354,7 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
       response.body() = std::move(answer);
       response.prepare_payload();
       beast::error_code ec;
-      co_await http::async_write(client, response, asio::redirect_error(asio::use_awaitable, ec));
+      co_await WriteHttpMessage(client, response, ec);
       co_return ProxyOutcome{status, !ec && keep_alive};
     }
 

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/http_wire.h"
 
 namespace llmrouter::gateway {
 
@@ -78,7 +79,7 @@ asio::awaitable<AttemptResult> UpstreamExchange::Exchange(UpstreamRequest& reque
   beast::error_code ec;
   stream_->tcp().expires_after(timeout_);
   co_await stream_->Visit([&](auto& s) {
-    return http::async_write(s, request, asio::redirect_error(asio::use_awaitable, ec));
+    return WriteHttpMessage(s, request, ec);
   });
   if (!ec) {
     co_await stream_->Visit([&](auto& s) {
