@@ -1,5 +1,7 @@
 #include "services/gateway/outcome_reporter.h"
 
+#include <algorithm>
+
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
@@ -129,26 +131,30 @@ void OutcomeReporter::Report(v1::Outcome outcome) {
 
 void OutcomeReporter::Flush() {
   absl::MutexLock flush_lock(&flush_mu_);
-  for (;;) {
+  // The queue is taken whole, so that Report() never waits behind the batching below.
+  std::deque<v1::Outcome> pending;
+  {
+    absl::MutexLock lock(&mu_);
+    pending.swap(queue_);
+  }
+  while (!pending.empty()) {
     v1::ReportOutcomesRequest batch;
     batch.set_reporter(options_.reporter);
-    {
-      absl::MutexLock lock(&mu_);
-      while (!queue_.empty() &&
-             static_cast<std::size_t>(batch.outcomes_size()) < options_.max_batch) {
-        *batch.add_outcomes() = std::move(queue_.front());
-        queue_.pop_front();
-      }
+    const std::size_t n = std::min(pending.size(), options_.max_batch);
+    batch.mutable_outcomes()->Reserve(static_cast<int>(n));
+    for (std::size_t i = 0; i < n; ++i) {
+      batch.add_outcomes()->Swap(&pending.front());
+      pending.pop_front();
     }
-    if (batch.outcomes_size() == 0) return;
     absl::Status sent = sink_->Send(batch);
     if (sent.ok()) {
       sent_.Increment(batch.outcomes_size());
     } else {
-      dropped_failed_.Increment(batch.outcomes_size());
-      spdlog::warn("outcome_report_failed outcomes={} error=\"{}\"", batch.outcomes_size(),
-                   sent.message());
-      return;  // the rest waits for the next tick instead of piling calls on a failing sink
+      // The rest is dropped too instead of piling calls on a failing sink.
+      const std::size_t dropped = batch.outcomes_size() + pending.size();
+      dropped_failed_.Increment(static_cast<double>(dropped));
+      spdlog::warn("outcome_report_failed outcomes={} error=\"{}\"", dropped, sent.message());
+      return;
     }
   }
 }

@@ -67,10 +67,11 @@ asio::awaitable<AttemptResult> UpstreamExchange::Exchange(UpstreamRequest& reque
         : AttemptResult::kConnectError;
   }
   stream_ = std::move(connection->stream);
-  buffer_.clear();
+  beast::flat_buffer& buffer = stream_->read_buffer();
+  buffer.clear();
   // Beast reads at most the buffer's free capacity (512 bytes when empty): one read should take
   // a whole small answer, header and body.
-  buffer_.reserve(kFirstReadBytes);
+  buffer.reserve(kFirstReadBytes);
   parser_.emplace();
   // Not boost::none: Beast 1.74 compares content-length against an empty optional as larger.
   parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
@@ -83,14 +84,15 @@ asio::awaitable<AttemptResult> UpstreamExchange::Exchange(UpstreamRequest& reque
   });
   if (!ec) {
     co_await stream_->Visit([&](auto& s) {
-      return http::async_read_header(s, buffer_, *parser_,
+      return http::async_read_header(s, buffer, *parser_,
                                      asio::redirect_error(asio::use_awaitable, ec));
     });
   }
   if (ec) {
+    const bool nothing_read = buffer.size() == 0;
     stream_.reset();
     bool timed_out = ec == beast::error::timeout;
-    if (connection->reused && !timed_out && !parser_->got_some() && buffer_.size() == 0) {
+    if (connection->reused && !timed_out && !parser_->got_some() && nothing_read) {
       *stale = true;
       co_return AttemptResult::kReset;
     }
@@ -112,7 +114,7 @@ bool UpstreamExchange::streaming() const {
 }
 
 asio::awaitable<absl::StatusOr<std::string_view>> UpstreamExchange::ReadSome() {
-  if (!piece_) piece_ = std::make_unique<char[]>(kPieceBytes);
+  if (!piece_) piece_.reset(new char[kPieceBytes]);  // not zeroed: only what was read is used
   while (!parser_->is_done()) {
     auto& body = parser_->get().body();
     body.data = piece_.get();
@@ -120,7 +122,7 @@ asio::awaitable<absl::StatusOr<std::string_view>> UpstreamExchange::ReadSome() {
     beast::error_code ec;
     stream_->tcp().expires_after(timeout_);
     co_await stream_->Visit([&](auto& s) {
-      return http::async_read_some(s, buffer_, *parser_,
+      return http::async_read_some(s, stream_->read_buffer(), *parser_,
                                    asio::redirect_error(asio::use_awaitable, ec));
     });
     if (ec == http::error::need_buffer) ec = {};
@@ -152,7 +154,8 @@ asio::awaitable<absl::Status> UpstreamExchange::ReadAll(std::string* body) {
 }
 
 void UpstreamExchange::Finish() {
-  if (stream_ && parser_ && parser_->is_done() && parser_->keep_alive() && buffer_.size() == 0) {
+  if (stream_ && parser_ && parser_->is_done() && parser_->keep_alive() &&
+      stream_->read_buffer().size() == 0) {
     pool_.Release(address_, tls_, std::move(stream_));
   }
   stream_.reset();

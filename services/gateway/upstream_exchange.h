@@ -73,7 +73,6 @@ class UpstreamExchange {
   bool tls_;
   std::chrono::milliseconds timeout_;
   std::unique_ptr<UpstreamStream> stream_;
-  boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::response_parser<boost::beast::http::buffer_body>> parser_;
   std::unique_ptr<char[]> piece_;
   std::string error_;

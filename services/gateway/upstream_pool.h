@@ -11,6 +11,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
@@ -38,8 +39,12 @@ class UpstreamStream {
   auto Visit(F&& f) {
     return tls_ ? f(*tls_) : f(*plain_);
   }
+  // Where answers are read into; it stays with the connection, so a pooled connection reuses
+  // its memory. Empty whenever the connection is idle in the pool.
+  boost::beast::flat_buffer& read_buffer() { return read_buffer_; }
 
  private:
+  boost::beast::flat_buffer read_buffer_;
   std::unique_ptr<boost::beast::tcp_stream> plain_;
   std::unique_ptr<Tls> tls_;
 };

@@ -68,14 +68,17 @@ TEST(OutcomeReporterTest, AFullQueueDropsAndCountsInsteadOfWaiting) {
 
 TEST(OutcomeReporterTest, FailedBatchesAreCountedAndDropped) {
   prometheus::Registry registry;
-  OutcomeReporter reporter({"gw-1", 100, 10},
-                           std::make_unique<FakeSink>(absl::UnavailableError("no inventory")),
-                           registry);
-  reporter.Report(Outcome("a"));
-  reporter.Report(Outcome("b"));
+  auto sink = std::make_unique<FakeSink>(absl::UnavailableError("no inventory"));
+  FakeSink* seen = sink.get();
+  // Three batches' worth: the first failure drops the rest too, without calling the sink again.
+  OutcomeReporter reporter({"gw-1", 100, /*max_batch=*/1}, std::move(sink), registry);
+  for (const char* e : {"a", "b", "c"}) reporter.Report(Outcome(e));
   reporter.Flush();
-  EXPECT_EQ(Count(registry, "dropped_send_failed"), 2);
+  EXPECT_EQ(seen->batches().size(), 1u);
+  EXPECT_EQ(Count(registry, "dropped_send_failed"), 3);
   EXPECT_EQ(Count(registry, "sent"), 0);
+  reporter.Flush();  // nothing left
+  EXPECT_EQ(seen->batches().size(), 1u);
 }
 
 TEST(UsageScannerTest, FindsUsageInJsonAnswers) {
