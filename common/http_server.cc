@@ -128,52 +128,76 @@ constexpr std::size_t kFirstReadBytes = 8 << 10;
 // Cancels the reads pending on a connection once a deadline passes. Unlike the stream's own
 // timeout, which closes the socket, this leaves it open so that a 408 can still be written.
 // Lives on the connection's coroutine frame and is used from its thread only.
+//
+// Arming and disarming only record the deadline: the timer is moved only when a deadline is
+// earlier than the timer's expiry, and a timer that fires before the current deadline waits
+// for the rest. So a busy keep-alive connection touches its timer about once per timeout, not
+// two or three times per request (each cancelled wait costs a turn of the event loop).
 class ReadDeadline {
  public:
   explicit ReadDeadline(beast::tcp_stream& stream)
       : stream_(stream), timer_(stream.get_executor()) {}
-  ~ReadDeadline() { Disarm(); }
+  ~ReadDeadline() {
+    *alive_ = false;  // a handler still queued must not touch this object
+    timer_.cancel();
+  }
   ReadDeadline(const ReadDeadline&) = delete;
   ReadDeadline& operator=(const ReadDeadline&) = delete;
 
   void Arm(Clock::time_point when) {
-    Disarm();
+    deadline_ = when;
     expired_ = false;
-    // A timer that has already fired may still have its handler queued after Disarm(): the
-    // shared flag tells it that it no longer speaks for this connection.
-    armed_ = std::make_shared<bool>(true);
-    timer_.expires_at(when);
-    Wait(armed_);
+    if (!waiting_ || when < timer_.expiry()) Wait(when);
   }
-  // Once the deadline has passed it cancels the socket's reads, and again every 50 ms until
-  // Disarm(): a multi-step read (header, then body) may be between two steps, with no read
-  // pending to cancel, when the deadline passes.
-  void Wait(std::shared_ptr<bool> armed) {
-    timer_.async_wait([this, armed = std::move(armed)](beast::error_code ec) {
-      if (ec || !*armed) return;
-      expired_ = true;
-      beast::error_code ignored;
-      stream_.socket().cancel(ignored);
-      timer_.expires_after(std::chrono::milliseconds(50));
-      Wait(armed);
-    });
-  }
-  void Disarm() {
-    if (!armed_) return;
-    *armed_ = false;
-    armed_.reset();
-    timer_.cancel();
-  }
+  void Disarm() { deadline_ = Clock::time_point::max(); }
   // True when the last Arm()'s deadline passed before Disarm(); an operation that completed
   // just before may still have succeeded, so check its error first.
   bool expired() const { return expired_; }
 
  private:
+  void Wait(Clock::time_point at) {
+    const std::uint64_t generation = ++generation_;
+    waiting_ = true;
+    timer_.expires_at(at);  // cancels an earlier wait: its handler sees a newer generation
+    timer_.async_wait([this, alive = alive_, generation](beast::error_code ec) {
+      if (!*alive || generation != generation_) return;
+      waiting_ = false;
+      if (ec || deadline_ == Clock::time_point::max()) return;  // disarmed: idle until Arm()
+      const Clock::time_point now = Clock::now();
+      if (now < deadline_) return Wait(deadline_);  // fired for an earlier deadline
+      // Past the deadline: cancel the reads, and again every 50 ms until Disarm(), since a
+      // multi-step read (header, then body) may be between two steps, with no read pending.
+      expired_ = true;
+      beast::error_code ignored;
+      stream_.socket().cancel(ignored);
+      Wait(now + std::chrono::milliseconds(50));
+    });
+  }
+
   beast::tcp_stream& stream_;
   asio::steady_timer timer_;
-  std::shared_ptr<bool> armed_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  Clock::time_point deadline_ = Clock::time_point::max();
+  std::uint64_t generation_ = 0;
+  bool waiting_ = false;
   bool expired_ = false;
 };
+
+// Feeds the parser what is already buffered, up to the end of the header (`header_only`) or of
+// the message, so that a request that arrived whole is parsed without another turn of the
+// event loop. `ec` is left clear when more bytes are needed.
+void ParseBuffered(http::request_parser<http::string_body>& parser, beast::flat_buffer& buffer,
+                   bool header_only, beast::error_code& ec) {
+  while (buffer.size() > 0 && !(header_only ? parser.is_header_done() : parser.is_done())) {
+    const std::size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == http::error::need_more) {
+      ec = {};
+      return;
+    }
+    if (ec || used == 0) return;
+  }
+}
 
 // Closes a connection after an error answer without losing the answer: closing a socket with
 // unread input makes the kernel send a reset, which can destroy the answer in flight. So the
@@ -251,8 +275,11 @@ asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
     parser.body_limit(options_.max_body_bytes);
     parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
     deadline.Arm(start + header_timeout);
-    co_await http::async_read_header(stream, buffer, parser,
-                                     asio::redirect_error(asio::use_awaitable, ec));
+    ParseBuffered(parser, buffer, /*header_only=*/true, ec);
+    if (!ec && !parser.is_header_done()) {
+      co_await http::async_read_header(stream, buffer, parser,
+                                       asio::redirect_error(asio::use_awaitable, ec));
+    }
     deadline.Disarm();
     int reject = 0;
     std::string why;
@@ -276,6 +303,7 @@ asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
         http::response<http::empty_body> cont{http::status::continue_, h.version()};
         co_await http::async_write(stream, cont, asio::redirect_error(asio::use_awaitable, ec));
       }
+      if (!reject && !ec) ParseBuffered(parser, buffer, /*header_only=*/false, ec);
       if (!reject && !ec && !parser.is_done()) {
         co_await http::async_read(stream, buffer, parser,
                                   asio::redirect_error(asio::use_awaitable, ec));

@@ -10,6 +10,7 @@
 
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <functional>
@@ -69,6 +70,19 @@ std::function<void(Result)> PostToHandler(Handler handler) {
   return [shared](Result result) {
     auto executor = boost::asio::get_associated_executor(*shared);
     boost::asio::post(
+        executor, [shared, result = std::move(result)]() mutable { (*shared)(std::move(result)); });
+  };
+}
+
+// The same, but the handler runs inline when the callback is invoked on the handler's own
+// executor (a completion handler of the same event loop): one turn of the loop less. The
+// callback must then not be invoked from inside the call that started the operation.
+template <typename Result, typename Handler>
+std::function<void(Result)> DispatchToHandler(Handler handler) {
+  auto shared = std::make_shared<Handler>(std::move(handler));
+  return [shared](Result result) {
+    auto executor = boost::asio::get_associated_executor(*shared);
+    boost::asio::dispatch(
         executor, [shared, result = std::move(result)]() mutable { (*shared)(std::move(result)); });
   };
 }

@@ -43,9 +43,9 @@ bool IsRouteLinkFailure(const absl::Status& status) {
   return status.GetPayload(kLinkFailureUrl).has_value();
 }
 
-// One connection to one decision address, reconnecting with back-off after a failure. Calls
-// queue in `batch_` (a frame being built, its 4-byte header left blank) until the event loop
-// has run the handlers ready now, then leave in one write.
+// One connection to one decision address, reconnecting with back-off after a failure. A call
+// leaves at once when no write is in flight; otherwise it queues in `batch_` (a frame being
+// built, its 4-byte header left blank) and leaves with the others when the write completes.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   using Clock = RouteLinkClient::Clock;
@@ -101,14 +101,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     pending_.emplace(id, std::move(done));
     expiry_.emplace_back(deadline, id);
     ArmExpiry();
-    if (batch_.size() >= options_.max_batch_bytes) return Seal();
-    if (!seal_posted_) {
-      seal_posted_ = true;
-      asio::post(executor_, [self = shared_from_this()] {
-        self->seal_posted_ = false;
-        self->Seal();
-      });
-    }
+    // Nothing in flight: the call leaves at once. Otherwise it waits with the calls arriving
+    // meanwhile for the write to complete, and they leave together.
+    if (!writing_ || batch_.size() >= options_.max_batch_bytes) Seal();
   }
 
   // Takes no more calls and closes once the calls in flight are answered.
@@ -172,6 +167,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                         self->writing_ = false;
                         self->sending_.clear();
                         if (ec) return self->Broken(ec.message());
+                        self->Seal();
                         self->Write();
                       });
   }
@@ -444,7 +440,9 @@ void RouteLinkClient::Route(const v1::RouteRequestRequest& request, Clock::time_
     connection.Send(s.next_id++, request, deadline, std::move(done));
     return;
   }
-  done(LinkFailure(absl::StrCat("no route link connection to ", s.options.target, " is up")));
+  asio::post(s.executor, [done = std::move(done), target = s.options.target]() mutable {
+    done(LinkFailure(absl::StrCat("no route link connection to ", target, " is up")));
+  });
 }
 
 }  // namespace llmrouter::gateway

@@ -63,8 +63,8 @@ class RouteLinkClient {
 
   // True while at least one connection is up.
   bool ready() const;
-  // Sends the call on the next connection up; `done` runs exactly once, possibly inline when
-  // no connection is up. `request` is only read.
+  // Sends the call on the next connection up; `done` runs exactly once, always from a handler
+  // of the event loop, never inside Route(). `request` is only read.
   void Route(const v1::RouteRequestRequest& request, Clock::time_point deadline, Callback done);
 
  private:
@@ -75,15 +75,15 @@ class RouteLinkClient {
 // Whether `status` is a failure of the link itself rather than decision's answer.
 bool IsRouteLinkFailure(const absl::Status& status);
 
-// Asks over `link`; with asio::use_awaitable, `co_await` yields the StatusOr. The result is
-// posted to the awaiting handler's executor.
+// Asks over `link`; with asio::use_awaitable, `co_await` yields the StatusOr. The awaiting
+// coroutine resumes inline in the handler that read the answer.
 template <typename CompletionToken>
 auto AsyncRoute(RouteLinkClient& link, const v1::RouteRequestRequest& request,
                 RouteLinkClient::Clock::time_point deadline, CompletionToken&& token) {
   using Result = absl::StatusOr<v1::RouteRequestResponse>;
   return boost::asio::async_initiate<CompletionToken, void(Result)>(
       [&link, &request, deadline](auto handler) {
-        link.Route(request, deadline, internal::PostToHandler<Result>(std::move(handler)));
+        link.Route(request, deadline, internal::DispatchToHandler<Result>(std::move(handler)));
       },
       token);
 }

@@ -120,6 +120,21 @@ asio::awaitable<absl::StatusOr<std::string_view>> UpstreamExchange::ReadSome() {
     body.data = piece_.get();
     body.size = kPieceBytes;
     beast::error_code ec;
+    // What the header's read brought along is parsed here, without a turn of the event loop.
+    beast::flat_buffer& buffer = stream_->read_buffer();
+    if (buffer.size() > 0) {
+      const std::size_t used = parser_->put(buffer.data(), ec);
+      buffer.consume(used);
+      if (ec == http::error::need_buffer || ec == http::error::need_more) ec = {};
+      if (ec) {
+        co_return absl::UnavailableError(
+            absl::StrCat(address_, " sent a malformed response: ", ec.message()));
+      }
+      std::size_t n = kPieceBytes - parser_->get().body().size;
+      if (n > 0) co_return std::string_view(piece_.get(), n);
+      if (parser_->is_done()) break;
+      if (used > 0 && buffer.size() > 0) continue;  // e.g. a chunk header alone: parse on
+    }
     stream_->tcp().expires_after(timeout_);
     co_await stream_->Visit([&](auto& s) {
       return http::async_read_some(s, stream_->read_buffer(), *parser_,
