@@ -1,5 +1,6 @@
 #include "services/decision/decision_service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 
@@ -78,12 +79,13 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::ReportUsage(
   std::shared_ptr<const CompiledPolicy> policy = policy_.Current();
   uint32_t accepted = 0, unknown = 0;
   for (const llmrouter::v1::Outcome& o : req->outcomes()) {
+    const uint32_t attempts = std::max<uint32_t>(1, o.attempts());
     const ModelSpec* model = policy ? policy->Resolve(o.model()) : nullptr;
     if (model == nullptr) {
-      ++unknown;
+      unknown += attempts;
       continue;
     }
-    ++accepted;
+    accepted += attempts;
     if (usage_ != nullptr) {
       // The tokens the backend reported, priced now; without them (a stream that did not ask
       // for usage) the gateway's estimate, so that such requests still count toward limits.

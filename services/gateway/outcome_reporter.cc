@@ -1,11 +1,14 @@
 #include "services/gateway/outcome_reporter.h"
 
-#include <algorithm>
-
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include <algorithm>
+#include <limits>
+#include <tuple>
+
+#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
@@ -36,6 +39,38 @@ class GrpcOutcomeSink : public OutcomeSink {
   std::chrono::milliseconds timeout_;
 };
 
+}  // namespace
+
+v1::ReportUsageRequest SummarizeUsage(const v1::ReportOutcomesRequest& batch) {
+  v1::ReportUsageRequest request;
+  request.set_reporter(batch.reporter());
+  // Decision prices an outcome's tokens, or takes its cost when it has none: the two kinds are
+  // summed apart.
+  absl::flat_hash_map<std::tuple<std::string, std::string, bool>, v1::Outcome*> sums;
+  constexpr uint64_t kMaxTokens = std::numeric_limits<uint32_t>::max();
+  for (const v1::Outcome& o : batch.outcomes()) {
+    const bool has_tokens = o.prompt_tokens() > 0 || o.completion_tokens() > 0;
+    v1::Outcome*& sum = sums[std::make_tuple(o.tenant(), o.model(), has_tokens)];
+    if (sum != nullptr &&
+        (sum->prompt_tokens() + uint64_t{o.prompt_tokens()} > kMaxTokens ||
+         sum->completion_tokens() + uint64_t{o.completion_tokens()} > kMaxTokens)) {
+      sum = nullptr;  // full: the rest goes into a new one
+    }
+    if (sum == nullptr) {
+      sum = request.add_outcomes();
+      sum->set_tenant(o.tenant());
+      sum->set_model(o.model());
+    }
+    sum->set_attempts(sum->attempts() + std::max<uint32_t>(1, o.attempts()));
+    sum->set_prompt_tokens(sum->prompt_tokens() + o.prompt_tokens());
+    sum->set_completion_tokens(sum->completion_tokens() + o.completion_tokens());
+    sum->set_cost_usd(sum->cost_usd() + o.cost_usd());
+  }
+  return request;
+}
+
+namespace {
+
 class GrpcUsageSink : public OutcomeSink {
  public:
   GrpcUsageSink(const std::string& target, std::chrono::milliseconds timeout)
@@ -46,9 +81,7 @@ class GrpcUsageSink : public OutcomeSink {
   absl::Status Send(const v1::ReportOutcomesRequest& batch) override {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + timeout_);
-    v1::ReportUsageRequest request;
-    request.set_reporter(batch.reporter());
-    *request.mutable_outcomes() = batch.outcomes();
+    v1::ReportUsageRequest request = SummarizeUsage(batch);
     v1::ReportUsageResponse response;
     return FromGrpcStatus(stub_->ReportUsage(&context, request, &response));
   }

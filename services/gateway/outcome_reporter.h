@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "common/periodic_task.h"
+#include "llmrouter/v1/decision.pb.h"
 #include "llmrouter/v1/inventory.pb.h"
 
 namespace llmrouter::gateway {
@@ -34,6 +35,11 @@ std::unique_ptr<OutcomeSink> MakeGrpcOutcomeSink(const std::string& target,
 // A sink that calls DecisionService/ReportUsage at `target` (spending limits).
 std::unique_ptr<OutcomeSink> MakeGrpcUsageSink(const std::string& target,
                                                std::chrono::milliseconds timeout);
+// What DecisionService/ReportUsage needs of a batch: per tenant, model and whether the backend
+// reported tokens, one outcome with the attempts, tokens and costs added up. A sum that would
+// overflow its token counters starts another outcome.
+v1::ReportUsageRequest SummarizeUsage(const v1::ReportOutcomesRequest& batch);
+
 // Sends every batch to each sink in turn; fails when any failed, after trying them all.
 std::unique_ptr<OutcomeSink> MakeFanOutSink(std::vector<std::unique_ptr<OutcomeSink>> sinks);
 

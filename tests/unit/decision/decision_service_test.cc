@@ -76,6 +76,17 @@ TEST_F(ReportUsageTest, WithoutTokensTheGatewaysCostEstimateCounts) {
   EXPECT_DOUBLE_EQ(ledger_.Spent("acme", "month"), 0.25);
 }
 
+TEST_F(ReportUsageTest, ASummedOutcomeCountsEveryAttemptAndPricesTheSum) {
+  v1::Outcome sum = Outcome("m1", 1000000, 500000, 99);
+  sum.set_attempts(3);
+  v1::Outcome ghost = Outcome("ghost", 10, 10, 0.5);
+  ghost.set_attempts(4);
+  v1::ReportUsageResponse resp = Report({sum, ghost});
+  EXPECT_EQ(resp.accepted(), 3u);
+  EXPECT_EQ(resp.unknown_model(), 4u);
+  EXPECT_DOUBLE_EQ(ledger_.Spent("acme", "day"), 2.0);
+}
+
 TEST_F(ReportUsageTest, ModelsTheCatalogDoesNotKnowAreCountedApart) {
   v1::ReportUsageResponse resp = Report({Outcome("ghost", 10, 10, 0.5)});
   EXPECT_EQ(resp.accepted(), 0u);

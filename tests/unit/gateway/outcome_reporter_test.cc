@@ -81,6 +81,56 @@ TEST(OutcomeReporterTest, FailedBatchesAreCountedAndDropped) {
   EXPECT_EQ(seen->batches().size(), 1u);
 }
 
+v1::Outcome Usage(const std::string& tenant, const std::string& model, uint32_t prompt,
+                  uint32_t completion, double cost) {
+  v1::Outcome o;
+  o.set_tenant(tenant);
+  o.set_model(model);
+  o.set_decision_id("d");
+  o.set_prompt_tokens(prompt);
+  o.set_completion_tokens(completion);
+  o.set_cost_usd(cost);
+  return o;
+}
+
+TEST(SummarizeUsageTest, SumsPerTenantModelAndKind) {
+  v1::ReportOutcomesRequest batch;
+  batch.set_reporter("gw-1");
+  *batch.add_outcomes() = Usage("acme", "m1", 10, 5, 0.01);
+  *batch.add_outcomes() = Usage("acme", "m1", 20, 7, 0.02);
+  *batch.add_outcomes() = Usage("acme", "m2", 1, 1, 0.5);
+  *batch.add_outcomes() = Usage("beta", "m1", 3, 0, 0.1);
+  *batch.add_outcomes() = Usage("acme", "m1", 0, 0, 0.25);  // no tokens: decision takes the cost
+  *batch.add_outcomes() = Usage("acme", "m1", 0, 0, 0.25);
+  v1::ReportUsageRequest usage = SummarizeUsage(batch);
+  EXPECT_EQ(usage.reporter(), "gw-1");
+  ASSERT_EQ(usage.outcomes_size(), 4);
+  const v1::Outcome& acme_m1 = usage.outcomes(0);
+  EXPECT_EQ(acme_m1.tenant(), "acme");
+  EXPECT_EQ(acme_m1.model(), "m1");
+  EXPECT_EQ(acme_m1.attempts(), 2u);
+  EXPECT_EQ(acme_m1.prompt_tokens(), 30u);
+  EXPECT_EQ(acme_m1.completion_tokens(), 12u);
+  EXPECT_DOUBLE_EQ(acme_m1.cost_usd(), 0.03);
+  EXPECT_EQ(usage.outcomes(1).model(), "m2");
+  EXPECT_EQ(usage.outcomes(2).tenant(), "beta");
+  const v1::Outcome& untokened = usage.outcomes(3);
+  EXPECT_EQ(untokened.attempts(), 2u);
+  EXPECT_EQ(untokened.prompt_tokens() + untokened.completion_tokens(), 0u);
+  EXPECT_DOUBLE_EQ(untokened.cost_usd(), 0.5);
+  EXPECT_TRUE(untokened.decision_id().empty());
+}
+
+TEST(SummarizeUsageTest, ASumThatWouldOverflowStartsAnother) {
+  v1::ReportOutcomesRequest batch;
+  *batch.add_outcomes() = Usage("acme", "m1", 3000000000u, 1, 0);
+  *batch.add_outcomes() = Usage("acme", "m1", 3000000000u, 1, 0);
+  v1::ReportUsageRequest usage = SummarizeUsage(batch);
+  ASSERT_EQ(usage.outcomes_size(), 2);
+  EXPECT_EQ(usage.outcomes(0).prompt_tokens(), 3000000000u);
+  EXPECT_EQ(usage.outcomes(1).prompt_tokens(), 3000000000u);
+}
+
 TEST(UsageScannerTest, FindsUsageInJsonAnswers) {
   TokenUsage u = FindUsage(
       R"({"choices":[],"usage":{"prompt_tokens":12,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens":7,"total_tokens":19}})");
