@@ -1,5 +1,7 @@
 #include "common/http_server.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -36,6 +38,28 @@ HttpServer::~HttpServer() {
   if (!threads_.empty()) Stop(std::chrono::milliseconds(0));
 }
 
+namespace {
+
+// Runs `context` until it is stopped, polling (and yielding the processor to whatever else is
+// runnable) for `window` after the last event before each sleep.
+void RunBusyPolling(asio::io_context& context, std::chrono::microseconds window) {
+  auto last_event = std::chrono::steady_clock::now();
+  while (!context.stopped()) {
+    if (context.poll() > 0) {
+      last_event = std::chrono::steady_clock::now();
+      continue;
+    }
+    if (std::chrono::steady_clock::now() - last_event < window) {
+      sched_yield();
+      continue;
+    }
+    context.run_one();
+    last_event = std::chrono::steady_clock::now();
+  }
+}
+
+}  // namespace
+
 absl::Status HttpServer::Start() {
   int n = options_.threads > 0 ? options_.threads : 1;
   for (int i = 0; i < n; ++i) contexts_.push_back(std::make_unique<asio::io_context>(1));
@@ -58,7 +82,11 @@ absl::Status HttpServer::Start() {
     threads_.emplace_back([this, c = ctx.get()] {
       auto guard = asio::make_work_guard(*c);
       if (options_.on_thread_start) options_.on_thread_start(*c);
-      c->run();
+      if (options_.busy_poll.count() > 0) {
+        RunBusyPolling(*c, options_.busy_poll);
+      } else {
+        c->run();
+      }
     });
   }
   return absl::OkStatus();

@@ -61,6 +61,10 @@ struct HttpServerOptions {
   // per-thread state (connection pools, the decision link) is set up; may be empty.
   std::function<void(boost::asio::io_context&)> on_thread_start;
   std::string server_header = "llm-router";
+  // After handling events, a worker keeps polling for more for this long before it sleeps in
+  // the kernel (HAProxy's busy-polling, bounded). Trades CPU for latency where waking a sleeping
+  // processor is slow, as in virtual machines; 0 (the default) sleeps at once.
+  std::chrono::microseconds busy_poll{0};
 };
 
 // A handler writes the whole response to the stream itself (so it may stream it) and returns

@@ -5,9 +5,10 @@
 # CPU 0, wrk and fake-llm to CPU 1 (when the machine has two or more).
 #   scripts/bench.sh [duration_seconds=10]
 # The gateway routes over decision's route link. Extra gateway flags:
-# LLMROUTER_BENCH_GATEWAY_FLAGS="--threads=2". A second gateway, without the link and with the
-# flags given, measured in the same run (row "gateway-b"): e.g. LLMROUTER_BENCH_B_FLAGS=
-# "--decision_streams=4" routes over gRPC streams, "--decision_streams=0" over unary calls.
+# LLMROUTER_BENCH_GATEWAY_FLAGS="--threads=2". A second gateway with more flags, measured in the
+# same run (row "gateway-b"): e.g. LLMROUTER_BENCH_B_FLAGS="--busy_poll_us=50";
+# "--decision_link_target=" routes over gRPC streams, adding "--decision_streams=0" over unary
+# calls.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${LLMROUTER_BUILD_DIR:-$here/build}"
@@ -68,7 +69,8 @@ gw_port=$(ready_port "$work/gw.ready" http_port)
 if [[ -n ${LLMROUTER_BENCH_B_FLAGS:-} ]]; then
   "${pin_service[@]}" "$build/services/gateway/gateway" --host=127.0.0.1 --http_port=0 \
     --metrics_port=0 --decision_target="127.0.0.1:$dec_port" --inventory_target="127.0.0.1:$inv_port" \
-    --ready_file="$work/gw-b.ready" $LLMROUTER_BENCH_B_FLAGS >"$work/gateway-b.log" 2>&1 &
+    --decision_link_target="127.0.0.1:$link_port" --ready_file="$work/gw-b.ready" \
+    $LLMROUTER_BENCH_B_FLAGS >"$work/gateway-b.log" 2>&1 &
   pids+=($!)
   gw_b_port=$(ready_port "$work/gw-b.ready" http_port)
 fi

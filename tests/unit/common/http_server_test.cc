@@ -109,6 +109,25 @@ TEST_F(HttpServerTest, AnswersExpectContinue) {
   EXPECT_THAT(raw, HasSubstr("echo:hi"));
 }
 
+TEST_F(HttpServerTest, BusyPollingWorkersServeTimeTimersAndStop) {
+  HttpServerOptions o = Options();
+  o.busy_poll = std::chrono::microseconds(200);
+  Restart(o);
+  for (int i = 0; i < 20; ++i) {
+    auto r = testing::HttpCall(server_->port(), "POST", "/x", "p");
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "echo:p");
+  }
+  // A handler that waits on a timer past the polling window still completes (the worker
+  // sleeps and wakes for it).
+  auto slow = testing::HttpCall(server_->port(), "POST", "/slow", "s");
+  EXPECT_EQ(slow.status, 200);
+  EXPECT_EQ(slow.body, "echo:s");
+  // And a stop ends the polling loop.
+  server_->Stop(std::chrono::milliseconds(100));
+  EXPECT_EQ(testing::HttpCall(server_->port(), "GET", "/x").status, 0);
+}
+
 TEST_F(HttpServerTest, StopLetsRequestsInFlightFinish) {
   auto pending = std::async(
       std::launch::async, [&] { return testing::HttpCall(server_->port(), "POST", "/slow", "z"); });
