@@ -82,6 +82,7 @@ expect defaults.yaml "gateway client timeouts" 'client_header_timeout_ms=10000'
 expect defaults.yaml "a decision stream per decision replica (up to its maxReplicas)" 'decision_streams=6'
 expect production-values.yaml "longer shutdown delay in production" 'shutdown_delay_ms=10000'
 expect production-values.yaml "a decision stream per decision replica in production" 'decision_streams=9'
+expect defaults.yaml "gateway workers sleep at once by default (no busy polling)" '--busy_poll_us=0$'
 expect defaults.yaml "policy ConfigMap mounted as a directory" 'policy_file=/etc/llm-router/policy/policy.yaml'
 expect_not defaults.yaml "no subPath mounts (they never see ConfigMap updates)" 'subPath:'
 expect defaults.yaml "decision database on an emptyDir" 'db=/var/lib/llm-router/decision.db'
@@ -156,6 +157,10 @@ for f in link-mtls.yaml link-off.yaml production-values.yaml external-policies-v
   expect_not $f "no route-link port in Services, containers or policies (${f%.yaml})" 'route-link'
 done
 
+# Busy polling: gateway.busyPollUs reaches the gateway's flag.
+render_checked busy-poll --set gateway.busyPollUs=50
+expect busy-poll.yaml "gateway.busyPollUs passed to the gateway" '--busy_poll_us=50$'
+
 # NOTES.txt renders for every scenario (helm template skips it; render it as a template here).
 notes_chart="$out/notes-chart"
 cp -r "$chart" "$notes_chart"
@@ -201,6 +206,7 @@ refuse "grace period shorter than the shutdown delay plus the drain" 'must cover
 refuse "mTLS without a certificate source" 'mtls.existingSecret' --set mtls.enabled=true
 refuse "route link on decision's gRPC port" 'decision.ports.routeLink' \
   --set decision.ports.routeLink=50051
+refuse "negative gateway.busyPollUs" 'busyPollUs' --set gateway.busyPollUs=-1
 refuse "misspelt key decision.routeLink.enable" 'enable is not allowed' \
   --set decision.routeLink.enable=false
 refuse "API key without key or digest" 'apiKeys' --set 'secrets.apiKeys[0].tenant=t'
