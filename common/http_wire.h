@@ -17,6 +17,7 @@
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/message.hpp>
 #include <string>
+#include <string_view>
 
 namespace llmrouter {
 
@@ -47,6 +48,17 @@ void AppendHttpHeader(const boost::beast::http::header<isRequest, Fields>& heade
   out->append("\r\n");
 }
 
+// Writes a head built with AppendHttpHeader (or the like) and a body in one gather write.
+template <class AsyncWriteStream>
+boost::asio::awaitable<void> WriteHttpHeadAndBody(AsyncWriteStream& stream, std::string_view head,
+                                                  std::string_view body,
+                                                  boost::beast::error_code& ec) {
+  const std::array<boost::asio::const_buffer, 2> buffers = {
+      boost::asio::buffer(head.data(), head.size()), boost::asio::buffer(body.data(), body.size())};
+  co_await boost::asio::async_write(stream, buffers,
+                                    boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+}
+
 // Writes `message`, whose body is contiguous in memory (string_body, span_body) and whose
 // framing is in its fields (prepare_payload() was called); `ec` tells how it went.
 template <class AsyncWriteStream, bool isRequest, class Body, class Fields>
@@ -56,10 +68,8 @@ boost::asio::awaitable<void> WriteHttpMessage(
   std::string head;
   head.reserve(512);
   AppendHttpHeader(message.base(), &head);
-  const std::array<boost::asio::const_buffer, 2> buffers = {
-      boost::asio::buffer(head), boost::asio::buffer(message.body().data(), message.body().size())};
-  co_await boost::asio::async_write(stream, buffers,
-                                    boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+  co_await WriteHttpHeadAndBody(stream, head,
+                                std::string_view(message.body().data(), message.body().size()), ec);
 }
 
 }  // namespace llmrouter

@@ -78,26 +78,55 @@ UpstreamRequest MakeUpstreamRequest(const HttpRequest& request, const v1::Target
 
 // The backend's own headers reach the client (x-request-id, rate-limit hints, ...), except those
 // about this hop's framing, which the gateway sets itself, and any x-router-* it may not claim.
+bool IsEndToEnd(const http::fields::value_type& field) {
+  switch (field.name()) {
+    case http::field::connection:
+    case http::field::keep_alive:
+    case http::field::proxy_authenticate:
+    case http::field::proxy_connection:
+    case http::field::te:
+    case http::field::trailer:
+    case http::field::transfer_encoding:
+    case http::field::upgrade:
+    case http::field::content_length:
+    case http::field::server:
+      return false;
+    default:
+      return !beast::iequals(field.name_string().substr(0, 9), "x-router-");
+  }
+}
+
 void CopyEndToEndHeaders(const http::response_header<>& upstream, http::fields& out) {
   for (const auto& field : upstream) {
-    switch (field.name()) {
-      case http::field::connection:
-      case http::field::keep_alive:
-      case http::field::proxy_authenticate:
-      case http::field::proxy_connection:
-      case http::field::te:
-      case http::field::trailer:
-      case http::field::transfer_encoding:
-      case http::field::upgrade:
-      case http::field::content_length:
-      case http::field::server:
-        continue;
-      default:
-        break;
-    }
-    if (beast::iequals(field.name_string().substr(0, 9), "x-router-")) continue;
-    out.insert(field.name_string(), field.value());
+    if (IsEndToEnd(field)) out.insert(field.name_string(), field.value());
   }
+}
+
+// What PrepareResponse, prepare_payload() and the serializer make of a whole answer of
+// `body_bytes`, written straight into `out` without building a second set of fields.
+void AppendAnswerHead(unsigned version, const http::response_header<>& upstream,
+                      const std::vector<std::pair<std::string, std::string>>& router_headers,
+                      bool keep_alive, std::size_t body_bytes, std::string* out) {
+  auto append = [out](beast::string_view name, beast::string_view value) {
+    out->append(name.data(), name.size()).append(": ");
+    out->append(value.data(), value.size()).append("\r\n");
+  };
+  const beast::string_view reason = http::obsolete_reason(upstream.result());
+  out->append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  out->append(std::to_string(upstream.result_int())).push_back(' ');
+  out->append(reason.data(), reason.size()).append("\r\n");
+  bool content_type = false;
+  for (const auto& field : upstream) {
+    if (!IsEndToEnd(field)) continue;
+    content_type = content_type || field.name() == http::field::content_type;
+    append(field.name_string(), field.value());
+  }
+  if (!content_type) append("Content-Type", "application/json");
+  for (const auto& [name, value] : router_headers) append(name, value);
+  if (version == 10 && keep_alive) append("Connection", "keep-alive");
+  if (version != 10 && !keep_alive) append("Connection", "close");
+  append("Content-Length", std::to_string(body_bytes));
+  out->append("\r\n");
 }
 
 // The response header the client gets: the backend's status and end-to-end headers, a content
@@ -348,13 +377,12 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
       metrics_.UpstreamAttempt(AttemptResult::kOk);
       exchange.Finish();
       RecordOutcome(record, status, "", FindUsage(answer), SecondsSince(record.start));
-      http::response<http::string_body> response;
-      PrepareResponse(request, upstream, headers, keep_alive, &response);
       if (explain && status == 200) AddRouterField(explanation, &answer);
-      response.body() = std::move(answer);
-      response.prepare_payload();
+      std::string head;
+      head.reserve(512);
+      AppendAnswerHead(request.version(), upstream, headers, keep_alive, answer.size(), &head);
       beast::error_code ec;
-      co_await WriteHttpMessage(client, response, ec);
+      co_await WriteHttpHeadAndBody(client, head, answer, ec);
       co_return ProxyOutcome{status, !ec && keep_alive};
     }
 
