@@ -5,6 +5,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/arena_message_allocator.h"
 #include "common/file_change.h"
 #include "common/logging.h"
 #include "common/periodic_task.h"
@@ -65,6 +66,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   using namespace llmrouter::inventory;  // NOLINT: a thin main
+  // Outcome batches (thousands of reports a second) are parsed into one arena per call. Declared
+  // before the runner, so that it outlives the gRPC server.
+  llmrouter::ArenaMessageAllocator<llmrouter::v1::ReportOutcomesRequest,
+                                   llmrouter::v1::ReportOutcomesResponse>
+      outcome_allocator;
   llmrouter::ServiceRunner runner(*options);
   InventoryMetrics metrics(*runner.registry());
   EndpointRegistry registry;
@@ -125,6 +131,7 @@ int main(int argc, char** argv) {
   BackendProber prober(registry, monitor, health,
                        absl::Milliseconds(absl::GetFlag(FLAGS_health_tick_ms)), metrics);
   InventoryServiceImpl service(registry, metrics, &monitor, &*access);
+  service.SetMessageAllocatorFor_ReportOutcomes(&outcome_allocator);
   if (auto s = runner.StartMetrics(); !s.ok()) {
     spdlog::error("startup_failed error=\"{}\"", s.message());
     return 1;
