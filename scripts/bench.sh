@@ -2,7 +2,9 @@
 # Measures the gateway's overhead: the same wrk client and body against fake-llm directly,
 # through nginx as a plain proxy_pass reverse proxy (one worker, keep-alive upstream), and
 # through gateway -> decision -> fake-llm, in one run. gateway, decision and nginx are pinned to
-# CPU 0, wrk and fake-llm to CPU 1 (when the machine has two or more).
+# CPU 0, wrk and fake-llm to CPU 1 (when the machine has two or more). inventory is off the request
+# path (it takes the gateways' outcome reports in batches; in a cluster it runs in pods of its
+# own) and runs on CPU 1 too; LLMROUTER_BENCH_INVENTORY_CPU=0 puts it on the measured core.
 #   scripts/bench.sh [duration_seconds=10]
 # The gateway routes over decision's route link. Extra gateway flags:
 # LLMROUTER_BENCH_GATEWAY_FLAGS="--threads=2". A second gateway with more flags, measured in the
@@ -23,8 +25,11 @@ cleanup() { kill -TERM "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || tru
 trap cleanup EXIT
 
 cpus=$(nproc)
-pin_service=() pin_load=()
-if ((cpus >= 2)); then pin_service=(taskset -c 0) pin_load=(taskset -c 1); fi
+pin_service=() pin_load=() pin_inventory=()
+if ((cpus >= 2)); then
+  pin_service=(taskset -c 0) pin_load=(taskset -c 1)
+  pin_inventory=(taskset -c "${LLMROUTER_BENCH_INVENTORY_CPU:-1}")
+fi
 
 ready_port() {  # file key
   for _ in $(seq 1 200); do
@@ -45,10 +50,11 @@ pids+=($!)
 fake_port=$(ready_port "$work/fake.ready" http_port)
 printf 'endpoints:\n  - {model: %s, address: "127.0.0.1:%s"}\n' $model "$fake_port" >"$work/endpoints.yaml"
 printf 'models:\n  - name: %s\n' $model >"$work/policy.yaml"
-"${pin_service[@]}" "$build/services/inventory/inventory" --host=127.0.0.1 --grpc_port=0 \
+"${pin_inventory[@]}" "$build/services/inventory/inventory" --host=127.0.0.1 --grpc_port=0 \
   --metrics_port=0 --endpoints_file="$work/endpoints.yaml" --ready_file="$work/inv.ready" \
   >"$work/inventory.log" 2>&1 &
 pids+=($!)
+inv_pid=$!
 inv_port=$(ready_port "$work/inv.ready" grpc_port)
 "${pin_service[@]}" "$build/services/decision/decision" --host=127.0.0.1 --grpc_port=0 \
   --metrics_port=0 --db="$work/decision.db" --policy_file="$work/policy.yaml" \
@@ -150,9 +156,11 @@ for c in 1 32; do
   read -r n_rps n_p50 n_p99 n_bad <<<"$(run_wrk "$nginx_port" $c)"
   read -r gt0 gs0 <<<"$(usage_of "$gw_pid")"
   read -r dt0 ds0 <<<"$(usage_of "$dec_pid")"
+  read -r it0 is0 <<<"$(usage_of "$inv_pid")"
   read -r g_rps g_p50 g_p99 g_bad <<<"$(run_wrk "$gw_port" $c)"
   read -r gt1 gs1 <<<"$(usage_of "$gw_pid")"
   read -r dt1 ds1 <<<"$(usage_of "$dec_pid")"
+  read -r it1 is1 <<<"$(usage_of "$inv_pid")"
   b_bad=0
   if [[ -n ${gw_b_port:-} ]]; then read -r b_rps b_p50 b_p99 b_bad <<<"$(run_wrk "$gw_b_port" $c)"; fi
   if ((d_bad + n_bad + g_bad + b_bad > 0)); then echo "bench: non-2xx answers (see $work/wrk.txt)" >&2; exit 1; fi
@@ -165,10 +173,12 @@ for c in 1 32; do
   awk -v c="$c" -v dr="$d_rps" -v gr="$g_rps" -v nr="$n_rps" -v dp="$d_p50" -v gp="$g_p50" -v np="$n_p50" 'BEGIN {
     printf "%-6s overhead p50: gateway +%.3f ms, nginx +%.3f ms; gateway req/s = %.2f x direct, %.2f x nginx\n",
       c, gp - dp, np - dp, gr / dr, gr / nr }'
-  # Where the gateway's time goes: CPU and thread switches per request, gateway and decision.
+  # Where the gateway's time goes: CPU and thread switches per request, gateway and decision;
+  # and what inventory spends on the outcome reports.
   awk -v c="$c" -v n="$(awk "BEGIN {print $g_rps * $duration}")" -v hz="$hz" \
-    -v gt=$((gt1 - gt0)) -v gs=$((gs1 - gs0)) -v dt=$((dt1 - dt0)) -v ds=$((ds1 - ds0)) 'BEGIN {
-    printf "%-6s per request: gateway %.0f us CPU, %.1f context switches; decision %.0f us CPU, %.1f context switches\n",
-      c, gt * 1e6 / hz / n, gs / n, dt * 1e6 / hz / n, ds / n }'
+    -v gt=$((gt1 - gt0)) -v gs=$((gs1 - gs0)) -v dt=$((dt1 - dt0)) -v ds=$((ds1 - ds0)) \
+    -v it=$((it1 - it0)) 'BEGIN {
+    printf "%-6s per request: gateway %.0f us CPU, %.1f context switches; decision %.0f us CPU, %.1f context switches; inventory %.1f us CPU\n",
+      c, gt * 1e6 / hz / n, gs / n, dt * 1e6 / hz / n, ds / n, it * 1e6 / hz / n }'
 done
 echo "(raw wrk output: $work/wrk.txt)"
