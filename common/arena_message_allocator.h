@@ -7,6 +7,7 @@
 #include <google/protobuf/arena.h>
 #include <grpcpp/support/message_allocator.h>
 
+#include <algorithm>
 #include <cstddef>
 
 namespace llmrouter {
@@ -37,6 +38,8 @@ class ArenaMessageAllocator final : public grpc::MessageAllocator<Request, Respo
     static google::protobuf::ArenaOptions Options(std::size_t initial_block_bytes) {
       google::protobuf::ArenaOptions options;
       options.start_block_size = initial_block_bytes;
+      // Later blocks may grow past protobuf's 8 KiB default: a large batch takes a few blocks.
+      options.max_block_size = std::max<std::size_t>(initial_block_bytes, 1 << 20);
       return options;
     }
     google::protobuf::Arena arena_;

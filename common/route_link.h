@@ -7,6 +7,10 @@
 // sends frames holding a RouteStreamRequest and the server frames holding a RouteStreamResponse;
 // answers may come in any order and in other batches than their calls. A frame is a 4-byte
 // big-endian payload length followed by the payload.
+//
+// A RouteStreamResponse with no results is the server's "going away": the client sends no more
+// calls on that connection and closes it once the calls in flight are answered; the server keeps
+// answering until then. The server never sends an empty response otherwise.
 #ifndef LLMROUTER_COMMON_ROUTE_LINK_H_
 #define LLMROUTER_COMMON_ROUTE_LINK_H_
 

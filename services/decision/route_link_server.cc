@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <cstring>
 #include <optional>
@@ -66,10 +67,14 @@ class RouteLinkServer::Connection : public std::enable_shared_from_this<Connecti
         });
   }
 
-  // Half-closes: the read side sees the end, answers still in flight are written, then it closes.
+  // Tells the gateway that this connection is going away (an empty response): it sends no more
+  // calls and closes once its calls in flight are answered, which the connection keeps doing.
   void Drain() {
-    boost::system::error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_receive, ec);
+    if (closed_ || draining_) return;
+    draining_ = true;
+    v1::RouteStreamResponse going_away;
+    AppendRouteLinkFrame(going_away, &pending_);
+    Write();
   }
 
   // Ends the connection; safe to call more than once.
@@ -184,6 +189,7 @@ class RouteLinkServer::Connection : public std::enable_shared_from_this<Connecti
   std::string sending_;  // the write in flight
   bool writing_ = false;
   bool reading_done_ = false;
+  bool draining_ = false;
   bool closed_ = false;
 };
 
@@ -228,22 +234,31 @@ void RouteLinkServer::Accept() {
   listener_->acceptor->async_accept(
       target, [this](boost::system::error_code ec, tcp::socket socket) {
         if (ec == asio::error::operation_aborted || !listener_->acceptor->is_open()) return;
-        if (!ec) {
-          socket.set_option(tcp::no_delay(true), ec);
-          auto connection = std::make_shared<Connection>(std::move(socket), *this);
-          {
-            absl::MutexLock lock(&listener_->mu);
-            listener_->connections.insert(connection);
-          }
-          // The socket belongs to its own context: start it there.
-          asio::post(connection->executor(), [connection] { connection->Start(); });
+        if (ec) {
+          // Out of descriptors, say: try again shortly instead of spinning on the error.
+          spdlog::warn("route_link_accept_failed error=\"{}\"", ec.message());
+          auto timer = std::make_shared<asio::steady_timer>(*contexts_[0]);
+          timer->expires_after(std::chrono::milliseconds(100));
+          timer->async_wait([this, timer](boost::system::error_code wait_ec) {
+            if (!wait_ec && listener_->acceptor->is_open()) Accept();
+          });
+          return;
         }
+        socket.set_option(tcp::no_delay(true), ec);
+        auto connection = std::make_shared<Connection>(std::move(socket), *this);
+        {
+          absl::MutexLock lock(&listener_->mu);
+          listener_->connections.insert(connection);
+        }
+        // The socket belongs to its own context: start it there.
+        asio::post(connection->executor(), [connection] { connection->Start(); });
         Accept();
       });
 }
 
 void RouteLinkServer::Stop(std::chrono::milliseconds grace) {
   if (threads_.empty()) return;
+  stopping_.store(true);
   asio::post(*contexts_[0], [this] {
     boost::system::error_code ec;
     listener_->acceptor->close(ec);

@@ -49,8 +49,9 @@ class RouteLinkServer {
   // Binds and starts the threads. Unavailable when the address cannot be bound.
   absl::Status Start();
   int port() const { return port_; }
-  // Stops accepting and half-closes every connection: answers to calls already read are still
-  // written, then the connections close. Waits up to `grace` for that, then cuts what is left.
+  // Stops accepting and tells every connection's gateway that it is going away: gateways send
+  // no more calls there and close once their calls in flight are answered, which the server
+  // keeps doing. Waits up to `grace` for that, then cuts what is left.
   void Stop(std::chrono::milliseconds grace);
 
  private:
@@ -61,6 +62,7 @@ class RouteLinkServer {
   const AnswerFunction answer_;
   prometheus::Gauge* const open_connections_;
   std::atomic<int> live_{0};
+  std::atomic<bool> stopping_{false};  // connections accepted from now on go away at once
   std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
   std::vector<std::thread> threads_;
   struct Listener;

@@ -183,8 +183,17 @@ void OutcomeReporter::Flush() {
     if (sent.ok()) {
       sent_.Increment(batch.outcomes_size());
     } else {
-      // The rest is dropped too instead of piling calls on a failing sink.
-      const std::size_t dropped = batch.outcomes_size() + pending.size();
+      // This batch is dropped; the rest waits for the next tick, ahead of newer outcomes and as
+      // far as the queue has room, instead of piling calls on a failing sink now.
+      std::size_t dropped = static_cast<std::size_t>(batch.outcomes_size());
+      {
+        absl::MutexLock lock(&mu_);
+        while (!pending.empty() && queue_.size() < options_.max_queue) {
+          queue_.push_front(std::move(pending.back()));
+          pending.pop_back();
+        }
+      }
+      dropped += pending.size();
       dropped_failed_.Increment(static_cast<double>(dropped));
       spdlog::warn("outcome_report_failed outcomes={} error=\"{}\"", dropped, sent.message());
       return;

@@ -9,7 +9,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <cstring>
-#include <deque>
+#include <functional>
+#include <queue>
 #include <string_view>
 #include <vector>
 
@@ -43,6 +44,12 @@ bool IsRouteLinkFailure(const absl::Status& status) {
   return status.GetPayload(kLinkFailureUrl).has_value();
 }
 
+namespace {
+
+// Calls are not queued on a connection whose unsent bytes exceed this (a write that does not
+// complete): they go to another connection, or fail as link failures and go over gRPC.
+constexpr std::size_t kMaxBacklogBytes = 32 << 20;
+
 // One connection to one decision address, reconnecting with back-off after a failure. A call
 // leaves at once when no write is in flight; otherwise it queues in `batch_` (a frame being
 // built, its 4-byte header left blank) and leaves with the others when the write completes.
@@ -64,6 +71,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   const tcp::endpoint& endpoint() const { return endpoint_; }
   bool up() const { return up_; }
+  // Up, not going away, and not backed up behind a write that does not complete.
+  bool accepting() const {
+    return up_ && !going_away_ && out_.size() + batch_.size() < kMaxBacklogBytes;
+  }
 
   void Connect() {
     socket_ = tcp::socket(executor_);
@@ -99,7 +110,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (batch_.empty()) batch_.assign(kRouteLinkFrameHeaderBytes, '\0');
     AppendRouteCall(id, request, &batch_);
     pending_.emplace(id, std::move(done));
-    expiry_.emplace_back(deadline, id);
+    expiry_.push({deadline, id, Clock::now()});
     ArmExpiry();
     // Nothing in flight: the call leaves at once. Otherwise it waits with the calls arriving
     // meanwhile for the write to complete, and they leave together.
@@ -119,7 +130,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     ++generation_;
     SetUp(false);
     pending_.clear();
-    expiry_.clear();
+    expiry_ = {};
     timer_.cancel();
     expiry_timer_.cancel();
     boost::system::error_code ec;
@@ -206,6 +217,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
         return false;
       }
       offset += frame_bytes;
+      last_answer_ = Clock::now();
+      if (answers_.results_size() == 0) going_away_ = true;  // decision is shutting down
       for (v1::RouteResult& result : *answers_.mutable_results()) {
         auto it = pending_.find(result.id());
         if (it == pending_.end()) continue;  // expired meanwhile
@@ -229,41 +242,64 @@ class Connection : public std::enable_shared_from_this<Connection> {
           ((std::size_t{p[0]} << 24) | (std::size_t{p[1]} << 16) | (std::size_t{p[2]} << 8) | p[3]);
       if (need <= kRouteLinkMaxFrameBytes && in_.size() < need) in_.resize(need + kReadBytes);
     }
-    if (retired_ && pending_.empty()) Close();
+    if (retired_ && pending_.empty()) {
+      Close();
+      return false;
+    }
+    if (going_away_ && pending_.empty()) {
+      Broken("decision is going away", /*expected=*/true);
+      return false;
+    }
     return true;
   }
 
+  // Keeps the timer at the earliest deadline. With one timeout for every call it is moved only
+  // when it fires: later calls have later deadlines.
   void ArmExpiry() {
-    if (expiry_armed_ || expiry_.empty()) return;
+    if (expiry_.empty()) return;
+    const Clock::time_point at = expiry_.top().deadline;
+    if (expiry_armed_ && expiry_timer_.expiry() <= at) return;
     expiry_armed_ = true;
-    expiry_timer_.expires_at(expiry_.front().first);
-    expiry_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    const std::uint64_t generation = ++expiry_generation_;
+    expiry_timer_.expires_at(at);  // a later wait completes as cancelled and is ignored
+    expiry_timer_.async_wait([self = shared_from_this(), generation](boost::system::error_code ec) {
+      if (generation != self->expiry_generation_) return;
       self->expiry_armed_ = false;
       if (ec || self->closed_) return;
       self->Expire();
     });
   }
 
-  // Fails the calls past their deadline. Calls answered meanwhile leave the queue here too.
+  // Fails the calls past their deadline. Calls answered meanwhile leave the queue here too. A
+  // connection on which nothing was answered since an expired call was sent is stalled (decision
+  // hung, or the peer vanished without a reset): it is broken off, so that its other calls go
+  // over gRPC at once instead of waiting for their deadlines too.
   void Expire() {
     const Clock::time_point now = Clock::now();
+    bool stalled = false;
     while (!expiry_.empty()) {
-      auto [deadline, id] = expiry_.front();
-      auto it = pending_.find(id);
-      if (it != pending_.end() && deadline > now) break;
-      expiry_.pop_front();
+      const Expiry front = expiry_.top();
+      auto it = pending_.find(front.id);
+      if (it != pending_.end() && front.deadline > now) break;
+      expiry_.pop();
       if (it == pending_.end()) continue;
+      stalled = stalled || last_answer_ < front.sent_at;
       RouteLinkClient::Callback done = std::move(it->second);
       pending_.erase(it);
       done(absl::DeadlineExceededError(
           absl::StrCat("decision at ", Name(), " did not answer on the route link in time")));
     }
     if (retired_ && pending_.empty()) return Close();
+    if (stalled && up_) return Broken("no answer within the deadline: the connection is stalled");
+    if (going_away_ && pending_.empty() && up_) {
+      return Broken("decision is going away", /*expected=*/true);
+    }
     ArmExpiry();
   }
 
   // The connection failed: its calls fail as link failures and it reconnects after back-off.
-  void Broken(const std::string& reason) {
+  // `expected`: decision said it was going away; logged as such.
+  void Broken(const std::string& reason, bool expected = false) {
     const bool was_up = up_;
     ++generation_;
     SetUp(false);
@@ -277,11 +313,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const std::size_t failed = pending_.size();
     absl::flat_hash_map<std::uint64_t, RouteLinkClient::Callback> calls;
     calls.swap(pending_);
-    expiry_.clear();
+    expiry_ = {};
     const absl::Status status =
         LinkFailure(absl::StrCat("route link to decision at ", Name(), " broke: ", reason));
     for (auto& [id, done] : calls) done(status);
-    if (was_up || failed > 0) {
+    if (expected && failed == 0) {
+      spdlog::info("route_link_closed endpoint={} reason=\"{}\"", Name(), reason);
+    } else if (was_up || failed > 0) {
       spdlog::warn("route_link_broken endpoint={} error=\"{}\" calls_failed={}", Name(), reason,
                    failed);
     } else {
@@ -311,11 +349,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::chrono::milliseconds backoff_ = kFirstBackoff;
 
   absl::flat_hash_map<std::uint64_t, RouteLinkClient::Callback> pending_;
-  std::deque<std::pair<Clock::time_point, std::uint64_t>> expiry_;  // in sending order
+  struct Expiry {
+    Clock::time_point deadline;
+    std::uint64_t id;
+    Clock::time_point sent_at;
+    bool operator>(const Expiry& other) const { return deadline > other.deadline; }
+  };
+  // Earliest deadline on top; answered calls leave when they reach it.
+  std::priority_queue<Expiry, std::vector<Expiry>, std::greater<Expiry>> expiry_;
+  Clock::time_point last_answer_;  // when the last frame arrived (or the connection came up)
+  bool going_away_ = false;        // decision said so: no more calls here
   bool expiry_armed_ = false;
+  std::uint64_t expiry_generation_ = 0;
 
-  std::string batch_;  // the frame being built
-  bool seal_posted_ = false;
+  std::string batch_;    // the frame being built
   std::string out_;      // framed bytes waiting for the write in flight
   std::string sending_;  // the write in flight
   bool writing_ = false;
@@ -324,6 +371,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t used_ = 0;
   v1::RouteStreamResponse answers_;
 };
+
+}  // namespace
 
 struct RouteLinkClient::Shared : std::enable_shared_from_this<Shared> {
   Shared(asio::any_io_executor executor, RouteLinkClientOptions options, prometheus::Gauge* gauge)
@@ -435,7 +484,7 @@ void RouteLinkClient::Route(const v1::RouteRequestRequest& request, Clock::time_
   const std::size_t n = s.connections.size();
   for (std::size_t i = 0; i < n; ++i) {
     Connection& connection = *s.connections[(s.next + i) % n];
-    if (!connection.up()) continue;
+    if (!connection.accepting()) continue;
     s.next = (s.next + i + 1) % n;
     connection.Send(s.next_id++, request, deadline, std::move(done));
     return;

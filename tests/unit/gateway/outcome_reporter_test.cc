@@ -66,19 +66,22 @@ TEST(OutcomeReporterTest, AFullQueueDropsAndCountsInsteadOfWaiting) {
   EXPECT_EQ(Count(registry, "sent"), 2);
 }
 
-TEST(OutcomeReporterTest, FailedBatchesAreCountedAndDropped) {
+TEST(OutcomeReporterTest, AFailedBatchIsDroppedAndTheRestWaitsForTheNextTick) {
   prometheus::Registry registry;
   auto sink = std::make_unique<FakeSink>(absl::UnavailableError("no inventory"));
   FakeSink* seen = sink.get();
-  // Three batches' worth: the first failure drops the rest too, without calling the sink again.
   OutcomeReporter reporter({"gw-1", 100, /*max_batch=*/1}, std::move(sink), registry);
   for (const char* e : {"a", "b", "c"}) reporter.Report(Outcome(e));
-  reporter.Flush();
-  EXPECT_EQ(seen->batches().size(), 1u);
-  EXPECT_EQ(Count(registry, "dropped_send_failed"), 3);
+  reporter.Flush();  // "a" fails: no more calls on a failing sink this tick
+  ASSERT_EQ(seen->batches().size(), 1u);
+  EXPECT_EQ(seen->batches()[0].outcomes(0).endpoint_id(), "a");
+  EXPECT_EQ(Count(registry, "dropped_send_failed"), 1);
+  reporter.Report(Outcome("d"));
+  reporter.Flush();  // "b" first: what waited goes ahead of newer outcomes
+  ASSERT_EQ(seen->batches().size(), 2u);
+  EXPECT_EQ(seen->batches()[1].outcomes(0).endpoint_id(), "b");
+  EXPECT_EQ(Count(registry, "dropped_send_failed"), 2);
   EXPECT_EQ(Count(registry, "sent"), 0);
-  reporter.Flush();  // nothing left
-  EXPECT_EQ(seen->batches().size(), 1u);
 }
 
 v1::Outcome Usage(const std::string& tenant, const std::string& model, uint32_t prompt,

@@ -80,8 +80,7 @@ TEST(RouteLinkFrameTest, FramesAreFoundWholeOrNotAtAll) {
         << cut;
   }
   const std::string two = wire + "next";
-  ASSERT_EQ(NextRouteLinkFrame(two, 1024, &payload, &frame_bytes),
-            RouteLinkFrameState::kComplete);
+  ASSERT_EQ(NextRouteLinkFrame(two, 1024, &payload, &frame_bytes), RouteLinkFrameState::kComplete);
   EXPECT_EQ(frame_bytes, wire.size());
   v1::RouteStreamResponse parsed;
   ASSERT_TRUE(parsed.ParseFromArray(payload.data(), static_cast<int>(payload.size())));
@@ -131,12 +130,12 @@ class ClientLoop {
     auto left = std::make_shared<std::atomic<int>>(static_cast<int>(models.size()));
     auto done = std::make_shared<std::promise<void>>();
     asio::post(io_, [this, models, timeout, results, left, done] {
+      const auto deadline = gateway::RouteLinkClient::Clock::now() + timeout;  // one for all
       for (std::size_t i = 0; i < models.size(); ++i) {
-        client_->Route(Request(models[i]), gateway::RouteLinkClient::Clock::now() + timeout,
-                       [results, left, done, i](Result r) {
-                         (*results)[i] = std::move(r);
-                         if (left->fetch_sub(1) == 1) done->set_value();
-                       });
+        client_->Route(Request(models[i]), deadline, [results, left, done, i](Result r) {
+          (*results)[i] = std::move(r);
+          if (left->fetch_sub(1) == 1) done->set_value();
+        });
       }
     });
     done->get_future().wait();
@@ -237,7 +236,7 @@ class SilentServer {
   std::thread thread_;
 };
 
-TEST(RouteLinkTest, AnUnansweredCallExpiresAtItsDeadlineAndTheLinkStaysUp) {
+TEST(RouteLinkTest, AnUnansweredCallExpiresAtItsDeadlineAndTheStalledLinkIsReplaced) {
   SilentServer silent;
   ClientLoop client(absl::StrCat("127.0.0.1:", silent.port()));
   ASSERT_TRUE(client.WaitReady());
@@ -248,7 +247,24 @@ TEST(RouteLinkTest, AnUnansweredCallExpiresAtItsDeadlineAndTheLinkStaysUp) {
     EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded);
     EXPECT_FALSE(gateway::IsRouteLinkFailure(r.status()));
   }
-  EXPECT_TRUE(client.Ready());
+  // Nothing was answered on that connection: it is broken off and a new one is opened.
+  EXPECT_TRUE(client.WaitReady());
+}
+
+TEST(RouteLinkTest, AStalledConnectionHandsItsOtherCallsToGrpcBeforeTheirDeadlines) {
+  SilentServer silent;
+  ClientLoop client(absl::StrCat("127.0.0.1:", silent.port()));
+  ASSERT_TRUE(client.WaitReady());
+  auto late = std::async(std::launch::async, [&] { return client.Route({"late"}, 20s); });
+  std::this_thread::sleep_for(20ms);
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<Result> early = client.Route({"early"}, 100ms);
+  EXPECT_EQ(early[0].status().code(), absl::StatusCode::kDeadlineExceeded);
+  std::vector<Result> rest = late.get();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_EQ(rest[0].status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(gateway::IsRouteLinkFailure(rest[0].status()));
+  EXPECT_THAT(rest[0].status().message(), HasSubstr("stalled"));
 }
 
 TEST(RouteLinkTest, ACallInFlightWhenDecisionStopsFailsAsALinkFailure) {
@@ -294,12 +310,16 @@ TEST(RouteLinkServerTest, ProtocolViolationsCloseThatConnectionOnly) {
   EXPECT_EQ(results[0]->decision_id(), "d-still");
 }
 
-TEST(RouteLinkServerTest, StopAnswersWhatWasReadThenCloses) {
+TEST(RouteLinkServerTest, StopSaysGoingAwayAndTheGatewayClosesOnceAnswered) {
   auto server = StartServer();
   ClientLoop client(absl::StrCat("127.0.0.1:", server->port()));
   ASSERT_TRUE(client.WaitReady());
   ASSERT_TRUE(client.Route({"a"})[0].ok());
-  server->Stop(1s);
+  // The server waits for its gateways to close; a client that ignored "going away" would keep
+  // Stop() waiting for the whole grace period.
+  const auto start = std::chrono::steady_clock::now();
+  server->Stop(10s);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
   EXPECT_TRUE(client.WaitReady(false));
 }
 
