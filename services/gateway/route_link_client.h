@@ -46,7 +46,10 @@ struct RouteLinkClientOptions {
 // must be called on that thread; callbacks run there too. Calls the link cannot carry (no
 // connection up, or one that broke with calls in flight) fail with UNAVAILABLE marked by
 // IsRouteLinkFailure(), so the caller can ask over gRPC instead; a call unanswered by its
-// deadline fails with DEADLINE_EXCEEDED.
+// deadline fails with DEADLINE_EXCEEDED. A connection whose decision says it is going away takes
+// no more calls and closes once its calls are answered; one on which nothing was answered since
+// an expired call was sent is taken as stalled and broken off (its other calls fail as link
+// failures at once). Either reconnects with back-off.
 class RouteLinkClient {
  public:
   using Clock = std::chrono::steady_clock;
