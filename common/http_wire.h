@@ -21,30 +21,37 @@
 
 namespace llmrouter {
 
+// Appends one field line, "name: value".
+inline void AppendHttpField(boost::beast::string_view name, boost::beast::string_view value,
+                            std::string* out) {
+  out->append(name.data(), name.size()).append(": ");
+  out->append(value.data(), value.size()).append("\r\n");
+}
+
+// Appends a response's status line; an empty `reason` takes the standard one.
+inline void AppendHttpStatusLine(unsigned version, unsigned status,
+                                 boost::beast::string_view reason, std::string* out) {
+  if (reason.empty())
+    reason = boost::beast::http::obsolete_reason(boost::beast::http::int_to_status(status));
+  out->append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  out->append(std::to_string(status)).push_back(' ');
+  out->append(reason.data(), reason.size()).append("\r\n");
+}
+
 // Appends the start line, the fields and the blank line that ends them.
 template <bool isRequest, class Fields>
 void AppendHttpHeader(const boost::beast::http::header<isRequest, Fields>& header,
                       std::string* out) {
-  const char* version = header.version() == 10 ? "HTTP/1.0" : "HTTP/1.1";
   if constexpr (isRequest) {
     const auto method = header.method_string();
     const auto target = header.target();
     out->append(method.data(), method.size()).push_back(' ');
     out->append(target.data(), target.size()).push_back(' ');
-    out->append(version).append("\r\n");
+    out->append(header.version() == 10 ? "HTTP/1.0" : "HTTP/1.1").append("\r\n");
   } else {
-    auto reason = header.reason();
-    if (reason.empty()) reason = boost::beast::http::obsolete_reason(header.result());
-    out->append(version).push_back(' ');
-    out->append(std::to_string(header.result_int())).push_back(' ');
-    out->append(reason.data(), reason.size()).append("\r\n");
+    AppendHttpStatusLine(header.version(), header.result_int(), header.reason(), out);
   }
-  for (const auto& field : header) {
-    const auto name = field.name_string();
-    const auto value = field.value();
-    out->append(name.data(), name.size()).append(": ");
-    out->append(value.data(), value.size()).append("\r\n");
-  }
+  for (const auto& field : header) AppendHttpField(field.name_string(), field.value(), out);
   out->append("\r\n");
 }
 

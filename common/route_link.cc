@@ -42,11 +42,17 @@ void AppendRouteCall(std::uint64_t id, const v1::RouteRequestRequest& request, s
   request.SerializeWithCachedSizesToArray(reinterpret_cast<std::uint8_t*>(body->data() + at));
 }
 
-void AppendRouteLinkFrameHeader(std::size_t payload_bytes, std::string* out) {
+void PutRouteLinkFrameHeader(std::size_t payload_bytes, char* header) {
   const auto n = static_cast<std::uint32_t>(payload_bytes);
-  const char header[kRouteLinkFrameHeaderBytes] = {static_cast<char>(n >> 24),
-                                                   static_cast<char>(n >> 16),
-                                                   static_cast<char>(n >> 8), static_cast<char>(n)};
+  header[0] = static_cast<char>(n >> 24);
+  header[1] = static_cast<char>(n >> 16);
+  header[2] = static_cast<char>(n >> 8);
+  header[3] = static_cast<char>(n);
+}
+
+void AppendRouteLinkFrameHeader(std::size_t payload_bytes, std::string* out) {
+  char header[kRouteLinkFrameHeaderBytes];
+  PutRouteLinkFrameHeader(payload_bytes, header);
   out->append(header, sizeof header);
 }
 
@@ -60,14 +66,15 @@ void AppendRouteLinkFrame(const google::protobuf::MessageLite& message, std::str
 
 RouteLinkFrameState NextRouteLinkFrame(std::string_view data, std::size_t max_frame_bytes,
                                        std::string_view* payload, std::size_t* frame_bytes) {
+  *frame_bytes = 0;
   if (data.size() < kRouteLinkFrameHeaderBytes) return RouteLinkFrameState::kIncomplete;
   const auto* p = reinterpret_cast<const unsigned char*>(data.data());
   const std::size_t size = (std::size_t{p[0]} << 24) | (std::size_t{p[1]} << 16) |
                            (std::size_t{p[2]} << 8) | std::size_t{p[3]};
   if (size > max_frame_bytes) return RouteLinkFrameState::kTooLarge;
-  if (data.size() < kRouteLinkFrameHeaderBytes + size) return RouteLinkFrameState::kIncomplete;
-  *payload = data.substr(kRouteLinkFrameHeaderBytes, size);
   *frame_bytes = kRouteLinkFrameHeaderBytes + size;
+  if (data.size() < *frame_bytes) return RouteLinkFrameState::kIncomplete;
+  *payload = data.substr(kRouteLinkFrameHeaderBytes, size);
   return RouteLinkFrameState::kComplete;
 }
 

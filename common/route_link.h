@@ -37,6 +37,8 @@ void AppendRouteCall(std::uint64_t id, const v1::RouteRequestRequest& request, s
 void AppendRouteLinkFrame(const google::protobuf::MessageLite& message, std::string* out);
 // Appends a frame header for a payload of `payload_bytes` to `out`.
 void AppendRouteLinkFrameHeader(std::size_t payload_bytes, std::string* out);
+// Writes that header into the kRouteLinkFrameHeaderBytes at `header` (a frame built in place).
+void PutRouteLinkFrameHeader(std::size_t payload_bytes, char* header);
 
 enum class RouteLinkFrameState {
   kIncomplete,  // more bytes are needed
@@ -44,7 +46,9 @@ enum class RouteLinkFrameState {
   kTooLarge,    // the header announces more than max_frame_bytes: a protocol error
 };
 
-// Looks for one whole frame at the front of `data`.
+// Looks for one whole frame at the front of `data`. `*frame_bytes` is the whole frame's size as
+// soon as its header is there, also while the rest is incomplete (so that a reader can make room
+// for it), and 0 before.
 RouteLinkFrameState NextRouteLinkFrame(std::string_view data, std::size_t max_frame_bytes,
                                        std::string_view* payload, std::size_t* frame_bytes);
 

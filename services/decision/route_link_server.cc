@@ -118,10 +118,10 @@ class RouteLinkServer::Connection : public std::enable_shared_from_this<Connecti
   // Routes every whole frame read so far; false on a protocol error.
   bool Answer() {
     std::size_t offset = 0;
+    std::size_t frame_bytes = 0;  // of the frame at `offset`, once its header is there
     answers_.Clear();
     for (;;) {
       std::string_view payload;
-      std::size_t frame_bytes = 0;
       RouteLinkFrameState state =
           NextRouteLinkFrame(std::string_view(in_.data() + offset, used_ - offset),
                              server_.options_.max_frame_bytes, &payload, &frame_bytes);
@@ -146,20 +146,12 @@ class RouteLinkServer::Connection : public std::enable_shared_from_this<Connecti
       used_ -= offset;
     }
     // A frame longer than the buffer: make room for all of it.
-    need_ = used_ >= kRouteLinkFrameHeaderBytes
-                ? kRouteLinkFrameHeaderBytes + FrameLength() + kFirstReadBytes
-                : 0;
+    need_ = frame_bytes > 0 ? frame_bytes + kFirstReadBytes : 0;
     if (answers_.results_size() > 0) {
       AppendRouteLinkFrame(answers_, &pending_);
       Write();
     }
     return true;
-  }
-
-  std::size_t FrameLength() const {
-    const auto* p = reinterpret_cast<const unsigned char*>(in_.data());
-    return (std::size_t{p[0]} << 24) | (std::size_t{p[1]} << 16) | (std::size_t{p[2]} << 8) |
-           std::size_t{p[3]};
   }
 
   void Write() {

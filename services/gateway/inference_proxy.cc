@@ -108,13 +108,9 @@ void AppendAnswerHead(unsigned version, const http::response_header<>& upstream,
                       const std::vector<std::pair<std::string, std::string>>& router_headers,
                       bool keep_alive, std::size_t body_bytes, std::string* out) {
   auto append = [out](beast::string_view name, beast::string_view value) {
-    out->append(name.data(), name.size()).append(": ");
-    out->append(value.data(), value.size()).append("\r\n");
+    AppendHttpField(name, value, out);
   };
-  const beast::string_view reason = http::obsolete_reason(upstream.result());
-  out->append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
-  out->append(std::to_string(upstream.result_int())).push_back(' ');
-  out->append(reason.data(), reason.size()).append("\r\n");
+  AppendHttpStatusLine(version, upstream.result_int(), {}, out);
   bool content_type = false;
   for (const auto& field : upstream) {
     if (!IsEndToEnd(field)) continue;

@@ -152,11 +152,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Frames the batch and hands it to the writer.
   void Seal() {
     if (batch_.size() <= kRouteLinkFrameHeaderBytes || !up_) return;
-    const auto n = static_cast<std::uint32_t>(batch_.size() - kRouteLinkFrameHeaderBytes);
-    batch_[0] = static_cast<char>(n >> 24);
-    batch_[1] = static_cast<char>(n >> 16);
-    batch_[2] = static_cast<char>(n >> 8);
-    batch_[3] = static_cast<char>(n);
+    PutRouteLinkFrameHeader(batch_.size() - kRouteLinkFrameHeaderBytes, batch_.data());
     if (out_.empty()) {
       out_.swap(batch_);
     } else {
@@ -204,9 +200,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Answers every call whose result has arrived; false when the connection broke.
   bool Deliver() {
     std::size_t offset = 0;
+    std::size_t frame_bytes = 0;  // of the frame at `offset`, once its header is there
     for (;;) {
       std::string_view payload;
-      std::size_t frame_bytes = 0;
       RouteLinkFrameState state =
           NextRouteLinkFrame(std::string_view(in_.data() + offset, used_ - offset),
                              kRouteLinkMaxFrameBytes, &payload, &frame_bytes);
@@ -235,13 +231,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       std::memmove(in_.data(), in_.data() + offset, used_ - offset);
       used_ -= offset;
     }
-    if (used_ >= kRouteLinkFrameHeaderBytes) {  // make room for a long frame in one piece
-      const auto* p = reinterpret_cast<const unsigned char*>(in_.data());
-      const std::size_t need =
-          kRouteLinkFrameHeaderBytes +
-          ((std::size_t{p[0]} << 24) | (std::size_t{p[1]} << 16) | (std::size_t{p[2]} << 8) | p[3]);
-      if (need <= kRouteLinkMaxFrameBytes && in_.size() < need) in_.resize(need + kReadBytes);
-    }
+    // Make room for a long frame in one piece.
+    if (frame_bytes > in_.size()) in_.resize(frame_bytes + kReadBytes);
     if (retired_ && pending_.empty()) {
       Close();
       return false;

@@ -78,6 +78,8 @@ TEST(RouteLinkFrameTest, FramesAreFoundWholeOrNotAtAll) {
         NextRouteLinkFrame(std::string_view(wire).substr(0, cut), 1024, &payload, &frame_bytes),
         RouteLinkFrameState::kIncomplete)
         << cut;
+    // Once the header is there the whole frame's size is known, so a reader can make room.
+    EXPECT_EQ(frame_bytes, cut < kRouteLinkFrameHeaderBytes ? 0 : wire.size()) << cut;
   }
   const std::string two = wire + "next";
   ASSERT_EQ(NextRouteLinkFrame(two, 1024, &payload, &frame_bytes), RouteLinkFrameState::kComplete);
