@@ -137,9 +137,13 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
     }
     tenant_name = tenant->name;
   }
+  // Both arms are views: a ternary of std::string and a literal would make a temporary string
+  // that dies at the end of the statement, leaving `tier` dangling.
   absl::string_view tier = TierName(req.priority());
-  if (tier.empty())
-    tier = tenant && !tenant->default_tier.empty() ? tenant->default_tier : "standard";
+  if (tier.empty()) {
+    tier = tenant && !tenant->default_tier.empty() ? absl::string_view(tenant->default_tier)
+                                                   : absl::string_view("standard");
+  }
 
   // 3. Which rule decides.
   MatchInput in{&req, policy->ModelIndex(req.model()), tenant_name, tier, &signals};
