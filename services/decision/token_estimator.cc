@@ -383,7 +383,9 @@ uint32_t EstimateTokens(absl::string_view text) {
     }
   }
   if (n == 0) return 0;
-  return std::max<uint32_t>(1, static_cast<uint32_t>(std::lround(tally.Total())));
+  // Byte-level BPE never makes more tokens than bytes; the per-piece prices can, on junk.
+  const double most = static_cast<double>(text.size());
+  return std::max<uint32_t>(1, static_cast<uint32_t>(std::lround(std::min(tally.Total(), most))));
 }
 
 }  // namespace llmrouter::decision

@@ -60,6 +60,13 @@ TEST(TokenEstimatorTest, InvalidUtf8CountsBytesWithoutReadingPastTheEnd) {
   EXPECT_GE(EstimateTokens("\xc3(\xa0\xa1"), 2u);
 }
 
+// Found by fuzzing: 14 bytes of junk were estimated at 15 tokens.
+TEST(TokenEstimatorTest, NeverMoreTokensThanBytes) {
+  const std::string junk("\x42\xff\xff\x42\xff\xff\x4d\xff\xff\x4d\xff\xd9\x61\xff", 14);
+  EXPECT_LE(EstimateTokens(junk), junk.size());
+  EXPECT_GE(EstimateTokens(junk), 1u);
+}
+
 TEST(TokenEstimatorTest, EveryCorpusFileHasAnExpectedCount) {
   const std::map<std::string, long> expected = ExpectedCounts();
   size_t files = 0;
