@@ -61,13 +61,14 @@ void SseUsageScanner::Feed(std::string_view piece) {
         event_.append(line);
       }
     }
-    if (end == std::string_view::npos) {
-      line_start_ = false;
-      return;
+    if (!line.empty()) {
+      line_ = line_ == LineSoFar::kEmpty && line == "\r" ? LineSoFar::kCarriageReturn
+                                                          : LineSoFar::kText;
     }
-    // A line ended: the event is complete when the line was empty (an event ends with "\n\n").
-    const bool blank = line_start_ && (line.empty() || line == "\r");
-    line_start_ = true;
+    if (end == std::string_view::npos) return;
+    // A line ended: the event is complete when the line was blank (an event ends with "\n\n").
+    const bool blank = line_ != LineSoFar::kText;
+    line_ = LineSoFar::kEmpty;
     if (blank) {
       if (!overflow_ && event_.find("\"usage\"") != std::string::npos) {
         TokenUsage usage = FindUsage(event_);

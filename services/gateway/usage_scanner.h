@@ -30,7 +30,10 @@ class SseUsageScanner {
  private:
   std::string event_;
   bool overflow_ = false;
-  bool line_start_ = true;  // the next byte begins a line
+  // What the current line holds so far. A line that is empty or a lone '\r' ends an event, also
+  // when a piece ends between its '\r' and its '\n'.
+  enum class LineSoFar : unsigned char { kEmpty, kCarriageReturn, kText };
+  LineSoFar line_ = LineSoFar::kEmpty;
   TokenUsage usage_;
 };
 

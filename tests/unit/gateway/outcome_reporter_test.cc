@@ -156,5 +156,28 @@ TEST(UsageScannerTest, TakesUsageFromTheFinalStreamChunkAcrossPieceBoundaries) {
   EXPECT_EQ(scanner.usage().completion_tokens, 4u);
 }
 
+// Found by fuzzing: a CRLF stream whose read ends between the '\r' and '\n' of the blank line
+// that closes an event lost that event's usage (often the final one), so budgets under-counted.
+TEST(UsageScannerTest, CrlfStreamsGiveTheSameUsageHoweverTheyAreSplit) {
+  const std::string stream =
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":4}}\r\n\r\n"
+      "data: [DONE]\r\n\r\n";
+  for (std::size_t cut = 1; cut < stream.size(); ++cut) {
+    SseUsageScanner scanner;
+    scanner.Feed(std::string_view(stream).substr(0, cut));
+    scanner.Feed(std::string_view(stream).substr(cut));
+    EXPECT_TRUE(scanner.usage().found) << "split at " << cut;
+    EXPECT_EQ(scanner.usage().completion_tokens, 4u) << "split at " << cut;
+  }
+  // A lone '\r' inside a line is text, not a blank line.
+  SseUsageScanner scanner;
+  scanner.Feed("data: {\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}\n");
+  scanner.Feed("x\r");
+  scanner.Feed("\n");
+  EXPECT_FALSE(scanner.usage().found) << "the event has not ended";
+  scanner.Feed("\n");
+  EXPECT_EQ(scanner.usage().completion_tokens, 2u);
+}
+
 }  // namespace
 }  // namespace llmrouter::gateway
