@@ -143,6 +143,11 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::LintBundle(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* PolicyServiceImpl::TestBundle(grpc::CallbackServerContext* ctx,
                                                         const llmrouter::v1::TestBundleRequest* req,
                                                         llmrouter::v1::TestBundleResponse* resp) {
+  // It runs arbitrary requests through an arbitrary bundle: as costly as a write, so it needs
+  // the admin token when one is configured (also in GitOps mode, where writes are refused).
+  if (options_.admin.configured()) {
+    if (absl::Status s = options_.admin.Check(*ctx); !s.ok()) return Done(ctx, s);
+  }
   if (absl::Status s = CheckSize(req->bundle()); !s.ok()) return Done(ctx, s);
   constexpr int kMaxRequests = 100000;
   if (req->requests_size() > kMaxRequests) {

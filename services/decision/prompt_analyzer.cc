@@ -1,12 +1,14 @@
 #include "services/decision/prompt_analyzer.h"
 
 #include <re2/re2.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "services/decision/pattern_limits.h"
 #include "services/decision/token_estimator.h"
 
 namespace llmrouter::decision {
@@ -104,25 +106,33 @@ std::vector<std::string> PiiKindNames(uint32_t mask) {
 PromptAnalyzer::PromptAnalyzer(const std::vector<IntentSpec>& intents,
                                std::shared_ptr<const PromptClassifier> classifier)
     : classifier_(std::move(classifier)) {
+  for (const IntentSpec& intent : intents) intent_names_.push_back(intent.name);
+  signals_ = BuildSignalSet(&intents);
+  if (signals_ == nullptr) {
+    // Bundles are checked against pattern_limits.h when parsed, so this is a bundle that
+    // bypassed the parser: route without its intents rather than fail every request.
+    spdlog::error("intent_patterns_not_compiled intents={} reason=\"over RE2's memory budget\"",
+                  intents.size());
+    signals_ = BuildSignalSet(nullptr);
+  }
+}
+
+std::unique_ptr<RE2::Set> PromptAnalyzer::BuildSignalSet(const std::vector<IntentSpec>* intents) {
   RE2::Options options;
   options.set_log_errors(false);
-  signals_ = std::make_unique<RE2::Set>(options, RE2::UNANCHORED);
-  for (const char* cue : kReasoningCues) signals_->Add(cue, nullptr);
-  for (const char* cue : kConstraintCues) signals_->Add(cue, nullptr);
-  for (const IntentSpec& intent : intents) {
-    std::vector<std::string> alternatives;
-    if (!intent.keywords.empty()) {
-      std::vector<std::string> quoted;
-      for (const std::string& k : intent.keywords) quoted.push_back(RE2::QuoteMeta(k));
-      alternatives.push_back(absl::StrCat(R"((?i)\b(?:)", absl::StrJoin(quoted, "|"), R"()\b)"));
+  options.set_max_mem(kIntentSetMaxMemBytes);
+  auto set = std::make_unique<RE2::Set>(options, RE2::UNANCHORED);
+  for (const char* cue : kReasoningCues) set->Add(cue, nullptr);
+  for (const char* cue : kConstraintCues) set->Add(cue, nullptr);
+  if (intents != nullptr) {
+    // An intent whose regex does not parse keeps its index and never matches.
+    for (const IntentSpec& intent : *intents) {
+      if (set->Add(IntentRegex(intent), nullptr) < 0) set->Add(R"(\b\B)", nullptr);
     }
-    for (const std::string& p : intent.patterns)
-      alternatives.push_back(absl::StrCat("(?:", p, ")"));
-    // Patterns were validated when the bundle was parsed.
-    signals_->Add(absl::StrJoin(alternatives, "|"), nullptr);
-    intent_names_.push_back(intent.name);
   }
-  signals_->Compile();
+  // Matching an uncompiled set dereferences a program that is not there.
+  if (!set->Compile()) return nullptr;
+  return set;
 }
 
 int PromptAnalyzer::IntentIndex(absl::string_view name) const {

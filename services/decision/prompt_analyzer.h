@@ -56,6 +56,9 @@ class PromptAnalyzer {
   const std::vector<std::string>& intent_names() const { return intent_names_; }
 
  private:
+  // The cues and `intents` (none when null) in one set, or null when RE2 cannot compile it.
+  static std::unique_ptr<RE2::Set> BuildSignalSet(const std::vector<IntentSpec>* intents);
+
   std::vector<std::string> intent_names_;
   // Reasoning and constraint cue groups first, then the bundle's intents, matched in one pass.
   std::unique_ptr<RE2::Set> signals_;

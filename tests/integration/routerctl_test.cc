@@ -270,6 +270,42 @@ TEST_F(RouterctlTest, LintAndTestACandidateBundle) {
   EXPECT_THAT(test.out, HasSubstr("requests: 2 routed, 0 changed against active revision 1"));
 }
 
+// The hardening review's crash: intents whose patterns together exceed what RE2 can compile into
+// one set crashed decision through TestBundle (open to anyone then), ApplyBundle and
+// --policy_file. Each now answers with the located problem, and decision keeps serving.
+TEST_F(RouterctlTest, ARegexHeavyBundleIsRejectedEverywhereAndDecisionSurvives) {
+  ApplyAndWaitForRoutes();
+  std::string heavy = absl::StrCat(kBundle, "intents:\n  - name: code\n    patterns:\n");
+  for (int i = 1; i <= 150; ++i) {
+    absl::StrAppend(&heavy, "      - '(?i)\\w{1,50}[a-z0-9]{0,100}x", i, "'\n");
+  }
+  WriteFile(dir_ + "/heavy.yaml", heavy);
+  WriteFile(dir_ + "/requests.jsonl", "{\"model\":\"small\",\"prompt\":{\"excerpt\":\"hi\"}}\n");
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"policy", "validate", dir_ + "/heavy.yaml"},
+        {"policy", "test", dir_ + "/heavy.yaml", "--requests", dir_ + "/requests.jsonl"},
+        {"policy", "apply", dir_ + "/heavy.yaml"}}) {
+    CtlResult r = Ctl(args);
+    EXPECT_EQ(r.code, 1) << args[1] << ": " << r.out << r.err;
+    EXPECT_THAT(r.out + r.err, HasSubstr("intents[0]: the intents' keywords and patterns"))
+        << args[1];
+  }
+  EXPECT_EQ(Ctl({"route", "--model", "small"}).code, 0) << "decision must survive";
+}
+
+TEST_F(RouterctlTest, TestingABundleNeedsTheAdminToken) {
+  if (!admin_token_supported_) GTEST_SKIP() << "decision has no --admin_token_file yet";
+  WriteFile(dir_ + "/requests.jsonl", "{\"model\":\"big\"}\n");
+  CtlResult anonymous =
+      Ctl({"policy", "test", dir_ + "/bundle-tiny.yaml", "--requests", dir_ + "/requests.jsonl"},
+          /*with_token=*/false);
+  EXPECT_EQ(anonymous.code, 1);
+  EXPECT_THAT(anonymous.err, HasSubstr("routerctl: UNAUTHENTICATED"));
+  CtlResult with_token =
+      Ctl({"policy", "test", dir_ + "/bundle-tiny.yaml", "--requests", dir_ + "/requests.jsonl"});
+  EXPECT_EQ(with_token.code, 0) << with_token.out << with_token.err;
+}
+
 TEST_F(RouterctlTest, PolicyTestReportsBadRequestLinesBeforeCallingDecision) {
   WriteFile(dir_ + "/bad.jsonl", "{\"model\":\"auto\"}\n{\"model\": \n");
   CtlResult bad =

@@ -1,0 +1,70 @@
+// The catalog sections of a bundle: models, tenants and intents.
+#include "absl/strings/str_cat.h"
+#include "services/decision/bundle_reader.h"
+
+namespace llmrouter::decision {
+
+void ReadModel(BundleReader& r, const YAML::Node& m, const std::string& path, ModelSpec* spec) {
+  if (!r.Map(m, path,
+             {"name", "aliases", "fallbacks", "owned_by", "capabilities", "context_window", "price",
+              "quality", "data_policy"})) {
+    return;
+  }
+  if (!m["name"]) r.Problem(Sub(path, "name"), "is required");
+  r.String(m["name"], Sub(path, "name"), &spec->name);
+  r.Strings(m["aliases"], Sub(path, "aliases"), &spec->aliases);
+  r.Strings(m["fallbacks"], Sub(path, "fallbacks"), &spec->fallbacks);
+  r.String(m["owned_by"], Sub(path, "owned_by"), &spec->owned_by);
+  r.Strings(m["capabilities"], Sub(path, "capabilities"), &spec->capabilities);
+  r.Uint(m["context_window"], Sub(path, "context_window"), &spec->context_window);
+  if (const YAML::Node price = m["price"]) {
+    std::string p = Sub(path, "price");
+    if (r.Map(price, p, {"input_per_mtok", "output_per_mtok"})) {
+      r.Number(price["input_per_mtok"], Sub(p, "input_per_mtok"), 0, 1e6,
+               &spec->input_price_per_mtok);
+      r.Number(price["output_per_mtok"], Sub(p, "output_per_mtok"), 0, 1e6,
+               &spec->output_price_per_mtok);
+    }
+  }
+  r.Number(m["quality"], Sub(path, "quality"), 0, 1, &spec->quality);
+  if (m["data_policy"]) {
+    r.Enum(m["data_policy"], Sub(path, "data_policy"), {"private", "external"}, &spec->data_policy);
+  }
+}
+
+void ReadTenant(BundleReader& r, const YAML::Node& t, const std::string& path, TenantSpec* spec) {
+  if (!r.Map(t, path, {"name", "allowed_models", "default_tier", "spend_limit"})) return;
+  if (!t["name"]) r.Problem(Sub(path, "name"), "is required");
+  r.String(t["name"], Sub(path, "name"), &spec->name);
+  r.Strings(t["allowed_models"], Sub(path, "allowed_models"), &spec->allowed_models);
+  if (t["default_tier"])
+    r.Enum(t["default_tier"], Sub(path, "default_tier"), kTiers, &spec->default_tier);
+  if (const YAML::Node s = t["spend_limit"]) {
+    std::string p = Sub(path, "spend_limit");
+    if (r.Map(s, p, {"usd", "period", "over_limit"})) {
+      r.Number(s["usd"], Sub(p, "usd"), 0, 1e12, &spec->spend_limit.usd);
+      if (s["period"])
+        r.Enum(s["period"], Sub(p, "period"), {"day", "month"}, &spec->spend_limit.period);
+      if (s["over_limit"]) {
+        r.Enum(s["over_limit"], Sub(p, "over_limit"), {"deny", "downgrade"},
+               &spec->spend_limit.over_limit);
+      }
+    }
+  }
+}
+
+void ReadIntent(BundleReader& r, const YAML::Node& n, const std::string& path, IntentSpec* spec) {
+  if (!r.Map(n, path, {"name", "keywords", "patterns"})) return;
+  if (!n["name"]) r.Problem(Sub(path, "name"), "is required");
+  r.String(n["name"], Sub(path, "name"), &spec->name);
+  r.Strings(n["keywords"], Sub(path, "keywords"), &spec->keywords);
+  r.Strings(n["patterns"], Sub(path, "patterns"), &spec->patterns);
+  for (size_t i = 0; i < spec->patterns.size(); ++i) {
+    r.Regex(spec->patterns[i], absl::StrCat(path, ".patterns[", i, "]"));
+  }
+  if (spec->keywords.empty() && spec->patterns.empty()) {
+    r.Problem(path, "needs keywords or patterns");
+  }
+}
+
+}  // namespace llmrouter::decision
