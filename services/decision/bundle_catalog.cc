@@ -1,4 +1,6 @@
 // The catalog sections of a bundle: models, tenants and intents.
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "services/decision/bundle_reader.h"
 
@@ -33,12 +35,37 @@ void ReadModel(BundleReader& r, const YAML::Node& m, const std::string& path, Mo
 }
 
 void ReadTenant(BundleReader& r, const YAML::Node& t, const std::string& path, TenantSpec* spec) {
-  if (!r.Map(t, path, {"name", "allowed_models", "default_tier", "spend_limit"})) return;
+  if (!r.Map(t, path,
+             {"name", "allowed_models", "default_tier", "allowed_tiers", "client_region", "explain",
+              "spend_limit"})) {
+    return;
+  }
   if (!t["name"]) r.Problem(Sub(path, "name"), "is required");
   r.String(t["name"], Sub(path, "name"), &spec->name);
   r.Strings(t["allowed_models"], Sub(path, "allowed_models"), &spec->allowed_models);
   if (t["default_tier"])
     r.Enum(t["default_tier"], Sub(path, "default_tier"), kTiers, &spec->default_tier);
+  r.Strings(t["allowed_tiers"], Sub(path, "allowed_tiers"), &spec->allowed_tiers);
+  for (size_t i = 0; i < spec->allowed_tiers.size(); ++i) {
+    if (!OneOf(spec->allowed_tiers[i], kTiers)) {
+      r.Problem(absl::StrCat(path, ".allowed_tiers[", i, "]"),
+                absl::StrCat("\"", spec->allowed_tiers[i],
+                             "\" is not one of interactive, standard, batch"));
+    }
+  }
+  if (!spec->default_tier.empty() && !spec->allowed_tiers.empty() &&
+      std::find(spec->allowed_tiers.begin(), spec->allowed_tiers.end(), spec->default_tier) ==
+          spec->allowed_tiers.end()) {
+    r.Problem(Sub(path, "default_tier"),
+              absl::StrCat("\"", spec->default_tier, "\" is not in allowed_tiers"));
+  }
+  if (t["client_region"]) {
+    std::string trust;
+    r.Enum(t["client_region"], Sub(path, "client_region"), {"trusted", "ignored"}, &trust);
+    spec->trust_client_region = trust == "trusted";
+  }
+  if (t["explain"])
+    r.Enum(t["explain"], Sub(path, "explain"), {"own", "full", "off"}, &spec->explain);
   if (const YAML::Node s = t["spend_limit"]) {
     std::string p = Sub(path, "spend_limit");
     if (r.Map(s, p, {"usd", "period", "over_limit"})) {

@@ -56,6 +56,7 @@ std::shared_ptr<const CompiledPolicy> CompiledPolicy::Compile(PolicyBundle bundl
     rule.fallbacks = indexes(spec.then.fallbacks);
     rule.endpoint_strategy =
         ParseEndpointStrategy(spec.then.endpoint_strategy).value_or(EndpointStrategy::kRoundRobin);
+    p->rule_index_.emplace(spec.name, static_cast<int>(p->rules_.size()));
     p->rules_.push_back(std::move(rule));
   }
   return p;
@@ -74,6 +75,16 @@ const ModelSpec* CompiledPolicy::Resolve(absl::string_view requested) const {
 const TenantSpec* CompiledPolicy::Tenant(absl::string_view name) const {
   auto it = tenants_.find(name);
   return it == tenants_.end() ? nullptr : it->second;
+}
+
+const CompiledRule* CompiledPolicy::Rule(absl::string_view name) const {
+  auto it = rule_index_.find(name);
+  return it == rule_index_.end() ? nullptr : &rules_[it->second];
+}
+
+const TenantSpec* CompiledPolicy::ResolveTenant(absl::string_view requested) const {
+  if (const TenantSpec* t = Tenant(requested.empty() ? "default" : requested)) return t;
+  return Tenant("default");
 }
 
 bool CompiledPolicy::TenantAllows(const TenantSpec* tenant, int index) const {

@@ -40,6 +40,8 @@ class CompiledPolicy {
   const PolicyBundle& bundle() const { return bundle_; }
   const std::vector<ModelSpec>& models() const { return bundle_.models; }
   const std::vector<CompiledRule>& rules() const { return rules_; }
+  // The rule of that name, or nullptr.
+  const CompiledRule* Rule(absl::string_view name) const;
   const PromptAnalyzer& analyzer() const { return *analyzer_; }
   const absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, double>>& region_latency()
       const {
@@ -52,6 +54,9 @@ class CompiledPolicy {
   const ModelSpec* Resolve(absl::string_view requested) const;
   // nullptr when the bundle defines no tenant of that name.
   const TenantSpec* Tenant(absl::string_view name) const;
+  // The tenant a request names ("default" when it names none), else the "default" tenant;
+  // nullptr when neither is defined, or when the bundle defines no tenants at all.
+  const TenantSpec* ResolveTenant(absl::string_view requested) const;
   // Whether `tenant` (nullptr: no tenants defined) may use catalog model `index`.
   bool TenantAllows(const TenantSpec* tenant, int index) const;
 
@@ -62,6 +67,7 @@ class CompiledPolicy {
   std::string content_hash_;
   absl::flat_hash_map<std::string, int> by_name_or_alias_;
   absl::flat_hash_map<std::string, const TenantSpec*> tenants_;
+  absl::flat_hash_map<std::string, int> rule_index_;
   // Per tenant, a bitmap over catalog indexes of allowed models; absent: all allowed.
   absl::flat_hash_map<const TenantSpec*, std::vector<bool>> allowed_;
   std::vector<CompiledRule> rules_;

@@ -8,6 +8,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
+#include "services/decision/tenant_scope.h"
 #include "services/decision/why_not.h"
 
 namespace llmrouter::decision {
@@ -25,14 +26,19 @@ void DecisionServiceImpl::SetInventory(std::shared_ptr<const InventoryView> view
 grpc::ServerUnaryReactor* DecisionServiceImpl::RouteRequest(
     grpc::CallbackServerContext* ctx, const llmrouter::v1::RouteRequestRequest* req,
     llmrouter::v1::RouteRequestResponse* resp) {
-  absl::Status status = RouteOne(*req, resp);
+  absl::Status status = RouteOne(*req, resp, req->explain() && IsAdmin(*ctx));
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
 
+bool DecisionServiceImpl::IsAdmin(const grpc::CallbackServerContext& ctx) const {
+  return admin_ == nullptr || !admin_->configured() || admin_->Check(ctx).ok();
+}
+
 absl::Status DecisionServiceImpl::RouteOne(const llmrouter::v1::RouteRequestRequest& request,
-                                           llmrouter::v1::RouteRequestResponse* resp) {
+                                           llmrouter::v1::RouteRequestResponse* resp,
+                                           bool full_trace) {
   const auto start = std::chrono::steady_clock::now();
   std::shared_ptr<const CompiledPolicy> policy = policy_.Current();
   std::shared_ptr<const InventoryView> view = inventory_.load();
@@ -47,6 +53,7 @@ absl::Status DecisionServiceImpl::RouteOne(const llmrouter::v1::RouteRequestRequ
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   metrics_.CountRoute(status.code());
   if (status.ok()) {
+    if (resp->has_trace() && !full_trace) ApplyExplainPolicy(*policy, request, false, resp);
     if (resp->inventory_stale()) metrics_.stale_routes.Increment();
     const ModelSpec* requested = policy->Resolve(request.model());
     if (resp->policy_rule() == "catalog" && requested &&
@@ -63,12 +70,19 @@ absl::Status DecisionServiceImpl::RouteOne(const llmrouter::v1::RouteRequestRequ
 grpc::ServerUnaryReactor* DecisionServiceImpl::WhyNot(grpc::CallbackServerContext* ctx,
                                                       const llmrouter::v1::WhyNotRequest* req,
                                                       llmrouter::v1::WhyNotResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  // It names rules and conditions of every tenant.
+  if (admin_ != nullptr && admin_->configured()) {
+    if (absl::Status s = admin_->Check(*ctx); !s.ok()) {
+      reactor->Finish(ToGrpcStatus(s));
+      return reactor;
+    }
+  }
   std::shared_ptr<const CompiledPolicy> policy = policy_.Current();
   std::shared_ptr<const InventoryView> view = inventory_.load();
   auto answer = decision::WhyNot(policy.get(), view.get(), req->request(), req->model(),
                                  clock_.Now(), options_);
   if (answer.ok()) *resp = *std::move(answer);
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   reactor->Finish(ToGrpcStatus(answer.status()));
   return reactor;
 }
@@ -111,11 +125,7 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::ListModels(
   std::shared_ptr<const InventoryView> view = inventory_.load();
   if (policy) {
     resp->set_policy_revision(policy->revision());
-    const TenantSpec* tenant =
-        policy->bundle().tenants.empty()
-            ? nullptr
-            : policy->Tenant(req->tenant().empty() ? "default" : req->tenant());
-    if (!policy->bundle().tenants.empty() && tenant == nullptr) tenant = policy->Tenant("default");
+    const TenantSpec* tenant = policy->ResolveTenant(req->tenant());
     for (size_t i = 0; i < policy->models().size(); ++i) {
       const ModelSpec& m = policy->models()[i];
       if (!policy->bundle().tenants.empty() &&

@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "llmrouter/v1/decision.grpc.pb.h"
 #include "services/decision/active_policy.h"
+#include "services/decision/admin_auth.h"
 #include "services/decision/decision_metrics.h"
 #include "services/decision/inventory_view.h"
 #include "services/decision/router.h"
@@ -42,10 +43,17 @@ class DecisionServiceImpl final : public llmrouter::v1::DecisionService::Callbac
                                         const llmrouter::v1::ReportUsageRequest* req,
                                         llmrouter::v1::ReportUsageResponse* resp) override;
   void set_usage_ledger(UsageLedger* usage) { usage_ = usage; }
+  // Who sees whole traces and may ask WhyNot: with a configured admin token, RouteRequest
+  // callers presenting it get the full trace and everyone else what their tenant's explain
+  // setting allows, and WhyNot needs it. Without one (the local default), both are open to
+  // gRPC callers. RouteStream and route link callers (gateways, speaking for their clients)
+  // always get what the tenant's explain setting allows.
+  void set_admin(const AdminAuth* admin) { admin_ = admin; }
 
   // One routing decision, counted in the metrics: what RouteRequest and RouteStream answer.
+  // `full_trace`: the caller may see the whole trace, whatever the tenant's explain setting.
   absl::Status RouteOne(const llmrouter::v1::RouteRequestRequest& request,
-                        llmrouter::v1::RouteRequestResponse* response);
+                        llmrouter::v1::RouteRequestResponse* response, bool full_trace = false);
   // Answers one call of a RouteStream batch (or of the route link) into `result`: its id and
   // either the response or the status RouteRequest would have returned.
   void AnswerCall(const llmrouter::v1::RouteCall& call, llmrouter::v1::RouteResult* result);
@@ -56,7 +64,11 @@ class DecisionServiceImpl final : public llmrouter::v1::DecisionService::Callbac
   const RouterOptions options_;
   const Clock& clock_;
   std::atomic<std::shared_ptr<const InventoryView>> inventory_;
+  // True when the call may act as an operator: it carries the admin token, or none is set.
+  bool IsAdmin(const grpc::CallbackServerContext& ctx) const;
+
   UsageLedger* usage_ = nullptr;
+  const AdminAuth* admin_ = nullptr;
 };
 
 }  // namespace llmrouter::decision

@@ -15,17 +15,30 @@
 
 namespace llmrouter::decision {
 
-// The endpoints serving one model. The round-robin cursor is the only mutable part: an
-// atomic, so that concurrent requests share it without a lock.
+// The endpoints serving one model. The mutable parts are atomics, so that concurrent requests
+// share them without a lock: the round-robin cursor, and how many requests decision sent to
+// each endpoint since this view's load figures were taken (least_outstanding counts them, so
+// that it does not send everything to one endpoint until the next load update).
 struct ModelEndpoints {
   std::vector<llmrouter::v1::Endpoint> endpoints;  // sorted by id
   mutable std::atomic<uint64_t> next{0};
+  std::unique_ptr<std::atomic<uint32_t>[]> routed;  // parallel to endpoints
+
+  uint32_t RoutedTo(const llmrouter::v1::Endpoint& e) const {
+    return routed[&e - endpoints.data()].load(std::memory_order_relaxed);
+  }
+  void NoteRouted(const llmrouter::v1::Endpoint& e) const {
+    routed[&e - endpoints.data()].fetch_add(1, std::memory_order_relaxed);
+  }
 };
 
 // Immutable after construction; shared by requests in flight through a shared_ptr.
 class InventoryView {
  public:
-  InventoryView(const llmrouter::v1::InventorySnapshot& snapshot, absl::Time received_at);
+  // `previous` (may be null), the view this one replaces, hands on its round-robin cursors, so
+  // that an inventory update does not send the next requests to every model's first endpoint.
+  InventoryView(const llmrouter::v1::InventorySnapshot& snapshot, absl::Time received_at,
+                const InventoryView* previous = nullptr);
 
   uint64_t version() const { return version_; }
   absl::Time received_at() const { return received_at_; }

@@ -56,6 +56,7 @@ void InventoryWatcher::Run() {
     std::unique_ptr<grpc::ClientReader<llmrouter::v1::WatchInventoryResponse>> reader =
         stub_->WatchInventory(&ctx, req);
     llmrouter::v1::WatchInventoryResponse resp;
+    std::shared_ptr<const InventoryView> last;  // hands its round-robin cursors on
     bool connected = false;
     while (reader->Read(&resp)) {
       if (!connected) {
@@ -64,7 +65,9 @@ void InventoryWatcher::Run() {
         on_connection_(true);
         spdlog::info("inventory_connected target={}", options_.target);
       }
-      on_view_(std::make_shared<const InventoryView>(resp.snapshot(), clock_.Now()));
+      auto view = std::make_shared<const InventoryView>(resp.snapshot(), clock_.Now(), last.get());
+      last = view;
+      on_view_(std::move(view));
     }
     grpc::Status status = reader->Finish();
     {

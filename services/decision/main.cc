@@ -98,8 +98,12 @@ int main(int argc, char** argv) {
     spdlog::error("admin_token_invalid error=\"{}\"", admin.status().message());
     return 2;
   }
-  if (!admin->configured())
-    spdlog::warn("policy_writes_disabled reason=\"no admin token configured\"");
+  if (!admin->configured()) {
+    spdlog::warn(
+        "policy_writes_disabled reason=\"no admin token configured\" (full traces and WhyNot "
+        "are open to gRPC callers)");
+  }
+  decision.set_admin(&*admin);
   llmrouter::decision::PolicyServiceOptions policy_options{
       *admin, absl::GetFlag(FLAGS_policy_file_exclusive) ? policy_file : std::string(),
       [&decision] { return decision.inventory(); }};

@@ -37,6 +37,13 @@ struct TenantSpec {
   std::string name;
   std::vector<std::string> allowed_models;  // names or aliases; empty allows all
   std::string default_tier;                 // "interactive", "standard", "batch" or empty
+  // Tiers the tenant may ask for; a request above them is lowered. Empty allows every tier.
+  std::vector<std::string> allowed_tiers;
+  // Whether a region the client asks for (x-router-region) replaces the gateway's own.
+  bool trust_client_region = false;
+  // What explain shows the tenant's callers: "own" (its own rules and chosen targets), "full"
+  // (the whole trace, other tenants' rules included) or "off" (nothing).
+  std::string explain = "own";
   SpendLimit spend_limit;
 };
 

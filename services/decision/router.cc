@@ -13,6 +13,7 @@
 #include "common/proto_time.h"
 #include "services/decision/endpoint_selector.h"
 #include "services/decision/rule_matcher.h"
+#include "services/decision/tenant_scope.h"
 
 namespace llmrouter::decision {
 namespace {
@@ -55,6 +56,9 @@ void AddCandidate(v1::RouteTrace* trace, absl::string_view model, absl::string_v
 }
 
 std::string Dollars(double v) { return absl::StrFormat("$%.6f", v); }
+
+// A caller's name for an error message: a 1 MB model name is not echoed back whole.
+absl::string_view Clipped(absl::string_view name) { return name.substr(0, 200); }
 
 // Draws one entry of a weighted split. With a sticky key the draw is a stable hash of the key,
 // so a session or user keeps its track; otherwise it is random.
@@ -124,29 +128,37 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
   }
   for (std::string& kind : PiiKindNames(signals.pii_mask)) analysis->add_pii_kinds(std::move(kind));
 
-  // 2. Who sent it.
+  // 2. Who sent it, and what its policy lets it ask for.
   const TenantSpec* tenant = nullptr;
   absl::string_view tenant_name =
       req.tenant().empty() ? "default" : absl::string_view(req.tenant());
   if (!bundle.tenants.empty()) {
-    tenant = policy->Tenant(tenant_name);
-    if (tenant == nullptr) tenant = policy->Tenant("default");
+    tenant = policy->ResolveTenant(req.tenant());
     if (tenant == nullptr) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "tenant \"", tenant_name, "\" is not in the policy (revision ", policy->revision(), ")"));
+      return absl::PermissionDeniedError(absl::StrCat("tenant \"", Clipped(tenant_name),
+                                                      "\" is not in the policy (revision ",
+                                                      policy->revision(), ")"));
     }
     tenant_name = tenant->name;
   }
-  // Both arms are views: a ternary of std::string and a literal would make a temporary string
-  // that dies at the end of the statement, leaving `tier` dangling.
-  absl::string_view tier = TierName(req.priority());
-  if (tier.empty()) {
-    tier = tenant && !tenant->default_tier.empty() ? absl::string_view(tenant->default_tier)
-                                                   : absl::string_view("standard");
+  const ScopedTier scoped_tier = TierFor(tenant, req.priority());
+  const absl::string_view tier = scoped_tier.tier;
+  const ScopedRegion region = RegionFor(tenant, req);
+  if (trace && scoped_tier.lowered()) {
+    trace->add_notes(absl::StrCat("tier lowered from ", scoped_tier.requested, " to ", tier,
+                                  ": tenant \"", tenant_name, "\" allows ",
+                                  absl::StrJoin(tenant->allowed_tiers, ", ")));
+  }
+  if (trace && region.client_ignored) {
+    trace->add_notes(absl::StrCat(
+        "client region \"", req.client_region(), "\" ignored: tenant \"", tenant_name,
+        "\" does not trust clients with their region; ",
+        region.region.empty() ? "no region" : absl::StrCat("region \"", region.region, "\""),
+        " is used"));
   }
 
   // 3. Which rule decides.
-  MatchInput in{&req, policy->ModelIndex(req.model()), tenant_name, tier, &signals};
+  MatchInput in{&req, policy->ModelIndex(req.model()), tenant_name, tier, region.region, &signals};
   const CompiledRule* rule = nullptr;
   std::string failed;
   for (const CompiledRule& r : policy->rules()) {
@@ -198,8 +210,8 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
     std::vector<absl::string_view> names;
     for (const ModelSpec& m : bundle.models) names.push_back(m.name);
     return absl::NotFoundError(absl::StrCat(
-        "model \"", req.model(), "\" is not in the policy catalog (revision ", policy->revision(),
-        ")", policy->rules().empty() ? "" : " and no rule routes it",
+        "model \"", Clipped(req.model()), "\" is not in the policy catalog (revision ",
+        policy->revision(), ")", policy->rules().empty() ? "" : " and no rule routes it",
         "; known models: ", absl::StrJoin(names, ", ")));
   }
   absl::Span<const int> chain;
@@ -326,7 +338,7 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
   EndpointList endpoints;
   SelectionInput selection;
   selection.strategy = rule ? rule->endpoint_strategy : EndpointStrategy::kRoundRobin;
-  selection.client_region = req.region();
+  selection.client_region = region.region;
   selection.sticky_key = !req.session_key().empty() ? req.session_key() : req.user_key();
   selection.max_latency_ms = c.max_latency_ms;
   selection.region_latency = &policy->region_latency();
@@ -426,6 +438,9 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
   response->set_decision_id(NewDecisionId());
   const ModelCandidate& chosen = *targets[0].second;
   FillTarget(*targets[0].first, bundle.models[chosen.model], response->mutable_target());
+  if (selection.strategy == EndpointStrategy::kLeastOutstanding) {
+    view->ForModel(bundle.models[chosen.model].name)->NoteRouted(*targets[0].first);
+  }
   AddCandidate(trace, bundle.models[chosen.model].name, targets[0].first->id(),
                v1::CANDIDATE_STAGE_SELECTED, chosen.score,
                trace ? (chosen.fallback ? "first usable model of the fallback chain"

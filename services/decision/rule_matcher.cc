@@ -64,8 +64,8 @@ bool RuleMatches(const CompiledPolicy& policy, const CompiledRule& rule, const M
   }
   if (!m.tiers.empty() && !Contains(m.tiers, in.tier))
     return Fail(failed, "tier", in.tier, m.tiers);
-  if (!m.regions.empty() && !Contains(m.regions, req.region())) {
-    return Fail(failed, "region", req.region(), m.regions);
+  if (!m.regions.empty() && !Contains(m.regions, in.region)) {
+    return Fail(failed, "region", in.region, m.regions);
   }
   for (size_t i = 0; i < m.headers.size(); ++i) {
     const HeaderMatch& h = m.headers[i];

@@ -15,7 +15,8 @@ struct MatchInput {
   const llmrouter::v1::RouteRequestRequest* request = nullptr;
   int requested_model = -1;  // catalog index, -1 when the name is not in the catalog
   absl::string_view tenant;  // the tenant as resolved (may be "default")
-  absl::string_view tier;    // "interactive", "standard" or "batch"
+  absl::string_view tier;    // "interactive", "standard" or "batch", as the tenant may ask
+  absl::string_view region;  // the region routing uses (tenant_scope.h's RegionFor)
   const PromptSignals* signals = nullptr;
 };
 

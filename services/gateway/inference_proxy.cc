@@ -217,7 +217,7 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
     co_return co_await WriteError(client, request, keep_alive, 400,
                                   StdView(inspected.status().message()), "");
   }
-  absl::StatusOr<v1::RouteRequestRequest> route = BuildRouteRequest(request, *inspected, kind);
+  absl::StatusOr<v1::RouteRequestRequest> route = BuildRouteRequest(request, *inspected, kind, options_.region);
   if (!route.ok()) {
     co_return co_await WriteError(client, request, keep_alive, 400,
                                   StdView(route.status().message()), "");

@@ -34,6 +34,9 @@
 namespace llmrouter::gateway {
 
 struct InferenceProxyOptions {
+  // The gateway's own region, sent with every routing request (a client's x-router-region
+  // counts only for tenants whose policy trusts it).
+  std::string region;
   std::chrono::milliseconds decision_timeout{250};
   // Decision's route link; an empty target routes over gRPC only. Each worker thread keeps its
   // own connections; a call the link cannot carry goes over gRPC.

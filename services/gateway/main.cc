@@ -42,6 +42,9 @@ ABSL_FLAG(std::string, decision_link_target, "",
           "the link cannot carry go over gRPC. Empty: gRPC only. Plaintext: refused with "
           "--tls_cert_file");
 ABSL_FLAG(int, decision_timeout_ms, 250, "Deadline of each routing decision");
+ABSL_FLAG(std::string, region, "",
+          "The gateway's region (e.g. eu-west-1), sent with every routing request; a client's "
+          "x-router-region replaces it only for tenants whose policy says client_region: trusted");
 ABSL_FLAG(int, max_attempts, 3, "Targets tried per request: the chosen one plus fallbacks");
 ABSL_FLAG(int, upstream_connect_timeout_ms, 2000, "Timeout to connect to a model backend");
 ABSL_FLAG(int, upstream_timeout_ms, 60000,
@@ -124,6 +127,7 @@ int main(int argc, char** argv) {
   options.http.threads = absl::GetFlag(FLAGS_threads);
   options.http.max_body_bytes = static_cast<std::size_t>(absl::GetFlag(FLAGS_max_body_bytes));
   options.proxy.decision_timeout = milliseconds(absl::GetFlag(FLAGS_decision_timeout_ms));
+  options.proxy.region = absl::GetFlag(FLAGS_region);
   options.proxy.route_link.target = absl::GetFlag(FLAGS_decision_link_target);
   if (!options.proxy.route_link.target.empty() && llmrouter::TlsFilesFromFlags().enabled()) {
     return Fail(absl::InvalidArgumentError(

@@ -55,9 +55,11 @@ absl::StatusOr<std::string> TenantOf(const HttpRequest& request) {
 
 absl::StatusOr<v1::RouteRequestRequest> BuildRouteRequest(const HttpRequest& request,
                                                           const InspectedRequest& inspected,
-                                                          v1::RequestKind kind) {
+                                                          v1::RequestKind kind,
+                                                          std::string_view gateway_region) {
   v1::RouteRequestRequest out;
   out.set_model(inspected.model);
+  out.set_region(std::string(gateway_region));
   out.set_kind(kind);
 
   absl::StatusOr<std::string> tenant = TenantOf(request);
@@ -67,7 +69,7 @@ absl::StatusOr<v1::RouteRequestRequest> BuildRouteRequest(const HttpRequest& req
   if (!priority.ok()) return priority.status();
   out.set_priority(*priority);
   for (auto [name, field] :
-       {std::pair<std::string_view, std::string*>{"x-router-region", out.mutable_region()},
+       {std::pair<std::string_view, std::string*>{"x-router-region", out.mutable_client_region()},
         {"x-router-session", out.mutable_session_key()},
         {"x-request-id", out.mutable_request_id()}}) {
     absl::StatusOr<std::string> value = Utf8Header(request, name);

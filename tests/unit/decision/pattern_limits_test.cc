@@ -41,17 +41,17 @@ std::vector<std::string> Lines(const std::vector<BundleProblem>& problems) {
 
 TEST(PatternLimitsTest, OnePatternOverItsBudgetIsLocated) {
   EXPECT_TRUE(CheckPattern(R"((?i)\w{1,50}[a-z0-9]{0,100}x1)").ok());
-  absl::Status s = CheckPattern(R"((?:\w{1,50}[a-z0-9]{0,100}){5})");
+  absl::Status s = CheckPattern(R"((?i)(?:\w{1,50}[a-z0-9]{0,100}){5})");
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("RE2 instructions; the limit is 5000"));
   EXPECT_THAT(CheckPattern("(unclosed").message(), HasSubstr("invalid RE2 pattern"));
 
   PolicyBundle b;
   auto lines = Lines(ParsePolicyBundle(R"(models: [{name: m}]
-intents: [{name: code, patterns: ['ok', '(?:\w{1,50}[a-z0-9]{0,100}){5}']}]
+intents: [{name: code, patterns: ['ok', '(?i)(?:\w{1,50}[a-z0-9]{0,100}){5}']}]
 rules:
   - name: r
-    match: {headers: {x-a: {regex: '(?:\w{1,50}[a-z0-9]{0,100}){5}'}}}
+    match: {headers: {x-a: {regex: '(?i)(?:\w{1,50}[a-z0-9]{0,100}){5}'}}}
     then: {candidates: [m]}
 )",
                                        &b));
@@ -67,7 +67,8 @@ TEST(PatternLimitsTest, IntentsOverTheSetBudgetAreRejectedWhereTheyCrossIt) {
                                   "compile to "));
   EXPECT_THAT(lines[0], HasSubstr("all intents together may use 50000"));
   // Fewer of the same patterns fit.
-  EXPECT_TRUE(ParsePolicyBundle(HeavyBundle(30), &b).empty());
+  PolicyBundle fits;
+  EXPECT_THAT(Lines(ParsePolicyBundle(HeavyBundle(30), &fits)), ::testing::IsEmpty());
 }
 
 TEST(PatternLimitsTest, MeasureIntentsNamesTheFirstIntentOverTheLimit) {
@@ -81,8 +82,9 @@ TEST(PatternLimitsTest, MeasureIntentsNamesTheFirstIntentOverTheLimit) {
 }
 
 TEST(PatternLimitsTest, AnAnalyzerGivenAnUncompilableSetStillAnalyzes) {
-  // A bundle that bypassed the parser's checks: the analyzer drops its intents, keeps its cues.
-  PromptAnalyzer a({{"chat", {"hello"}, {}}, {"code", {}, HeavyPatterns(150)}});
+  // A bundle that bypassed the parser's checks, past even the analyzer's larger RE2 budget: the
+  // analyzer drops its intents and keeps its cues.
+  PromptAnalyzer a({{"chat", {"hello"}, {}}, {"code", {}, HeavyPatterns(300)}});
   llmrouter::v1::Prompt p;
   p.set_excerpt("hello, prove step by step that it must compile abcx7");
   PromptSignals s = a.Analyze(p);

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
+
 namespace llmrouter::decision {
 namespace {
 
@@ -109,6 +111,10 @@ TEST(RouterTest, UnknownModelIsNotFoundNamingTheCatalog) {
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(std::string(s.message()), HasSubstr("\"gpt-9\" is not in the policy catalog"));
   EXPECT_THAT(std::string(s.message()), HasSubstr("small, large, lonely"));
+  // A huge name is not echoed back whole (the hardening review sent 1 MB).
+  s = Route(policy.get(), view.get(), Req(std::string(1 << 20, 'x')), kNow, {}, &resp);
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_LT(s.message().size(), 1000u);
 }
 
 TEST(RouterTest, NoUsableEndpointIsUnavailableWithReason) {
@@ -168,6 +174,61 @@ TEST(RouterTest, AnalysisUsesCallerTokenEstimate) {
   v1::RouteRequestResponse resp;
   ASSERT_TRUE(Route(policy.get(), view.get(), req, kNow, {}, &resp).ok());
   EXPECT_EQ(resp.analysis().estimated_tokens(), 9000u);
+}
+
+}  // namespace
+}  // namespace llmrouter::decision
+
+namespace llmrouter::decision {
+namespace {
+
+// Hardening review: every inventory update restarted round-robin at the first endpoint, so
+// frequent updates sent most requests there.
+TEST(RouterLoadBalancingTest, RoundRobinContinuesAcrossInventoryUpdates) {
+  auto policy = Policy();
+  v1::InventorySnapshot s;
+  *s.add_endpoints() = Ep("s1", "small");
+  *s.add_endpoints() = Ep("s2", "small");
+  auto first = std::make_unique<InventoryView>(s, kNow);
+  std::vector<std::string> chosen;
+  v1::RouteRequestResponse resp;
+  ASSERT_TRUE(Route(policy.get(), first.get(), Req("small"), kNow, {}, &resp).ok());
+  chosen.push_back(resp.target().endpoint_id());
+  for (int update = 0; update < 3; ++update) {
+    auto next = std::make_unique<InventoryView>(s, kNow, first.get());
+    first = std::move(next);
+    ASSERT_TRUE(Route(policy.get(), first.get(), Req("small"), kNow, {}, &resp).ok());
+    chosen.push_back(resp.target().endpoint_id());
+  }
+  EXPECT_THAT(chosen, ::testing::ElementsAre("s1", "s2", "s1", "s2"));
+}
+
+// Hardening review: between two load updates least_outstanding saw the same figures and sent
+// everything to one endpoint; decision now counts what it sent since.
+TEST(RouterLoadBalancingTest, LeastOutstandingCountsItsOwnRequestsBetweenLoadUpdates) {
+  auto bundle = ParsePolicyBundleOrError(R"(
+models: [{name: small}]
+rules:
+  - name: lo
+    then: {candidates: [small], endpoint_strategy: least_outstanding}
+)");
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  auto policy = CompiledPolicy::Compile(*bundle, 1, "h");
+  v1::Endpoint busy = Ep("s3", "small");
+  busy.mutable_load()->set_requests_running(2);
+  auto view = View({Ep("s1", "small"), Ep("s2", "small"), busy});
+  std::map<std::string, int> count;
+  for (int i = 0; i < 12; ++i) {
+    v1::RouteRequestResponse resp;
+    ASSERT_TRUE(Route(policy.get(), view.get(), Req("small"), kNow, {}, &resp).ok());
+    ++count[resp.target().endpoint_id()];
+  }
+  // s1 and s2 fill up to s3's two running requests, then all three take turns: the loads
+  // (running + sent) end within one of each other. Without the count, all 12 went to s1.
+  const int loads[] = {count["s1"], count["s2"], count["s3"] + 2};
+  EXPECT_LE(*std::max_element(loads, loads + 3) - *std::min_element(loads, loads + 3), 1)
+      << count["s1"] << " " << count["s2"] << " " << count["s3"];
+  EXPECT_GE(count["s3"], 2);
 }
 
 }  // namespace

@@ -382,7 +382,10 @@ TEST_F(GatewayServerTest, ProxiesJsonAndAddsRouterHeaders) {
   EXPECT_EQ(q.kind(), v1::REQUEST_KIND_CHAT_COMPLETION);
   EXPECT_EQ(q.tenant(), "default");
   EXPECT_EQ(q.priority(), v1::PRIORITY_TIER_BATCH);
-  EXPECT_EQ(q.region(), "eu-west-1");
+  // The client's region is a request, sent apart from the gateway's own (none configured here);
+  // decision honours it only for trusted tenants.
+  EXPECT_EQ(q.client_region(), "eu-west-1");
+  EXPECT_EQ(q.region(), "");
   EXPECT_EQ(q.session_key(), "conv-9");
   EXPECT_TRUE(q.explain());
   EXPECT_EQ(q.prompt().excerpt(), "Say hi");
@@ -399,6 +402,18 @@ TEST_F(GatewayServerTest, ProxiesJsonAndAddsRouterHeaders) {
             1);
   EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_upstream_attempts_total", {{"result", "ok"}}),
             1);
+}
+
+TEST_F(GatewayServerTest, TheGatewaySendsItsOwnRegionBesideTheClients) {
+  GatewayServerOptions options = DefaultOptions();
+  options.proxy.region = "us-east-1";
+  Restart(options);
+  TestUpstream upstream(TestUpstream::Mode::kJson);
+  Route(MakeTarget("ep-json", upstream.port(), "m1"));
+  ASSERT_EQ(Chat(kChatBody, {{"x-router-region", "ap-south-1"}}).status, 200);
+  ASSERT_THAT(decision_.routes(), SizeIs(1));
+  EXPECT_EQ(decision_.routes()[0].region(), "us-east-1");
+  EXPECT_EQ(decision_.routes()[0].client_region(), "ap-south-1");
 }
 
 TEST_F(GatewayServerTest, TenantHeaderReachesDecision) {
