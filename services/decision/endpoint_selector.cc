@@ -154,9 +154,9 @@ void OrderEndpoints(const ModelEndpoints& group, const ModelSpec& model, const S
         key = static_cast<double>(i);
         break;
       case EndpointStrategy::kLeastOutstanding:
-        // The last load figures plus what decision itself sent there since they were taken.
+        // The last load figures plus what decision itself sent there lately (inventory_view.h).
         key = e.load().requests_running() + e.load().requests_waiting() +
-              static_cast<double>(e.load().in_flight()) + group.RoutedTo(e) + i * 1e-9;
+              static_cast<double>(e.load().in_flight()) + group.RecentSendsTo(e, in.now) + i * 1e-9;
         break;
       case EndpointStrategy::kLowestLatency:
         key = TtftSeconds(e) + i * 1e-9;

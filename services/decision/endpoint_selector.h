@@ -41,6 +41,7 @@ double LoadScore(const llmrouter::v1::Endpoint& e);
 
 struct SelectionInput {
   EndpointStrategy strategy = EndpointStrategy::kRoundRobin;
+  absl::Time now;  // for least_outstanding's estimate of decision's own recent sends
   absl::string_view client_region;
   absl::string_view sticky_key;  // session (or user) key; empty: no stickiness
   std::optional<uint32_t> max_latency_ms;

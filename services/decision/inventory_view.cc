@@ -1,5 +1,7 @@
 #include "services/decision/inventory_view.h"
 
+#include <cmath>
+
 namespace llmrouter::decision {
 
 InventoryView::InventoryView(const llmrouter::v1::InventorySnapshot& snapshot,
@@ -10,10 +12,36 @@ InventoryView::InventoryView(const llmrouter::v1::InventorySnapshot& snapshot,
     ++endpoint_count_;
   }
   for (auto& [model, group] : by_model_) {
-    group.routed = std::make_unique<std::atomic<uint32_t>[]>(group.endpoints.size());
+    group.sends = std::make_unique<RecentSends[]>(group.endpoints.size());
     const ModelEndpoints* before = previous ? previous->ForModel(model) : nullptr;
     if (before) group.next.store(before->next.load(std::memory_order_relaxed));
   }
+}
+
+namespace {
+
+// How long a request to `e` typically runs: its latency average, else a second.
+double TypicalSeconds(const llmrouter::v1::Endpoint& e) {
+  const auto& d = e.load().latency_ewma();
+  const double s = static_cast<double>(d.seconds()) + d.nanos() / 1e9;
+  return s > 0 ? s : 1.0;
+}
+
+}  // namespace
+
+double ModelEndpoints::RecentSendsTo(const llmrouter::v1::Endpoint& e, absl::Time now) const {
+  const RecentSends& r = sends[&e - endpoints.data()];
+  const double count = r.count.load(std::memory_order_relaxed);
+  if (count == 0) return 0;
+  const double elapsed = (absl::ToUnixNanos(now) - r.at_ns.load(std::memory_order_relaxed)) / 1e9;
+  return elapsed > 0 ? count * std::exp(-elapsed / TypicalSeconds(e)) : count;
+}
+
+void ModelEndpoints::NoteSent(const llmrouter::v1::Endpoint& e, absl::Time now) const {
+  RecentSends& r = sends[&e - endpoints.data()];
+  const double count = RecentSendsTo(e, now) + 1;
+  r.count.store(count, std::memory_order_relaxed);
+  r.at_ns.store(absl::ToUnixNanos(now), std::memory_order_relaxed);
 }
 
 const ModelEndpoints* InventoryView::ForModel(absl::string_view model) const {

@@ -15,21 +15,27 @@
 
 namespace llmrouter::decision {
 
+// Requests decision itself sent to one endpoint that are probably still running: each send
+// adds one, and the sum decays with the endpoint's typical request time, so that it stands for
+// the sends the next load figures will not have seen yet. Atomics, updated without a lock; two
+// racing sends may count as one, which is harmless for a load estimate.
+struct RecentSends {
+  std::atomic<double> count{0};
+  std::atomic<int64_t> at_ns{0};
+};
+
 // The endpoints serving one model. The mutable parts are atomics, so that concurrent requests
-// share them without a lock: the round-robin cursor, and how many requests decision sent to
-// each endpoint since this view's load figures were taken (least_outstanding counts them, so
-// that it does not send everything to one endpoint until the next load update).
+// share them without a lock: the round-robin cursor, and the recent sends to each endpoint
+// (least_outstanding adds them to the measured load, so that it does not send everything to
+// one endpoint until the next load update).
 struct ModelEndpoints {
   std::vector<llmrouter::v1::Endpoint> endpoints;  // sorted by id
   mutable std::atomic<uint64_t> next{0};
-  std::unique_ptr<std::atomic<uint32_t>[]> routed;  // parallel to endpoints
+  std::unique_ptr<RecentSends[]> sends;  // parallel to endpoints
 
-  uint32_t RoutedTo(const llmrouter::v1::Endpoint& e) const {
-    return routed[&e - endpoints.data()].load(std::memory_order_relaxed);
-  }
-  void NoteRouted(const llmrouter::v1::Endpoint& e) const {
-    routed[&e - endpoints.data()].fetch_add(1, std::memory_order_relaxed);
-  }
+  // Sends to `e` (one of `endpoints`) still likely running at `now`.
+  double RecentSendsTo(const llmrouter::v1::Endpoint& e, absl::Time now) const;
+  void NoteSent(const llmrouter::v1::Endpoint& e, absl::Time now) const;
 };
 
 // Immutable after construction; shared by requests in flight through a shared_ptr.

@@ -338,6 +338,7 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
   EndpointList endpoints;
   SelectionInput selection;
   selection.strategy = rule ? rule->endpoint_strategy : EndpointStrategy::kRoundRobin;
+  selection.now = now;
   selection.client_region = region.region;
   selection.sticky_key = !req.session_key().empty() ? req.session_key() : req.user_key();
   selection.max_latency_ms = c.max_latency_ms;
@@ -439,7 +440,7 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
   const ModelCandidate& chosen = *targets[0].second;
   FillTarget(*targets[0].first, bundle.models[chosen.model], response->mutable_target());
   if (selection.strategy == EndpointStrategy::kLeastOutstanding) {
-    view->ForModel(bundle.models[chosen.model].name)->NoteRouted(*targets[0].first);
+    view->ForModel(bundle.models[chosen.model].name)->NoteSent(*targets[0].first, now);
   }
   AddCandidate(trace, bundle.models[chosen.model].name, targets[0].first->id(),
                v1::CANDIDATE_STAGE_SELECTED, chosen.score,

@@ -38,6 +38,13 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& r)
                      .Help("Times a request moved on to the next target of its fallback plan")
                      .Register(r)
                      .Add({})),
+      retry_budget_exhausted_(
+          prometheus::BuildCounter()
+              .Name("llmrouter_gateway_retry_budget_exhausted_total")
+              .Help("Fallbacks not tried because too many retries were in flight (the retry "
+                    "budget: a share of the requests in flight)")
+              .Register(r)
+              .Add({})),
       fail_safe_routes_(prometheus::BuildCounter()
                             .Name("llmrouter_gateway_failsafe_routes_total")
                             .Help("Requests routed by the static fail-safe table because decision "

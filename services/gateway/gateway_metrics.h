@@ -32,6 +32,8 @@ class GatewayMetrics {
   void RequestDone(std::string_view route, int http_status, double seconds);
   void UpstreamAttempt(AttemptResult result);
   void FallbackTaken() { fallbacks_.Increment(); }
+  // A fallback not tried because too many retries were in flight (retry_policy.h).
+  void RetryBudgetExhausted() { retry_budget_exhausted_.Increment(); }
   // A request routed by the fail-safe table because decision could not answer.
   void FailSafeRoute() { fail_safe_routes_.Increment(); }
   // A request refused with 503 because the concurrent request limit was reached.
@@ -66,6 +68,7 @@ class GatewayMetrics {
   prometheus::Family<prometheus::Counter>& upstream_attempts_;
   std::array<prometheus::Counter*, 6> attempt_counters_;
   prometheus::Counter& fallbacks_;
+  prometheus::Counter& retry_budget_exhausted_;
   prometheus::Counter& fail_safe_routes_;
   prometheus::Counter& shed_requests_;
   prometheus::Family<prometheus::Counter>& client_timeouts_family_;

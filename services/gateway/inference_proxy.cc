@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,7 @@
 #include "common/http_wire.h"
 #include "common/logging.h"
 #include "common/openai_error.h"
+#include "services/gateway/client_watch.h"
 #include "services/gateway/route_request_builder.h"
 #include "services/gateway/upstream_exchange.h"
 
@@ -182,7 +185,7 @@ void AddRouterField(const std::string& explanation, std::string* answer) {
 struct InferenceProxy::Worker {
   Worker(asio::any_io_executor executor, const InferenceProxyOptions& options,
          GatewayMetrics& metrics)
-      : inspector(options.inspector), pool(executor, options.pool) {
+      : inspector(options.inspector), pool(executor, options.pool), rng(std::random_device{}()) {
     if (!options.route_link.target.empty()) {
       link = std::make_unique<RouteLinkClient>(executor, options.route_link,
                                                &metrics.decision_link_connections());
@@ -192,11 +195,17 @@ struct InferenceProxy::Worker {
   RequestInspector inspector;
   UpstreamPool pool;
   std::unique_ptr<RouteLinkClient> link;  // null: gRPC only
+  std::mt19937_64 rng;                    // retry back-off jitter
+
+  uint64_t random() { return rng(); }
 };
 
 InferenceProxy::InferenceProxy(InferenceProxyOptions options, DecisionClient& decision,
                                GatewayMetrics& metrics)
-    : options_(std::move(options)), decision_(decision), metrics_(metrics) {}
+    : options_(std::move(options)),
+      decision_(decision),
+      metrics_(metrics),
+      retry_budget_(options_.retry) {}
 
 // HttpServer runs each io_context on one thread of its own, so a thread's worker state serves
 // exactly one io_context, and the coroutine always resumes on the thread that started it.
@@ -210,51 +219,26 @@ void InferenceProxy::StartWorker(asio::any_io_executor executor) { LocalWorker(e
 
 asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, HttpRequest& request,
                                                     v1::RequestKind kind, bool keep_alive) {
-  const auto request_start = std::chrono::steady_clock::now();
-  Worker& worker = LocalWorker(client.get_executor());
-  absl::StatusOr<InspectedRequest> inspected = worker.inspector.Inspect(request.body());
+  const RetryBudget::Request in_flight(retry_budget_);
+  Call call{client, request, keep_alive, std::chrono::steady_clock::now(),
+            LocalWorker(client.get_executor())};
+  // 1. What the client asks for.
+  absl::StatusOr<InspectedRequest> inspected = call.worker.inspector.Inspect(request.body());
   if (!inspected.ok()) {
     co_return co_await WriteError(client, request, keep_alive, 400,
                                   StdView(inspected.status().message()), "");
   }
-  absl::StatusOr<v1::RouteRequestRequest> route = BuildRouteRequest(request, *inspected, kind, options_.region);
+  absl::StatusOr<v1::RouteRequestRequest> route =
+      BuildRouteRequest(request, *inspected, kind, options_.region);
   if (!route.ok()) {
     co_return co_await WriteError(client, request, keep_alive, 400,
                                   StdView(route.status().message()), "");
   }
-
   const std::string tenant = route->tenant();
   const bool explain = route->explain();
-  auto decision_start = std::chrono::steady_clock::now();
-  absl::StatusOr<v1::RouteRequestResponse> decision;
-  bool ask_grpc = true;
-  if (worker.link && worker.link->ready()) {
-    decision = co_await AsyncRoute(*worker.link, *route, decision_start + options_.decision_timeout,
-                                   asio::use_awaitable);
-    ask_grpc = !decision.ok() && IsRouteLinkFailure(decision.status());
-  }
-  if (ask_grpc) {
-    // No link, or one that could not carry the call: gRPC, within what is left of the deadline.
-    if (worker.link) metrics_.DecisionLinkFallback();
-    decision = co_await AsyncRoute(decision_, *std::move(route),
-                                   std::chrono::system_clock::now() + options_.decision_timeout -
-                                       (std::chrono::steady_clock::now() - decision_start),
-                                   asio::use_awaitable);
-  }
-  metrics_.DecisionDone(decision.status(), SecondsSince(decision_start));
-  // Decision unreachable or too slow: the static table answers for the models it knows.
-  if (!decision.ok() && options_.fail_safe &&
-      (decision.status().code() == absl::StatusCode::kUnavailable ||
-       decision.status().code() == absl::StatusCode::kDeadlineExceeded)) {
-    absl::StatusOr<v1::RouteRequestResponse> fail_safe =
-        options_.fail_safe->Get()->Route(inspected->model);
-    if (fail_safe.ok()) {
-      spdlog::warn("gateway_failsafe_route model={} decision_error=\"{}\"", inspected->model,
-                   decision.status().message());
-      metrics_.FailSafeRoute();
-      decision = *std::move(fail_safe);
-    }
-  }
+  // 2. Where it goes.
+  absl::StatusOr<v1::RouteRequestResponse> decision =
+      co_await Decide(call.worker, *std::move(route), inspected->model);
   if (!decision.ok()) {
     DecisionHttpError error = DecisionErrorToHttp(decision.status());
     Headers headers;
@@ -264,132 +248,244 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
     co_return co_await WriteError(client, request, keep_alive, error.http_status, error.message,
                                   error.code, std::move(headers));
   }
+  // 3. The targets of the plan in turn, until one answers.
+  co_return co_await TryTargets(call, *inspected, *decision, tenant, explain);
+}
 
-  std::vector<const v1::Target*> targets;
-  if (decision->has_target() && !decision->target().address().empty()) {
-    targets.push_back(&decision->target());
+asio::awaitable<absl::StatusOr<v1::RouteRequestResponse>> InferenceProxy::Decide(
+    Worker& worker, v1::RouteRequestRequest route, std::string_view model) {
+  auto decision_start = std::chrono::steady_clock::now();
+  absl::StatusOr<v1::RouteRequestResponse> decision;
+  bool ask_grpc = true;
+  if (worker.link && worker.link->ready()) {
+    decision = co_await AsyncRoute(*worker.link, route, decision_start + options_.decision_timeout,
+                                   asio::use_awaitable);
+    ask_grpc = !decision.ok() && IsRouteLinkFailure(decision.status());
   }
-  for (const v1::Target& fallback : decision->fallbacks()) targets.push_back(&fallback);
+  if (ask_grpc) {
+    // No link, or one that could not carry the call: gRPC, within what is left of the deadline.
+    if (worker.link) metrics_.DecisionLinkFallback();
+    decision = co_await AsyncRoute(decision_, std::move(route),
+                                   std::chrono::system_clock::now() + options_.decision_timeout -
+                                       (std::chrono::steady_clock::now() - decision_start),
+                                   asio::use_awaitable);
+  }
+  metrics_.DecisionDone(decision.status(), SecondsSince(decision_start));
+  // Decision unreachable or too slow: the static table answers for the models it knows.
+  if (!decision.ok() && options_.fail_safe &&
+      (decision.status().code() == absl::StatusCode::kUnavailable ||
+       decision.status().code() == absl::StatusCode::kDeadlineExceeded)) {
+    absl::StatusOr<v1::RouteRequestResponse> fail_safe = options_.fail_safe->Get()->Route(model);
+    if (fail_safe.ok()) {
+      // Counted per request; logged at most once a second, or an outage floods the log.
+      if (fail_safe_log_.ShouldLog()) {
+        spdlog::warn("gateway_failsafe_route model={} decision_error=\"{}\" routed_since_last={}",
+                     model, decision.status().message(), fail_safe_log_.TakeSuppressed());
+      }
+      metrics_.FailSafeRoute();
+      decision = *std::move(fail_safe);
+    }
+  }
+  co_return decision;
+}
+
+asio::awaitable<ProxyOutcome> InferenceProxy::TryTargets(Call& call,
+                                                         const InspectedRequest& inspected,
+                                                         const v1::RouteRequestResponse& decision,
+                                                         const std::string& tenant, bool explain) {
+  std::vector<const v1::Target*> targets;
+  if (decision.has_target() && !decision.target().address().empty()) {
+    targets.push_back(&decision.target());
+  }
+  for (const v1::Target& fallback : decision.fallbacks()) targets.push_back(&fallback);
   if (targets.size() > static_cast<std::size_t>(std::max(1, options_.max_attempts))) {
     targets.resize(std::max(1, options_.max_attempts));
   }
   if (targets.empty()) {
-    co_return co_await WriteError(client, request, keep_alive, 502,
+    co_return co_await WriteError(call.client, call.request, call.keep_alive, 502,
                                   "routing decision named no target", "upstream_error");
   }
-
-  const std::shared_ptr<const UpstreamCredentials> credentials =
-      options_.upstream_credentials ? options_.upstream_credentials->Get() : nullptr;
-  std::vector<std::string> failures;
+  TargetPlan plan{decision, tenant, explain,
+                  options_.upstream_credentials ? options_.upstream_credentials->Get() : nullptr};
   const auto overall_deadline = options_.request_timeout.count() > 0
-                                    ? std::chrono::steady_clock::now() + options_.request_timeout
+                                    ? call.start + options_.request_timeout
                                     : std::chrono::steady_clock::time_point::max();
-  for (std::size_t attempt = 0; attempt < targets.size(); ++attempt) {
+  // While the gateway waits on backends, a client that leaves cancels the wait (and frees its
+  // slot) instead of holding both until a backend answers.
+  UpstreamExchange* current = nullptr;
+  asio::steady_timer pause(call.client.get_executor());
+  ClientWatch watch(call.client, [&] {
+    if (current != nullptr) current->Abort();
+    pause.cancel();
+  });
+  std::vector<std::string> failures;
+  RetryBudget::Retry retry;
+  std::string_view retry_after_address;  // asked for a pause, and how long
+  std::chrono::milliseconds retry_after{0};
+  for (std::size_t attempt = 0; attempt < targets.size() && !watch.gone(); ++attempt) {
     const v1::Target& target = *targets[attempt];
+    if (attempt > 0) {
+      // A retry: within the budget, after a jittered back-off (or the pause this backend asked
+      // for, if it asked).
+      retry = retry_budget_.TryRetry();
+      if (!retry) {
+        metrics_.RetryBudgetExhausted();
+        failures.push_back("retry budget exhausted (too many retries in flight)");
+        break;
+      }
+      std::chrono::milliseconds wait =
+          RetryBackoff(retry_budget_.options(), static_cast<int>(attempt), call.worker.random());
+      if (target.address() == retry_after_address) wait = std::max(wait, retry_after);
+      if (std::chrono::steady_clock::now() + wait >= overall_deadline) {
+        co_return co_await WriteDeadlineError(call, failures);
+      }
+      if (wait.count() > 0) {
+        pause.expires_after(wait);
+        beast::error_code ignored;
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        if (watch.gone()) break;
+      }
+      metrics_.FallbackTaken();
+    }
     std::chrono::milliseconds attempt_timeout = options_.upstream_timeout;
     if (overall_deadline != std::chrono::steady_clock::time_point::max()) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           overall_deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) {
-        co_return co_await WriteError(
-            client, request, keep_alive, 504,
-            absl::StrCat("no backend answered within the request deadline of ",
-                         options_.request_timeout.count(), " ms: ", absl::StrJoin(failures, "; ")),
-            "upstream_timeout");
-      }
+      if (left.count() <= 0) co_return co_await WriteDeadlineError(call, failures);
       attempt_timeout = std::min(attempt_timeout, left);
     }
-    if (attempt > 0) metrics_.FallbackTaken();
     if (!target.scheme().empty() && target.scheme() != "http" && target.scheme() != "https") {
       metrics_.UpstreamAttempt(AttemptResult::kConnectError);
       failures.push_back(absl::StrCat(target.endpoint_id(), ": scheme \"", target.scheme(),
                                       "\" is not supported"));
       continue;
     }
-    // Only the model name changes, and only when the backend knows the model by another name.
-    std::string rewritten;
-    std::string_view body = request.body();
-    if (!target.upstream_model().empty() && target.upstream_model() != inspected->model) {
-      rewritten = RequestInspector::RewriteModel(body, *inspected, target.upstream_model());
-      body = rewritten;
-    }
-    UpstreamRequest upstream_request = MakeUpstreamRequest(
-        request, target, body,
-        credentials ? credentials->AuthorizationFor(target.address()) : std::string_view());
-    const Attempt record{&target,
-                         &tenant,
-                         &decision->decision_id(),
-                         decision->estimated_cost_usd(),
-                         request_start,
-                         std::chrono::steady_clock::now()};
-    UpstreamExchange exchange(worker.pool, target.address(), target.scheme() == "https",
+    UpstreamExchange exchange(call.worker.pool, target.address(), target.scheme() == "https",
                               attempt_timeout);
-    AttemptResult result = co_await exchange.Start(upstream_request);
-    // The response has begun: gaps in its body get the full per-attempt allowance.
-    exchange.set_timeout(options_.upstream_timeout);
-    if (result != AttemptResult::kOk) {
-      metrics_.UpstreamAttempt(result);
-      RecordOutcome(record,
-                    result == AttemptResult::kHttp5xx || result == AttemptResult::kHttp429
-                        ? static_cast<int>(exchange.header().result_int())
-                        : 0,
-                    AttemptResultName(result), {}, 0);
-      failures.push_back(absl::StrCat(target.endpoint_id(), ": ", exchange.error()));
-      continue;
-    }
-
-    const auto& upstream = exchange.header();
-    const int status = static_cast<int>(upstream.result_int());
-    Headers headers = {
-        {"x-router-model", target.model()},
-        {"x-router-endpoint", target.endpoint_id()},
-        {"x-router-decision-id", decision->decision_id()},
-        {"x-router-policy-revision", std::to_string(decision->policy_revision())},
-        {"x-router-fallbacks", std::to_string(attempt)},
-    };
-    if (!decision->policy_rule().empty()) {
-      headers.emplace_back("x-router-policy-rule", decision->policy_rule());
-    }
-    std::string explanation;
-    if (explain) {
-      explanation = ExplainJson(*decision, target, attempt);
-      headers.emplace_back("x-router-explain", explanation);
-    }
-
-    if (!exchange.streaming()) {
-      // Read it all before answering, so that a backend failing half-way is still a fallback.
-      std::string answer;
-      absl::Status read = co_await exchange.ReadAll(&answer);
-      if (!read.ok()) {
-        metrics_.UpstreamAttempt(read.code() == absl::StatusCode::kDeadlineExceeded
-                                     ? AttemptResult::kTimeout
-                                     : AttemptResult::kReset);
-        failures.push_back(absl::StrCat(target.endpoint_id(), ": ", read.message()));
-        RecordOutcome(record, 0,
-                      read.code() == absl::StatusCode::kDeadlineExceeded ? "timeout" : "reset", {},
-                      0);
-        continue;
+    current = &exchange;
+    AttemptFailure failure;
+    std::optional<ProxyOutcome> answered =
+        co_await TryTarget(call, inspected, plan, target, attempt, exchange, watch, &failure);
+    current = nullptr;
+    if (answered) co_return *answered;
+    failures.push_back(std::move(failure.message));
+    if (failure.retry_after) {
+      if (*failure.retry_after > retry_budget_.options().max_retry_after) {
+        // A long pause asked for: this backend is not tried again within the request.
+        const std::string_view address = target.address();
+        targets.erase(std::remove_if(targets.begin() + attempt + 1, targets.end(),
+                                     [&](const v1::Target* t) { return t->address() == address; }),
+                      targets.end());
+      } else {
+        retry_after_address = target.address();
+        retry_after = *failure.retry_after;
       }
-      metrics_.UpstreamAttempt(AttemptResult::kOk);
-      exchange.Finish();
-      RecordOutcome(record, status, "", FindUsage(answer), SecondsSince(record.start));
-      if (explain && status == 200) AddRouterField(explanation, &answer);
-      std::string head;
-      head.reserve(512);
-      AppendAnswerHead(request.version(), upstream, headers, keep_alive, answer.size(), &head);
-      beast::error_code ec;
-      co_await WriteHttpHeadAndBody(client, head, answer, ec);
-      co_return ProxyOutcome{status, !ec && keep_alive};
     }
-
-    // A stream: relay each piece as it arrives. From the first byte on there is no way back.
-    co_return co_await Relay(client, request, exchange, headers, keep_alive, record);
   }
-
-  co_return co_await WriteError(client, request, keep_alive, 502,
+  if (watch.gone()) co_return ProxyOutcome{kClientClosedRequest, false};
+  co_return co_await WriteError(call.client, call.request, call.keep_alive, 502,
                                 absl::StrCat("all ", failures.size(), " upstream attempts failed: ",
                                              absl::StrJoin(failures, "; ")),
                                 "upstream_error");
+}
+
+asio::awaitable<ProxyOutcome> InferenceProxy::WriteDeadlineError(
+    Call& call, const std::vector<std::string>& failures) {
+  co_return co_await WriteError(
+      call.client, call.request, call.keep_alive, 504,
+      absl::StrCat("no backend answered within the request deadline of ",
+                   options_.request_timeout.count(), " ms: ", absl::StrJoin(failures, "; ")),
+      "upstream_timeout");
+}
+
+asio::awaitable<std::optional<ProxyOutcome>> InferenceProxy::TryTarget(
+    Call& call, const InspectedRequest& inspected, const TargetPlan& plan, const v1::Target& target,
+    std::size_t attempt, UpstreamExchange& exchange, const ClientWatch& watch,
+    AttemptFailure* failure) {
+  // Only the model name changes, and only when the backend knows the model by another name.
+  std::string rewritten;
+  std::string_view body = call.request.body();
+  if (!target.upstream_model().empty() && target.upstream_model() != inspected.model) {
+    rewritten = RequestInspector::RewriteModel(body, inspected, target.upstream_model());
+    body = rewritten;
+  }
+  UpstreamRequest upstream_request = MakeUpstreamRequest(
+      call.request, target, body,
+      plan.credentials ? plan.credentials->AuthorizationFor(target.address()) : std::string_view());
+  const Attempt record{&target,
+                       &plan.tenant,
+                       &plan.decision.decision_id(),
+                       plan.decision.estimated_cost_usd(),
+                       call.start,
+                       std::chrono::steady_clock::now()};
+  AttemptResult result = co_await exchange.Start(upstream_request);
+  // The response has begun: gaps in its body get the full per-attempt allowance.
+  exchange.set_timeout(options_.upstream_timeout);
+  if (watch.gone()) {
+    RecordOutcome(record, 0, "client_gone", {}, 0);
+    co_return std::nullopt;
+  }
+  if (result != AttemptResult::kOk) {
+    metrics_.UpstreamAttempt(result);
+    const bool answered = result == AttemptResult::kHttp5xx || result == AttemptResult::kHttp429;
+    RecordOutcome(record, answered ? static_cast<int>(exchange.header().result_int()) : 0,
+                  AttemptResultName(result), {}, 0);
+    failure->message = absl::StrCat(target.endpoint_id(), ": ", exchange.error());
+    if (answered) {
+      auto it = exchange.header().find(http::field::retry_after);
+      if (it != exchange.header().end())
+        failure->retry_after = ParseRetryAfter(StdView(it->value()));
+    }
+    co_return std::nullopt;
+  }
+
+  const auto& upstream = exchange.header();
+  const int status = static_cast<int>(upstream.result_int());
+  Headers headers = {
+      {"x-router-model", target.model()},
+      {"x-router-endpoint", target.endpoint_id()},
+      {"x-router-decision-id", plan.decision.decision_id()},
+      {"x-router-policy-revision", std::to_string(plan.decision.policy_revision())},
+      {"x-router-fallbacks", std::to_string(attempt)},
+  };
+  if (!plan.decision.policy_rule().empty()) {
+    headers.emplace_back("x-router-policy-rule", plan.decision.policy_rule());
+  }
+  std::string explanation;
+  if (plan.explain) {
+    explanation = ExplainJson(plan.decision, target, attempt);
+    headers.emplace_back("x-router-explain", explanation);
+  }
+
+  if (exchange.streaming()) {
+    // A stream: relay each piece as it arrives. From the first byte on there is no way back.
+    co_return co_await Relay(call.client, call.request, exchange, headers, call.keep_alive, record);
+  }
+  // Read it all before answering, so that a backend failing half-way is still a fallback.
+  std::string answer;
+  absl::Status read = co_await exchange.ReadAll(&answer);
+  if (watch.gone()) {
+    RecordOutcome(record, status, "client_gone", {}, 0);
+    co_return std::nullopt;
+  }
+  if (!read.ok()) {
+    const bool timeout = read.code() == absl::StatusCode::kDeadlineExceeded;
+    metrics_.UpstreamAttempt(timeout ? AttemptResult::kTimeout : AttemptResult::kReset);
+    failure->message = absl::StrCat(target.endpoint_id(), ": ", read.message());
+    RecordOutcome(record, 0, timeout ? "timeout" : "reset", {}, 0);
+    co_return std::nullopt;
+  }
+  metrics_.UpstreamAttempt(AttemptResult::kOk);
+  exchange.Finish();
+  RecordOutcome(record, status, "", FindUsage(answer), SecondsSince(record.start));
+  if (plan.explain && status == 200) AddRouterField(explanation, &answer);
+  std::string head;
+  head.reserve(512);
+  AppendAnswerHead(call.request.version(), upstream, headers, call.keep_alive, answer.size(),
+                   &head);
+  beast::error_code ec;
+  co_await WriteHttpHeadAndBody(call.client, head, answer, ec);
+  co_return ProxyOutcome{status, !ec && call.keep_alive};
 }
 
 asio::awaitable<ProxyOutcome> InferenceProxy::Relay(beast::tcp_stream& client,

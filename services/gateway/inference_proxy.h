@@ -14,10 +14,12 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/http_server.h"
+#include "common/log_throttle.h"
 #include "common/reloadable.h"
 #include "llmrouter/v1/decision.pb.h"
 #include "services/gateway/decision_client.h"
@@ -25,6 +27,7 @@
 #include "services/gateway/gateway_metrics.h"
 #include "services/gateway/outcome_reporter.h"
 #include "services/gateway/request_inspector.h"
+#include "services/gateway/retry_policy.h"
 #include "services/gateway/route_link_client.h"
 #include "services/gateway/upstream_credentials.h"
 #include "services/gateway/upstream_exchange.h"
@@ -32,6 +35,8 @@
 #include "services/gateway/usage_scanner.h"
 
 namespace llmrouter::gateway {
+
+class ClientWatch;
 
 struct InferenceProxyOptions {
   // The gateway's own region, sent with every routing request (a client's x-router-region
@@ -58,7 +63,13 @@ struct InferenceProxyOptions {
   std::shared_ptr<OutcomeReporter> outcomes;
   UpstreamPoolOptions pool;
   RequestInspectorOptions inspector;
+  // Back-off, Retry-After and the budget that bound how fallbacks are tried.
+  RetryPolicyOptions retry;
 };
+
+// The status counted (and logged) for a request whose client left before any answer (nginx's
+// "client closed request"); nothing is written back.
+inline constexpr int kClientClosedRequest = 499;
 
 // What the proxy answered, for metrics and for the connection loop.
 struct ProxyOutcome {
@@ -97,7 +108,46 @@ class InferenceProxy {
     std::chrono::steady_clock::time_point start;
   };
 
+  // One request as it goes through Serve's stages.
+  struct Call {
+    boost::beast::tcp_stream& client;
+    HttpRequest& request;
+    bool keep_alive;
+    std::chrono::steady_clock::time_point start;
+    Worker& worker;
+  };
+  // What every attempt of one request shares.
+  struct TargetPlan {
+    const v1::RouteRequestResponse& decision;
+    const std::string& tenant;
+    bool explain;
+    std::shared_ptr<const UpstreamCredentials> credentials;
+  };
+  // Why an attempt gave no answer, and the pause its backend asked for, if it did.
+  struct AttemptFailure {
+    std::string message;
+    std::optional<std::chrono::seconds> retry_after;
+  };
+
   Worker& LocalWorker(const boost::asio::any_io_executor& executor);
+  // Stage 2: the routing decision, over the route link when it is up, else gRPC, else (decision
+  // unreachable or too slow) the fail-safe table.
+  boost::asio::awaitable<absl::StatusOr<v1::RouteRequestResponse>> Decide(
+      Worker& worker, v1::RouteRequestRequest route, std::string_view model);
+  // Stage 3: the decision's target and fallbacks in turn, within the retry budget and the
+  // request deadline, until one answers; 502 naming every failure when none does.
+  boost::asio::awaitable<ProxyOutcome> TryTargets(Call& call, const InspectedRequest& inspected,
+                                                  const v1::RouteRequestResponse& decision,
+                                                  const std::string& tenant, bool explain);
+  // 504 naming the attempts' failures: the request deadline passed.
+  boost::asio::awaitable<ProxyOutcome> WriteDeadlineError(Call& call,
+                                                          const std::vector<std::string>& failures);
+  // One attempt: the answer written to the client, or nullopt and *failure when this target
+  // gave none (or the client left, which `watch` tells).
+  boost::asio::awaitable<std::optional<ProxyOutcome>> TryTarget(
+      Call& call, const InspectedRequest& inspected, const TargetPlan& plan,
+      const v1::Target& target, std::size_t attempt, UpstreamExchange& exchange,
+      const ClientWatch& watch, AttemptFailure* failure);
   // Reports one attempt to inventory and, when the backend reported usage, counts its tokens.
   void RecordOutcome(const Attempt& attempt, int http_status, std::string_view error,
                      const TokenUsage& usage, double ttft_seconds);
@@ -110,6 +160,8 @@ class InferenceProxy {
   InferenceProxyOptions options_;
   DecisionClient& decision_;
   GatewayMetrics& metrics_;
+  RetryBudget retry_budget_;
+  LogThrottle fail_safe_log_;
 };
 
 }  // namespace llmrouter::gateway

@@ -52,8 +52,14 @@ UpstreamExchange::UpstreamExchange(UpstreamPool& pool, std::string address, bool
 asio::awaitable<AttemptResult> UpstreamExchange::Start(UpstreamRequest& request) {
   bool stale = false;
   AttemptResult result = co_await Exchange(request, /*fresh=*/false, &stale);
-  if (stale) result = co_await Exchange(request, /*fresh=*/true, &stale);
+  if (stale && !aborted_) result = co_await Exchange(request, /*fresh=*/true, &stale);
+  if (aborted_) error_ = absl::StrCat(address_, ": the client went away before the answer");
   co_return result;
+}
+
+void UpstreamExchange::Abort() {
+  aborted_ = true;
+  if (stream_) stream_->tcp().cancel();
 }
 
 asio::awaitable<AttemptResult> UpstreamExchange::Exchange(UpstreamRequest& request, bool fresh,
@@ -65,6 +71,11 @@ asio::awaitable<AttemptResult> UpstreamExchange::Exchange(UpstreamRequest& reque
     co_return connection.status().code() == absl::StatusCode::kDeadlineExceeded
         ? AttemptResult::kTimeout
         : AttemptResult::kConnectError;
+  }
+  if (aborted_) {
+    // The client left while the connection was being made; it goes back to the pool unused.
+    pool_.Release(address_, tls_, std::move(connection->stream));
+    co_return AttemptResult::kReset;
   }
   stream_ = std::move(connection->stream);
   beast::flat_buffer& buffer = stream_->read_buffer();
@@ -79,9 +90,7 @@ asio::awaitable<AttemptResult> UpstreamExchange::Exchange(UpstreamRequest& reque
 
   beast::error_code ec;
   stream_->tcp().expires_after(timeout_);
-  co_await stream_->Visit([&](auto& s) {
-    return WriteHttpMessage(s, request, ec);
-  });
+  co_await stream_->Visit([&](auto& s) { return WriteHttpMessage(s, request, ec); });
   if (!ec) {
     co_await stream_->Visit([&](auto& s) {
       return http::async_read_header(s, buffer, *parser_,

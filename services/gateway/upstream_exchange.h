@@ -64,6 +64,10 @@ class UpstreamExchange {
   boost::asio::awaitable<absl::Status> ReadAll(std::string* body);
 
   void Finish();
+  // Gives up on the exchange (its client went away): a pending Start(), ReadSome() or ReadAll()
+  // ends at once with an error and no fresh connection is tried. Same thread only.
+  void Abort();
+  bool aborted() const { return aborted_; }
 
  private:
   boost::asio::awaitable<AttemptResult> Exchange(UpstreamRequest& request, bool fresh, bool* stale);
@@ -76,6 +80,7 @@ class UpstreamExchange {
   std::optional<boost::beast::http::response_parser<boost::beast::http::buffer_body>> parser_;
   std::unique_ptr<char[]> piece_;
   std::string error_;
+  bool aborted_ = false;
 };
 
 }  // namespace llmrouter::gateway

@@ -63,7 +63,7 @@ void SseUsageScanner::Feed(std::string_view piece) {
     }
     if (!line.empty()) {
       line_ = line_ == LineSoFar::kEmpty && line == "\r" ? LineSoFar::kCarriageReturn
-                                                          : LineSoFar::kText;
+                                                         : LineSoFar::kText;
     }
     if (end == std::string_view::npos) return;
     // A line ended: the event is complete when the line was blank (an event ends with "\n\n").

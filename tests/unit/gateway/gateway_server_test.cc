@@ -136,6 +136,8 @@ class TestUpstream {
 
   int port() const { return server_->port(); }
   void release() { released_.store(true); }
+  // kStatus500 answers carry this Retry-After (set before requests arrive).
+  void set_retry_after(std::string seconds) { retry_after_ = std::move(seconds); }
   std::vector<SeenRequest> seen() {
     std::lock_guard<std::mutex> lock(mu_);
     return seen_;
@@ -168,7 +170,9 @@ class TestUpstream {
       }
       case Mode::kStatus500: {
         std::string body = R"({"error":{"message":"backend exploded"}})";
-        co_await WriteHttpResponse(stream, request.version(), true, 500, json, body);
+        std::vector<std::pair<std::string, std::string>> headers;
+        if (!retry_after_.empty()) headers.emplace_back("retry-after", retry_after_);
+        co_await WriteHttpResponse(stream, request.version(), true, 500, json, body, headers);
         co_return true;
       }
       case Mode::kSse:
@@ -213,6 +217,7 @@ class TestUpstream {
   }
 
   Mode mode_;
+  std::string retry_after_;
   std::unique_ptr<HttpServer> server_;
   std::atomic<bool> released_{false};
   std::mutex mu_;
@@ -748,6 +753,72 @@ TEST_F(GatewayServerTest, RequestsBeyondTheConcurrencyLimitAreShedWith503) {
   TestUpstream json(TestUpstream::Mode::kJson);
   Route(MakeTarget("ep-json", json.port(), "m1"));
   EXPECT_EQ(Chat().status, 200);  // the slot is free again
+}
+
+// Hardening review: a JSON client that disconnected kept its concurrency slot, and its backend
+// request ran on, until the backend answered (up to --upstream_timeout_ms, a minute here).
+TEST_F(GatewayServerTest, AJsonClientThatLeavesFreesItsSlotAndItsBackendRequest) {
+  GatewayServerOptions options = DefaultOptions();
+  options.max_concurrent_requests = 1;
+  options.proxy.upstream_timeout = std::chrono::milliseconds(60000);
+  Restart(options);
+  SilentUpstream silent;
+  Route(MakeTarget("ep-silent", silent.port(), "m1"));
+  {
+    asio::io_context ioc;
+    asio::ip::tcp::socket client(ioc);
+    client.connect(
+        {asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server_->port())});
+    const std::string body = R"({"model":"m1","messages":[{"role":"user","content":"hi"}]})";
+    asio::write(client,
+                asio::buffer(absl::StrCat("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n"
+                                          "content-type: application/json\r\ncontent-length: ",
+                                          body.size(), "\r\n\r\n", body)));
+    // Decision was asked: the request is waiting on the silent backend.
+    for (int i = 0; i < 1000 && decision_.routes().empty(); ++i) {
+      std::this_thread::yield();
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_THAT(decision_.routes(), SizeIs(1));
+  }  // the client leaves
+  TestUpstream json(TestUpstream::Mode::kJson);
+  Route(MakeTarget("ep-json", json.port(), "m1"));
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline && (status = Chat().status) == 503) {
+  }
+  EXPECT_EQ(status, 200) << "the slot stayed taken by the client that left";
+  EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_requests_total",
+                        {{"route", "chat_completions"}, {"code", "499"}}),
+            1);
+}
+
+// A backend answering 429 or 503 with Retry-After is tried again only after that pause, and not
+// within the request at all when it asks for longer than the policy's max_retry_after.
+TEST_F(GatewayServerTest, RetryAfterKeepsALongPausedBackendOutOfTheRequest) {
+  TestUpstream busy(TestUpstream::Mode::kStatus500);
+  TestUpstream healthy(TestUpstream::Mode::kJson);
+  busy.set_retry_after("120");
+  Route(MakeTarget("ep-busy", busy.port(), "m1"), {MakeTarget("ep-busy-again", busy.port(), "m1"),
+                                                   MakeTarget("ep-ok", healthy.port(), "m1")});
+  HttpResult r = Chat();
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.header("x-router-endpoint"), "ep-ok");
+  EXPECT_EQ(r.header("x-router-fallbacks"), "1") << "ep-busy-again was skipped";
+}
+
+TEST_F(GatewayServerTest, RetriesStopWhenTheRetryBudgetIsSpent) {
+  GatewayServerOptions options = DefaultOptions();
+  options.proxy.retry.min_retry_concurrency = 0;
+  options.proxy.retry.budget_ratio = 0;
+  Restart(options);
+  TestUpstream dead(TestUpstream::Mode::kStatus500);
+  TestUpstream healthy(TestUpstream::Mode::kJson);
+  Route(MakeTarget("ep-dead", dead.port(), "m1"), {MakeTarget("ep-ok", healthy.port(), "m1")});
+  HttpResult r = Chat();
+  EXPECT_EQ(r.status, 502) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("retry budget exhausted"));
+  EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_retry_budget_exhausted_total"), 1);
 }
 
 TEST_F(GatewayServerTest, OverallDeadlineEndsTheAttemptsWith504) {
