@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -46,6 +47,18 @@ asio::awaitable<ProxyOutcome> WriteError(beast::tcp_stream& client, const HttpRe
       co_await WriteHttpResponse(client, request.version(), keep_alive, status, "application/json",
                                  OpenAiErrorJson(status, message, code), headers);
   co_return ProxyOutcome{status, written && keep_alive};
+}
+
+// An absent content type is taken as JSON, as the OpenAI clients always send it; any other
+// type (text/plain, a form) is not parsed as JSON.
+bool IsJsonContentType(const HttpRequest& request) {
+  auto it = request.find(http::field::content_type);
+  if (it == request.end()) return true;
+  absl::string_view type(it->value().data(), it->value().size());
+  type = absl::StripAsciiWhitespace(type.substr(0, type.find(';')));
+  return absl::EqualsIgnoreCase(type, "application/json") ||
+         (absl::StartsWithIgnoreCase(type, "application/") &&
+          absl::EndsWithIgnoreCase(type, "+json"));
 }
 
 bool IsEventStream(std::string_view content_type) {
@@ -223,6 +236,12 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
   Call call{client, request, keep_alive, std::chrono::steady_clock::now(),
             LocalWorker(client.get_executor())};
   // 1. What the client asks for.
+  if (!IsJsonContentType(request)) {
+    co_return co_await WriteError(
+        client, request, keep_alive, 415,
+        "the request body must be JSON: send it with content-type: application/json",
+        "unsupported_media_type");
+  }
   absl::StatusOr<InspectedRequest> inspected = call.worker.inspector.Inspect(request.body());
   if (!inspected.ok()) {
     co_return co_await WriteError(client, request, keep_alive, 400,

@@ -821,6 +821,28 @@ TEST_F(GatewayServerTest, RetriesStopWhenTheRetryBudgetIsSpent) {
   EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_retry_budget_exhausted_total"), 1);
 }
 
+// Hardening review: a text/plain body was parsed as JSON.
+TEST_F(GatewayServerTest, NonJsonBodiesAre415WithoutAskingDecision) {
+  TestUpstream upstream(TestUpstream::Mode::kJson);
+  Route(MakeTarget("ep-json", upstream.port(), "m1"));
+  for (const char* type :
+       {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"}) {
+    HttpResult r = HttpCall(server_->port(), "POST", "/v1/chat/completions", kChatBody,
+                            {{"content-type", type}});
+    EXPECT_EQ(r.status, 415) << type;
+    EXPECT_THAT(r.body, HasSubstr("\"code\":\"unsupported_media_type\""));
+  }
+  EXPECT_THAT(decision_.routes(), SizeIs(0));
+  for (const char* type : {"application/json", "application/json; charset=utf-8",
+                           "Application/JSON", "application/vnd.api+json"}) {
+    EXPECT_EQ(HttpCall(server_->port(), "POST", "/v1/chat/completions", kChatBody,
+                       {{"content-type", type}})
+                  .status,
+              200)
+        << type;
+  }
+}
+
 TEST_F(GatewayServerTest, OverallDeadlineEndsTheAttemptsWith504) {
   GatewayServerOptions options = DefaultOptions();
   options.proxy.request_timeout = std::chrono::milliseconds(300);
