@@ -1,5 +1,7 @@
 #include "common/service_runner.h"
 
+#include "grpc/health/v1/health.pb.h"
+
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -139,6 +141,8 @@ absl::Status ServiceRunner::StartGrpc(const std::vector<grpc::Service*>& service
                                       const std::vector<std::string>& service_names) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // Links grpc.health.v1's descriptor, so that reflection describes the health service too.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::ServerBuilder builder;
   std::string bind = absl::StrCat(options_.host, ":", options_.grpc_port);
   builder.AddListeningPort(bind, ServerCredentialsFromFlags(), &grpc_port_);
