@@ -159,9 +159,10 @@ TEST(UsageScannerTest, TakesUsageFromTheFinalStreamChunkAcrossPieceBoundaries) {
 // Found by fuzzing: a CRLF stream whose read ends between the '\r' and '\n' of the blank line
 // that closes an event lost that event's usage (often the final one), so budgets under-counted.
 TEST(UsageScannerTest, CrlfStreamsGiveTheSameUsageHoweverTheyAreSplit) {
+  // The usage event is the stream's last (some backends send no [DONE]).
   const std::string stream =
-      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":4}}\r\n\r\n"
-      "data: [DONE]\r\n\r\n";
+      "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}],\"usage\":null}\r\n\r\n"
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":4}}\r\n\r\n";
   for (std::size_t cut = 1; cut < stream.size(); ++cut) {
     SseUsageScanner scanner;
     scanner.Feed(std::string_view(stream).substr(0, cut));
