@@ -1,5 +1,6 @@
 #include "services/decision/inventory_view.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace llmrouter::decision {
@@ -20,11 +21,15 @@ InventoryView::InventoryView(const llmrouter::v1::InventorySnapshot& snapshot,
 
 namespace {
 
-// How long a request to `e` typically runs: its latency average, else a second.
+// How long a request to `e` typically runs: its latency average, else its time to first token,
+// else a quarter second. Unknown, it is kept short, so that the estimate does not outweigh
+// measured queues before the first outcomes are in (the next scrape corrects it anyway).
 double TypicalSeconds(const llmrouter::v1::Endpoint& e) {
-  const auto& d = e.load().latency_ewma();
-  const double s = static_cast<double>(d.seconds()) + d.nanos() / 1e9;
-  return s > 0 ? s : 1.0;
+  for (const auto* d : {&e.load().latency_ewma(), &e.load().ttft_ewma()}) {
+    const double s = static_cast<double>(d->seconds()) + d->nanos() / 1e9;
+    if (s > 0) return std::min(s, 30.0);
+  }
+  return 0.25;
 }
 
 }  // namespace
