@@ -95,6 +95,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                                                      : ec.message());
           }
           self->socket_.set_option(tcp::no_delay(true), ec);
+          // A new connection, possibly to a restarted decision: whatever the last one said
+          // (going away) or left unanswered belongs to that one.
+          self->going_away_ = false;
+          self->last_answer_ = Clock::now();
           self->SetUp(true);
           self->backoff_ = kFirstBackoff;
           spdlog::info("route_link_connected endpoint={}", self->Name());
@@ -143,10 +147,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void SetUp(bool up) {
-    if (up == up_) return;
     up_ = up;
-    *up_count_ += up ? 1 : -1;
-    if (gauge_) up ? gauge_->Increment() : gauge_->Decrement();
+    Count();
+  }
+
+  // A connection counts as up (ready(), the gauge) while it takes calls: connected and not
+  // going away.
+  void Count() {
+    const bool counted = up_ && !going_away_;
+    if (counted == counted_) return;
+    counted_ = counted;
+    *up_count_ += counted ? 1 : -1;
+    if (gauge_) counted ? gauge_->Increment() : gauge_->Decrement();
   }
 
   // Frames the batch and hands it to the writer.
@@ -214,7 +226,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       offset += frame_bytes;
       last_answer_ = Clock::now();
-      if (answers_.results_size() == 0) going_away_ = true;  // decision is shutting down
+      if (answers_.results_size() == 0) {  // decision is shutting down
+        going_away_ = true;
+        Count();
+      }
       for (v1::RouteResult& result : *answers_.mutable_results()) {
         auto it = pending_.find(result.id());
         if (it == pending_.end()) continue;  // expired meanwhile
@@ -335,6 +350,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Bumped whenever the socket is replaced or closed: handlers of an older one do nothing.
   std::uint64_t generation_ = 0;
   bool up_ = false;
+  bool counted_ = false;  // in the client's count of connections up, and in the gauge
   bool retired_ = false;
   bool closed_ = false;
   std::chrono::milliseconds backoff_ = kFirstBackoff;

@@ -35,8 +35,9 @@ struct RouteLinkClientOptions {
   std::chrono::milliseconds connect_timeout{1000};
   // How often the host is resolved again, to follow replicas that come and go.
   std::chrono::milliseconds resolve_interval{5000};
-  // Reconnecting after a failure waits 50 ms, doubling up to this.
-  std::chrono::milliseconds max_backoff{2000};
+  // Reconnecting after a failure waits 50 ms, doubling up to this: a decision that restarts
+  // carries calls again at most this long (plus a connect) after it listens.
+  std::chrono::milliseconds max_backoff{1000};
   // Calls queued while a write is in flight leave together; past this many bytes they leave at
   // once in a frame of their own.
   std::size_t max_batch_bytes = 1 << 20;
@@ -56,7 +57,7 @@ class RouteLinkClient {
   using Callback = std::function<void(absl::StatusOr<v1::RouteRequestResponse>)>;
 
   // Starts resolving and connecting at once. `connections` (may be null) follows the number of
-  // connections up.
+  // connections up and taking calls.
   RouteLinkClient(boost::asio::any_io_executor executor, RouteLinkClientOptions options,
                   prometheus::Gauge* connections);
   // Closes the connections; callbacks of calls in flight are dropped, not called.
@@ -64,7 +65,7 @@ class RouteLinkClient {
   RouteLinkClient(const RouteLinkClient&) = delete;
   RouteLinkClient& operator=(const RouteLinkClient&) = delete;
 
-  // True while at least one connection is up.
+  // True while at least one connection is up and takes calls (not going away).
   bool ready() const;
   // Sends the call on the next connection up; `done` runs exactly once, always from a handler
   // of the event loop, never inside Route(). `request` is only read.

@@ -19,6 +19,9 @@
 #include <thread>
 #include <vector>
 
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "services/decision/route_link_server.h"
@@ -94,12 +97,14 @@ TEST(RouteLinkFrameTest, FramesAreFoundWholeOrNotAtAll) {
 // A RouteLinkClient on an event loop of its own; the test thread talks to it through posts.
 class ClientLoop {
  public:
-  explicit ClientLoop(const std::string& target, std::chrono::milliseconds resolve_interval = 5s) {
+  explicit ClientLoop(const std::string& target, std::chrono::milliseconds resolve_interval = 5s,
+                      prometheus::Gauge* connections = nullptr) {
     gateway::RouteLinkClientOptions options;
     options.target = target;
     options.resolve_interval = resolve_interval;
     options.max_backoff = 100ms;
-    client_ = std::make_unique<gateway::RouteLinkClient>(io_.get_executor(), options, nullptr);
+    client_ =
+        std::make_unique<gateway::RouteLinkClient>(io_.get_executor(), options, connections);
     thread_ = std::thread([this] {
       auto guard = asio::make_work_guard(io_);
       io_.run();
@@ -323,6 +328,29 @@ TEST(RouteLinkServerTest, StopSaysGoingAwayAndTheGatewayClosesOnceAnswered) {
   server->Stop(10s);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
   EXPECT_TRUE(client.WaitReady(false));
+}
+
+// Issue 11 finding 3: a gateway whose decision went away gracefully kept refusing the link
+// after it reconnected to the restarted decision, while its gauge said the link was up.
+TEST(RouteLinkServerTest, AfterGoingAwayTheGatewayCarriesCallsOnTheRestartedDecision) {
+  prometheus::Registry registry;
+  prometheus::Gauge& up =
+      prometheus::BuildGauge().Name("route_link_connections").Register(registry).Add({});
+  auto server = StartServer();
+  const int port = server->port();
+  ClientLoop client(absl::StrCat("127.0.0.1:", port), 5s, &up);
+  ASSERT_TRUE(client.WaitReady());
+  ASSERT_TRUE(client.Route({"a"})[0].ok());
+  server->Stop(10s);
+  ASSERT_TRUE(client.WaitReady(false));
+  EXPECT_EQ(up.Value(), 0);
+
+  server = StartServer(port);
+  ASSERT_TRUE(client.WaitReady());
+  std::vector<Result> results = client.Route({"b"});
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  EXPECT_EQ(results[0]->decision_id(), "d-b");
+  EXPECT_EQ(up.Value(), 1);
 }
 
 }  // namespace
