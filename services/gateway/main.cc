@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/reloadable.h"
+#include "common/route_link_tls.h"
 #include "common/service_runner.h"
 #include "common/tls_credentials.h"
 #include "services/gateway/api_key_store.h"
@@ -39,8 +40,8 @@ ABSL_FLAG(int, decision_stream_max_age_ms, 30000,
 ABSL_FLAG(std::string, decision_link_target, "",
           "host:port of decision's route link (its --route_link_port), the fast path for routing "
           "calls; a host that resolves to several addresses gets a connection to each. Calls "
-          "the link cannot carry go over gRPC. Empty: gRPC only. Plaintext: refused with "
-          "--tls_cert_file");
+          "the link cannot carry go over gRPC. Mutual TLS with the --tls_* files when they are "
+          "set (decision's certificate must name the host). Empty: gRPC only");
 ABSL_FLAG(int, decision_timeout_ms, 250, "Deadline of each routing decision");
 ABSL_FLAG(std::string, region, "",
           "The gateway's region (e.g. eu-west-1), sent with every routing request; a client's "
@@ -129,10 +130,12 @@ int main(int argc, char** argv) {
   options.proxy.decision_timeout = milliseconds(absl::GetFlag(FLAGS_decision_timeout_ms));
   options.proxy.region = absl::GetFlag(FLAGS_region);
   options.proxy.route_link.target = absl::GetFlag(FLAGS_decision_link_target);
-  if (!options.proxy.route_link.target.empty() && llmrouter::TlsFilesFromFlags().enabled()) {
-    return Fail(absl::InvalidArgumentError(
-        "--decision_link_target is plaintext and cannot be combined with --tls_cert_file; "
-        "routing calls go over gRPC with mutual TLS"));
+  if (const llmrouter::TlsFiles files = llmrouter::TlsFilesFromFlags();
+      !options.proxy.route_link.target.empty() && files.enabled()) {
+    // The link speaks mutual TLS with the same files as gRPC, re-read like them.
+    auto tls = llmrouter::RouteLinkTls::Create(files, llmrouter::RouteLinkTls::Side::kClient);
+    if (!tls.ok()) return Fail(tls.status());
+    options.proxy.route_link.tls = *std::move(tls);
   }
   options.proxy.max_attempts = absl::GetFlag(FLAGS_max_attempts);
   options.proxy.upstream_timeout = milliseconds(absl::GetFlag(FLAGS_upstream_timeout_ms));

@@ -1,6 +1,6 @@
 // The gateway's end of the route link (common/route_link.h): routing calls to decision over
-// plain TCP connections driven by the worker's own event loop, so that a decision costs no
-// thread hand-off in the gateway.
+// TCP (or mutual TLS) connections driven by the worker's own event loop, so that a decision
+// costs no thread hand-off in the gateway.
 #ifndef LLMROUTER_SERVICES_GATEWAY_ROUTE_LINK_CLIENT_H_
 #define LLMROUTER_SERVICES_GATEWAY_ROUTE_LINK_CLIENT_H_
 
@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/route_link_tls.h"
 #include "llmrouter/v1/decision.pb.h"
 #include "services/gateway/decision_client.h"
 
@@ -39,8 +40,11 @@ struct RouteLinkClientOptions {
   // carries calls again at most this long (plus a connect) after it listens.
   std::chrono::milliseconds max_backoff{1000};
   // Calls queued while a write is in flight leave together; past this many bytes they leave at
-  // once in a frame of their own.
-  std::size_t max_batch_bytes = 1 << 20;
+  // once in a frame of their own. A frame never exceeds kRouteLinkMaxFrameBytes, and a call
+  // larger than that fails as a link failure (it goes over gRPC).
+  std::size_t max_batch_bytes = 256 << 10;
+  // Mutual TLS when set (the certificate must name the target's host); null: plaintext.
+  std::shared_ptr<RouteLinkTls> tls;
 };
 
 // A RouteLinkClient belongs to one event loop: an io_context run by one thread. Every method
