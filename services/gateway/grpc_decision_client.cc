@@ -54,18 +54,14 @@ GrpcDecisionClient::GrpcDecisionClient(std::shared_ptr<grpc::Channel> channel,
                                        const GrpcDecisionClientOptions& options)
     : channel_(std::move(channel)),
       stub_(v1::DecisionService::NewStub(channel_)),
-      loop_([this](CompletionLoop::Clock::time_point now) {
-        return streams_ ? streams_->ExpireDue(now) : CompletionLoop::Clock::time_point::max();
-      }) {
-  if (options.streams) {
-    streams_ = std::make_unique<RouteStreamPool>(*stub_, loop_, options.stream);
-  }
+      loop_([this](CompletionLoop::Clock::time_point now) { return streams_->ExpireDue(now); }),
+      streams_(std::make_unique<RouteStreamPool>(*stub_, loop_, options.stream)) {
   loop_.Start();
 }
 
 GrpcDecisionClient::~GrpcDecisionClient() {
   // Streams end first, while the loop still delivers their completions; then the loop stops.
-  if (streams_) streams_->Shutdown();
+  streams_->Shutdown();
   loop_.Stop();
 }
 
@@ -81,16 +77,7 @@ std::unique_ptr<GrpcDecisionClient> GrpcDecisionClient::Create(
 
 void GrpcDecisionClient::Route(v1::RouteRequestRequest request, Deadline deadline,
                                RouteCallback done) {
-  if (streams_) {
-    streams_->Route(std::move(request), deadline, std::move(done));
-    return;
-  }
-  UnaryCall<v1::RouteRequestResponse, RouteCallback>::Start(
-      request, deadline, std::move(done), loop_.cq(),
-      [this](grpc::ClientContext* context, const v1::RouteRequestRequest& req,
-             grpc::CompletionQueue* cq) {
-        return stub_->PrepareAsyncRouteRequest(context, req, cq);
-      });
+  streams_->Route(std::move(request), deadline, std::move(done));
 }
 
 void GrpcDecisionClient::ListModels(v1::ListModelsRequest request, Deadline deadline,

@@ -29,11 +29,12 @@ ABSL_FLAG(int64_t, max_body_bytes, 4 << 20, "Largest request body accepted (413 
 ABSL_FLAG(std::string, decision_target, "localhost:50051",
           "gRPC target of the decision service, e.g. dns:///decision:50051");
 ABSL_FLAG(bool, decision_grpc_retries, false,
-          "Let gRPC retry failed decision calls itself (costs a copy of every call)");
+          "Let gRPC retry failed unary decision calls (ListModels) itself (costs a copy of every "
+          "call)");
 ABSL_FLAG(int, decision_streams, 4,
-          "Long-lived RouteStream calls that carry routing decisions, batched under load; keep "
-          "at least as many as there are decision replicas. 0: one unary RouteRequest per "
-          "request");
+          "Long-lived RouteStream calls that carry the routing decisions the route link does not "
+          "(all of them without --decision_link_target), batched under load; keep at least as "
+          "many as there are decision replicas");
 ABSL_FLAG(int, decision_stream_max_age_ms, 30000,
           "A decision stream older than this is replaced, so that new decision replicas get "
           "streams");
@@ -198,12 +199,11 @@ int main(int argc, char** argv) {
 
   llmrouter::gateway::GrpcDecisionClientOptions decision_options;
   decision_options.grpc_retries = absl::GetFlag(FLAGS_decision_grpc_retries);
-  decision_options.streams = absl::GetFlag(FLAGS_decision_streams) > 0;
   decision_options.stream.streams = absl::GetFlag(FLAGS_decision_streams);
   decision_options.stream.max_age = milliseconds(absl::GetFlag(FLAGS_decision_stream_max_age_ms));
-  if (absl::GetFlag(FLAGS_decision_streams) < 0 || decision_options.stream.max_age.count() <= 0) {
+  if (absl::GetFlag(FLAGS_decision_streams) < 1 || decision_options.stream.max_age.count() <= 0) {
     return Fail(absl::InvalidArgumentError(
-        "--decision_streams must be >= 0 and --decision_stream_max_age_ms positive"));
+        "--decision_streams and --decision_stream_max_age_ms must be positive"));
   }
   std::unique_ptr<llmrouter::gateway::GrpcDecisionClient> decision =
       llmrouter::gateway::GrpcDecisionClient::Create(absl::GetFlag(FLAGS_decision_target),
