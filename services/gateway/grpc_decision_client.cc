@@ -6,6 +6,8 @@
 #include <grpcpp/support/async_unary_call.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include <limits>
+
 #include "common/grpc_status.h"
 #include "common/grpc_tuning.h"
 #include "common/tls_credentials.h"
@@ -56,6 +58,10 @@ GrpcDecisionClient::GrpcDecisionClient(std::shared_ptr<grpc::Channel> channel,
       stub_(v1::DecisionService::NewStub(channel_)),
       loop_([this](CompletionLoop::Clock::time_point now) { return streams_->ExpireDue(now); }),
       streams_(std::make_unique<RouteStreamPool>(*stub_, loop_, options.stream)) {
+  // Connected from the start: with the route link carrying the calls, nothing else would
+  // connect it, and a fallback call would pay for the connection (and its TLS handshake)
+  // inside its deadline, and readiness would see an idle channel.
+  channel_->GetState(/*try_to_connect=*/true);
   loop_.Start();
 }
 
@@ -70,6 +76,8 @@ std::unique_ptr<GrpcDecisionClient> GrpcDecisionClient::Create(
   grpc::ChannelArguments args;
   args.SetLoadBalancingPolicyName("round_robin");
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, options.grpc_retries ? 1 : 0);
+  // The fallback stays connected while the route link carries every call.
+  args.SetInt(GRPC_ARG_CLIENT_IDLE_TIMEOUT_MS, std::numeric_limits<int>::max());
   ApplyGrpcTuning(args);
   return std::make_unique<GrpcDecisionClient>(
       grpc::CreateCustomChannel(target, llmrouter::ChannelCredentialsFromFlags(), args), options);
