@@ -3,7 +3,9 @@
 // and writes them on one event-loop thread without handing work to gRPC's threads. The schema
 // is the proto's; gRPC stays the API and the fallback.
 //
-// A connection starts with the client's 8-byte preamble kRouteLinkPreamble. Then the client
+// A connection is plain TCP or, when the services have certificates, mutual TLS from the same
+// files as gRPC (common/route_link_tls.h); inside it, it starts with the client's 8-byte
+// preamble kRouteLinkPreamble. Then the client
 // sends frames holding a RouteStreamRequest and the server frames holding a RouteStreamResponse;
 // answers may come in any order and in other batches than their calls. A frame is a 4-byte
 // big-endian payload length followed by the payload.
@@ -25,8 +27,12 @@ namespace llmrouter {
 
 inline constexpr std::string_view kRouteLinkPreamble = "LLMRLNK1";
 inline constexpr std::size_t kRouteLinkFrameHeaderBytes = 4;
-// A frame larger than this is a protocol error; callers split their batches well below it.
-inline constexpr std::size_t kRouteLinkMaxFrameBytes = 16 << 20;
+// Decision closes a connection that sends a larger frame (its --route_link_max_frame_bytes
+// default); gateways keep their batches of calls at or below it.
+inline constexpr std::size_t kRouteLinkMaxFrameBytes = 1 << 20;
+// The largest answer frame a gateway accepts. Decision answers each frame of calls in one frame,
+// which explain traces can make larger than the calls.
+inline constexpr std::size_t kRouteLinkMaxAnswerFrameBytes = 16 << 20;
 
 // Appends one RouteCall to `body`, the payload of a RouteStreamRequest frame being built: the
 // bytes a RouteStreamRequest holding the calls appended so far serializes to. `request` is
@@ -47,8 +53,8 @@ enum class RouteLinkFrameState {
 };
 
 // Looks for one whole frame at the front of `data`. `*frame_bytes` is the whole frame's size as
-// soon as its header is there, also while the rest is incomplete (so that a reader can make room
-// for it), and 0 before.
+// soon as its header is there, also while the rest is incomplete, and 0 before. Readers grow
+// their buffers with the bytes that arrive, not to this size: a header is only a claim.
 RouteLinkFrameState NextRouteLinkFrame(std::string_view data, std::size_t max_frame_bytes,
                                        std::string_view* payload, std::size_t* frame_bytes);
 

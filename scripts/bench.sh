@@ -7,10 +7,11 @@
 # own) and runs on CPU 1 too; LLMROUTER_BENCH_INVENTORY_CPU=0 puts it on the measured core.
 #   scripts/bench.sh [duration_seconds=10]
 # The gateway routes over decision's route link. Extra gateway flags:
-# LLMROUTER_BENCH_GATEWAY_FLAGS="--threads=2". A second gateway with more flags, measured in the
-# same run (row "gateway-b"): e.g. LLMROUTER_BENCH_B_FLAGS="--busy_poll_us=50";
-# "--decision_link_target=" routes over gRPC streams, adding "--decision_streams=0" over unary
-# calls.
+# LLMROUTER_BENCH_GATEWAY_FLAGS="--threads=2". A second and a third gateway with more flags,
+# measured in the same run (rows "gateway-b", "gateway-c"): e.g.
+# LLMROUTER_BENCH_B_FLAGS="--busy_poll_us=50"; "--decision_link_target=" routes over gRPC only.
+# LLMROUTER_BENCH_TLS=1 runs every service with mutual TLS (certificates made here by openssl):
+# gRPC and the route link both.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${LLMROUTER_BUILD_DIR:-$here/build}"
@@ -20,6 +21,21 @@ duration="${1:-10}"
 "$here/scripts/build.sh" inventory decision gateway fake-llm >/dev/null
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/llmrouter-bench-XXXXXX")"
+tls=()
+if [[ ${LLMROUTER_BENCH_TLS:-0} == 1 ]]; then
+  (
+    cd "$work"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key \
+      -out ca.crt -days 2 -subj /CN=bench-ca
+    echo "subjectAltName=DNS:localhost,IP:127.0.0.1" >san.ext
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout service.key \
+      -out service.csr -subj /CN=service
+    openssl x509 -req -in service.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out service.crt \
+      -days 2 -extfile san.ext
+  ) >/dev/null 2>&1
+  tls=(--tls_cert_file="$work/service.crt" --tls_key_file="$work/service.key"
+    --tls_ca_file="$work/ca.crt")
+fi
 pids=()
 cleanup() { kill -TERM "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT
@@ -52,33 +68,35 @@ printf 'endpoints:\n  - {model: %s, address: "127.0.0.1:%s"}\n' $model "$fake_po
 printf 'models:\n  - name: %s\n' $model >"$work/policy.yaml"
 "${pin_inventory[@]}" "$build/services/inventory/inventory" --host=127.0.0.1 --grpc_port=0 \
   --metrics_port=0 --endpoints_file="$work/endpoints.yaml" --ready_file="$work/inv.ready" \
-  >"$work/inventory.log" 2>&1 &
+  "${tls[@]}" >"$work/inventory.log" 2>&1 &
 pids+=($!)
 inv_pid=$!
 inv_port=$(ready_port "$work/inv.ready" grpc_port)
 "${pin_service[@]}" "$build/services/decision/decision" --host=127.0.0.1 --grpc_port=0 \
   --metrics_port=0 --db="$work/decision.db" --policy_file="$work/policy.yaml" \
   --inventory_target="127.0.0.1:$inv_port" --route_link_port=0 --ready_file="$work/dec.ready" \
-  >"$work/decision.log" 2>&1 &
+  "${tls[@]}" >"$work/decision.log" 2>&1 &
 pids+=($!)
 dec_pid=$!
 dec_port=$(ready_port "$work/dec.ready" grpc_port)
 link_port=$(ready_port "$work/dec.ready" route_link_port)
-"${pin_service[@]}" "$build/services/gateway/gateway" --host=127.0.0.1 --http_port=0 \
-  --metrics_port=0 --decision_target="127.0.0.1:$dec_port" --inventory_target="127.0.0.1:$inv_port" \
-  --decision_link_target="127.0.0.1:$link_port" --ready_file="$work/gw.ready" \
-  ${LLMROUTER_BENCH_GATEWAY_FLAGS:-} \
-  >"$work/gateway.log" 2>&1 &
-pids+=($!)
-gw_pid=$!
-gw_port=$(ready_port "$work/gw.ready" http_port)
-if [[ -n ${LLMROUTER_BENCH_B_FLAGS:-} ]]; then
+start_gateway() {  # name extra_flags
   "${pin_service[@]}" "$build/services/gateway/gateway" --host=127.0.0.1 --http_port=0 \
     --metrics_port=0 --decision_target="127.0.0.1:$dec_port" --inventory_target="127.0.0.1:$inv_port" \
-    --decision_link_target="127.0.0.1:$link_port" --ready_file="$work/gw-b.ready" \
-    $LLMROUTER_BENCH_B_FLAGS >"$work/gateway-b.log" 2>&1 &
+    --decision_link_target="127.0.0.1:$link_port" --ready_file="$work/$1.ready" "${tls[@]}" \
+    $2 >"$work/$1.log" 2>&1 &
   pids+=($!)
-  gw_b_port=$(ready_port "$work/gw-b.ready" http_port)
+}
+start_gateway gateway "${LLMROUTER_BENCH_GATEWAY_FLAGS:-}"
+gw_pid=$!
+gw_port=$(ready_port "$work/gateway.ready" http_port)
+if [[ -n ${LLMROUTER_BENCH_B_FLAGS:-} ]]; then
+  start_gateway gateway-b "$LLMROUTER_BENCH_B_FLAGS"
+  gw_b_port=$(ready_port "$work/gateway-b.ready" http_port)
+fi
+if [[ -n ${LLMROUTER_BENCH_C_FLAGS:-} ]]; then
+  start_gateway gateway-c "$LLMROUTER_BENCH_C_FLAGS"
+  gw_c_port=$(ready_port "$work/gateway-c.ready" http_port)
 fi
 
 # nginx: the reference reverse proxy, from a config generated here (no system config involved).
@@ -161,14 +179,23 @@ for c in 1 32; do
   read -r gt1 gs1 <<<"$(usage_of "$gw_pid")"
   read -r dt1 ds1 <<<"$(usage_of "$dec_pid")"
   read -r it1 is1 <<<"$(usage_of "$inv_pid")"
-  b_bad=0
+  b_bad=0 c_bad=0
   if [[ -n ${gw_b_port:-} ]]; then read -r b_rps b_p50 b_p99 b_bad <<<"$(run_wrk "$gw_b_port" $c)"; fi
-  if ((d_bad + n_bad + g_bad + b_bad > 0)); then echo "bench: non-2xx answers (see $work/wrk.txt)" >&2; exit 1; fi
+  if [[ -n ${gw_c_port:-} ]]; then read -r c_rps c_p50 c_p99 c_bad <<<"$(run_wrk "$gw_c_port" $c)"; fi
+  if ((d_bad + n_bad + g_bad + b_bad + c_bad > 0)); then echo "bench: non-2xx answers (see $work/wrk.txt)" >&2; exit 1; fi
   printf '%-6s %-8s %12s %10s %10s\n' "$c" direct "$d_rps" "$d_p50" "$d_p99"
   printf '%-6s %-8s %12s %10s %10s\n' "$c" nginx "$n_rps" "$n_p50" "$n_p99"
   printf '%-6s %-8s %12s %10s %10s\n' "$c" gateway "$g_rps" "$g_p50" "$g_p99"
   if [[ -n ${gw_b_port:-} ]]; then
     printf '%-6s %-8s %12s %10s %10s\n' "$c" gateway-b "$b_rps" "$b_p50" "$b_p99"
+    awk -v c="$c" -v g="$g_rps" -v b="$b_rps" 'BEGIN { printf "%-6s gateway req/s = %.2f x gateway-b\n", c, g / b }'
+  fi
+  if [[ -n ${gw_c_port:-} ]]; then
+    printf '%-6s %-8s %12s %10s %10s\n' "$c" gateway-c "$c_rps" "$c_p50" "$c_p99"
+    awk -v c="$c" -v g="$g_rps" -v x="$c_rps" 'BEGIN { printf "%-6s gateway req/s = %.2f x gateway-c\n", c, g / x }'
+  fi
+  if [[ -n ${gw_b_port:-} && -n ${gw_c_port:-} ]]; then
+    awk -v c="$c" -v b="$b_rps" -v x="$c_rps" 'BEGIN { printf "%-6s gateway-b req/s = %.2f x gateway-c\n", c, b / x }'
   fi
   awk -v c="$c" -v dr="$d_rps" -v gr="$g_rps" -v nr="$n_rps" -v dp="$d_p50" -v gp="$g_p50" -v np="$n_p50" 'BEGIN {
     printf "%-6s overhead p50: gateway +%.3f ms, nginx +%.3f ms; gateway req/s = %.2f x direct, %.2f x nginx\n",

@@ -29,6 +29,18 @@ DecisionMetrics::DecisionMetrics(prometheus::Registry& r)
                                  .Help("Gateway connections open on the route link port")
                                  .Register(r)
                                  .Add({})),
+      route_link_rejected(prometheus::BuildCounter()
+                              .Name("llmrouter_decision_route_link_rejected_total")
+                              .Help("Route link connections decision closed on its own: over "
+                                    "the connection cap, no preamble or TLS handshake in time, "
+                                    "a bad preamble, certificate or frame")
+                              .Register(r)),
+      route_link_read_pauses(prometheus::BuildCounter()
+                                 .Name("llmrouter_decision_route_link_read_pauses_total")
+                                 .Help("Times a route link connection stopped being read because "
+                                       "its answers waited to be written")
+                                 .Register(r)
+                                 .Add({})),
       stale_routes(prometheus::BuildCounter()
                        .Name("llmrouter_decision_stale_inventory_routes_total")
                        .Help("Decisions made on an inventory view older than the stale limit")

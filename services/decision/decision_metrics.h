@@ -26,6 +26,8 @@ struct DecisionMetrics {
   prometheus::Histogram& route_duration;
   prometheus::Gauge& route_streams_open;
   prometheus::Gauge& route_link_connections;
+  prometheus::Family<prometheus::Counter>& route_link_rejected;  // {reason}
+  prometheus::Counter& route_link_read_pauses;
   prometheus::Counter& stale_routes;
   prometheus::Counter& fallback_model_routes;
   prometheus::Gauge& inventory_connected;

@@ -6,6 +6,7 @@
 #include "common/file_change.h"
 #include "common/logging.h"
 #include "common/periodic_task.h"
+#include "common/route_link_tls.h"
 #include "common/service_runner.h"
 #include "common/text_file.h"
 #include "common/tls_credentials.h"
@@ -33,9 +34,22 @@ ABSL_FLAG(bool, policy_file_exclusive, false,
           "GitOps mode: --policy_file is the only source of policies and write RPCs answer "
           "FAILED_PRECONDITION");
 ABSL_FLAG(int, route_link_port, -1,
-          "Port of the route link, the gateways' fast path to RouteStream (plaintext TCP; "
-          "refused together with --tls_cert_file); 0 picks a free port; -1: off");
+          "Port of the route link, the gateways' fast path to RouteStream: mutual TLS with the "
+          "--tls_* files when they are set, plaintext TCP otherwise (then restrict who reaches "
+          "the port); 0 picks a free port; -1: off");
 ABSL_FLAG(int, route_link_threads, 1, "Event-loop threads serving the route link");
+ABSL_FLAG(int64_t, route_link_max_frame_bytes, 1 << 20,
+          "Largest route link frame accepted; a larger one closes its connection (gateways send "
+          "at most 1 MiB)");
+ABSL_FLAG(int64_t, route_link_max_unwritten_bytes, 4 << 20,
+          "A route link connection is not read while more answers than this wait to be written "
+          "to it (a gateway that does not read), and is read again once they are");
+ABSL_FLAG(int, route_link_preamble_timeout_ms, 2000,
+          "Time a new route link connection has for its TLS handshake and preamble before it is "
+          "closed");
+ABSL_FLAG(int, route_link_max_connections, 1024,
+          "Route link connections open at once (each gateway worker thread keeps one per "
+          "decision replica); more are closed as soon as they are accepted, and counted");
 ABSL_FLAG(int, stale_after_ms, 30000,
           "An inventory view older than this is reported stale in decisions and metrics");
 
@@ -135,35 +149,57 @@ int main(int argc, char** argv) {
   // The route link: gateways route over it on their own event-loop threads (common/route_link.h).
   std::unique_ptr<llmrouter::decision::RouteLinkServer> route_link;
   if (const int link_port = absl::GetFlag(FLAGS_route_link_port); link_port >= 0) {
-    if (llmrouter::TlsFilesFromFlags().enabled()) {
-      spdlog::error(
-          "startup_failed error=\"--route_link_port is plaintext and cannot be combined "
-          "with --tls_cert_file; gateways route over gRPC with mutual TLS\"");
-      return 2;
-    }
     llmrouter::decision::RouteLinkServerOptions link_options;
     link_options.host = options->host;
     link_options.port = link_port;
     link_options.threads = absl::GetFlag(FLAGS_route_link_threads);
-    if (link_port > 65535 || link_options.threads < 1) {
+    link_options.max_frame_bytes =
+        static_cast<std::size_t>(absl::GetFlag(FLAGS_route_link_max_frame_bytes));
+    link_options.max_unwritten_bytes =
+        static_cast<std::size_t>(absl::GetFlag(FLAGS_route_link_max_unwritten_bytes));
+    link_options.preamble_timeout =
+        std::chrono::milliseconds(absl::GetFlag(FLAGS_route_link_preamble_timeout_ms));
+    link_options.max_connections = absl::GetFlag(FLAGS_route_link_max_connections);
+    if (link_port > 65535 || link_options.threads < 1 ||
+        absl::GetFlag(FLAGS_route_link_max_frame_bytes) < 1024 ||
+        absl::GetFlag(FLAGS_route_link_max_frame_bytes) > (1ll << 30) ||
+        absl::GetFlag(FLAGS_route_link_max_unwritten_bytes) < 1 ||
+        link_options.preamble_timeout.count() <= 0 || link_options.max_connections < 1) {
       spdlog::error(
-          "startup_failed error=\"--route_link_port must be -1..65535 and "
-          "--route_link_threads positive\"");
+          "startup_failed error=\"--route_link_port must be -1..65535, "
+          "--route_link_max_frame_bytes 1024..1073741824, and --route_link_threads, "
+          "--route_link_max_unwritten_bytes, --route_link_preamble_timeout_ms and "
+          "--route_link_max_connections positive\"");
       return 2;
+    }
+    if (const llmrouter::TlsFiles files = llmrouter::TlsFilesFromFlags(); files.enabled()) {
+      // The same certificate and CA as gRPC, mutual, re-read like gRPC's.
+      auto tls = llmrouter::RouteLinkTls::Create(files, llmrouter::RouteLinkTls::Side::kServer);
+      if (!tls.ok()) {
+        spdlog::error("startup_failed error=\"{}\"", tls.status().message());
+        return 2;
+      }
+      link_options.tls = *std::move(tls);
     }
     route_link = std::make_unique<llmrouter::decision::RouteLinkServer>(
         link_options,
         [&decision](const llmrouter::v1::RouteCall& call, llmrouter::v1::RouteResult* result) {
           decision.AnswerCall(call, result);
         },
-        &metrics.route_link_connections);
+        llmrouter::decision::RouteLinkServerMetrics{&metrics.route_link_connections,
+                                                    &metrics.route_link_rejected,
+                                                    &metrics.route_link_read_pauses});
     if (auto s = route_link->Start(); !s.ok()) {
       spdlog::error("startup_failed error=\"{}\"", s.message());
       return 1;
     }
     runner.AddPort("route_link_port", route_link->port());
-    spdlog::info("route_link_listening address={}:{} threads={}", link_options.host,
-                 route_link->port(), link_options.threads);
+    spdlog::info(
+        "route_link_listening address={}:{} threads={} tls={} max_frame_bytes={} "
+        "max_unwritten_bytes={} preamble_timeout_ms={} max_connections={}",
+        link_options.host, route_link->port(), link_options.threads, link_options.tls != nullptr,
+        link_options.max_frame_bytes, link_options.max_unwritten_bytes,
+        link_options.preamble_timeout.count(), link_options.max_connections);
   }
 
   llmrouter::PeriodicTask maintenance(absl::Seconds(1), [&] {

@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <cstring>
@@ -25,51 +26,83 @@ namespace llmrouter::decision {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
+namespace {
+
+constexpr std::array<const char*, kRouteLinkRejectionCount> kRejectionNames = {
+    "connection_cap", "preamble_timeout", "bad_preamble",
+    "tls_handshake",  "frame_too_large",  "malformed_frame"};
+
+// The input buffer starts at this and doubles as bytes arrive (up to the largest frame).
+constexpr std::size_t kReadBytes = 16 << 10;
+// Buffers that grew past these for a burst are given back once it is over.
+constexpr std::size_t kKeptInputBytes = 4 * kReadBytes;
+constexpr std::size_t kKeptOutputBytes = 256 << 10;
+
+}  // namespace
+
 struct RouteLinkServer::Listener {
   explicit Listener(asio::io_context& context) { acceptor.emplace(context); }
   std::optional<tcp::acceptor> acceptor;  // reset before the contexts go
+  // Connections refused over the cap are logged at most once a second (the counter has them
+  // all); only the acceptor's thread touches these.
+  std::chrono::steady_clock::time_point cap_logged_at;
+  std::uint64_t cap_refused_unlogged = 0;
   absl::Mutex mu;
-  // Every live connection, so that Stop() can half-close them.
+  // Every live connection, so that Stop() can tell them that the server is going away.
   absl::flat_hash_set<std::shared_ptr<Connection>> connections ABSL_GUARDED_BY(mu);
 };
 
 // One gateway connection. Everything runs on its context's single thread, so nothing is locked:
 // a read is routed in the handler that completes it, and its answers are written at once or,
-// while a write is in flight, appended to the next one.
+// while a write is in flight, appended to the next one. Reading stops while too many answers
+// wait to be written and starts again when a write completes.
 class RouteLinkServer::Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket socket, RouteLinkServer& server)
-      : socket_(std::move(socket)), server_(server) {
-    in_.resize(kFirstReadBytes);
+  Connection(tcp::socket socket, RouteLinkServer& server,
+             std::shared_ptr<asio::ssl::context> tls_context)
+      : server_(server), tls_context_(std::move(tls_context)), timer_(socket.get_executor()) {
+    if (tls_context_) {
+      tls_.emplace(std::move(socket), *tls_context_);
+    } else {
+      plain_.emplace(std::move(socket));
+    }
     server_.live_.fetch_add(1);
-    if (server_.open_connections_) server_.open_connections_->Increment();
+    if (server_.metrics_.connections) server_.metrics_.connections->Increment();
+    Account();
   }
   ~Connection() {
-    if (server_.open_connections_) server_.open_connections_->Decrement();
+    server_.AddBuffered(-accounted_);
+    if (server_.metrics_.connections) server_.metrics_.connections->Decrement();
     server_.live_.fetch_sub(1);
   }
 
-  asio::any_io_executor executor() { return socket_.get_executor(); }
+  asio::any_io_executor executor() { return timer_.get_executor(); }
 
+  // The TLS handshake (when on) and the preamble, both within the preamble deadline.
   void Start() {
-    asio::async_read(
-        socket_, asio::buffer(preamble_),
-        [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-          if (ec) return self->Close();
-          if (std::string_view(self->preamble_, sizeof self->preamble_) != kRouteLinkPreamble) {
-            spdlog::warn(
-                "route_link_rejected peer={} reason=\"not a route link "
-                "client (wrong preamble)\"",
-                self->Peer());
-            return self->Close();
-          }
-          self->Read();
-        });
+    timer_.expires_after(server_.options_.preamble_timeout);
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec || self->closed_ || self->started_) return;
+      self->Reject(RouteLinkRejection::kPreambleTimeout,
+                   absl::StrCat("no preamble within ",
+                                self->server_.options_.preamble_timeout.count(), " ms"));
+    });
+    if (!tls_) return ReadPreamble();
+    tls_->async_handshake(asio::ssl::stream_base::server,
+                          [self = shared_from_this()](boost::system::error_code ec) {
+                            if (self->closed_) return;
+                            if (ec) {
+                              return self->Reject(RouteLinkRejection::kTlsHandshake,
+                                                  absl::StrCat("TLS handshake: ", ec.message()));
+                            }
+                            self->ReadPreamble();
+                          });
   }
 
   // Tells the gateway that this connection is going away (an empty response): it sends no more
   // calls and closes once its calls in flight are answered, which the connection keeps doing.
   void Drain() {
+    if (!started_) return Close();  // not a gateway yet: nothing to finish
     if (closed_ || draining_) return;
     draining_ = true;
     v1::RouteStreamResponse going_away;
@@ -81,76 +114,148 @@ class RouteLinkServer::Connection : public std::enable_shared_from_this<Connecti
   void Close() {
     if (closed_) return;
     closed_ = true;
+    timer_.cancel();
     boost::system::error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_both, ec);
-    socket_.close(ec);
+    socket().shutdown(tcp::socket::shutdown_both, ec);
+    socket().close(ec);
     Listener& listener = *server_.listener_;
     absl::MutexLock lock(&listener.mu);
     listener.connections.erase(shared_from_this());
   }
 
  private:
-  static constexpr std::size_t kFirstReadBytes = 16 << 10;
+  tcp::socket& socket() { return tls_ ? tls_->next_layer() : *plain_; }
 
-  std::string Peer() const {
+  // Runs `f` with the connection's stream: the TLS stream or the plain socket.
+  template <typename F>
+  void WithStream(F&& f) {
+    if (tls_) {
+      f(*tls_);
+    } else {
+      f(*plain_);
+    }
+  }
+
+  std::string Peer() {
     boost::system::error_code ec;
-    auto endpoint = socket_.remote_endpoint(ec);
+    auto endpoint = socket().remote_endpoint(ec);
     return ec ? std::string("?")
               : absl::StrCat(endpoint.address().to_string(), ":", endpoint.port());
   }
 
-  void Read() {
-    if (in_.size() - used_ < kFirstReadBytes / 2) in_.resize(std::max(in_.size() * 2, need_));
-    socket_.async_read_some(
-        asio::buffer(in_.data() + used_, in_.size() - used_),
-        [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-          if (ec) {  // the gateway closed (or Drain): finish once the answers are out
-            self->reading_done_ = true;
-            if (!self->writing_) self->Close();
-            return;
-          }
-          self->used_ += n;
-          if (!self->Answer()) return self->Close();
-          self->Read();
-        });
+  void Reject(RouteLinkRejection reason, std::string_view detail) {
+    spdlog::warn("route_link_rejected peer={} reason={} detail=\"{}\"", Peer(),
+                 kRejectionNames[static_cast<int>(reason)], detail);
+    server_.Reject(reason);
+    Close();
   }
 
-  // Routes every whole frame read so far; false on a protocol error.
+  void ReadPreamble() {
+    WithStream([this](auto& stream) {
+      asio::async_read(
+          stream, asio::buffer(preamble_),
+          [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+            if (self->closed_) return;
+            if (ec) return self->Close();
+            if (std::string_view(self->preamble_, sizeof self->preamble_) != kRouteLinkPreamble) {
+              return self->Reject(RouteLinkRejection::kBadPreamble,
+                                  "not a route link client (wrong preamble)");
+            }
+            self->started_ = true;
+            self->timer_.cancel();
+            self->Serve();
+          });
+    });
+  }
+
+  std::size_t Unwritten() const { return pending_.size() + sending_.size(); }
+
+  // Answers what has been read as far as the unwritten-answers budget allows, then reads on;
+  // over the budget (the gateway does not read its answers) it waits for a write to complete,
+  // and the gateway's calls wait in the kernel. Never while a read is in flight (it fills in_).
+  void Serve() {
+    if (closed_ || reading_ || !started_) return;
+    if (!Answer()) return;
+    if (backlog_ || Unwritten() > server_.options_.max_unwritten_bytes) {
+      if (!paused_ && server_.metrics_.read_pauses) server_.metrics_.read_pauses->Increment();
+      paused_ = true;
+      return;
+    }
+    paused_ = false;
+    if (!reading_done_) Read();
+  }
+
+  void Read() {
+    // Grow with the bytes that came, never to the size a header announces: a frame's memory is
+    // at most twice what its sender actually sent.
+    const std::size_t most =
+        server_.options_.max_frame_bytes + kRouteLinkFrameHeaderBytes + kReadBytes;
+    if (in_.size() - used_ < kReadBytes / 2 && in_.size() < most) {
+      in_.resize(std::min(std::max(in_.size() * 2, kReadBytes), most));
+      Account();
+    }
+    reading_ = true;
+    WithStream([this](auto& stream) {
+      stream.async_read_some(
+          asio::buffer(in_.data() + used_, in_.size() - used_),
+          [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+            self->reading_ = false;
+            if (self->closed_) return;
+            if (ec) {  // the gateway closed (or Drain): finish once the answers are out
+              self->reading_done_ = true;
+              if (!self->writing_) self->Close();
+              return;
+            }
+            self->used_ += n;
+            self->Serve();
+          });
+    });
+  }
+
+  // Routes whole frames read so far while the answers waiting stay within budget (backlog_ is
+  // set when it stopped for that); false when a protocol error closed the connection. Each
+  // frame's answers leave in a frame of their own.
   bool Answer() {
     std::size_t offset = 0;
-    std::size_t frame_bytes = 0;  // of the frame at `offset`, once its header is there
-    answers_.Clear();
+    backlog_ = false;
     for (;;) {
+      if (Unwritten() > server_.options_.max_unwritten_bytes) {
+        backlog_ = true;
+        break;
+      }
       std::string_view payload;
+      std::size_t frame_bytes = 0;
       RouteLinkFrameState state =
           NextRouteLinkFrame(std::string_view(in_.data() + offset, used_ - offset),
                              server_.options_.max_frame_bytes, &payload, &frame_bytes);
       if (state == RouteLinkFrameState::kTooLarge) {
-        spdlog::warn("route_link_rejected peer={} reason=\"frame larger than {} bytes\"", Peer(),
-                     server_.options_.max_frame_bytes);
+        Reject(RouteLinkRejection::kFrameTooLarge,
+               absl::StrCat("frame larger than ", server_.options_.max_frame_bytes, " bytes"));
         return false;
       }
       if (state == RouteLinkFrameState::kIncomplete) break;
       if (!calls_.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
-        spdlog::warn("route_link_rejected peer={} reason=\"frame is not a RouteStreamRequest\"",
-                     Peer());
+        Reject(RouteLinkRejection::kMalformedFrame, "frame is not a RouteStreamRequest");
         return false;
       }
+      answers_.Clear();
       for (const v1::RouteCall& call : calls_.calls()) {
         server_.answer_(call, answers_.add_results());
       }
+      if (answers_.results_size() > 0) AppendRouteLinkFrame(answers_, &pending_);
       offset += frame_bytes;
+      Write();  // leaves at once when no write is in flight
     }
     if (offset > 0) {
       std::memmove(in_.data(), in_.data() + offset, used_ - offset);
       used_ -= offset;
     }
-    // A frame longer than the buffer: make room for all of it.
-    need_ = frame_bytes > 0 ? frame_bytes + kFirstReadBytes : 0;
-    if (answers_.results_size() > 0) {
-      AppendRouteLinkFrame(answers_, &pending_);
-      Write();
+    if (in_.size() > kKeptInputBytes && used_ <= kReadBytes / 2) {  // a burst is over
+      std::string smaller(kReadBytes, '\0');
+      std::memcpy(smaller.data(), in_.data(), used_);
+      in_.swap(smaller);
     }
+    Account();
     return true;
   }
 
@@ -159,26 +264,47 @@ class RouteLinkServer::Connection : public std::enable_shared_from_this<Connecti
     writing_ = true;
     sending_.swap(pending_);
     pending_.clear();
-    asio::async_write(socket_, asio::buffer(sending_),
-                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                        self->writing_ = false;
-                        self->sending_.clear();
-                        if (ec) return self->Close();
-                        if (!self->pending_.empty()) return self->Write();
-                        if (self->reading_done_) self->Close();
-                      });
+    WithStream([this](auto& stream) {
+      asio::async_write(stream, asio::buffer(sending_),
+                        [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                          self->writing_ = false;
+                          self->sending_.clear();
+                          if (self->sending_.capacity() > kKeptOutputBytes) {
+                            std::string().swap(self->sending_);
+                          }
+                          self->Account();
+                          if (ec) return self->Close();
+                          if (!self->pending_.empty()) self->Write();
+                          if (self->reading_done_ && !self->writing_) return self->Close();
+                          if (self->paused_) self->Serve();
+                        });
+    });
   }
 
-  tcp::socket socket_;
+  // Brings the server's count of buffered bytes up to date with this connection's buffers.
+  void Account() {
+    const std::size_t held = in_.capacity() + pending_.capacity() + sending_.capacity();
+    server_.AddBuffered(held - accounted_);
+    accounted_ = held;
+  }
+
   RouteLinkServer& server_;
+  const std::shared_ptr<asio::ssl::context> tls_context_;  // outlives tls_
+  std::optional<asio::ssl::stream<tcp::socket>> tls_;      // with TLS
+  std::optional<tcp::socket> plain_;                       // without
+  asio::steady_timer timer_;                               // the preamble deadline
   char preamble_[kRouteLinkPreamble.size()] = {};
   std::string in_;
   std::size_t used_ = 0;
-  std::size_t need_ = 0;
   v1::RouteStreamRequest calls_;
   v1::RouteStreamResponse answers_;
-  std::string pending_;  // answers waiting for the write in flight
-  std::string sending_;  // the write in flight
+  std::string pending_;        // answers waiting for the write in flight
+  std::string sending_;        // the write in flight
+  std::size_t accounted_ = 0;  // bytes of the buffers above counted in the server's total
+  bool started_ = false;       // the preamble arrived
+  bool reading_ = false;
+  bool paused_ = false;   // not reading because answers wait to be written
+  bool backlog_ = false;  // whole frames read but not answered yet (over the budget)
   bool writing_ = false;
   bool reading_done_ = false;
   bool draining_ = false;
@@ -186,12 +312,28 @@ class RouteLinkServer::Connection : public std::enable_shared_from_this<Connecti
 };
 
 RouteLinkServer::RouteLinkServer(RouteLinkServerOptions options, AnswerFunction answer,
-                                 prometheus::Gauge* open_connections)
-    : options_(std::move(options)),
-      answer_(std::move(answer)),
-      open_connections_(open_connections) {}
+                                 RouteLinkServerMetrics metrics)
+    : options_(std::move(options)), answer_(std::move(answer)), metrics_(metrics) {
+  if (metrics_.rejected) {
+    for (int i = 0; i < kRouteLinkRejectionCount; ++i) {
+      rejected_[i] = &metrics_.rejected->Add({{"reason", kRejectionNames[i]}});
+    }
+  }
+}
 
 RouteLinkServer::~RouteLinkServer() { Stop(std::chrono::milliseconds(0)); }
+
+void RouteLinkServer::Reject(RouteLinkRejection reason) {
+  if (prometheus::Counter* counter = rejected_[static_cast<int>(reason)]) counter->Increment();
+}
+
+void RouteLinkServer::AddBuffered(std::size_t delta) {
+  const std::size_t now = buffered_.fetch_add(delta) + delta;
+  std::size_t peak = peak_buffered_.load();
+  while (now > peak && now < (std::size_t{1} << 62) &&
+         !peak_buffered_.compare_exchange_weak(peak, now)) {
+  }
+}
 
 absl::Status RouteLinkServer::Start() {
   const int n = std::max(1, options_.threads);
@@ -236,14 +378,34 @@ void RouteLinkServer::Accept() {
           });
           return;
         }
+        if (live_.load() >= options_.max_connections) {
+          // Only this thread adds connections, so the cap holds exactly. Counted before the
+          // close that the peer sees.
+          Reject(RouteLinkRejection::kConnectionCap);
+          socket.close(ec);
+          Listener& l = *listener_;
+          ++l.cap_refused_unlogged;
+          const auto now = std::chrono::steady_clock::now();
+          if (now - l.cap_logged_at >= std::chrono::seconds(1)) {
+            spdlog::warn("route_link_rejected reason=connection_cap max_connections={} refused={}",
+                         options_.max_connections, l.cap_refused_unlogged);
+            l.cap_logged_at = now;
+            l.cap_refused_unlogged = 0;
+          }
+          return Accept();
+        }
         socket.set_option(tcp::no_delay(true), ec);
-        auto connection = std::make_shared<Connection>(std::move(socket), *this);
+        auto connection = std::make_shared<Connection>(
+            std::move(socket), *this, options_.tls ? options_.tls->context() : nullptr);
         {
           absl::MutexLock lock(&listener_->mu);
           listener_->connections.insert(connection);
         }
         // The socket belongs to its own context: start it there.
-        asio::post(connection->executor(), [connection] { connection->Start(); });
+        asio::post(connection->executor(), [connection, this] {
+          connection->Start();
+          if (stopping_.load()) connection->Drain();
+        });
         Accept();
       });
 }

@@ -6,6 +6,8 @@
 #include <grpcpp/support/async_unary_call.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include <limits>
+
 #include "common/grpc_status.h"
 #include "common/grpc_tuning.h"
 #include "common/tls_credentials.h"
@@ -54,18 +56,18 @@ GrpcDecisionClient::GrpcDecisionClient(std::shared_ptr<grpc::Channel> channel,
                                        const GrpcDecisionClientOptions& options)
     : channel_(std::move(channel)),
       stub_(v1::DecisionService::NewStub(channel_)),
-      loop_([this](CompletionLoop::Clock::time_point now) {
-        return streams_ ? streams_->ExpireDue(now) : CompletionLoop::Clock::time_point::max();
-      }) {
-  if (options.streams) {
-    streams_ = std::make_unique<RouteStreamPool>(*stub_, loop_, options.stream);
-  }
+      loop_([this](CompletionLoop::Clock::time_point now) { return streams_->ExpireDue(now); }),
+      streams_(std::make_unique<RouteStreamPool>(*stub_, loop_, options.stream)) {
+  // Connected from the start: with the route link carrying the calls, nothing else would
+  // connect it, and a fallback call would pay for the connection (and its TLS handshake)
+  // inside its deadline, and readiness would see an idle channel.
+  channel_->GetState(/*try_to_connect=*/true);
   loop_.Start();
 }
 
 GrpcDecisionClient::~GrpcDecisionClient() {
   // Streams end first, while the loop still delivers their completions; then the loop stops.
-  if (streams_) streams_->Shutdown();
+  streams_->Shutdown();
   loop_.Stop();
 }
 
@@ -74,6 +76,8 @@ std::unique_ptr<GrpcDecisionClient> GrpcDecisionClient::Create(
   grpc::ChannelArguments args;
   args.SetLoadBalancingPolicyName("round_robin");
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, options.grpc_retries ? 1 : 0);
+  // The fallback stays connected while the route link carries every call.
+  args.SetInt(GRPC_ARG_CLIENT_IDLE_TIMEOUT_MS, std::numeric_limits<int>::max());
   ApplyGrpcTuning(args);
   return std::make_unique<GrpcDecisionClient>(
       grpc::CreateCustomChannel(target, llmrouter::ChannelCredentialsFromFlags(), args), options);
@@ -81,16 +85,7 @@ std::unique_ptr<GrpcDecisionClient> GrpcDecisionClient::Create(
 
 void GrpcDecisionClient::Route(v1::RouteRequestRequest request, Deadline deadline,
                                RouteCallback done) {
-  if (streams_) {
-    streams_->Route(std::move(request), deadline, std::move(done));
-    return;
-  }
-  UnaryCall<v1::RouteRequestResponse, RouteCallback>::Start(
-      request, deadline, std::move(done), loop_.cq(),
-      [this](grpc::ClientContext* context, const v1::RouteRequestRequest& req,
-             grpc::CompletionQueue* cq) {
-        return stub_->PrepareAsyncRouteRequest(context, req, cq);
-      });
+  streams_->Route(std::move(request), deadline, std::move(done));
 }
 
 void GrpcDecisionClient::ListModels(v1::ListModelsRequest request, Deadline deadline,

@@ -1,5 +1,6 @@
-// DecisionClient over gRPC: routing calls ride a few long-lived RouteStream calls (or unary
-// RouteRequest calls), all driven by one completion-queue thread; no thread waits on a decision.
+// DecisionClient over gRPC: routing calls ride a few long-lived RouteStream calls, driven by one
+// completion-queue thread; no thread waits on a decision. The gateway's fallback when the route
+// link cannot carry a call, and its only way to decision without the link.
 #ifndef LLMROUTER_SERVICES_GATEWAY_GRPC_DECISION_CLIENT_H_
 #define LLMROUTER_SERVICES_GATEWAY_GRPC_DECISION_CLIENT_H_
 
@@ -19,9 +20,7 @@ struct GrpcDecisionClientOptions {
   // gRPC's own retries stay off unless set: the gateway answers a failed decision itself
   // (fail-safe table, 503), and the retry filter copies every call to be able to replay it.
   bool grpc_retries = false;
-  // Routing decisions travel over RouteStream calls (batched under load); false: one unary
-  // RouteRequest call each.
-  bool streams = true;
+  // Routing decisions travel over RouteStream calls (batched under load).
   RouteStreamPoolOptions stream;
 };
 
@@ -49,7 +48,7 @@ class GrpcDecisionClient : public DecisionClient {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::DecisionService::Stub> stub_;
   CompletionLoop loop_;
-  std::unique_ptr<RouteStreamPool> streams_;  // null: unary calls
+  std::unique_ptr<RouteStreamPool> streams_;
 };
 
 }  // namespace llmrouter::gateway

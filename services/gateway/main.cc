@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/reloadable.h"
+#include "common/route_link_tls.h"
 #include "common/service_runner.h"
 #include "common/tls_credentials.h"
 #include "services/gateway/api_key_store.h"
@@ -28,19 +29,20 @@ ABSL_FLAG(int64_t, max_body_bytes, 4 << 20, "Largest request body accepted (413 
 ABSL_FLAG(std::string, decision_target, "localhost:50051",
           "gRPC target of the decision service, e.g. dns:///decision:50051");
 ABSL_FLAG(bool, decision_grpc_retries, false,
-          "Let gRPC retry failed decision calls itself (costs a copy of every call)");
+          "Let gRPC retry failed unary decision calls (ListModels) itself (costs a copy of every "
+          "call)");
 ABSL_FLAG(int, decision_streams, 4,
-          "Long-lived RouteStream calls that carry routing decisions, batched under load; keep "
-          "at least as many as there are decision replicas. 0: one unary RouteRequest per "
-          "request");
+          "Long-lived RouteStream calls that carry the routing decisions the route link does not "
+          "(all of them without --decision_link_target), batched under load; keep at least as "
+          "many as there are decision replicas");
 ABSL_FLAG(int, decision_stream_max_age_ms, 30000,
           "A decision stream older than this is replaced, so that new decision replicas get "
           "streams");
 ABSL_FLAG(std::string, decision_link_target, "",
           "host:port of decision's route link (its --route_link_port), the fast path for routing "
           "calls; a host that resolves to several addresses gets a connection to each. Calls "
-          "the link cannot carry go over gRPC. Empty: gRPC only. Plaintext: refused with "
-          "--tls_cert_file");
+          "the link cannot carry go over gRPC. Mutual TLS with the --tls_* files when they are "
+          "set (decision's certificate must name the host). Empty: gRPC only");
 ABSL_FLAG(int, decision_timeout_ms, 250, "Deadline of each routing decision");
 ABSL_FLAG(std::string, region, "",
           "The gateway's region (e.g. eu-west-1), sent with every routing request; a client's "
@@ -129,10 +131,12 @@ int main(int argc, char** argv) {
   options.proxy.decision_timeout = milliseconds(absl::GetFlag(FLAGS_decision_timeout_ms));
   options.proxy.region = absl::GetFlag(FLAGS_region);
   options.proxy.route_link.target = absl::GetFlag(FLAGS_decision_link_target);
-  if (!options.proxy.route_link.target.empty() && llmrouter::TlsFilesFromFlags().enabled()) {
-    return Fail(absl::InvalidArgumentError(
-        "--decision_link_target is plaintext and cannot be combined with --tls_cert_file; "
-        "routing calls go over gRPC with mutual TLS"));
+  if (const llmrouter::TlsFiles files = llmrouter::TlsFilesFromFlags();
+      !options.proxy.route_link.target.empty() && files.enabled()) {
+    // The link speaks mutual TLS with the same files as gRPC, re-read like them.
+    auto tls = llmrouter::RouteLinkTls::Create(files, llmrouter::RouteLinkTls::Side::kClient);
+    if (!tls.ok()) return Fail(tls.status());
+    options.proxy.route_link.tls = *std::move(tls);
   }
   options.proxy.max_attempts = absl::GetFlag(FLAGS_max_attempts);
   options.proxy.upstream_timeout = milliseconds(absl::GetFlag(FLAGS_upstream_timeout_ms));
@@ -195,12 +199,11 @@ int main(int argc, char** argv) {
 
   llmrouter::gateway::GrpcDecisionClientOptions decision_options;
   decision_options.grpc_retries = absl::GetFlag(FLAGS_decision_grpc_retries);
-  decision_options.streams = absl::GetFlag(FLAGS_decision_streams) > 0;
   decision_options.stream.streams = absl::GetFlag(FLAGS_decision_streams);
   decision_options.stream.max_age = milliseconds(absl::GetFlag(FLAGS_decision_stream_max_age_ms));
-  if (absl::GetFlag(FLAGS_decision_streams) < 0 || decision_options.stream.max_age.count() <= 0) {
+  if (absl::GetFlag(FLAGS_decision_streams) < 1 || decision_options.stream.max_age.count() <= 0) {
     return Fail(absl::InvalidArgumentError(
-        "--decision_streams must be >= 0 and --decision_stream_max_age_ms positive"));
+        "--decision_streams and --decision_stream_max_age_ms must be positive"));
   }
   std::unique_ptr<llmrouter::gateway::GrpcDecisionClient> decision =
       llmrouter::gateway::GrpcDecisionClient::Create(absl::GetFlag(FLAGS_decision_target),

@@ -6,6 +6,8 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <cstring>
@@ -30,6 +32,8 @@ namespace {
 
 constexpr absl::string_view kLinkFailureUrl = "type.llmrouter.dev/route-link-failure";
 constexpr std::size_t kReadBytes = 16 << 10;
+// Buffers that grew past this for a burst are given back once it is over.
+constexpr std::size_t kKeptBytes = 256 << 10;
 constexpr std::chrono::milliseconds kFirstBackoff{50};
 
 absl::Status LinkFailure(std::string message) {
@@ -57,11 +61,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   using Clock = RouteLinkClient::Clock;
 
-  Connection(asio::any_io_executor executor, tcp::endpoint endpoint,
+  Connection(asio::any_io_executor executor, tcp::endpoint endpoint, std::string host,
              const RouteLinkClientOptions& options, prometheus::Gauge* gauge,
              std::shared_ptr<int> up_count)
       : executor_(executor),
         endpoint_(std::move(endpoint)),
+        host_(std::move(host)),
         options_(options),
         gauge_(gauge),
         up_count_(std::move(up_count)),
@@ -76,39 +81,75 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return up_ && !going_away_ && out_.size() + batch_.size() < kMaxBacklogBytes;
   }
 
+  // Connects, and with TLS shakes hands, within the connect timeout.
   void Connect() {
-    socket_ = tcp::socket(executor_);
+    if (options_.tls) {
+      // A stream per connection, kept alive by the handlers of its operations: one that broke
+      // may still have some queued when the next one starts.
+      tls_context_ = options_.tls->context();
+      tls_ = std::make_shared<TlsStream>(executor_, *tls_context_);
+      tls_->set_verify_callback(asio::ssl::host_name_verification(host_));
+      boost::system::error_code not_ip;
+      asio::ip::make_address(host_, not_ip);
+      if (not_ip) SSL_set_tlsext_host_name(tls_->native_handle(), host_.c_str());  // SNI
+    } else {
+      socket_ = tcp::socket(executor_);
+    }
     const std::uint64_t generation = ++generation_;
     timer_.expires_after(options_.connect_timeout);
     timer_.async_wait([self = shared_from_this(), generation](boost::system::error_code ec) {
       if (!ec && generation == self->generation_ && !self->up_) {
         boost::system::error_code ignored;
-        self->socket_.close(ignored);  // the connect completes with operation_aborted
+        self->socket().close(ignored);  // the connect completes with operation_aborted
       }
     });
-    socket_.async_connect(
-        endpoint_, [self = shared_from_this(), generation](boost::system::error_code ec) {
-          if (generation != self->generation_ || self->closed_) return;
-          self->timer_.cancel();
-          if (ec) {
-            return self->Broken(ec == asio::error::operation_aborted ? "connect timed out"
-                                                                     : ec.message());
-          }
-          self->socket_.set_option(tcp::no_delay(true), ec);
-          self->SetUp(true);
-          self->backoff_ = kFirstBackoff;
-          spdlog::info("route_link_connected endpoint={}", self->Name());
-          self->out_.append(kRouteLinkPreamble);
-          self->Write();
-          self->Read();
-        });
+    socket().async_connect(endpoint_, [self = shared_from_this(), generation,
+                                       keep = tls_](boost::system::error_code ec) {
+      if (generation != self->generation_ || self->closed_) return;
+      if (ec) {
+        self->timer_.cancel();
+        return self->Broken(ec == asio::error::operation_aborted ? "connect timed out"
+                                                                 : ec.message());
+      }
+      self->socket().set_option(tcp::no_delay(true), ec);
+      if (!keep) return self->Connected();
+      keep->async_handshake(asio::ssl::stream_base::client, [self, generation, keep](
+                                                                boost::system::error_code hs_ec) {
+        if (generation != self->generation_ || self->closed_) return;
+        self->timer_.cancel();
+        if (hs_ec) {
+          return self->Broken(hs_ec == asio::error::operation_aborted
+                                  ? "TLS handshake timed out"
+                                  : absl::StrCat("TLS handshake: ", hs_ec.message()));
+        }
+        self->Connected();
+      });
+    });
   }
 
   // Queues one call; the connection must be up.
   void Send(std::uint64_t id, const v1::RouteRequestRequest& request, Clock::time_point deadline,
             RouteLinkClient::Callback done) {
     if (batch_.empty()) batch_.assign(kRouteLinkFrameHeaderBytes, '\0');
+    const std::size_t before = batch_.size();
     AppendRouteCall(id, request, &batch_);
+    if (batch_.size() - before > kRouteLinkMaxFrameBytes) {  // decision would close the link
+      const std::size_t call_bytes = batch_.size() - before;
+      batch_.resize(before);
+      asio::post(executor_, [done = std::move(done), call_bytes] {
+        done(LinkFailure(absl::StrCat("a routing call of ", call_bytes,
+                                      " bytes is larger than a route link frame")));
+      });
+      return;
+    }
+    if (batch_.size() - kRouteLinkFrameHeaderBytes > kRouteLinkMaxFrameBytes) {
+      // The calls before this one fill a frame: they leave in it, this one starts the next.
+      std::string call = batch_.substr(before);
+      batch_.resize(before);
+      Seal();
+      batch_.assign(kRouteLinkFrameHeaderBytes, '\0');
+      batch_.append(call);
+    }
     pending_.emplace(id, std::move(done));
     expiry_.push({deadline, id, Clock::now()});
     ArmExpiry();
@@ -134,19 +175,56 @@ class Connection : public std::enable_shared_from_this<Connection> {
     timer_.cancel();
     expiry_timer_.cancel();
     boost::system::error_code ec;
-    socket_.close(ec);
+    socket().close(ec);
   }
 
  private:
+  using TlsStream = asio::ssl::stream<tcp::socket>;
+
   std::string Name() const {
     return absl::StrCat(endpoint_.address().to_string(), ":", endpoint_.port());
   }
 
+  tcp::socket& socket() { return tls_ ? tls_->next_layer() : socket_; }
+
+  // Runs `f` with the connection's stream and what keeps it alive: the TLS stream or the plain
+  // socket (and null).
+  template <typename F>
+  void WithStream(F&& f) {
+    if (tls_) {
+      f(*tls_, tls_);
+    } else {
+      f(socket_, tls_);
+    }
+  }
+
+  void Connected() {
+    timer_.cancel();
+    // A new connection, possibly to a restarted decision: whatever the last one said (going
+    // away) or left unanswered belongs to that one.
+    going_away_ = false;
+    last_answer_ = Clock::now();
+    SetUp(true);
+    backoff_ = kFirstBackoff;
+    spdlog::info("route_link_connected endpoint={} tls={}", Name(), tls_ != nullptr);
+    out_.append(kRouteLinkPreamble);
+    Write();
+    Read();
+  }
+
   void SetUp(bool up) {
-    if (up == up_) return;
     up_ = up;
-    *up_count_ += up ? 1 : -1;
-    if (gauge_) up ? gauge_->Increment() : gauge_->Decrement();
+    Count();
+  }
+
+  // A connection counts as up (ready(), the gauge) while it takes calls: connected and not
+  // going away.
+  void Count() {
+    const bool counted = up_ && !going_away_;
+    if (counted == counted_) return;
+    counted_ = counted;
+    *up_count_ += counted ? 1 : -1;
+    if (gauge_) counted ? gauge_->Increment() : gauge_->Decrement();
   }
 
   // Frames the batch and hands it to the writer.
@@ -167,34 +245,44 @@ class Connection : public std::enable_shared_from_this<Connection> {
     writing_ = true;
     sending_.swap(out_);
     out_.clear();
-    asio::async_write(socket_, asio::buffer(sending_),
-                      [self = shared_from_this(), generation = generation_](
-                          boost::system::error_code ec, std::size_t) {
-                        if (generation != self->generation_) return;
-                        self->writing_ = false;
-                        self->sending_.clear();
-                        if (ec) return self->Broken(ec.message());
-                        self->Seal();
-                        self->Write();
-                      });
+    WithStream([this](auto& stream, const std::shared_ptr<TlsStream>& keep) {
+      asio::async_write(stream, asio::buffer(sending_),
+                        [self = shared_from_this(), generation = generation_, keep](
+                            boost::system::error_code ec, std::size_t) {
+                          if (generation != self->generation_) return;
+                          self->writing_ = false;
+                          self->sending_.clear();
+                          if (self->sending_.capacity() > kKeptBytes) {
+                            std::string().swap(self->sending_);
+                          }
+                          if (ec) return self->Broken(ec.message());
+                          self->Seal();
+                          self->Write();
+                        });
+    });
   }
 
   void Read() {
-    if (in_.size() - used_ < kReadBytes / 2)
+    // The buffer grows with the bytes that arrive (doubling), not to a size a header announces.
+    if (in_.size() - used_ < kReadBytes / 2) {
       in_.resize(std::max(in_.size() * 2, used_ + kReadBytes));
-    socket_.async_read_some(asio::buffer(in_.data() + used_, in_.size() - used_),
-                            [self = shared_from_this(), generation = generation_](
-                                boost::system::error_code ec, std::size_t n) {
-                              if (generation != self->generation_) return;
-                              if (ec) {
-                                return self->Broken(ec == asio::error::eof
-                                                        ? "decision closed the connection"
-                                                        : ec.message());
-                              }
-                              self->used_ += n;
-                              if (!self->Deliver()) return;
-                              self->Read();
-                            });
+    }
+    WithStream([this](auto& stream, const std::shared_ptr<TlsStream>& keep) {
+      stream.async_read_some(
+          asio::buffer(in_.data() + used_, in_.size() - used_),
+          [self = shared_from_this(), generation = generation_, keep](boost::system::error_code ec,
+                                                                      std::size_t n) {
+            if (generation != self->generation_) return;
+            if (ec) {
+              return self->Broken(ec == asio::error::eof || ec == asio::ssl::error::stream_truncated
+                                      ? "decision closed the connection"
+                                      : ec.message());
+            }
+            self->used_ += n;
+            if (!self->Deliver()) return;
+            self->Read();
+          });
+    });
   }
 
   // Answers every call whose result has arrived; false when the connection broke.
@@ -205,7 +293,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       std::string_view payload;
       RouteLinkFrameState state =
           NextRouteLinkFrame(std::string_view(in_.data() + offset, used_ - offset),
-                             kRouteLinkMaxFrameBytes, &payload, &frame_bytes);
+                             kRouteLinkMaxAnswerFrameBytes, &payload, &frame_bytes);
       if (state == RouteLinkFrameState::kIncomplete) break;
       if (state == RouteLinkFrameState::kTooLarge ||
           !answers_.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
@@ -214,7 +302,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       offset += frame_bytes;
       last_answer_ = Clock::now();
-      if (answers_.results_size() == 0) going_away_ = true;  // decision is shutting down
+      if (answers_.results_size() == 0) {  // decision is shutting down
+        going_away_ = true;
+        Count();
+      }
       for (v1::RouteResult& result : *answers_.mutable_results()) {
         auto it = pending_.find(result.id());
         if (it == pending_.end()) continue;  // expired meanwhile
@@ -231,8 +322,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
       std::memmove(in_.data(), in_.data() + offset, used_ - offset);
       used_ -= offset;
     }
-    // Make room for a long frame in one piece.
-    if (frame_bytes > in_.size()) in_.resize(frame_bytes + kReadBytes);
+    if (in_.size() > kKeptBytes && used_ <= kReadBytes / 2) {  // a burst is over
+      std::string smaller(kReadBytes, '\0');
+      std::memcpy(smaller.data(), in_.data(), used_);
+      in_.swap(smaller);
+    }
     if (retired_ && pending_.empty()) {
       Close();
       return false;
@@ -295,7 +389,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     ++generation_;
     SetUp(false);
     boost::system::error_code ec;
-    socket_.close(ec);
+    socket().close(ec);
     writing_ = false;
     sending_.clear();
     out_.clear();
@@ -326,15 +420,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   asio::any_io_executor executor_;
   const tcp::endpoint endpoint_;
+  const std::string host_;  // the target's host: the name decision's certificate must have
   const RouteLinkClientOptions options_;
   prometheus::Gauge* const gauge_;
-  const std::shared_ptr<int> up_count_;  // connections up, shared with the client
-  tcp::socket socket_;
-  asio::steady_timer timer_;  // connect timeout, then reconnect back-off
+  const std::shared_ptr<int> up_count_;              // connections up, shared with the client
+  tcp::socket socket_;                               // without TLS
+  std::shared_ptr<TlsStream> tls_;                   // with TLS: the current connection's stream
+  std::shared_ptr<asio::ssl::context> tls_context_;  // the one tls_ was made with
+  asio::steady_timer timer_;                         // connect timeout, then reconnect back-off
   asio::steady_timer expiry_timer_;
   // Bumped whenever the socket is replaced or closed: handlers of an older one do nothing.
   std::uint64_t generation_ = 0;
   bool up_ = false;
+  bool counted_ = false;  // in the client's count of connections up, and in the gauge
   bool retired_ = false;
   bool closed_ = false;
   std::chrono::milliseconds backoff_ = kFirstBackoff;
@@ -418,7 +516,7 @@ struct RouteLinkClient::Shared : std::enable_shared_from_this<Shared> {
       auto known = std::find_if(kept.begin(), kept.end(),
                                 [&](const auto& c) { return c->endpoint() == endpoint; });
       if (known != kept.end()) continue;
-      kept.push_back(std::make_shared<Connection>(executor, endpoint, options, gauge, up));
+      kept.push_back(std::make_shared<Connection>(executor, endpoint, host, options, gauge, up));
       kept.back()->Connect();
     }
     connections = std::move(kept);

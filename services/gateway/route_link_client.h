@@ -1,6 +1,6 @@
 // The gateway's end of the route link (common/route_link.h): routing calls to decision over
-// plain TCP connections driven by the worker's own event loop, so that a decision costs no
-// thread hand-off in the gateway.
+// TCP (or mutual TLS) connections driven by the worker's own event loop, so that a decision
+// costs no thread hand-off in the gateway.
 #ifndef LLMROUTER_SERVICES_GATEWAY_ROUTE_LINK_CLIENT_H_
 #define LLMROUTER_SERVICES_GATEWAY_ROUTE_LINK_CLIENT_H_
 
@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/route_link_tls.h"
 #include "llmrouter/v1/decision.pb.h"
 #include "services/gateway/decision_client.h"
 
@@ -35,11 +36,15 @@ struct RouteLinkClientOptions {
   std::chrono::milliseconds connect_timeout{1000};
   // How often the host is resolved again, to follow replicas that come and go.
   std::chrono::milliseconds resolve_interval{5000};
-  // Reconnecting after a failure waits 50 ms, doubling up to this.
-  std::chrono::milliseconds max_backoff{2000};
+  // Reconnecting after a failure waits 50 ms, doubling up to this: a decision that restarts
+  // carries calls again at most this long (plus a connect) after it listens.
+  std::chrono::milliseconds max_backoff{1000};
   // Calls queued while a write is in flight leave together; past this many bytes they leave at
-  // once in a frame of their own.
-  std::size_t max_batch_bytes = 1 << 20;
+  // once in a frame of their own. A frame never exceeds kRouteLinkMaxFrameBytes, and a call
+  // larger than that fails as a link failure (it goes over gRPC).
+  std::size_t max_batch_bytes = 256 << 10;
+  // Mutual TLS when set (the certificate must name the target's host); null: plaintext.
+  std::shared_ptr<RouteLinkTls> tls;
 };
 
 // A RouteLinkClient belongs to one event loop: an io_context run by one thread. Every method
@@ -56,7 +61,7 @@ class RouteLinkClient {
   using Callback = std::function<void(absl::StatusOr<v1::RouteRequestResponse>)>;
 
   // Starts resolving and connecting at once. `connections` (may be null) follows the number of
-  // connections up.
+  // connections up and taking calls.
   RouteLinkClient(boost::asio::any_io_executor executor, RouteLinkClientOptions options,
                   prometheus::Gauge* connections);
   // Closes the connections; callbacks of calls in flight are dropped, not called.
@@ -64,7 +69,7 @@ class RouteLinkClient {
   RouteLinkClient(const RouteLinkClient&) = delete;
   RouteLinkClient& operator=(const RouteLinkClient&) = delete;
 
-  // True while at least one connection is up.
+  // True while at least one connection is up and takes calls (not going away).
   bool ready() const;
   // Sends the call on the next connection up; `done` runs exactly once, always from a handler
   // of the event loop, never inside Route(). `request` is only read.

@@ -5,8 +5,8 @@ Every workload container has liveness and readiness probes (native gRPC for deci
 inventory, HTTP for the gateway) and the hardened security settings; selectors match the pod
 labels; Services and NetworkPolicies select pods that exist and name ports those pods have;
 names fit in 63 characters; the gRPC clients target the headless Services with dns:///; the
-plaintext route link is never combined with mTLS. Prints every problem and exits 1 when there is
-one.
+route link is secured, by mutual TLS or by a NetworkPolicy that admits only gateway pods to its
+port. Prints every problem and exits 1 when there is one.
 """
 import sys
 
@@ -83,6 +83,7 @@ def main(path):
         return 1
     pods_labels = []  # (namespace, labels) of every pod template
     pods_ports = []  # (namespace, labels, names of its container ports) of every pod template
+    plaintext_links = []  # Deployments serving the route link without TLS
     names = {}
     for doc in docs:
         kind, meta = doc["kind"], doc["metadata"]
@@ -129,13 +130,12 @@ def main(path):
             for flag in ("--decision_target=", "--inventory_target="):
                 if flag in args and f"{flag}dns:///" not in args:
                     problem(doc, f"{flag} is not a dns:/// target")
-            # The route link is plaintext host:port (no gRPC target syntax), never with mTLS.
+            # The route link is host:port (no gRPC target syntax); without TLS only a
+            # NetworkPolicy secures it (checked below).
             if "--decision_link_target=dns:" in args:
                 problem(doc, "--decision_link_target is host:port, not a gRPC dns: target")
-            if "--tls_cert_file=" in args:
-                for flag in ("--route_link_port=", "--decision_link_target="):
-                    if flag in args:
-                        problem(doc, f"{flag} (plaintext) with mTLS: the service refuses it")
+            if "--route_link_port=" in args and "--tls_cert_file=" not in args:
+                plaintext_links.append(doc)
             pods_ports.append((meta.get("namespace"), template_labels,
                                {p.get("name") for c in pod.get("containers", [])
                                 for p in c.get("ports", []) if p.get("name")}))
@@ -184,9 +184,25 @@ def main(path):
                     if ref and (kind_ref, meta.get("namespace"), ref) not in names and \
                             ref not in EXTERNAL:
                         problem(doc, f"volume {v['name']} uses {kind_ref}/{ref}, not rendered")
+    for doc in plaintext_links:
+        if not any(link_only_from_gateways(d) for d in docs if d["kind"] == "NetworkPolicy"):
+            problem(doc, "plaintext route link without a NetworkPolicy admitting only gateways")
     for p in problems:
         print(f"{path}: {p}")
     return 1 if problems else 0
+
+
+def link_only_from_gateways(policy):
+    """Whether every ingress rule of the policy that opens the route-link port admits gateway
+    pods only (and at least one does)."""
+    rules = [r for r in policy["spec"].get("ingress") or []
+             if any(p.get("port") == "route-link" for p in r.get("ports") or [])]
+    return bool(rules) and all(
+        r.get("from") and all(
+            (f.get("podSelector") or {}).get("matchLabels", {}).get(
+                "app.kubernetes.io/component") == "gateway" and "namespaceSelector" not in f
+            for f in r["from"])
+        for r in rules)
 
 
 # Objects a scenario says exist outside the release (existing* values); passed as arguments.

@@ -111,7 +111,8 @@ expect_not external-policies-values.yaml "no Secret with an existing Secret" 'ki
 expect external-policies-values.yaml "external policy ConfigMap mounted" 'name: llm-router-policies'
 expect external-policies-values.yaml "external policy key used" 'policy_file=/etc/llm-router/policy/bundle.yaml'
 
-# The route link: on by default (plaintext), off whenever mTLS is on or it is switched off.
+# The route link: on only when secured, by mutual TLS (with the gRPC certificate) or by the
+# NetworkPolicy that admits only gateway pods to its port; off with neither or when switched off.
 service_port() {  # service_port <file> <Service name> <port name> <port>: the Service has it
   python3 - "$out/$1" "$2" "$3" "$4" <<'PY'
 import sys, yaml
@@ -123,17 +124,6 @@ sys.exit(0 if any(p.get("name") == name and p.get("port") == port and p.get("tar
                   for p in ports) else 1)
 PY
 }
-if service_port defaults.yaml llm-router-decision-headless route-link 50053; then
-  ok "decision headless Service has the route-link port"
-else
-  fail "decision headless Service lacks port route-link 50053 -> route-link"
-fi
-expect defaults.yaml "decision serves the route link" 'route_link_port=50053'
-expect defaults.yaml "decision's route-link container port" 'containerPort: 50053'
-expect defaults.yaml "gateway routes over the link to the decision headless Service" \
-  'decision_link_target=llm-router-decision-headless\.llm\.svc\.cluster\.local:50053$'
-expect defaults.yaml "gateway keeps gRPC as the route link's fallback" 'decision_target=dns:///'
-expect minimal-values.yaml "route link in the minimal install" 'decision_link_target='
 render_checked() {  # render_checked <label> <helm template args...>: renders and passes checks
   local label=$1
   shift
@@ -147,15 +137,45 @@ render_checked() {  # render_checked <label> <helm template args...>: renders an
   fi
 }
 render_checked link-netpol --set networkPolicy.enabled=true
+render_checked link-mtls --set mtls.enabled=true --set mtls.existingSecret=llm-router-mtls
+for f in link-netpol.yaml link-mtls.yaml production-values.yaml external-policies-values.yaml; do
+  if service_port $f llm-router-decision-headless route-link 50053; then
+    ok "decision headless Service has the route-link port (${f%.yaml})"
+  else
+    fail "decision headless Service lacks port route-link 50053 -> route-link (${f%.yaml})"
+  fi
+  expect $f "decision serves the route link (${f%.yaml})" 'route_link_port=50053'
+  expect $f "decision's connection cap (${f%.yaml})" 'route_link_max_connections=1024'
+  expect $f "decision's route-link container port (${f%.yaml})" 'containerPort: 50053'
+  expect $f "gateway routes over the link to the decision headless Service (${f%.yaml})" \
+    'decision_link_target=llm-router-decision-headless\.llm\.svc\.cluster\.local:50053$'
+  expect $f "gateway keeps gRPC as the route link's fallback (${f%.yaml})" 'decision_target=dns:///'
+done
 expect link-netpol.yaml "NetworkPolicy lets the gateway reach the route link" 'port: route-link'
-render_checked link-mtls --set mtls.enabled=true --set mtls.existingSecret=llm-router-mtls \
-  --set networkPolicy.enabled=true
-render_checked link-off --set decision.routeLink.enabled=false --set networkPolicy.enabled=true
-for f in link-mtls.yaml link-off.yaml production-values.yaml external-policies-values.yaml; do
+expect_not link-netpol.yaml "plaintext link with the NetworkPolicy" 'tls_cert_file'
+expect link-mtls.yaml "the link speaks mutual TLS with the gRPC certificate" \
+  'tls_cert_file=/etc/llm-router/tls/tls.crt'
+render_checked link-off --set decision.routeLink.enabled=false --set networkPolicy.enabled=true \
+  --set mtls.enabled=true --set mtls.existingSecret=llm-router-mtls
+for f in defaults.yaml minimal-values.yaml link-off.yaml; do
   expect_not $f "no --route_link_port (${f%.yaml})" 'route_link'
   expect_not $f "no --decision_link_target (${f%.yaml})" 'decision_link_target'
   expect_not $f "no route-link port in Services, containers or policies (${f%.yaml})" 'route-link'
 done
+# The manifest check itself refuses a plaintext link that nothing restricts.
+python3 - "$out/link-netpol.yaml" "$out/open-link.yaml" <<'PY'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] != "NetworkPolicy"]
+yaml.safe_dump_all(docs, open(sys.argv[2], "w"))
+PY
+if python3 "$check" "$out/open-link.yaml" "${external[@]}" >"$out/open-link.log"; then
+  fail "manifest checks pass a plaintext route link without a NetworkPolicy"
+elif grep -q 'plaintext route link' "$out/open-link.log"; then
+  ok "manifest checks refuse a plaintext route link without a NetworkPolicy"
+else
+  cat "$out/open-link.log"
+  fail "manifest checks refuse the open link for another reason"
+fi
 
 # Busy polling: gateway.busyPollUs reaches the gateway's flag.
 render_checked busy-poll --set gateway.busyPollUs=50
@@ -205,7 +225,7 @@ refuse "grace period shorter than the shutdown delay plus the drain" 'must cover
   --set gateway.shutdownGraceMs=20000
 refuse "mTLS without a certificate source" 'mtls.existingSecret' --set mtls.enabled=true
 refuse "route link on decision's gRPC port" 'decision.ports.routeLink' \
-  --set decision.ports.routeLink=50051
+  --set decision.ports.routeLink=50051 --set networkPolicy.enabled=true
 refuse "negative gateway.busyPollUs" 'busyPollUs' --set gateway.busyPollUs=-1
 refuse "misspelt key decision.routeLink.enable" 'enable is not allowed' \
   --set decision.routeLink.enable=false

@@ -3,7 +3,8 @@
 started with --tls_* flags on loopback. Requests through the gateway succeed (gateway → decision
 → inventory all over mTLS), a plaintext or wrongly-certified client cannot reach the gRPC
 services, and a service refuses to start on a broken certificate mount. Also runs the chart's
-helm test script in its TLS mode.
+helm test script in its TLS mode. The route link speaks mutual TLS with the same files: the
+gateway's routing calls go over it, and a plaintext client is refused.
 
 usage: mtls_e2e_test.py <build dir>
 """
@@ -70,10 +71,12 @@ def main(build):
     _, dec = e2e.start("decision", [b("services/decision/decision"), *common, "--grpc_port=0",
                                     f"--db={work}/decision.db", f"--policy_file={work}/policy.yaml",
                                     f"--inventory_target=localhost:{inv['grpc_port']}",
+                                    "--route_link_port=0",
                                     f"--ready_file={work}/decision.ready"],
                        work, f"{work}/decision.ready")
     _, gw = e2e.start("gateway", [b("services/gateway/gateway"), *common, "--http_port=0",
                                   f"--decision_target=localhost:{dec['grpc_port']}",
+                                  f"--decision_link_target=localhost:{dec['route_link_port']}",
                                   f"--inventory_target=localhost:{inv['grpc_port']}",
                                   f"--ready_file={work}/gateway.ready"],
                       work, f"{work}/gateway.ready")
@@ -85,6 +88,37 @@ def main(build):
                                   {"content-type": "application/json"})
         time.sleep(0.2)
     e2e.check(status == 200, f"chat completion through gateway → decision → inventory over mTLS ({status})")
+
+    # Routing calls went over the route link with mutual TLS, not over gRPC.
+    def metric(port, name):
+        _, text = e2e.http(f"http://127.0.0.1:{port}/metrics")
+        for line in text.decode().splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                return float(line.split()[-1])
+        return 0.0
+    for _ in range(5):
+        e2e.http(f"http://127.0.0.1:{gw['http_port']}/v1/chat/completions", body,
+                 {"content-type": "application/json"})
+    e2e.check(metric(gw["metrics_port"], "llmrouter_gateway_decision_link_connections") >= 1,
+              "gateway's route link connection over mTLS is up")
+    e2e.check(metric(dec["metrics_port"], "llmrouter_decision_route_link_connections") >= 1,
+              "decision serves the gateway's route link over mTLS")
+    import socket
+    with socket.create_connection(("127.0.0.1", dec["route_link_port"]), timeout=5) as s:
+        s.sendall(b"LLMRLNK1")
+        try:
+            refused = s.recv(64) == b""
+        except OSError:
+            refused = True
+    e2e.check(refused, "a plaintext route link client is refused under mTLS")
+    deadline = time.time() + 10
+    while time.time() < deadline and metric(
+            dec["metrics_port"],
+            'llmrouter_decision_route_link_rejected_total{reason="tls_handshake"}') < 1:
+        time.sleep(0.2)
+    e2e.check(metric(dec["metrics_port"],
+                     'llmrouter_decision_route_link_rejected_total{reason="tls_handshake"}') >= 1,
+              "the refused handshake is counted")
 
     # The gateway's outcome report reached inventory over mTLS too.
     accepted = 0

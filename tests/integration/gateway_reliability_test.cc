@@ -48,6 +48,15 @@ double LinkFallbacks(const ServiceProcess& gateway) {
   return at == std::string::npos ? -1 : std::stod(text.substr(at + series.size()));
 }
 
+// Polls `condition` every 20 ms for up to 15 s; its last value.
+bool WaitUntil(const std::function<bool()>& condition) {
+  for (int i = 0; i < 750; ++i) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return condition();
+}
+
 HttpResult Chat(int port, bool stream) {
   std::string body =
       absl::StrCat(R"({"model":")", kModel, R"(","messages":[{"role":"user","content":"Say hi"}])",
@@ -129,6 +138,59 @@ TEST(GatewayReliabilityTest, DecisionStoppedMeansFailSafeRoutingCountedInMetrics
       gateway_metrics.body,
       HasSubstr(
           "llmrouter_gateway_tokens_total{model=\"llama-3.1-8b-instruct\",tenant=\"default\""));
+}
+
+// The gateway's llmrouter_gateway_decision_link_connections; -1 when missing.
+double LinkConnections(const ServiceProcess& gateway) {
+  const std::string series = "\nllmrouter_gateway_decision_link_connections ";
+  std::string text = HttpCall(gateway.port("metrics_port"), "GET", "/metrics").body;
+  std::size_t at = text.find(series);
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + series.size()));
+}
+
+// Issue 11 finding 3: after decision stopped gracefully and came back, gateways never used the
+// route link again (every call fell back to gRPC while the gauge said the link was up).
+TEST(GatewayReliabilityTest, AfterDecisionRestartsRoutingCallsGoOverTheLinkAgain) {
+  std::string dir = MakeTempDir("llmrouter-gw-link-restart");
+  auto fake = StartFake(dir, "fake-a");
+  ASSERT_TRUE(fake);
+  std::ofstream(dir + "/endpoints.yaml")
+      << absl::StrCat("endpoints:\n  - {id: a, model: ", kModel,
+                      ", address: \"127.0.0.1:", fake->port("http_port"), "\"}\n");
+  std::ofstream(dir + "/policy.yaml") << absl::StrCat("models:\n  - name: ", kModel, "\n");
+  auto inventory = StartInventory(dir, dir + "/endpoints.yaml");
+  ASSERT_TRUE(inventory);
+  auto decision = StartDecision(dir, dir + "/policy.yaml", *inventory);
+  ASSERT_TRUE(decision);
+  const int grpc_port = decision->port("grpc_port");
+  const int link_port = decision->port("route_link_port");
+  auto gateway = StartService(
+      dir, "gateway", "services/gateway/gateway",
+      {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
+       absl::StrCat("--decision_target=127.0.0.1:", grpc_port),
+       absl::StrCat("--decision_link_target=127.0.0.1:", link_port), "--inventory_target="});
+  ASSERT_TRUE(gateway);
+  const int port = gateway->port("http_port");
+  ASSERT_TRUE(WaitUntil([&] { return Chat(port, false).status == 200; }));
+
+  decision->Signal(SIGTERM);
+  ASSERT_EQ(decision->Wait(10000), 0);
+  ASSERT_TRUE(WaitUntil([&] { return LinkConnections(*gateway) == 0; }));
+  decision =
+      StartService(dir, "decision-again", "services/decision/decision",
+                   {absl::StrCat("--grpc_port=", grpc_port), "--metrics_port=0", "--host=127.0.0.1",
+                    "--db=" + dir + "/decision.db", "--policy_file=" + dir + "/policy.yaml",
+                    absl::StrCat("--inventory_target=127.0.0.1:", inventory->port("grpc_port")),
+                    absl::StrCat("--route_link_port=", link_port)});
+  ASSERT_TRUE(decision);
+  ASSERT_TRUE(WaitUntil([&] { return LinkConnections(*gateway) == 1; }));
+  ASSERT_TRUE(WaitUntil([&] { return Chat(port, false).status == 200; }));
+  const double fallbacks = LinkFallbacks(*gateway);
+  for (int i = 0; i < 5; ++i) {
+    HttpResult r = Chat(port, false);
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  EXPECT_EQ(LinkFallbacks(*gateway), fallbacks);  // all five over the link
 }
 
 TEST(GatewayReliabilityTest, NotReadyWithoutDecisionOrFailSafe) {

@@ -114,10 +114,11 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 
 {{/*
 "true" when decision serves the route link and the gateways route over it: decision.routeLink is
-on and mTLS is off (the link is plaintext; with mTLS every routing call goes over gRPC).
+on and the link is secured, by mutual TLS (the same certificate as gRPC) or by the NetworkPolicy
+that lets only gateway pods reach its port. Otherwise every routing call goes over gRPC.
 */}}
 {{- define "llm-router.routeLink" -}}
-{{- if and .Values.decision.routeLink.enabled (not .Values.mtls.enabled) }}true{{- end }}
+{{- if and .Values.decision.routeLink.enabled (or .Values.mtls.enabled .Values.networkPolicy.enabled) }}true{{- end }}
 {{- end }}
 
 {{/* mTLS: the Secret with tls.crt, tls.key and ca.crt. */}}

@@ -5,11 +5,10 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
 
-#include <atomic>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
@@ -20,9 +19,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
-#include "services/decision/route_link_server.h"
-#include "services/gateway/route_link_client.h"
+#include "tests/unit/gateway/route_link_test_util.h"
 
 namespace llmrouter {
 namespace {
@@ -32,23 +29,13 @@ using asio::ip::tcp;
 using ::testing::HasSubstr;
 using Result = absl::StatusOr<v1::RouteRequestResponse>;
 using namespace std::chrono_literals;
+using testing::ClientLoop;
+using testing::Request;
 
-// Answers like decision would: decision_id "d-<model>", NOT_FOUND for model "missing".
-void Answer(const v1::RouteCall& call, v1::RouteResult* result) {
-  result->set_id(call.id());
-  if (call.request().model() == "missing") {
-    result->set_status_code(static_cast<int>(absl::StatusCode::kNotFound));
-    result->set_status_message("model \"missing\" is not known");
-    return;
-  }
-  result->mutable_response()->set_decision_id(absl::StrCat("d-", call.request().model()));
-}
-
-v1::RouteRequestRequest Request(const std::string& model) {
-  v1::RouteRequestRequest request;
-  request.set_model(model);
-  request.set_tenant("acme");
-  return request;
+std::unique_ptr<decision::RouteLinkServer> StartServer(int port = 0) {
+  decision::RouteLinkServerOptions options;
+  options.port = port;
+  return testing::StartLinkServer(options);
 }
 
 TEST(RouteLinkFrameTest, AppendedCallsAreARouteStreamRequest) {
@@ -89,74 +76,6 @@ TEST(RouteLinkFrameTest, FramesAreFoundWholeOrNotAtAll) {
   EXPECT_EQ(parsed.results(0).id(), 3u);
   EXPECT_EQ(NextRouteLinkFrame(std::string("\x01\x00\x00\x00", 4), 1024, &payload, &frame_bytes),
             RouteLinkFrameState::kTooLarge);
-}
-
-// A RouteLinkClient on an event loop of its own; the test thread talks to it through posts.
-class ClientLoop {
- public:
-  explicit ClientLoop(const std::string& target, std::chrono::milliseconds resolve_interval = 5s) {
-    gateway::RouteLinkClientOptions options;
-    options.target = target;
-    options.resolve_interval = resolve_interval;
-    options.max_backoff = 100ms;
-    client_ = std::make_unique<gateway::RouteLinkClient>(io_.get_executor(), options, nullptr);
-    thread_ = std::thread([this] {
-      auto guard = asio::make_work_guard(io_);
-      io_.run();
-    });
-  }
-  ~ClientLoop() {
-    asio::post(io_, [this] { client_.reset(); });
-    io_.stop();
-    thread_.join();
-    client_.reset();
-  }
-
-  bool Ready() {
-    std::promise<bool> ready;
-    asio::post(io_, [&] { ready.set_value(client_->ready()); });
-    return ready.get_future().get();
-  }
-  bool WaitReady(bool want = true) {
-    for (int i = 0; i < 500; ++i) {
-      if (Ready() == want) return true;
-      std::this_thread::sleep_for(10ms);
-    }
-    return false;
-  }
-
-  // Starts the calls together (in one turn of the loop) and waits for all answers.
-  std::vector<Result> Route(const std::vector<std::string>& models,
-                            std::chrono::milliseconds timeout = 2s) {
-    auto results = std::make_shared<std::vector<Result>>(models.size(), absl::UnknownError(""));
-    auto left = std::make_shared<std::atomic<int>>(static_cast<int>(models.size()));
-    auto done = std::make_shared<std::promise<void>>();
-    asio::post(io_, [this, models, timeout, results, left, done] {
-      const auto deadline = gateway::RouteLinkClient::Clock::now() + timeout;  // one for all
-      for (std::size_t i = 0; i < models.size(); ++i) {
-        client_->Route(Request(models[i]), deadline, [results, left, done, i](Result r) {
-          (*results)[i] = std::move(r);
-          if (left->fetch_sub(1) == 1) done->set_value();
-        });
-      }
-    });
-    done->get_future().wait();
-    return *results;
-  }
-
- private:
-  asio::io_context io_{1};
-  std::unique_ptr<gateway::RouteLinkClient> client_;
-  std::thread thread_;
-};
-
-std::unique_ptr<decision::RouteLinkServer> StartServer(int port = 0) {
-  decision::RouteLinkServerOptions options;
-  options.host = "127.0.0.1";
-  options.port = port;
-  auto server = std::make_unique<decision::RouteLinkServer>(options, Answer, nullptr);
-  EXPECT_TRUE(server->Start().ok());
-  return server;
 }
 
 TEST(RouteLinkTest, ConcurrentCallsEachGetTheirOwnAnswer) {
@@ -323,6 +242,29 @@ TEST(RouteLinkServerTest, StopSaysGoingAwayAndTheGatewayClosesOnceAnswered) {
   server->Stop(10s);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
   EXPECT_TRUE(client.WaitReady(false));
+}
+
+// Issue 11 finding 3: a gateway whose decision went away gracefully kept refusing the link
+// after it reconnected to the restarted decision, while its gauge said the link was up.
+TEST(RouteLinkServerTest, AfterGoingAwayTheGatewayCarriesCallsOnTheRestartedDecision) {
+  prometheus::Registry registry;
+  prometheus::Gauge& up =
+      prometheus::BuildGauge().Name("route_link_connections").Register(registry).Add({});
+  auto server = StartServer();
+  const int port = server->port();
+  ClientLoop client(absl::StrCat("127.0.0.1:", port), 5s, &up);
+  ASSERT_TRUE(client.WaitReady());
+  ASSERT_TRUE(client.Route({"a"})[0].ok());
+  server->Stop(10s);
+  ASSERT_TRUE(client.WaitReady(false));
+  EXPECT_EQ(up.Value(), 0);
+
+  server = StartServer(port);
+  ASSERT_TRUE(client.WaitReady());
+  std::vector<Result> results = client.Route({"b"});
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  EXPECT_EQ(results[0]->decision_id(), "d-b");
+  EXPECT_EQ(up.Value(), 1);
 }
 
 }  // namespace
