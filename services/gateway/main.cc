@@ -12,6 +12,7 @@
 #include "common/logging.h"
 #include "common/reloadable.h"
 #include "common/service_runner.h"
+#include "common/text_file.h"
 #include "common/tls_credentials.h"
 #include "services/gateway/api_key_store.h"
 #include "services/gateway/config_reloader.h"
@@ -95,6 +96,10 @@ ABSL_FLAG(std::string, upstream_credentials, "",
 ABSL_FLAG(std::string, inventory_target, "localhost:50061",
           "gRPC target of inventory, where request outcomes are reported in batches; empty: "
           "no reports");
+ABSL_FLAG(std::string, inventory_reporter_token_file, "",
+          "File holding inventory's reporter token (its --reporter_token_file), sent with every "
+          "outcome report; read at start. Inventory refuses reports without it once it "
+          "protects writes");
 ABSL_FLAG(int, outcome_queue_size, 10000,
           "Outcomes waiting to be sent; beyond it new ones are dropped and counted");
 ABSL_FLAG(std::string, upstream_ca_file, "",
@@ -209,8 +214,16 @@ int main(int argc, char** argv) {
     // Outcomes feed inventory's load signals and decision's spending limits.
     std::vector<std::unique_ptr<llmrouter::gateway::OutcomeSink>> sinks;
     if (!absl::GetFlag(FLAGS_inventory_target).empty()) {
+      std::string reporter_token;
+      if (const std::string file = absl::GetFlag(FLAGS_inventory_reporter_token_file);
+          !file.empty()) {
+        absl::StatusOr<std::string> token = llmrouter::ReadSecretFile(file);
+        if (!token.ok()) return Fail(token.status());
+        reporter_token = *std::move(token);
+      }
       sinks.push_back(llmrouter::gateway::MakeGrpcOutcomeSink(absl::GetFlag(FLAGS_inventory_target),
-                                                              std::chrono::seconds(1)));
+                                                              std::chrono::seconds(1),
+                                                              std::move(reporter_token)));
     }
     sinks.push_back(llmrouter::gateway::MakeGrpcUsageSink(absl::GetFlag(FLAGS_decision_target),
                                                           std::chrono::seconds(1)));
