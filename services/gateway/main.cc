@@ -58,6 +58,11 @@ ABSL_FLAG(int, request_timeout_ms, 0,
           "(504 beyond); 0: only the per-attempt timeouts apply");
 ABSL_FLAG(int, max_concurrent_requests, 1024,
           "Inference requests served at once; more get 503 with Retry-After; 0: no limit");
+ABSL_FLAG(int, max_connections, 10000,
+          "Client connections open at once; one more is accepted and closed at once (counted in "
+          "llmrouter_gateway_connections_rejected_total), so that no client can use up the "
+          "gateway's file descriptors. Keep it below the open-files limit (ulimit -n) minus "
+          "what upstream connections need; 0: no limit");
 ABSL_FLAG(int, client_header_timeout_ms, 10000,
           "Time a client has to send a request's header, from its first byte (from the accept "
           "for a connection's first request); 408 beyond. Cuts slowloris clients");
@@ -158,18 +163,19 @@ int main(int argc, char** argv) {
 
   options.proxy.request_timeout = milliseconds(absl::GetFlag(FLAGS_request_timeout_ms));
   options.max_concurrent_requests = absl::GetFlag(FLAGS_max_concurrent_requests);
+  options.http.max_connections = absl::GetFlag(FLAGS_max_connections);
   options.http.header_timeout = milliseconds(absl::GetFlag(FLAGS_client_header_timeout_ms));
   options.http.read_timeout = milliseconds(absl::GetFlag(FLAGS_client_read_timeout_ms));
   options.http.idle_timeout = milliseconds(absl::GetFlag(FLAGS_client_idle_timeout_ms));
   options.http.busy_poll = std::chrono::microseconds(absl::GetFlag(FLAGS_busy_poll_us));
   const milliseconds shutdown_delay(absl::GetFlag(FLAGS_shutdown_delay_ms));
   if (options.proxy.request_timeout.count() < 0 || options.max_concurrent_requests < 0 ||
-      options.http.busy_poll.count() < 0 || shutdown_delay.count() < 0 ||
-      options.http.header_timeout.count() <= 0 || options.http.read_timeout.count() <= 0 ||
-      options.http.idle_timeout.count() <= 0) {
+      options.http.max_connections < 0 || options.http.busy_poll.count() < 0 ||
+      shutdown_delay.count() < 0 || options.http.header_timeout.count() <= 0 ||
+      options.http.read_timeout.count() <= 0 || options.http.idle_timeout.count() <= 0) {
     return Fail(absl::InvalidArgumentError(
-        "--request_timeout_ms, --max_concurrent_requests, --busy_poll_us and --shutdown_delay_ms "
-        "must be >= 0; "
+        "--request_timeout_ms, --max_concurrent_requests, --max_connections, --busy_poll_us and "
+        "--shutdown_delay_ms must be >= 0; "
         "--client_header_timeout_ms, --client_read_timeout_ms and --client_idle_timeout_ms "
         "must be positive"));
   }
