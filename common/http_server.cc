@@ -20,7 +20,9 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "common/accept_backoff.h"
 #include "common/http_wire.h"
+#include "common/log_throttle.h"
 #include "common/openai_error.h"
 #include "spdlog/spdlog.h"
 
@@ -93,6 +95,9 @@ absl::Status HttpServer::Start() {
 }
 
 asio::awaitable<void> HttpServer::Accept() {
+  AcceptBackoff backoff;
+  LogThrottle failure_log(std::chrono::seconds(1));
+  asio::steady_timer pause(acceptor_->get_executor());
   for (;;) {
     asio::io_context& target = *contexts_[next_context_++ % contexts_.size()];
     beast::error_code ec;
@@ -100,12 +105,33 @@ asio::awaitable<void> HttpServer::Accept() {
         co_await acceptor_->async_accept(target, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor_->is_open()) co_return;
-      spdlog::warn("http_accept_failed error=\"{}\"", ec.message());
+      const std::chrono::milliseconds wait = backoff.Failed();
+      if (options_.on_accept_error) options_.on_accept_error(ec, wait);
+      if (failure_log.ShouldLog()) {
+        spdlog::warn("http_accept_failed error=\"{}\" left_out={} retry_in_ms={}", ec.message(),
+                     failure_log.TakeSuppressed(), wait.count());
+      }
+      pause.expires_after(wait);
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (!acceptor_->is_open()) co_return;
       continue;
     }
+    backoff.Succeeded();
+    if (options_.max_connections > 0 &&
+        connections_.load(std::memory_order_relaxed) >= options_.max_connections) {
+      Connection(ConnectionEvent::kRejected);  // counted before the client can see the close
+      socket.close(ec);
+      continue;
+    }
+    connections_.fetch_add(1, std::memory_order_relaxed);
+    Connection(ConnectionEvent::kOpened);
     socket.set_option(tcp::no_delay(true), ec);
     asio::co_spawn(target, Serve(std::move(socket)), asio::detached);
   }
+}
+
+void HttpServer::Connection(ConnectionEvent event) const {
+  if (options_.on_connection) options_.on_connection(event);
 }
 
 asio::awaitable<bool> WriteHttpResponse(
@@ -274,6 +300,15 @@ void HttpServer::ClientTimedOut(ClientTimeout timeout) const {
 }
 
 asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
+  // Counted open by Accept(); closed when this frame goes, however it ends (a stop destroys
+  // frames that never finished).
+  struct Closed {
+    HttpServer& server;
+    ~Closed() {
+      server.connections_.fetch_sub(1, std::memory_order_relaxed);
+      server.Connection(ConnectionEvent::kClosed);
+    }
+  } closed{*this};
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   buffer.reserve(kFirstReadBytes);  // Beast reads at most the free capacity: 512 bytes if empty

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "boost/system/error_code.hpp"
 
 namespace llmrouter {
 
@@ -32,6 +33,9 @@ using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>
 
 // The limit a slow client ran into (see HttpServerOptions); named like the gateway's flags.
 enum class ClientTimeout { kHeader, kRead, kIdle };
+// A client connection accepted (and counted), closed after it was served, or closed at once
+// because max_connections were open.
+enum class ConnectionEvent { kOpened, kClosed, kRejected };
 // "header", "read" or "idle".
 std::string_view ClientTimeoutName(ClientTimeout timeout);
 
@@ -57,6 +61,16 @@ struct HttpServerOptions {
   // Called on the connection's worker thread each time one of the timeouts above cuts a
   // connection; may be empty.
   std::function<void(ClientTimeout)> on_client_timeout;
+  // Client connections open at once; one more is accepted and closed at once (a client that
+  // opens connections without end must not use up the process's file descriptors). 0: no cap.
+  int max_connections = 0;
+  // Called as connections open, close or are rejected, on the thread that saw it; may be
+  // empty.
+  std::function<void(ConnectionEvent)> on_connection;
+  // Called after each failed accept (out of file descriptors, say), with the error and how long
+  // the listener waits before it accepts again (see AcceptBackoff); may be empty. The failures
+  // are logged at most once a second, with their count.
+  std::function<void(const boost::system::error_code&, std::chrono::milliseconds)> on_accept_error;
   // Called on each worker thread, with its io_context, before it serves anything: where
   // per-thread state (connection pools, the decision link) is set up; may be empty.
   std::function<void(boost::asio::io_context&)> on_thread_start;
@@ -99,17 +113,21 @@ class HttpServer {
   bool stopping() const { return stopping_.load(std::memory_order_relaxed); }
   // Requests between the arrival of their header and the end of their response.
   int requests_in_flight() const { return active_.load(std::memory_order_relaxed); }
+  // Client connections open (accepted and not yet closed), rejected ones aside.
+  int connections() const { return connections_.load(std::memory_order_relaxed); }
 
  private:
   boost::asio::awaitable<void> Accept();
   boost::asio::awaitable<void> Serve(boost::asio::ip::tcp::socket socket);
   void ClientTimedOut(ClientTimeout timeout) const;
+  void Connection(ConnectionEvent event) const;
 
   HttpServerOptions options_;
   HttpHandler handler_;
   // Before contexts_: the connections those hold count themselves in active_ until destroyed.
   std::atomic<bool> stopping_{false};
   std::atomic<int> active_{0};
+  std::atomic<int> connections_{0};
   std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
   std::vector<std::thread> threads_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;

@@ -56,6 +56,30 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& r)
                          .Help("Requests refused with 503 at the concurrent request limit")
                          .Register(r)
                          .Add({})),
+      connections_(prometheus::BuildGauge()
+                       .Name("llmrouter_gateway_connections")
+                       .Help("Client connections open")
+                       .Register(r)
+                       .Add({})),
+      connections_rejected_(prometheus::BuildCounter()
+                                .Name("llmrouter_gateway_connections_rejected_total")
+                                .Help("Client connections closed at once because "
+                                      "--max_connections were open")
+                                .Register(r)
+                                .Add({})),
+      accept_errors_(prometheus::BuildCounter()
+                         .Name("llmrouter_gateway_accept_errors_total")
+                         .Help("Failed accepts of client connections (e.g. out of file "
+                               "descriptors); each makes the listener back off, 1 ms doubling "
+                               "to 1 s")
+                         .Register(r)
+                         .Add({})),
+      requests_in_flight_(prometheus::BuildGauge()
+                              .Name("llmrouter_gateway_requests_in_flight")
+                              .Help("Inference requests being served (routing, upstream "
+                                    "attempts, relaying the answer)")
+                              .Register(r)
+                              .Add({})),
       client_timeouts_family_(prometheus::BuildCounter()
                                   .Name("llmrouter_gateway_client_timeouts_total")
                                   .Help("Client connections cut by a timeout: header, read (the "

@@ -48,6 +48,25 @@ class GatewayMetrics {
   void ClientTimedOut(ClientTimeout timeout) {
     client_timeouts_[static_cast<std::size_t>(timeout)]->Increment();
   }
+  // Client connections: opened and closed move the open-connections gauge; rejected ones (over
+  // --max_connections) are closed at once and counted.
+  void Connection(ConnectionEvent event) {
+    switch (event) {
+      case ConnectionEvent::kOpened:
+        connections_.Increment();
+        break;
+      case ConnectionEvent::kClosed:
+        connections_.Decrement();
+        break;
+      case ConnectionEvent::kRejected:
+        connections_rejected_.Increment();
+        break;
+    }
+  }
+  // An accept that failed (e.g. out of file descriptors); the listener backs off.
+  void AcceptFailed() { accept_errors_.Increment(); }
+  // Inference requests being served (routed, proxied, relayed), shed ones aside.
+  prometheus::Gauge& requests_in_flight() { return requests_in_flight_; }
   // Time from a request's arrival until the first byte of a streamed answer was relayed.
   void FirstToken(double seconds) { ttft_.Observe(seconds); }
   // Tokens a backend reported for one answer, and decision's cost estimate, by tenant and model.
@@ -71,6 +90,10 @@ class GatewayMetrics {
   prometheus::Counter& retry_budget_exhausted_;
   prometheus::Counter& fail_safe_routes_;
   prometheus::Counter& shed_requests_;
+  prometheus::Gauge& connections_;
+  prometheus::Counter& connections_rejected_;
+  prometheus::Counter& accept_errors_;
+  prometheus::Gauge& requests_in_flight_;
   prometheus::Family<prometheus::Counter>& client_timeouts_family_;
   std::array<prometheus::Counter*, 3> client_timeouts_;
   prometheus::Family<prometheus::Counter>& decision_errors_;

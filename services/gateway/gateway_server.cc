@@ -97,11 +97,38 @@ bool Authenticate(const ApiKeyStore& keys, HttpRequest& request) {
 HttpServerOptions WithGatewayHooks(HttpServerOptions http, GatewayMetrics& metrics,
                                    InferenceProxy& proxy) {
   http.on_client_timeout = [&metrics](ClientTimeout timeout) { metrics.ClientTimedOut(timeout); };
+  http.on_connection = [&metrics](ConnectionEvent event) { metrics.Connection(event); };
+  http.on_accept_error = [&metrics](const boost::system::error_code&, std::chrono::milliseconds) {
+    metrics.AcceptFailed();
+  };
   http.on_thread_start = [&proxy](asio::io_context& context) {
     proxy.StartWorker(context.get_executor());
   };
   return http;
 }
+
+// Counts an inference request in the gateway's in-flight count and gauge for as long as it
+// lives, however the request's coroutine ends.
+class InferenceInFlight {
+ public:
+  InferenceInFlight(std::atomic<int>& count, prometheus::Gauge& gauge)
+      : count_(count), gauge_(gauge), before_(count_.fetch_add(1, std::memory_order_relaxed)) {
+    gauge_.Increment();
+  }
+  ~InferenceInFlight() {
+    count_.fetch_sub(1, std::memory_order_relaxed);
+    gauge_.Decrement();
+  }
+  InferenceInFlight(const InferenceInFlight&) = delete;
+  InferenceInFlight& operator=(const InferenceInFlight&) = delete;
+  // How many were in flight before this one.
+  int before() const { return before_; }
+
+ private:
+  std::atomic<int>& count_;
+  prometheus::Gauge& gauge_;
+  const int before_;
+};
 
 }  // namespace
 
@@ -188,8 +215,10 @@ asio::awaitable<bool> GatewayServer::Handle(beast::tcp_stream& stream, HttpReque
                                          std::move(body), headers);
   } else if (is_inference) {
     const int limit = options_.max_concurrent_requests;
-    if (limit > 0 && inference_in_flight_.fetch_add(1, std::memory_order_relaxed) >= limit) {
-      inference_in_flight_.fetch_sub(1, std::memory_order_relaxed);
+    std::optional<InferenceInFlight> in_flight;
+    in_flight.emplace(inference_in_flight_, metrics_.requests_in_flight());
+    if (limit > 0 && in_flight->before() >= limit) {
+      in_flight.reset();
       metrics_.RequestShed();
       status = 503;
       std::string body = OpenAiErrorJson(status,
@@ -201,7 +230,7 @@ asio::awaitable<bool> GatewayServer::Handle(beast::tcp_stream& stream, HttpReque
                                            std::move(body), headers);
     } else {
       ProxyOutcome outcome = co_await proxy_.Serve(stream, request, kind, keep_alive);
-      if (limit > 0) inference_in_flight_.fetch_sub(1, std::memory_order_relaxed);
+      in_flight.reset();
       status = outcome.http_status;
       written = outcome.keep_alive;
     }

@@ -13,6 +13,7 @@
 #include "common/reloadable.h"
 #include "common/route_link_tls.h"
 #include "common/service_runner.h"
+#include "common/text_file.h"
 #include "common/tls_credentials.h"
 #include "services/gateway/api_key_store.h"
 #include "services/gateway/config_reloader.h"
@@ -59,6 +60,11 @@ ABSL_FLAG(int, request_timeout_ms, 0,
           "(504 beyond); 0: only the per-attempt timeouts apply");
 ABSL_FLAG(int, max_concurrent_requests, 1024,
           "Inference requests served at once; more get 503 with Retry-After; 0: no limit");
+ABSL_FLAG(int, max_connections, 10000,
+          "Client connections open at once; one more is accepted and closed at once (counted in "
+          "llmrouter_gateway_connections_rejected_total), so that no client can use up the "
+          "gateway's file descriptors. Keep it below the open-files limit (ulimit -n) minus "
+          "what upstream connections need; 0: no limit");
 ABSL_FLAG(int, client_header_timeout_ms, 10000,
           "Time a client has to send a request's header, from its first byte (from the accept "
           "for a connection's first request); 408 beyond. Cuts slowloris clients");
@@ -97,6 +103,10 @@ ABSL_FLAG(std::string, upstream_credentials, "",
 ABSL_FLAG(std::string, inventory_target, "localhost:50061",
           "gRPC target of inventory, where request outcomes are reported in batches; empty: "
           "no reports");
+ABSL_FLAG(std::string, inventory_reporter_token_file, "",
+          "File holding inventory's reporter token (its --reporter_token_file), sent with every "
+          "outcome report; read at start. Inventory refuses reports without it once it "
+          "protects writes");
 ABSL_FLAG(int, outcome_queue_size, 10000,
           "Outcomes waiting to be sent; beyond it new ones are dropped and counted");
 ABSL_FLAG(std::string, upstream_ca_file, "",
@@ -157,18 +167,19 @@ int main(int argc, char** argv) {
 
   options.proxy.request_timeout = milliseconds(absl::GetFlag(FLAGS_request_timeout_ms));
   options.max_concurrent_requests = absl::GetFlag(FLAGS_max_concurrent_requests);
+  options.http.max_connections = absl::GetFlag(FLAGS_max_connections);
   options.http.header_timeout = milliseconds(absl::GetFlag(FLAGS_client_header_timeout_ms));
   options.http.read_timeout = milliseconds(absl::GetFlag(FLAGS_client_read_timeout_ms));
   options.http.idle_timeout = milliseconds(absl::GetFlag(FLAGS_client_idle_timeout_ms));
   options.http.busy_poll = std::chrono::microseconds(absl::GetFlag(FLAGS_busy_poll_us));
   const milliseconds shutdown_delay(absl::GetFlag(FLAGS_shutdown_delay_ms));
   if (options.proxy.request_timeout.count() < 0 || options.max_concurrent_requests < 0 ||
-      options.http.busy_poll.count() < 0 || shutdown_delay.count() < 0 ||
-      options.http.header_timeout.count() <= 0 || options.http.read_timeout.count() <= 0 ||
-      options.http.idle_timeout.count() <= 0) {
+      options.http.max_connections < 0 || options.http.busy_poll.count() < 0 ||
+      shutdown_delay.count() < 0 || options.http.header_timeout.count() <= 0 ||
+      options.http.read_timeout.count() <= 0 || options.http.idle_timeout.count() <= 0) {
     return Fail(absl::InvalidArgumentError(
-        "--request_timeout_ms, --max_concurrent_requests, --busy_poll_us and --shutdown_delay_ms "
-        "must be >= 0; "
+        "--request_timeout_ms, --max_concurrent_requests, --max_connections, --busy_poll_us and "
+        "--shutdown_delay_ms must be >= 0; "
         "--client_header_timeout_ms, --client_read_timeout_ms and --client_idle_timeout_ms "
         "must be positive"));
   }
@@ -212,8 +223,16 @@ int main(int argc, char** argv) {
     // Outcomes feed inventory's load signals and decision's spending limits.
     std::vector<std::unique_ptr<llmrouter::gateway::OutcomeSink>> sinks;
     if (!absl::GetFlag(FLAGS_inventory_target).empty()) {
+      std::string reporter_token;
+      if (const std::string file = absl::GetFlag(FLAGS_inventory_reporter_token_file);
+          !file.empty()) {
+        absl::StatusOr<std::string> token = llmrouter::ReadSecretFile(file);
+        if (!token.ok()) return Fail(token.status());
+        reporter_token = *std::move(token);
+      }
       sinks.push_back(llmrouter::gateway::MakeGrpcOutcomeSink(absl::GetFlag(FLAGS_inventory_target),
-                                                              std::chrono::seconds(1)));
+                                                              std::chrono::seconds(1),
+                                                              std::move(reporter_token)));
     }
     sinks.push_back(llmrouter::gateway::MakeGrpcUsageSink(absl::GetFlag(FLAGS_decision_target),
                                                           std::chrono::seconds(1)));

@@ -22,14 +22,17 @@ namespace {
 
 class GrpcOutcomeSink : public OutcomeSink {
  public:
-  GrpcOutcomeSink(const std::string& target, std::chrono::milliseconds timeout)
+  GrpcOutcomeSink(const std::string& target, std::chrono::milliseconds timeout,
+                  std::string reporter_token)
       : stub_(v1::InventoryService::NewStub(
             grpc::CreateChannel(target, ChannelCredentialsFromFlags()))),
-        timeout_(timeout) {}
+        timeout_(timeout),
+        authorization_(reporter_token.empty() ? "" : "Bearer " + reporter_token) {}
 
   absl::Status Send(const v1::ReportOutcomesRequest& batch) override {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + timeout_);
+    if (!authorization_.empty()) context.AddMetadata("authorization", authorization_);
     v1::ReportOutcomesResponse response;
     return FromGrpcStatus(stub_->ReportOutcomes(&context, batch, &response));
   }
@@ -37,6 +40,7 @@ class GrpcOutcomeSink : public OutcomeSink {
  private:
   std::unique_ptr<v1::InventoryService::Stub> stub_;
   std::chrono::milliseconds timeout_;
+  const std::string authorization_;
 };
 
 }  // namespace
@@ -120,8 +124,9 @@ prometheus::Family<prometheus::Counter>& OutcomeFamily(prometheus::Registry& reg
 }  // namespace
 
 std::unique_ptr<OutcomeSink> MakeGrpcOutcomeSink(const std::string& target,
-                                                 std::chrono::milliseconds timeout) {
-  return std::make_unique<GrpcOutcomeSink>(target, timeout);
+                                                 std::chrono::milliseconds timeout,
+                                                 std::string reporter_token) {
+  return std::make_unique<GrpcOutcomeSink>(target, timeout, std::move(reporter_token));
 }
 
 std::unique_ptr<OutcomeSink> MakeGrpcUsageSink(const std::string& target,

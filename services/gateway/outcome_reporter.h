@@ -29,9 +29,12 @@ class OutcomeSink {
   virtual absl::Status Send(const v1::ReportOutcomesRequest& batch) = 0;
 };
 
-// A sink that calls InventoryService/ReportOutcomes at `target`, each call bounded by `timeout`.
+// A sink that calls InventoryService/ReportOutcomes at `target`, each call bounded by `timeout`,
+// with "authorization: Bearer <reporter_token>" unless the token is empty (inventory refuses
+// reports without it once it protects writes).
 std::unique_ptr<OutcomeSink> MakeGrpcOutcomeSink(const std::string& target,
-                                                 std::chrono::milliseconds timeout);
+                                                 std::chrono::milliseconds timeout,
+                                                 std::string reporter_token = "");
 // A sink that calls DecisionService/ReportUsage at `target` (spending limits).
 std::unique_ptr<OutcomeSink> MakeGrpcUsageSink(const std::string& target,
                                                std::chrono::milliseconds timeout);

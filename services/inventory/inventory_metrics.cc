@@ -41,6 +41,23 @@ InventoryMetrics::InventoryMetrics(prometheus::Registry& r)
                                     .Help("Outcome reports received from gateways, by result")
                                     .Register(r)
                                     .Add({{"result", "unknown_endpoint"}})),
+      outcomes_rate_limited(prometheus::BuildCounter()
+                                .Name("llmrouter_inventory_outcomes_total")
+                                .Help("Outcome reports received from gateways, by result")
+                                .Register(r)
+                                .Add({{"result", "rate_limited"}})),
+      reports_unauthenticated(prometheus::BuildCounter()
+                                  .Name("llmrouter_inventory_reports_denied_total")
+                                  .Help("ReportOutcomes calls refused whole, by reason "
+                                        "(unauthenticated, too_large)")
+                                  .Register(r)
+                                  .Add({{"reason", "unauthenticated"}})),
+      reports_too_large(prometheus::BuildCounter()
+                            .Name("llmrouter_inventory_reports_denied_total")
+                            .Help("ReportOutcomes calls refused whole, by reason "
+                                  "(unauthenticated, too_large)")
+                            .Register(r)
+                            .Add({{"reason", "too_large"}})),
       reported_cost(prometheus::BuildCounter()
                         .Name("llmrouter_inventory_reported_cost_usd_total")
                         .Help("Estimated cost in US dollars of the answered requests gateways "

@@ -19,6 +19,12 @@ struct InventoryMetrics {
   prometheus::Counter& expired;
   prometheus::Counter& outcomes_accepted;
   prometheus::Counter& outcomes_unknown_endpoint;
+  // Outcomes beyond an endpoint's per-second cap, dropped.
+  prometheus::Counter& outcomes_rate_limited;
+  // Whole ReportOutcomes calls refused: unauthenticated (no or a wrong reporter token),
+  // too_large (more outcomes than a report may carry).
+  prometheus::Counter& reports_unauthenticated;
+  prometheus::Counter& reports_too_large;
   // {model}, the model of a known endpoint, so the label set is bounded by the inventory.
   prometheus::Family<prometheus::Counter>& reported_cost;
   prometheus::Family<prometheus::Counter>& probes;   // {result}

@@ -20,6 +20,13 @@ grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const grpc::Sta
   return reactor;
 }
 
+absl::string_view Authorization(grpc::CallbackServerContext* ctx) {
+  const auto& md = ctx->client_metadata();
+  auto it = md.find("authorization");
+  return it == md.end() ? absl::string_view()
+                        : absl::string_view(it->second.data(), it->second.size());
+}
+
 }  // namespace
 
 SnapshotPtr MakeDelta(const llmrouter::v1::InventorySnapshot& from,
@@ -140,8 +147,9 @@ class RefusedWatch final : public grpc::ServerWriteReactor<WatchInventoryRespons
 };
 
 InventoryServiceImpl::InventoryServiceImpl(EndpointRegistry& registry, InventoryMetrics& metrics,
-                                           HealthMonitor* monitor, const WriteAccess* access)
-    : registry_(registry), metrics_(metrics), monitor_(monitor), access_(access) {
+                                           HealthMonitor* monitor, const WriteAccess* access,
+                                           OutcomeReportLimits limits)
+    : registry_(registry), metrics_(metrics), monitor_(monitor), access_(access), limits_(limits) {
   gauge_token_ = registry_.Subscribe([this](SnapshotPtr snap) { UpdateGauges(snap->snapshot()); });
 }
 
@@ -168,17 +176,26 @@ void InventoryServiceImpl::UpdateGauges(const llmrouter::v1::InventorySnapshot& 
 
 absl::Status InventoryServiceImpl::CheckWrite(grpc::CallbackServerContext* ctx, const char* op) {
   if (access_ == nullptr) return absl::OkStatus();
-  const auto& md = ctx->client_metadata();
-  auto it = md.find("authorization");
-  absl::string_view auth = it == md.end() ? absl::string_view()
-                                          : absl::string_view(it->second.data(), it->second.size());
-  absl::Status s = access_->Check(auth, ctx->peer());
+  absl::Status s = access_->Check(Authorization(ctx), ctx->peer());
   if (!s.ok()) {
     const char* reason =
         s.code() == absl::StatusCode::kUnauthenticated ? "unauthenticated" : "address";
     metrics_.writes_denied.Add({{"reason", reason}}).Increment();
     spdlog::warn("write_denied op={} peer={} reason={} error=\"{}\"", op, ctx->peer(), reason,
                  s.message());
+  }
+  return s;
+}
+
+absl::Status InventoryServiceImpl::CheckReport(grpc::CallbackServerContext* ctx) {
+  if (access_ == nullptr) return absl::OkStatus();
+  absl::Status s = access_->CheckReport(Authorization(ctx));
+  if (!s.ok()) {
+    metrics_.reports_unauthenticated.Increment();
+    if (report_denied_log_.ShouldLog()) {
+      spdlog::warn("report_denied peer={} left_out={} error=\"{}\"", ctx->peer(),
+                   report_denied_log_.TakeSuppressed(), s.message());
+    }
   }
   return s;
 }
@@ -255,22 +272,45 @@ void InventoryServiceImpl::CloseWatchers() {
 grpc::ServerUnaryReactor* InventoryServiceImpl::ReportOutcomes(
     grpc::CallbackServerContext* ctx, const llmrouter::v1::ReportOutcomesRequest* req,
     llmrouter::v1::ReportOutcomesResponse* resp) {
+  if (absl::Status s = CheckReport(ctx); !s.ok()) return Done(ctx, ToGrpcStatus(s));
+  const int64_t size = req->outcomes_size();
+  if (limits_.max_per_report > 0 && size > limits_.max_per_report) {
+    metrics_.reports_too_large.Increment();
+    return Done(ctx, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                  absl::StrCat("a report carries at most ", limits_.max_per_report,
+                                               " outcomes (--max_outcomes_per_report) and this one "
+                                               "has ",
+                                               size, "; send smaller batches")));
+  }
+  // Outcomes dropped by the per-endpoint cap are in neither accepted nor unknown_endpoint.
   // Only recorded here: the monitor's view reaches the registry on the prober's next tick, so a
   // stream of reports never turns into a stream of versions.
   SnapshotPtr snap = registry_.Snapshot();
   absl::flat_hash_map<absl::string_view, absl::string_view> model_of;  // known endpoint → model
   for (const auto& e : snap->snapshot().endpoints()) model_of.emplace(e.id(), e.model());
-  uint32_t accepted = 0, unknown = 0;
+  // Outcomes each known endpoint may still take from this report.
+  absl::flat_hash_map<absl::string_view, int64_t> admitted;
+  for (const auto& o : req->outcomes()) {
+    if (model_of.contains(o.endpoint_id())) ++admitted[o.endpoint_id()];
+  }
+  if (limits_.per_endpoint != nullptr) limits_.per_endpoint->Admit(admitted);
+  uint32_t accepted = 0, unknown = 0, limited = 0;
   absl::flat_hash_map<absl::string_view, double> cost_by_model;
   for (const auto& o : req->outcomes()) {
     auto known = model_of.find(o.endpoint_id());
-    if (known != model_of.end()) {
-      ++accepted;
-      if (monitor_ != nullptr) monitor_->RecordOutcome(o);
-      if (o.cost_usd() > 0) cost_by_model[known->second] += o.cost_usd();
-    } else {
+    if (known == model_of.end()) {
       ++unknown;
+      continue;
     }
+    int64_t& left = admitted[o.endpoint_id()];
+    if (left == 0) {
+      ++limited;
+      continue;
+    }
+    --left;
+    ++accepted;
+    if (monitor_ != nullptr) monitor_->RecordOutcome(o);
+    if (o.cost_usd() > 0) cost_by_model[known->second] += o.cost_usd();
   }
   for (const auto& [model, cost] : cost_by_model) {
     metrics_.reported_cost.Add({{"model", std::string(model)}}).Increment(cost);
@@ -279,6 +319,16 @@ grpc::ServerUnaryReactor* InventoryServiceImpl::ReportOutcomes(
   resp->set_unknown_endpoint(unknown);
   metrics_.outcomes_accepted.Increment(accepted);
   metrics_.outcomes_unknown_endpoint.Increment(unknown);
+  if (limited > 0) {
+    metrics_.outcomes_rate_limited.Increment(limited);
+    if (rate_limited_log_.ShouldLog()) {
+      spdlog::warn(
+          "outcomes_rate_limited reporter=\"{}\" peer={} dropped={} reports_left_out={} "
+          "per_endpoint_per_second={}",
+          req->reporter(), ctx->peer(), limited, rate_limited_log_.TakeSuppressed(),
+          limits_.per_endpoint->per_endpoint_per_second());
+    }
+  }
   return Done(ctx, grpc::Status::OK);
 }
 

@@ -2,12 +2,16 @@
 #ifndef LLMROUTER_SERVICES_INVENTORY_INVENTORY_SERVICE_H_
 #define LLMROUTER_SERVICES_INVENTORY_INVENTORY_SERVICE_H_
 
+#include <cstdint>
+
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
+#include "common/log_throttle.h"
 #include "llmrouter/v1/inventory.grpc.pb.h"
 #include "services/inventory/endpoint_registry.h"
 #include "services/inventory/health_monitor.h"
 #include "services/inventory/inventory_metrics.h"
+#include "services/inventory/outcome_rate_limit.h"
 #include "services/inventory/write_access.h"
 
 namespace llmrouter::inventory {
@@ -18,12 +22,26 @@ class WatchReactor;
 SnapshotPtr MakeDelta(const llmrouter::v1::InventorySnapshot& from,
                       const llmrouter::v1::InventorySnapshot& to);
 
+// What one ReportOutcomes call may bring.
+struct OutcomeReportLimits {
+  // Outcomes in one report; a larger report is refused whole (INVALID_ARGUMENT). Gateways send
+  // at most 5000. 0: no cap.
+  int64_t max_per_report = 10000;
+  // Outcomes per endpoint per second, over all reporters; the rest are dropped and counted.
+  // Null: no cap. Must outlive the service.
+  OutcomeRateLimit* per_endpoint = nullptr;
+};
+
 // Thread-safe; the registry, metrics, monitor and access must outlive the service. Without a
-// monitor, outcome reports are only counted; without an access policy, writes are open.
+// monitor, outcome reports are only counted; without an access policy, writes and reports are
+// open. With one, registrations and drains need the write token (and an allowed address), and
+// outcome reports the reporter token (see WriteAccess); refusals are UNAUTHENTICATED or
+// PERMISSION_DENIED.
 class InventoryServiceImpl final : public llmrouter::v1::InventoryService::CallbackService {
  public:
   InventoryServiceImpl(EndpointRegistry& registry, InventoryMetrics& metrics,
-                       HealthMonitor* monitor = nullptr, const WriteAccess* access = nullptr);
+                       HealthMonitor* monitor = nullptr, const WriteAccess* access = nullptr,
+                       OutcomeReportLimits limits = {});
   ~InventoryServiceImpl() override;
 
   grpc::ServerUnaryReactor* RegisterEndpoint(
@@ -54,11 +72,17 @@ class InventoryServiceImpl final : public llmrouter::v1::InventoryService::Callb
  private:
   // OK, or the Unauthenticated / PermissionDenied status to answer (counted and logged).
   absl::Status CheckWrite(grpc::CallbackServerContext* ctx, const char* op);
+  // OK, or the Unauthenticated status to answer a report with (counted, logged at most once a
+  // second: a flood of refused reports must not flood the log).
+  absl::Status CheckReport(grpc::CallbackServerContext* ctx);
 
   EndpointRegistry& registry_;
   InventoryMetrics& metrics_;
   HealthMonitor* const monitor_;
   const WriteAccess* const access_;
+  const OutcomeReportLimits limits_;
+  LogThrottle report_denied_log_;
+  LogThrottle rate_limited_log_;
   uint64_t gauge_token_;
   absl::Mutex watchers_mu_;
   absl::flat_hash_set<WatchReactor*> watchers_ ABSL_GUARDED_BY(watchers_mu_);

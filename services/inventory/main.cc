@@ -3,6 +3,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/arena_message_allocator.h"
@@ -19,6 +20,7 @@
 #include "services/inventory/health_monitor.h"
 #include "services/inventory/inventory_metrics.h"
 #include "services/inventory/inventory_service.h"
+#include "services/inventory/outcome_rate_limit.h"
 #include "services/inventory/write_access.h"
 
 ABSL_FLAG(std::string, endpoints_file, "",
@@ -36,22 +38,75 @@ ABSL_FLAG(int, health_tick_ms, 1000,
 ABSL_FLAG(int, dns_interval_ms, 10000, "How often DNS discovery names are resolved again");
 ABSL_FLAG(std::string, write_token, "",
           "Bearer token that RegisterEndpoint, DeregisterEndpoint and DrainEndpoint require; "
-          "empty (and no --write_token_file) leaves writes open");
+          "empty (and no --write_token_file) leaves writes open: anyone who reaches the gRPC "
+          "port can register an endpoint and receive prompts (local development only)");
 ABSL_FLAG(std::string, write_token_file, "", "File holding the write token (e.g. a Secret)");
+ABSL_FLAG(std::string, reporter_token, "",
+          "Bearer token that ReportOutcomes requires (the gateways' "
+          "--inventory_reporter_token_file); the write token is accepted too. With a write "
+          "token and no reporter token, reports need the write token");
+ABSL_FLAG(std::string, reporter_token_file, "", "File holding the reporter token (e.g. a Secret)");
+ABSL_FLAG(int64_t, max_outcomes_per_report, 10000,
+          "Outcomes one ReportOutcomes call may carry (gateways send at most 5000); a larger "
+          "report is refused whole with INVALID_ARGUMENT; 0: no cap");
+ABSL_FLAG(int64_t, max_outcomes_per_endpoint_per_second, 10000,
+          "Outcomes recorded per endpoint per second, over all gateways; the rest are dropped "
+          "and counted in llmrouter_inventory_outcomes_total{result=\"rate_limited\"}, so that "
+          "no reporter can flood an endpoint's error rate; 0: no cap");
 ABSL_FLAG(std::string, write_allowed_cidrs, "",
           "Comma-separated address ranges writes may come from, e.g. 10.0.0.0/8,fd00::/8; "
           "empty allows any");
 
 namespace {
 
-absl::StatusOr<std::string> WriteToken() {
-  std::string token = absl::GetFlag(FLAGS_write_token);
-  const std::string file = absl::GetFlag(FLAGS_write_token_file);
+// The token from `--<name>` or `--<name>_file`.
+absl::StatusOr<std::string> Token(const absl::Flag<std::string>& flag,
+                                  const absl::Flag<std::string>& file_flag,
+                                  absl::string_view name) {
+  std::string token = absl::GetFlag(flag);
+  const std::string file = absl::GetFlag(file_flag);
   if (file.empty()) return token;
   if (!token.empty()) {
-    return absl::InvalidArgumentError("set --write_token or --write_token_file, not both");
+    return absl::InvalidArgumentError(
+        absl::StrCat("set --", name, " or --", name, "_file, not both"));
   }
   return llmrouter::ReadSecretFile(file);
+}
+
+absl::StatusOr<llmrouter::inventory::WriteAccess> AccessFromFlags() {
+  auto token = Token(FLAGS_write_token, FLAGS_write_token_file, "write_token");
+  if (!token.ok()) return token.status();
+  auto reporter = Token(FLAGS_reporter_token, FLAGS_reporter_token_file, "reporter_token");
+  if (!reporter.ok()) return reporter.status();
+  std::vector<std::string> cidrs =
+      absl::StrSplit(absl::GetFlag(FLAGS_write_allowed_cidrs), ',', absl::SkipWhitespace());
+  return llmrouter::inventory::WriteAccess::Create(*std::move(token), cidrs, *std::move(reporter));
+}
+
+// Says loudly at start who may change routing.
+void LogAccess(const llmrouter::inventory::WriteAccess& access) {
+  const std::string ranges =
+      access.ranges_restricted() ? absl::GetFlag(FLAGS_write_allowed_cidrs) : "any";
+  if (!access.token_required()) {
+    spdlog::warn(
+        "writes_open reason=\"no --write_token or --write_token_file\" ranges={} "
+        "risk=\"anyone who reaches the gRPC port can register an endpoint (and receive "
+        "prompts) or drain every endpoint; for local development only\"",
+        ranges);
+  } else {
+    spdlog::info("writes_require_token ranges={}", ranges);
+  }
+  if (!access.reports_protected()) {
+    spdlog::warn(
+        "reports_open reason=\"no write or reporter token\" risk=\"anyone who reaches the gRPC "
+        "port can report failures that eject every endpoint\"");
+  } else if (!access.reporter_token_set()) {
+    spdlog::warn(
+        "reports_need_write_token reason=\"no --reporter_token_file\" risk=\"gateways must "
+        "hold the write token to report outcomes\"");
+  } else {
+    spdlog::info("reports_require_token");
+  }
 }
 
 }  // namespace
@@ -86,21 +141,18 @@ int main(int argc, char** argv) {
   }
   if (!absl::GetFlag(FLAGS_active_health_checks)) health.probe.disabled = true;
 
-  auto token = WriteToken();
-  std::vector<std::string> cidrs =
-      absl::StrSplit(absl::GetFlag(FLAGS_write_allowed_cidrs), ',', absl::SkipWhitespace());
-  absl::StatusOr<WriteAccess> access =
-      token.ok() ? WriteAccess::Create(*token, cidrs) : absl::StatusOr<WriteAccess>(token.status());
+  absl::StatusOr<WriteAccess> access = AccessFromFlags();
   if (!access.ok()) {
     spdlog::error("write_access_invalid error=\"{}\"", access.status().message());
     return 2;
   }
-  if (!access->token_required()) {
-    spdlog::warn("writes_open reason=\"no --write_token or --write_token_file\" ranges={}",
-                 access->ranges_restricted() ? absl::GetFlag(FLAGS_write_allowed_cidrs) : "any");
-  } else {
-    spdlog::info("writes_require_token ranges={}",
-                 access->ranges_restricted() ? absl::GetFlag(FLAGS_write_allowed_cidrs) : "any");
+  LogAccess(*access);
+  if (absl::GetFlag(FLAGS_max_outcomes_per_report) < 0 ||
+      absl::GetFlag(FLAGS_max_outcomes_per_endpoint_per_second) < 0) {
+    spdlog::error(
+        "flags_invalid error=\"--max_outcomes_per_report and "
+        "--max_outcomes_per_endpoint_per_second must be >= 0\"");
+    return 2;
   }
 
   SystemResolver resolver;
@@ -130,7 +182,12 @@ int main(int argc, char** argv) {
                absl::FormatDuration(health.scrape_interval));
   BackendProber prober(registry, monitor, health,
                        absl::Milliseconds(absl::GetFlag(FLAGS_health_tick_ms)), metrics);
-  InventoryServiceImpl service(registry, metrics, &monitor, &*access);
+  OutcomeRateLimit outcome_rate(llmrouter::RealClock::Get(),
+                                absl::GetFlag(FLAGS_max_outcomes_per_endpoint_per_second));
+  OutcomeReportLimits report_limits;
+  report_limits.max_per_report = absl::GetFlag(FLAGS_max_outcomes_per_report);
+  report_limits.per_endpoint = &outcome_rate;
+  InventoryServiceImpl service(registry, metrics, &monitor, &*access, report_limits);
   service.SetMessageAllocatorFor_ReportOutcomes(&outcome_allocator);
   if (auto s = runner.StartMetrics(); !s.ok()) {
     spdlog::error("startup_failed error=\"{}\"", s.message());

@@ -40,12 +40,23 @@ bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
   return diff == 0;
 }
 
+// The token of "Bearer <token>" (either case of the scheme), or nullopt.
+std::optional<absl::string_view> BearerToken(absl::string_view authorization) {
+  if (!absl::ConsumePrefix(&authorization, "Bearer ") &&
+      !absl::ConsumePrefix(&authorization, "bearer ")) {
+    return std::nullopt;
+  }
+  return authorization;
+}
+
 }  // namespace
 
 absl::StatusOr<WriteAccess> WriteAccess::Create(std::string token,
-                                                const std::vector<std::string>& cidrs) {
+                                                const std::vector<std::string>& cidrs,
+                                                std::string reporter_token) {
   WriteAccess access;
   access.token_ = std::move(token);
+  access.reporter_token_ = std::move(reporter_token);
   for (const std::string& cidr : cidrs) {
     absl::string_view text = cidr;
     absl::string_view ip = text.substr(0, text.find('/'));
@@ -99,15 +110,35 @@ absl::Status WriteAccess::Check(absl::string_view authorization, absl::string_vi
     }
   }
   if (token_.empty()) return absl::OkStatus();
-  absl::string_view presented = authorization;
-  if (presented.empty()) {
+  if (authorization.empty()) {
     return absl::UnauthenticatedError("writes need \"authorization: Bearer <token>\" metadata");
   }
-  if (!absl::ConsumePrefix(&presented, "Bearer ") && !absl::ConsumePrefix(&presented, "bearer ")) {
+  std::optional<absl::string_view> presented = BearerToken(authorization);
+  if (!presented) {
     return absl::UnauthenticatedError("the authorization metadata must be \"Bearer <token>\"");
   }
-  if (!ConstantTimeEquals(presented, token_)) {
+  if (!ConstantTimeEquals(*presented, token_)) {
     return absl::UnauthenticatedError("the bearer token is not valid for writes");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteAccess::CheckReport(absl::string_view authorization) const {
+  if (!reports_protected()) return absl::OkStatus();
+  if (authorization.empty()) {
+    return absl::UnauthenticatedError(
+        "outcome reports need \"authorization: Bearer <reporter token>\" metadata (the "
+        "gateway's --inventory_reporter_token_file)");
+  }
+  std::optional<absl::string_view> presented = BearerToken(authorization);
+  if (!presented) {
+    return absl::UnauthenticatedError("the authorization metadata must be \"Bearer <token>\"");
+  }
+  // Both comparisons always run, so that the time taken does not tell which token was near.
+  const bool reporter = !reporter_token_.empty() && ConstantTimeEquals(*presented, reporter_token_);
+  const bool writer = !token_.empty() && ConstantTimeEquals(*presented, token_);
+  if (!reporter && !writer) {
+    return absl::UnauthenticatedError("the bearer token is not valid for outcome reports");
   }
   return absl::OkStatus();
 }

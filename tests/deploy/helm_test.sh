@@ -16,7 +16,8 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 ok() { echo "ok   $*"; }
 
 # Objects that the external-policies scenario expects to exist outside the release.
-external=(llm-router-policies llm-router-endpoints llm-router-credentials llm-router-mtls)
+external=(llm-router-policies llm-router-endpoints llm-router-credentials llm-router-mtls
+  llm-router-tokens)
 
 render() {  # render <output> <helm template args...>
   local dest=$1
@@ -104,12 +105,57 @@ expect production-values.yaml "fail-safe routes" 'failsafe_routes=llama-3.1-8b-i
 expect production-values.yaml "API key stored as its digest" 'api-keys:'
 expect_not production-values.yaml "plain API key not stored" "$(printf 'sk-support-example' | base64)"
 expect_not defaults.yaml "no API keys by default" 'api_keys_file'
-expect_not defaults.yaml "no Secret without content" 'kind: Secret'
+expect_not defaults.yaml "no credentials Secret without content" 'name: llm-router-secrets$'
 expect external-policies-values.yaml "existing mTLS Secret mounted" 'secretName: llm-router-mtls'
 expect_not external-policies-values.yaml "no ConfigMap with external policies" 'kind: ConfigMap'
 expect_not external-policies-values.yaml "no Secret with an existing Secret" 'kind: Secret'
 expect external-policies-values.yaml "external policy ConfigMap mounted" 'name: llm-router-policies'
 expect external-policies-values.yaml "external policy key used" 'policy_file=/etc/llm-router/policy/bundle.yaml'
+
+# Inventory's write and reporter tokens: always configured (issue 11, finding 4). The chart makes
+# them when the operator gives no Secret; inventory gets both, the gateway only the reporter's.
+tokens_mounted() {  # tokens_mounted <file> <Secret name>: who mounts which keys of the Secret
+  python3 - "$out/$1" "$2" <<'PY'
+import sys, yaml
+path, secret = sys.argv[1], sys.argv[2]
+docs = [d for d in yaml.safe_load_all(open(path)) if d]
+want = {"llm-router-inventory": ["inventory-write-token", "inventory-reporter-token"],
+        "llm-router-gateway": ["inventory-reporter-token"]}
+for d in docs:
+    if d["kind"] != "Deployment" or d["metadata"]["name"] not in want:
+        continue
+    keys = [i["key"] for v in d["spec"]["template"]["spec"]["volumes"]
+            if v.get("secret", {}).get("secretName") == secret for i in v["secret"].get("items", [])]
+    if sorted(keys) != sorted(want.pop(d["metadata"]["name"])):
+        sys.exit(f"{d['metadata']['name']} mounts {keys} of {secret}")
+sys.exit(f"not rendered: {sorted(want)}" if want else 0)
+PY
+}
+for scenario in defaults production-values minimal-values; do
+  expect $scenario.yaml "inventory needs the write token ($scenario)" \
+    'write_token_file=/etc/llm-router/tokens/inventory-write-token$'
+  expect $scenario.yaml "inventory needs the reporter token ($scenario)" \
+    'reporter_token_file=/etc/llm-router/tokens/inventory-reporter-token$'
+  expect $scenario.yaml "gateway sends the reporter token ($scenario)" \
+    'inventory_reporter_token_file=/etc/llm-router/tokens/inventory-reporter-token$'
+  expect $scenario.yaml "token Secret generated ($scenario)" 'name: llm-router-tokens$'
+  if tokens_mounted $scenario.yaml llm-router-tokens; then
+    ok "inventory mounts both tokens, the gateway only the reporter token ($scenario)"
+  else
+    fail "token mounts ($scenario)"
+  fi
+done
+if [[ $(grep -cE '^  inventory-(write|reporter)-token: "[A-Za-z0-9+/=]{64}"$' "$out/defaults.yaml") == 2 ]]; then
+  ok "generated tokens are 48 random characters each"
+else
+  fail "generated tokens (no two 48-character values in the token Secret)"
+fi
+if tokens_mounted external-policies-values.yaml llm-router-tokens; then
+  ok "tokens from the operator's Secret (external-policies)"
+else
+  fail "tokens from the operator's Secret (external-policies)"
+fi
+
 
 # The route link: on only when secured, by mutual TLS (with the gRPC certificate) or by the
 # NetworkPolicy that admits only gateway pods to its port; off with neither or when switched off.
@@ -226,6 +272,8 @@ refuse "grace period shorter than the shutdown delay plus the drain" 'must cover
 refuse "mTLS without a certificate source" 'mtls.existingSecret' --set mtls.enabled=true
 refuse "route link on decision's gRPC port" 'decision.ports.routeLink' \
   --set decision.ports.routeLink=50051 --set networkPolicy.enabled=true
+refuse "one key for both inventory tokens" 'must differ' \
+  --set tokens.inventoryReporterKey=inventory-write-token
 refuse "negative gateway.busyPollUs" 'busyPollUs' --set gateway.busyPollUs=-1
 refuse "misspelt key decision.routeLink.enable" 'enable is not allowed' \
   --set decision.routeLink.enable=false

@@ -58,12 +58,14 @@ class InventoryHealthTest : public ::testing::Test {
            "healthy_threshold: 1}\n"
            "scrape_interval: 200ms\n";
     std::ofstream(dir_ + "/token") << "let-me-write\n";
+    std::ofstream(dir_ + "/reporter-token") << "let-me-report\n";
     auto inv = ServiceProcess::Start(
         "inventory", BuildPath("services/inventory/inventory"),
         {"--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1",
          "--endpoints_file=" + dir_ + "/endpoints.yaml", "--health_config=" + dir_ + "/health.yaml",
          "--active_health_checks", "--health_tick_ms=100", "--dns_interval_ms=200",
-         "--maintenance_interval_ms=100", "--write_token_file=" + dir_ + "/token"},
+         "--maintenance_interval_ms=100", "--write_token_file=" + dir_ + "/token",
+         "--reporter_token_file=" + dir_ + "/reporter-token"},
         dir_);
     ASSERT_TRUE(inv.ok()) << inv.status();
     inventory_ = *std::move(inv);
@@ -184,6 +186,7 @@ TEST_F(InventoryHealthTest, ReportedFailuresEjectAnEndpointWhoseProbesPass) {
       &fleet))
       << Describe(fleet);
   grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", "Bearer let-me-report");  // as a gateway does
   v1::ReportOutcomesRequest req;
   req.set_reporter("test-gateway");
   for (int i = 0; i < 5; ++i) {

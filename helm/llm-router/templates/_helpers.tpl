@@ -99,6 +99,10 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- define "llm-router.secretName" -}}
 {{- default (include "llm-router.componentName" (dict "root" . "suffix" "secrets")) .Values.secrets.existingSecret }}
 {{- end }}
+{{/* The Secret with inventory's write and reporter tokens (see tokens in values.yaml). */}}
+{{- define "llm-router.tokensSecret" -}}
+{{- default (include "llm-router.componentName" (dict "root" . "suffix" "tokens")) .Values.tokens.existingSecret }}
+{{- end }}
 {{/* "true" when the chart creates the Secret: create is on, no existingSecret, and content. */}}
 {{- define "llm-router.createSecret" -}}
 {{- if and .Values.secrets.create (not .Values.secrets.existingSecret) (or .Values.secrets.apiKeys .Values.secrets.upstreamCredentials) }}true{{- end }}

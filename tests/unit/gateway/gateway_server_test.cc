@@ -739,17 +739,27 @@ TEST_F(GatewayServerTest, RequestsBeyondTheConcurrencyLimitAreShedWith503) {
   Route(MakeTarget("ep-sse", upstream.port(), "m1"));
   StreamingClient holding(server_->port(), R"({"model":"m1","stream":true,"messages":[]})");
   ASSERT_TRUE(holding.ReadHeader());  // the stream is in flight, held by the backend
+  EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_requests_in_flight"), 1);
 
   HttpResult shed = Chat();
   EXPECT_EQ(shed.status, 503);
   EXPECT_EQ(shed.header("retry-after"), "1");
   EXPECT_THAT(shed.body, HasSubstr("\"code\":\"overloaded\""));
   EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_shed_requests_total"), 1);
+  EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_requests_in_flight"), 1)
+      << "a shed request is not in flight";
 
   upstream.release();
   while (holding.NextPiece()) {
   }
   EXPECT_TRUE(holding.parser().is_done());
+  // The handler lets go of its slot just after the last byte is written.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (MetricValue(registry_, "llmrouter_gateway_requests_in_flight") != 0 &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_requests_in_flight"), 0);
   TestUpstream json(TestUpstream::Mode::kJson);
   Route(MakeTarget("ep-json", json.port(), "m1"));
   EXPECT_EQ(Chat().status, 200);  // the slot is free again
@@ -841,6 +851,23 @@ TEST_F(GatewayServerTest, NonJsonBodiesAre415WithoutAskingDecision) {
               200)
         << type;
   }
+}
+
+TEST_F(GatewayServerTest, ConnectionsOverTheCapAreClosedAndCounted) {
+  GatewayServerOptions options = DefaultOptions();
+  options.http.max_connections = 1;
+  Restart(options);
+  llmrouter::testing::HttpTestConnection first(server_->port());
+  ASSERT_TRUE(first.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_EQ(first.ReadResponse().status, 200);
+  EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_connections"), 1);
+
+  llmrouter::testing::HttpTestConnection second(server_->port());
+  std::string received;
+  EXPECT_TRUE(second.WaitForClose(std::chrono::seconds(30), &received));
+  EXPECT_EQ(received, "");
+  EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_connections_rejected_total"), 1);
+  EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_connections"), 1);
 }
 
 TEST_F(GatewayServerTest, OverallDeadlineEndsTheAttemptsWith504) {

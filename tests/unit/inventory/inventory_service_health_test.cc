@@ -18,10 +18,10 @@ namespace v1 = llmrouter::v1;
 
 class ServiceWithHealthTest : public ::testing::Test {
  protected:
-  void Start(std::vector<std::string> cidrs = {}) {
-    access_ = std::make_unique<WriteAccess>(*WriteAccess::Create("tok", cidrs));
-    service_ =
-        std::make_unique<InventoryServiceImpl>(registry_, metrics_, &monitor_, access_.get());
+  void Start(std::vector<std::string> cidrs = {}, OutcomeReportLimits limits = {}) {
+    access_ = std::make_unique<WriteAccess>(*WriteAccess::Create("tok", cidrs, "rep"));
+    service_ = std::make_unique<InventoryServiceImpl>(registry_, metrics_, &monitor_, access_.get(),
+                                                      limits);
     testing::LoopbackServer served = testing::ServeOnLoopback(*service_);
     ASSERT_TRUE(served.server);
     server_ = std::move(served.server);
@@ -48,6 +48,26 @@ class ServiceWithHealthTest : public ::testing::Test {
     req.set_id(id);
     req.set_resume(resume);
     return stub_->DrainEndpoint(&ctx, req, resp);
+  }
+
+  // `count` outcomes for `endpoint`, each a failure (HTTP 500) or a success (200).
+  grpc::Status Report(const std::string& endpoint, int count, int http_status,
+                      const std::string& token = "rep",
+                      v1::ReportOutcomesResponse* resp = nullptr) {
+    grpc::ClientContext ctx;
+    if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+    v1::ReportOutcomesRequest req;
+    for (int i = 0; i < count; ++i) {
+      v1::Outcome* o = req.add_outcomes();
+      o->set_endpoint_id(endpoint);
+      o->set_http_status(http_status);
+    }
+    v1::ReportOutcomesResponse ignored;
+    return stub_->ReportOutcomes(&ctx, req, resp != nullptr ? resp : &ignored);
+  }
+  v1::HealthState HealthAfterEvaluation() {
+    registry_.ApplyLive(monitor_.Evaluate(registry_.Snapshot()->snapshot()));
+    return registry_.Snapshot()->snapshot().endpoints(0).health();
   }
 
   FakeClock clock_;
@@ -113,6 +133,7 @@ TEST_F(ServiceWithHealthTest, ReportedFailuresEjectOnTheNextEvaluation) {
   Start();
   ASSERT_TRUE(Register("127.0.0.1:9001").ok());
   grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", "Bearer rep");
   v1::ReportOutcomesRequest req;
   for (int i = 0; i < 5; ++i) {
     v1::Outcome* o = req.add_outcomes();
@@ -130,6 +151,76 @@ TEST_F(ServiceWithHealthTest, ReportedFailuresEjectOnTheNextEvaluation) {
   EXPECT_EQ(e.health(), v1::HEALTH_STATE_UNHEALTHY);
   EXPECT_THAT(e.health_detail(), HasSubstr("ejected: 5 consecutive failures"));
   EXPECT_EQ(e.load().error_rate(), 0);  // judged afresh after the ejection
+}
+
+TEST_F(ServiceWithHealthTest, ReportsWithoutTheReporterTokenAreRefusedAndEjectNothing) {
+  Start();
+  ASSERT_TRUE(Register("127.0.0.1:9001").ok());
+  monitor_.RecordProbe("m@127.0.0.1:9001", ProbeSettings{}, true, "");
+  grpc::Status none = Report("m@127.0.0.1:9001", 30, 500, "");
+  EXPECT_EQ(none.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(none.error_message(), HasSubstr("reporter token"));
+  EXPECT_EQ(Report("m@127.0.0.1:9001", 30, 500, "wrong").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(metrics_.reports_unauthenticated.Value(), 2);
+  EXPECT_EQ(metrics_.outcomes_accepted.Value(), 0);
+  EXPECT_EQ(HealthAfterEvaluation(), v1::HEALTH_STATE_HEALTHY);
+  EXPECT_EQ(monitor_.ejections(), 0);
+
+  // The gateways' token is taken, and so is the write token; the reporter token writes nothing.
+  v1::ReportOutcomesResponse resp;
+  ASSERT_TRUE(Report("m@127.0.0.1:9001", 1, 200, "rep", &resp).ok());
+  EXPECT_EQ(resp.accepted(), 1u);
+  ASSERT_TRUE(Report("m@127.0.0.1:9001", 1, 200, "tok", &resp).ok());
+  EXPECT_EQ(resp.accepted(), 1u);
+  EXPECT_EQ(Register("127.0.0.1:9002", "rep").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(ServiceWithHealthTest, AnOversizeReportIsRefusedWhole) {
+  OutcomeReportLimits limits;
+  limits.max_per_report = 3;
+  Start({}, limits);
+  ASSERT_TRUE(Register("127.0.0.1:9001").ok());
+  grpc::Status s = Report("m@127.0.0.1:9001", 4, 500);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("at most 3 outcomes"));
+  EXPECT_THAT(s.error_message(), HasSubstr("has 4"));
+  EXPECT_EQ(metrics_.reports_too_large.Value(), 1);
+  EXPECT_EQ(metrics_.outcomes_accepted.Value(), 0);
+  v1::ReportOutcomesResponse resp;
+  ASSERT_TRUE(Report("m@127.0.0.1:9001", 3, 200, "rep", &resp).ok());
+  EXPECT_EQ(resp.accepted(), 3u);
+}
+
+TEST_F(ServiceWithHealthTest, OutcomesPerEndpointPerSecondAreCapped) {
+  // Below the five consecutive failures that eject: a flood within one second cannot eject.
+  OutcomeRateLimit rate(clock_, 4);
+  OutcomeReportLimits limits;
+  limits.per_endpoint = &rate;
+  Start({}, limits);
+  ASSERT_TRUE(Register("127.0.0.1:9001").ok());
+  ASSERT_TRUE(Register("127.0.0.1:9002").ok());
+  monitor_.RecordProbe("m@127.0.0.1:9001", ProbeSettings{}, true, "");
+
+  v1::ReportOutcomesResponse resp;
+  ASSERT_TRUE(Report("m@127.0.0.1:9001", 30, 500, "rep", &resp).ok());
+  EXPECT_EQ(resp.accepted(), 4u);
+  EXPECT_EQ(metrics_.outcomes_rate_limited.Value(), 26);
+  // Other reports in the same second find the cap reached; other endpoints have their own.
+  ASSERT_TRUE(Report("m@127.0.0.1:9001", 30, 500, "rep", &resp).ok());
+  EXPECT_EQ(resp.accepted(), 0u);
+  ASSERT_TRUE(Report("m@127.0.0.1:9002", 2, 200, "rep", &resp).ok());
+  EXPECT_EQ(resp.accepted(), 2u);
+  EXPECT_EQ(metrics_.outcomes_rate_limited.Value(), 56);
+  EXPECT_EQ(monitor_.ejections(), 0);
+  EXPECT_NE(HealthAfterEvaluation(), v1::HEALTH_STATE_UNHEALTHY);
+
+  // The next second brings a new allowance: the fifth failure in a row ejects.
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(Report("m@127.0.0.1:9001", 30, 500, "rep", &resp).ok());
+  EXPECT_EQ(resp.accepted(), 4u);
+  EXPECT_EQ(monitor_.ejections(), 1);
+  EXPECT_EQ(metrics_.outcomes_accepted.Value(), 10);
 }
 
 // Applies a stream of snapshot-then-deltas to rebuild the fleet.

@@ -51,6 +51,47 @@ TEST(WriteAccessTest, AddressIsCheckedBeforeTheToken) {
   EXPECT_TRUE(access->Check("Bearer t", "ipv4:127.0.0.1:1").ok());
 }
 
+TEST(WriteAccessTest, ReportsAreOpenOnlyWithoutAnyToken) {
+  auto open = WriteAccess::Create("", {"10.0.0.0/8"});
+  ASSERT_TRUE(open.ok());
+  EXPECT_FALSE(open->reports_protected());
+  EXPECT_TRUE(open->CheckReport("").ok());
+}
+
+TEST(WriteAccessTest, ReportsNeedTheReporterOrTheWriteToken) {
+  auto access = WriteAccess::Create("writer", {"10.0.0.0/8"}, "reporter");
+  ASSERT_TRUE(access.ok());
+  EXPECT_TRUE(access->reports_protected());
+  absl::Status missing = access->CheckReport("");
+  EXPECT_EQ(missing.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(std::string(missing.message()), HasSubstr("--inventory_reporter_token_file"));
+  EXPECT_EQ(access->CheckReport("reporter").code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(access->CheckReport("Bearer reporte").code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(access->CheckReport("Bearer other").code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(access->CheckReport("Bearer reporter").ok());
+  EXPECT_TRUE(access->CheckReport("Bearer writer").ok());
+  // The reporter token is no write token.
+  EXPECT_EQ(access->Check("Bearer reporter", "ipv4:10.0.0.1:1").code(),
+            absl::StatusCode::kUnauthenticated);
+}
+
+TEST(WriteAccessTest, WithoutAReporterTokenReportsNeedTheWriteToken) {
+  auto access = WriteAccess::Create("writer", {});
+  ASSERT_TRUE(access.ok());
+  EXPECT_TRUE(access->reports_protected());
+  EXPECT_FALSE(access->reporter_token_set());
+  EXPECT_EQ(access->CheckReport("").code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(access->CheckReport("Bearer writer").ok());
+}
+
+TEST(WriteAccessTest, AReporterTokenAloneProtectsReportsButNotWrites) {
+  auto access = WriteAccess::Create("", {}, "reporter");
+  ASSERT_TRUE(access.ok());
+  EXPECT_EQ(access->CheckReport("").code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(access->CheckReport("Bearer reporter").ok());
+  EXPECT_TRUE(access->Check("", "ipv4:127.0.0.1:1").ok());
+}
+
 TEST(WriteAccessTest, RejectsBadRanges) {
   for (const char* bad : {"10.0.0.0/33", "10.0.0/8", "fd00::/129", "host.example", "10.0.0.0/x"}) {
     auto access = WriteAccess::Create("", {bad});
