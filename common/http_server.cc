@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -21,6 +20,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/accept_backoff.h"
+#include "common/coroutine_failure.h"
 #include "common/http_wire.h"
 #include "common/log_throttle.h"
 #include "common/openai_error.h"
@@ -79,7 +79,7 @@ absl::Status HttpServer::Start() {
         absl::StrCat("cannot listen on ", options_.host, ":", options_.port, ": ", ec.message()));
   }
   port_ = acceptor_->local_endpoint().port();
-  asio::co_spawn(*contexts_[0], Accept(), asio::detached);
+  asio::co_spawn(*contexts_[0], Accept(), LogIfThrown("http_accept_loop"));
   for (auto& ctx : contexts_) {
     threads_.emplace_back([this, c = ctx.get()] {
       auto guard = asio::make_work_guard(*c);
@@ -126,7 +126,7 @@ asio::awaitable<void> HttpServer::Accept() {
     connections_.fetch_add(1, std::memory_order_relaxed);
     Connection(ConnectionEvent::kOpened);
     socket.set_option(tcp::no_delay(true), ec);
-    asio::co_spawn(target, Serve(std::move(socket)), asio::detached);
+    asio::co_spawn(target, Serve(std::move(socket)), LogIfThrown("http_connection"));
   }
 }
 

@@ -6,7 +6,6 @@
 #include "services/inventory/backend_prober.h"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -26,6 +25,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "common/coroutine_failure.h"
 #include "common/logging.h"
 #include "services/inventory/prometheus_text.h"
 
@@ -126,11 +126,11 @@ struct BackendProber::Impl {
       if (probe.disabled || e.scheme() != "http") continue;
       if (now >= next_probe[e.id()] && probe_in_flight.insert(e.id()).second) {
         next_probe[e.id()] = now + probe.interval;
-        asio::co_spawn(io, ProbeOne(e.id(), e.address(), probe), asio::detached);
+        asio::co_spawn(io, ProbeOne(e.id(), e.address(), probe), LogIfThrown("health_probe"));
       }
       if (now >= next_scrape[e.id()] && scrape_in_flight.insert(e.id()).second) {
         next_scrape[e.id()] = now + config.scrape_interval;
-        asio::co_spawn(io, ScrapeOne(e.id(), e.address(), probe), asio::detached);
+        asio::co_spawn(io, ScrapeOne(e.id(), e.address(), probe), LogIfThrown("metrics_scrape"));
       }
     }
     absl::erase_if(next_probe, [&](const auto& kv) { return !present.contains(kv.first); });
@@ -189,7 +189,7 @@ BackendProber::BackendProber(EndpointRegistry& registry, HealthMonitor& monitor,
 BackendProber::~BackendProber() { Stop(); }
 
 void BackendProber::Start() {
-  asio::co_spawn(impl_->io, impl_->Loop(), asio::detached);
+  asio::co_spawn(impl_->io, impl_->Loop(), LogIfThrown("prober_loop"));
   impl_->thread = std::thread([this] { impl_->io.run(); });
 }
 
