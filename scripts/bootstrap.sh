@@ -5,6 +5,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
+# clang-14, its sanitizer and libFuzzer runtimes (libclang-rt-14-dev) and lld-14 build the
+# checked tree (scripts/checked_build.sh).
 debs=(
   build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
   protobuf-compiler libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev libgrpc-dev
@@ -13,6 +15,7 @@ debs=(
   libxxhash-dev libgoogle-perftools-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
   wrk python3 nginx
   prometheus unzip python3-yaml openssl
+  clang-14 libclang-rt-14-dev lld-14
 )
 # Node.js and npm: the machine's own when present (they may come from another channel than
 # Debian's, whose npm package would conflict), else Debian's.

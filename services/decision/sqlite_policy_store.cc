@@ -71,27 +71,31 @@ absl::Status SqlitePolicyStore::InsertActivationLocked(uint64_t revision, const 
   return st.Run();
 }
 
+absl::StatusOr<PolicyRevision> SqlitePolicyStore::InsertActiveRevisionLocked(
+    const std::string& bundle, const std::string& content_hash, const std::string& author,
+    const std::string& comment) {
+  ASSIGN_OR_RETURN(SqliteStatement st,
+                   db_->Prepare("INSERT INTO policy_revisions (content_hash, author, comment, "
+                                "created_at_ms, bundle) VALUES (?, ?, ?, ?, ?)"));
+  st.Bind(1, content_hash)
+      .Bind(2, author)
+      .Bind(3, comment)
+      .Bind(4, absl::ToUnixMillis(clock_.Now()))
+      .Bind(5, bundle);
+  RETURN_IF_ERROR(st.Run());
+  uint64_t revision = static_cast<uint64_t>(db_->LastInsertRowId());
+  RETURN_IF_ERROR(InsertActivationLocked(revision, author, comment));
+  return GetLocked(revision);
+}
+
 absl::StatusOr<PolicyRevision> SqlitePolicyStore::CreateActive(const std::string& bundle,
                                                                const std::string& content_hash,
                                                                const std::string& author,
                                                                const std::string& comment) {
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
-  auto work = [&]() -> absl::StatusOr<PolicyRevision> {
-    ASSIGN_OR_RETURN(SqliteStatement st,
-                     db_->Prepare("INSERT INTO policy_revisions (content_hash, author, comment, "
-                                  "created_at_ms, bundle) VALUES (?, ?, ?, ?, ?)"));
-    st.Bind(1, content_hash)
-        .Bind(2, author)
-        .Bind(3, comment)
-        .Bind(4, absl::ToUnixMillis(clock_.Now()))
-        .Bind(5, bundle);
-    RETURN_IF_ERROR(st.Run());
-    uint64_t revision = static_cast<uint64_t>(db_->LastInsertRowId());
-    RETURN_IF_ERROR(InsertActivationLocked(revision, author, comment));
-    return GetLocked(revision);
-  };
-  absl::StatusOr<PolicyRevision> out = work();
+  absl::StatusOr<PolicyRevision> out =
+      InsertActiveRevisionLocked(bundle, content_hash, author, comment);
   if (!out.ok()) {
     db_->Exec("ROLLBACK").IgnoreError();
     return out.status();

@@ -37,6 +37,10 @@ class SqlitePolicyStore final : public PolicyStore {
   absl::Status InsertActivationLocked(uint64_t revision, const std::string& author,
                                       const std::string& comment)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Inserts a revision and its activation; the caller holds a transaction open around it.
+  absl::StatusOr<llmrouter::v1::PolicyRevision> InsertActiveRevisionLocked(
+      const std::string& bundle, const std::string& content_hash, const std::string& author,
+      const std::string& comment) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
   std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/logging.h"
@@ -46,10 +47,11 @@ DnsDiscovery::DnsDiscovery(EndpointRegistry& registry, AddressResolver& resolver
 void DnsDiscovery::SetTargets(std::vector<Endpoint> templates) {
   absl::MutexLock lock(&mu_);
   templates_ = std::move(templates);
-  absl::erase_if(last_, [&](const auto& kv) {
-    return std::none_of(templates_.begin(), templates_.end(),
-                        [&](const Endpoint& t) { return t.address() == kv.first; });
-  });
+  // Forget the addresses of names no longer watched. The set is built here, under the lock: a
+  // predicate reading templates_ would run inside erase_if, where the lock is not seen held.
+  absl::flat_hash_set<std::string> watched;
+  for (const Endpoint& t : templates_) watched.insert(t.address());
+  absl::erase_if(last_, [&watched](const auto& kv) { return !watched.contains(kv.first); });
 }
 
 absl::Status DnsDiscovery::Refresh() {

@@ -185,6 +185,7 @@ if __name__ == "__main__":
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
+        e2e.check_sanitizer_reports()
     if e2e.failures:
         print(f"{len(e2e.failures)} check(s) failed" + (f"; logs in {work}" if work else ""))
         sys.exit(1)

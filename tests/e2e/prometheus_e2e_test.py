@@ -10,6 +10,7 @@ usage: prometheus_e2e_test.py <build dir>
 """
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -43,8 +44,23 @@ def free_port():
         return s.getsockname()[1]
 
 
+SANITIZER_REPORT = re.compile(
+    rb"(ERROR|SUMMARY): (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)|runtime error: ")
+logs = []
+
+
+def check_sanitizer_reports():
+    """In a sanitized build (docs/reliability.md) a report in any started program's log fails."""
+    for name, path in logs:
+        with open(path, "rb") as f:
+            m = SANITIZER_REPORT.search(f.read())
+        if m:
+            check(False, f"{name} printed a sanitizer report; see {path}")
+
+
 def start(name, argv, workdir, ready_file=None):
     log = open(os.path.join(workdir, f"{name}.log"), "wb")
+    logs.append((name, log.name))
     p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     procs.append((name, p))
     if ready_file is None:
@@ -267,6 +283,7 @@ if __name__ == "__main__":
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
+        check_sanitizer_reports()
     if failures:
         print(f"{len(failures)} check(s) failed" + (f"; logs in {work}" if work else ""))
         sys.exit(1)

@@ -16,6 +16,7 @@
 #include "llmrouter/v1/policy.grpc.pb.h"
 #include "tests/support/http_test_client.h"
 #include "tests/support/process_harness.h"
+#include "tests/support/wait_until.h"
 
 namespace llmrouter::testing {
 namespace {
@@ -295,7 +296,16 @@ TEST_F(DecisionInventoryTest, ReloadsDropNoRequest) {
     req.set_bundle(absl::StrCat("models:\n  - name: m\n    aliases: [alias-", i, "]\n"));
     v1::ApplyBundleResponse resp;
     ASSERT_TRUE(policy_stub_->ApplyBundle(&ctx, req, &resp).ok());
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    // The next apply once requests have been routed by this revision.
+    const uint64_t applied = resp.revision().revision();
+    const bool seen = WaitUntil([&] {
+      std::lock_guard<std::mutex> lock(mu);
+      return revisions_seen.count(applied) > 0;
+    });
+    if (!seen) {
+      ADD_FAILURE() << "no request was routed by revision " << applied;
+      break;  // the clients still use the locals: stop them below
+    }
   }
   WriteFile(dir_ + "/policy.yaml", "models:\n  - name: m\n    aliases: [from-file]\n");
   v1::RouteRequestResponse probe;

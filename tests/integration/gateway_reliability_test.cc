@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <future>
@@ -18,6 +19,7 @@
 #include "tests/support/http_test_client.h"
 #include "tests/support/process_harness.h"
 #include "tests/support/test_processes.h"
+#include "tests/support/wait_until.h"
 
 namespace llmrouter::testing {
 namespace {
@@ -62,6 +64,16 @@ HttpResult Chat(int port, bool stream) {
       absl::StrCat(R"({"model":")", kModel, R"(","messages":[{"role":"user","content":"Say hi"}])",
                    stream ? R"(,"stream":true})" : "}");
   return HttpCall(port, "POST", "/v1/chat/completions", body);
+}
+
+// Whether the fake backend on `port` is answering a request now: the stream a test started has
+// reached it through the gateway.
+bool BackendBusy(int port) {
+  const std::string series =
+      absl::StrCat("vllm:num_requests_running{model_name=\"", kModel, "\"} ");
+  const std::string body = HttpCall(port, "GET", "/metrics").body;
+  const size_t at = body.find(series);
+  return at != std::string::npos && std::atof(body.c_str() + at + series.size()) >= 1;
 }
 
 // A stream that ended the way the backend ended it: complete, closed by [DONE].
@@ -239,10 +251,10 @@ TEST(GatewayReliabilityTest, SigtermLetsTheStreamInFlightFinishThenExits) {
   std::future<HttpResult> stream = std::async(std::launch::async, [port] {
     return Chat(port, true);  // eight tokens, 100 ms apart
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(WaitUntil([&] { return BackendBusy(fake->port("http_port")); }));
   gateway->Signal(SIGTERM);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_EQ(HttpCall(port, "GET", "/healthz").status, 0);  // no longer accepting
+  // No longer accepting.
+  EXPECT_TRUE(WaitUntil([&] { return HttpCall(port, "GET", "/healthz").status == 0; }));
   ExpectIntactStream(stream.get());
   EXPECT_EQ(gateway->Wait(15000), 0);
 }
@@ -272,7 +284,7 @@ TEST(GatewayReliabilityTest, SigtermFirstLeavesRotationThenStopsAcceptingAndDrai
   ASSERT_EQ(HttpCall(port, "GET", "/readyz").status, 200);
   std::future<HttpResult> stream =
       std::async(std::launch::async, [port] { return Chat(port, true); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(WaitUntil([&] { return BackendBusy(fake->port("http_port")); }));
   gateway->Signal(SIGTERM);
 
   // Not ready, but still serving new connections, inference included.

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -61,6 +62,17 @@ static std::string ShellQuote(const std::string& s) {
   return absl::StrCat("'", absl::StrReplaceAll(s, {{"'", "'\\''"}}), "'");
 }
 
+std::string SanitizerReport(const std::string& output) {
+  static const std::regex kStart(
+      "(ERROR|SUMMARY): (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)|"
+      "runtime error: ");
+  std::smatch m;
+  if (!std::regex_search(output, m, kStart)) return "";
+  size_t from = output.rfind('\n', m.position(0));
+  from = from == std::string::npos ? 0 : from + 1;
+  return output.substr(from, 6000);
+}
+
 CommandResult RunCommand(const std::string& binary, const std::vector<std::string>& args,
                          const std::map<std::string, std::string>& env) {
   CommandResult result;
@@ -77,6 +89,9 @@ CommandResult RunCommand(const std::string& binary, const std::vector<std::strin
   int status = pclose(p);
   result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   result.err = Slurp(err_path);
+  if (std::string report = SanitizerReport(result.err); !report.empty()) {
+    ADD_FAILURE() << binary << " printed a sanitizer report:\n" << report;
+  }
   std::remove(err_path.c_str());
   std::remove(err_path.substr(0, err_path.rfind('/')).c_str());
   return result;
@@ -137,11 +152,22 @@ absl::StatusOr<std::unique_ptr<ServiceProcess>> ServiceProcess::Start(const std:
 }
 
 ServiceProcess::~ServiceProcess() {
-  if (exited_ || pid_ <= 0) return;
-  Signal(SIGTERM);
-  if (Wait(10000) == -1) {
-    Signal(SIGKILL);
-    Wait(5000);
+  if (pid_ <= 0) return;
+  if (!exited_) {
+    Signal(SIGTERM);
+    if (Wait(10000) == -1) {
+      Signal(SIGKILL);
+      Wait(5000);
+    }
+  }
+  CheckLogForSanitizerReport();
+}
+
+void ServiceProcess::CheckLogForSanitizerReport() {
+  if (log_checked_) return;
+  log_checked_ = true;
+  if (std::string report = SanitizerReport(ReadLog()); !report.empty()) {
+    ADD_FAILURE() << name_ << " (" << log_path_ << ") printed a sanitizer report:\n" << report;
   }
 }
 
@@ -164,6 +190,7 @@ int ServiceProcess::Wait(int timeout_ms) {
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       exited_ = true;
       exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      CheckLogForSanitizerReport();
       return exit_status_;
     }
     if (std::chrono::steady_clock::now() >= deadline) return -1;

@@ -24,6 +24,12 @@ std::string SourcePath(const std::string& relative);
 // connecting to it is refused.
 int ClosedLoopbackPort();
 
+// The first sanitizer report (AddressSanitizer, LeakSanitizer, UndefinedBehaviorSanitizer) in a
+// program's output, cut to a few kB; empty when there is none. In a sanitized build (docs/
+// reliability.md) a child's report fails the test that started it: RunCommand and
+// ServiceProcess check their child's output when it exits.
+std::string SanitizerReport(const std::string& output);
+
 // What a command that ran to completion printed, and its exit code (-1 when it did not exit).
 struct CommandResult {
   int code = -1;
@@ -44,7 +50,8 @@ class ServiceProcess {
                                                                const std::string& binary,
                                                                std::vector<std::string> args,
                                                                const std::string& dir);
-  // Sends SIGTERM and waits up to 10 s, then SIGKILL.
+  // Sends SIGTERM and waits up to 10 s, then SIGKILL. Fails the running test when the log holds
+  // a sanitizer report.
   ~ServiceProcess();
 
   // A port from the ready file: "grpc_port", "metrics_port", "http_port".
@@ -55,15 +62,18 @@ class ServiceProcess {
 
   void Signal(int sig);
   // Waits for exit up to `timeout_ms`; returns the exit status (or -1 on timeout, 128+sig when
-  // killed by a signal).
+  // killed by a signal). Fails the running test when the log holds a sanitizer report.
   int Wait(int timeout_ms);
 
  private:
   ServiceProcess() = default;
+  void CheckLogForSanitizerReport();
+
   std::string name_;
   std::string log_path_;
   pid_t pid_ = -1;
   bool exited_ = false;
+  bool log_checked_ = false;
   int exit_status_ = 0;
   std::map<std::string, int> ports_;
 };
