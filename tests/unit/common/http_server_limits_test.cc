@@ -148,6 +148,14 @@ int ConnectTo(int port) {
 }
 
 TEST(HttpServerLimitsTest, AcceptErrorsBackOffInsteadOfSpinning) {
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  // The checked build (ASan + UBSan) cannot run out of descriptors: UBSan's vptr check probes
+  // memory through a pipe and reports a false "invalid vptr" when it cannot make one. The
+  // release build runs this test.
+  GTEST_SKIP() << "exhausting file descriptors breaks UBSan's vptr check";
+#endif
+#endif
   std::mutex mu;
   std::vector<int64_t> waits;  // guarded by mu
   HttpServerOptions options;
