@@ -183,6 +183,12 @@ render_checked() {  # render_checked <label> <helm template args...>: renders an
   fi
 }
 render_checked link-netpol --set networkPolicy.enabled=true
+# The gateway's own region and connection cap (issue 11 findings 6 and 7).
+expect defaults.yaml "gateway caps its connections" 'max_connections=10000$'
+expect_not defaults.yaml "no region unless one is set" '--region='
+render_checked gateway-region --set gateway.region=eu-west-1 --set gateway.maxConnections=500
+expect gateway-region.yaml "gateway sends its region" 'region=eu-west-1$'
+expect gateway-region.yaml "gateway takes its connection cap" 'max_connections=500$'
 render_checked link-mtls --set mtls.enabled=true --set mtls.existingSecret=llm-router-mtls
 for f in link-netpol.yaml link-mtls.yaml production-values.yaml external-policies-values.yaml; do
   if service_port $f llm-router-decision-headless route-link 50053; then
