@@ -51,17 +51,13 @@ ScopedTier TierFor(const TenantSpec* tenant, v1::PriorityTier priority) {
   out.tier = out.requested;
   if (tenant == nullptr || tenant->allowed_tiers.empty()) return out;
   const int want = Rank(out.requested);
-  int best = -1, lowest = -1;
+  const std::string* best = nullptr;    // the highest allowed tier not above the request
+  const std::string* lowest = nullptr;  // the lowest allowed tier
   for (const std::string& t : tenant->allowed_tiers) {
-    const int r = Rank(t);
-    if (r <= want && (best < 0 || r > Rank(tenant->allowed_tiers[best]))) {
-      best = static_cast<int>(&t - tenant->allowed_tiers.data());
-    }
-    if (lowest < 0 || r < Rank(tenant->allowed_tiers[lowest])) {
-      lowest = static_cast<int>(&t - tenant->allowed_tiers.data());
-    }
+    if (Rank(t) <= want && (best == nullptr || Rank(t) > Rank(*best))) best = &t;
+    if (lowest == nullptr || Rank(t) < Rank(*lowest)) lowest = &t;
   }
-  out.tier = tenant->allowed_tiers[best >= 0 ? best : lowest];
+  out.tier = best != nullptr ? *best : *lowest;
   return out;
 }
 
