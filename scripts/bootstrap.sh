@@ -16,6 +16,7 @@ debs=(
   wrk python3 nginx
   prometheus unzip python3-yaml openssl
   clang-14 libclang-rt-14-dev lld-14
+  libfasttext-dev
 )
 # Node.js and npm: the machine's own when present (they may come from another channel than
 # Debian's, whose npm package would conflict), else Debian's.
