@@ -1,22 +1,15 @@
 #include "services/decision/active_policy.h"
 
-#include <openssl/evp.h>
-
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/logging.h"
+#include "common/sha256.h"
 #include "common/status_macros.h"
 #include "services/decision/bundle_tester.h"
 
 namespace llmrouter::decision {
 
-std::string BundleContentHash(const std::string& bundle) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(bundle.data(), bundle.size(), digest, &len, EVP_sha256(), nullptr);
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), len));
-}
+std::string BundleContentHash(const std::string& bundle) { return Sha256Hex(bundle); }
 
 absl::Status ActivePolicy::LoadFromStore() {
   absl::MutexLock lock(&write_mu_);

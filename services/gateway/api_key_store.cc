@@ -1,7 +1,5 @@
 #include "services/gateway/api_key_store.h"
 
-#include <openssl/sha.h>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -60,13 +58,6 @@ class ApiKeyDbFollower {
 };
 
 }  // namespace
-
-std::string Sha256Hex(std::string_view text) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
-}
 
 absl::StatusOr<ApiKeyStore::KeyMap> ApiKeyStore::ParseFile(const std::string& path) {
   absl::StatusOr<std::string> text = ReadTextFile(path);

@@ -12,11 +12,11 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "common/reloadable.h"
+#include "common/sha256.h"
 
 namespace llmrouter::gateway {
 
-// Lowercase hex SHA-256 of `text`.
-std::string Sha256Hex(std::string_view text);
+using ::llmrouter::Sha256Hex;  // keys are stored by their digest
 
 // Where the keys come from; at least one is set.
 struct ApiKeySources {

@@ -31,6 +31,9 @@ constexpr FlagSpec kFlags[] = {
     {"request", FlagKind::kValue},      {"tls_cert_file", FlagKind::kValue},
     {"tls_key_file", FlagKind::kValue}, {"tls_ca_file", FlagKind::kValue},
     {"db", FlagKind::kValue},           {"name", FlagKind::kValue},
+    {"data", FlagKind::kValue},         {"out", FlagKind::kValue},
+    {"seed", FlagKind::kValue},         {"min_confidence", FlagKind::kValue},
+    {"check_floors", FlagKind::kBool},
 };
 
 constexpr absl::string_view kGlobalFlags[] = {
@@ -171,6 +174,25 @@ const std::vector<CommandSpec>& Commands() {
        {"db"},
        &RouterctlSession::ApiKeysRevoke,
        {"db"}},
+      {"classifier",
+       "train",
+       "--data FILES|DIRS --out MODEL [--seed N]",
+       "train a prompt classifier on labeled JSONL (one thread, fixed seed: same files, same "
+       "bytes)",
+       0,
+       0,
+       {"data", "out", "seed"},
+       &RouterctlSession::ClassifierTrain,
+       {"data", "out"}},
+      {"classifier",
+       "eval",
+       "--data FILES|DIRS --model MODEL [--min_confidence P] [--check_floors]",
+       "per-intent precision and recall, confusion matrix, complexity ordering, calibration",
+       0,
+       0,
+       {"data", "model", "min_confidence", "check_floors"},
+       &RouterctlSession::ClassifierEval,
+       {"data", "model"}},
   };
   return *commands;
 }

@@ -47,6 +47,9 @@ class RouterctlSession {
   int ApiKeysCreate(const std::vector<std::string>& args);
   int ApiKeysList(const std::vector<std::string>& args);
   int ApiKeysRevoke(const std::vector<std::string>& args);
+  // In classifier_commands.cc: training and scoring a prompt classifier from labeled files.
+  int ClassifierTrain(const std::vector<std::string>& args);
+  int ClassifierEval(const std::vector<std::string>& args);
 
  private:
   // Calls `method` on `stub` with a prepared context; on failure prints the error and returns

@@ -1,0 +1,157 @@
+#include "services/decision/learned_classifier.h"
+
+#include <fasttext/fasttext.h>
+
+#include <istream>
+#include <sstream>
+#include <streambuf>
+
+#include "absl/strings/strip.h"
+#include "absl/strings/str_cat.h"
+#include "common/sha256.h"
+#include "services/decision/classifier_text.h"
+#include "services/decision/fasttext_model_check.h"
+
+namespace llmrouter::decision {
+namespace {
+
+constexpr absl::string_view kLabelPrefix = "__label__";
+constexpr int32_t kFastTextVersion = 12;
+
+// FastText::loadModel(std::istream&) skips the header check that loadModel(filename) makes and
+// reads the format version from a member only that check sets; this sets it.
+class CheckedFastText : public fasttext::FastText {
+ public:
+  void SetVersion(int32_t v) { version = v; }
+};
+
+// An istream over bytes it does not own (fastText reads models and lines from istreams).
+class ViewBuffer : public std::streambuf {
+ public:
+  explicit ViewBuffer(absl::string_view bytes) {
+    char* begin = const_cast<char*>(bytes.data());
+    setg(begin, begin, begin + bytes.size());
+  }
+};
+
+bool ValidIntentName(absl::string_view name) {
+  if (name.empty() || name.size() > 64 || !(name[0] >= 'a' && name[0] <= 'z')) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+const char* ComplexityBand(double score) {
+  if (score < 0.25) return kComplexityBands[0];
+  if (score < 0.5) return kComplexityBands[1];
+  if (score < 0.75) return kComplexityBands[2];
+  return kComplexityBands[3];
+}
+
+LearnedClassifier::LearnedClassifier() = default;
+LearnedClassifier::~LearnedClassifier() = default;
+
+absl::StatusOr<std::shared_ptr<const LearnedClassifier>> LearnedClassifier::Load(
+    std::string bytes) {
+  if (absl::Status s = CheckFastTextModel(bytes); !s.ok()) return s;
+  std::shared_ptr<LearnedClassifier> c(new LearnedClassifier());
+  c->bytes_ = std::move(bytes);
+  c->sha256_ = Sha256Hex(c->bytes_);
+  auto model = std::make_unique<CheckedFastText>();
+  model->SetVersion(kFastTextVersion);
+  ViewBuffer buffer(absl::string_view(c->bytes_).substr(2 * sizeof(int32_t)));
+  std::istream in(&buffer);
+  try {
+    model->loadModel(in);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("classifier model: fastText: ", e.what()));
+  }
+  const std::shared_ptr<const fasttext::Dictionary> dict = model->getDictionary();
+  for (int32_t id = 0; id < dict->nlabels(); ++id) {
+    const std::string label = dict->getLabel(id);
+    absl::string_view rest = label;
+    const std::size_t slash = rest.rfind('/');
+    if (!absl::ConsumePrefix(&rest, kLabelPrefix) || slash == absl::string_view::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "classifier model: label \"", label, "\" is not __label__<intent>/<complexity band>"));
+    }
+    const absl::string_view intent = rest.substr(0, rest.rfind('/'));
+    const absl::string_view band = rest.substr(rest.rfind('/') + 1);
+    int band_index = -1;
+    for (std::size_t b = 0; b < kComplexityBands.size(); ++b) {
+      if (band == kComplexityBands[b]) band_index = static_cast<int>(b);
+    }
+    if (!ValidIntentName(intent) || band_index < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "classifier model: label \"", label,
+          "\" needs an intent name ([a-z][a-z0-9_]*) and a band of simple, medium, complex, "
+          "reasoning"));
+    }
+    int intent_index = c->IntentIndex(intent);
+    if (intent_index < 0) {
+      if (c->intents_.size() == kMaxClassifierIntents) {
+        return absl::InvalidArgumentError(absl::StrCat("classifier model: more than ",
+                                                       kMaxClassifierIntents, " intents"));
+      }
+      intent_index = static_cast<int>(c->intents_.size());
+      c->intents_.emplace_back(intent);
+    }
+    c->labels_.emplace_back(static_cast<uint8_t>(intent_index), static_cast<uint8_t>(band_index));
+  }
+  c->general_chat_ = c->IntentIndex(kGeneralChatIntent);
+  c->model_ = std::move(model);
+  return std::shared_ptr<const LearnedClassifier>(std::move(c));
+}
+
+int LearnedClassifier::IntentIndex(absl::string_view name) const {
+  for (std::size_t i = 0; i < intents_.size(); ++i) {
+    if (intents_[i] == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+int LearnedClassifier::BestIntent(const ClassifierOutput& out, double min_confidence) const {
+  int best = 0;
+  for (std::size_t i = 1; i < intents_.size(); ++i) {
+    if (out.intent_probability[i] > out.intent_probability[best]) best = static_cast<int>(i);
+  }
+  if ((out.empty || out.intent_probability[best] < min_confidence) && general_chat_ >= 0) {
+    return general_chat_;
+  }
+  return best;
+}
+
+void LearnedClassifier::Classify(absl::string_view text, ClassifierOutput* out) const {
+  *out = ClassifierOutput{};
+  thread_local std::string prepared;
+  thread_local std::vector<int32_t> words, labels;
+  thread_local fasttext::Predictions predictions;
+  PrepareClassifierText(text, &prepared);
+  ViewBuffer buffer(prepared);
+  std::istream in(&buffer);
+  model_->getDictionary()->getLine(in, words, labels);
+  predictions.clear();
+  if (words.empty()) return;
+  model_->predict(static_cast<int32_t>(labels_.size()), words, predictions, 0.0);
+  double total = 0;
+  std::array<double, kComplexityBands.size()> band{};
+  for (const auto& [log_probability, id] : predictions) {
+    const double p = std::exp(log_probability);
+    const auto [intent, b] = labels_[id];
+    out->intent_probability[intent] += static_cast<float>(p);
+    band[b] += p;
+    total += p;
+  }
+  if (total <= 0) return;
+  for (float& p : out->intent_probability) p = static_cast<float>(p / total);
+  for (std::size_t b = 0; b < band.size(); ++b) {
+    out->complexity += band[b] / total * kComplexityBandCentres[b];
+  }
+  out->reasoning = band.back() / total;
+  out->empty = false;
+}
+
+}  // namespace llmrouter::decision
