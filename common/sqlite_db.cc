@@ -132,6 +132,11 @@ SqliteStatement& SqliteStatement::Bind(int index, absl::string_view value) {
   return *this;
 }
 
+SqliteStatement& SqliteStatement::BindBlob(int index, absl::string_view bytes) {
+  sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
 absl::StatusOr<bool> SqliteStatement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
@@ -157,6 +162,12 @@ std::string SqliteStatement::ColumnText(int col) const {
   const unsigned char* text = sqlite3_column_text(stmt_, col);
   int n = sqlite3_column_bytes(stmt_, col);
   return text ? std::string(reinterpret_cast<const char*>(text), n) : std::string();
+}
+
+std::string SqliteStatement::ColumnBlob(int col) const {
+  const void* bytes = sqlite3_column_blob(stmt_, col);
+  int n = sqlite3_column_bytes(stmt_, col);
+  return bytes ? std::string(static_cast<const char*>(bytes), n) : std::string();
 }
 
 bool SqliteStatement::ColumnIsNull(int col) const {

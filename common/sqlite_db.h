@@ -63,6 +63,8 @@ class SqliteStatement {
 
   SqliteStatement& Bind(int index, int64_t value);
   SqliteStatement& Bind(int index, absl::string_view value);
+  // Bytes stored as a BLOB (text is stored as TEXT, which SQLite may re-encode).
+  SqliteStatement& BindBlob(int index, absl::string_view bytes);
   // Returns true while a row is available, false when done.
   absl::StatusOr<bool> Step();
   // Runs a statement that returns no rows.
@@ -71,6 +73,7 @@ class SqliteStatement {
 
   int64_t ColumnInt(int col) const;
   std::string ColumnText(int col) const;
+  std::string ColumnBlob(int col) const;
   bool ColumnIsNull(int col) const;
 
  private:

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "services/decision/classifier_models.h"
 #include "services/decision/compiled_policy.h"
 #include "services/decision/policy_store.h"
 
@@ -27,16 +28,24 @@ class ActivePolicy {
     bool unchanged = false;
   };
 
-  explicit ActivePolicy(PolicyStore& store) : store_(store) {}
+  explicit ActivePolicy(PolicyStore& store) : store_(store), classifiers_(&store) {}
 
   // Compiles the store's active revision, if any. A stored revision that no longer compiles is
   // an error: the service must not start on a policy it cannot read.
   absl::Status LoadFromStore();
 
   // Validates `bundle`; InvalidArgument lists every problem. When it equals the active
-  // revision's text nothing is stored and `unchanged` is set.
+  // revision's text nothing is stored and `unchanged` is set. `classifier_model` is the model
+  // file the bundle names when decision may not have it (empty: none sent); it is stored with
+  // the revision.
   absl::StatusOr<ApplyResult> Apply(const std::string& bundle, const std::string& author,
-                                    const std::string& comment);
+                                    const std::string& comment,
+                                    const std::string& classifier_model = "");
+
+  // Parses `bundle`, loads the classifier it names and compiles it as revision 0, without
+  // storing or running its tests. InvalidArgument lists the problems.
+  absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompileCandidate(
+      const std::string& bundle, const std::string& classifier_model);
   // Activates an earlier revision. NotFound for an unknown revision.
   absl::StatusOr<llmrouter::v1::PolicyRevision> Rollback(uint64_t revision,
                                                          const std::string& author,
@@ -46,7 +55,14 @@ class ActivePolicy {
   std::shared_ptr<const CompiledPolicy> Current() const { return current_.load(); }
 
  private:
+  // Compiles a parsed bundle with its classifier; `model_to_store` (may be null) receives the
+  // model file when the store does not hold it yet.
+  absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompileWithClassifier(
+      PolicyBundle bundle, uint64_t revision, const std::string& content_hash,
+      const std::string& classifier_model, std::string* model_to_store);
+
   PolicyStore& store_;
+  ClassifierModels classifiers_;
   absl::Mutex write_mu_;  // serialises Apply and Rollback
   std::atomic<std::shared_ptr<const CompiledPolicy>> current_;
 };

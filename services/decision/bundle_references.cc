@@ -90,7 +90,9 @@ void CheckBundleReferences(const PolicyBundle& b, BundleReader& r) {
       }
     }
     for (size_t t = 0; t < rule.match.intents.size(); ++t) {
-      if (!intents.contains(rule.match.intents[t])) {
+      // With a classifier, its intents are checked when the model is loaded
+      // (CheckClassifierIntents).
+      if (!intents.contains(rule.match.intents[t]) && !b.classifier) {
         r.Problem(absl::StrCat(path, ".match.intent[", t, "]"),
                   absl::StrCat("unknown intent \"", rule.match.intents[t], "\""));
       }

@@ -115,8 +115,14 @@ absl::StatusOr<v1::TestBundleResponse> TestCandidateBundle(
     const std::vector<v1::RouteRequestRequest>& requests) {
   absl::StatusOr<PolicyBundle> bundle = ParsePolicyBundleOrError(yaml);
   if (!bundle.ok()) return bundle.status();
-  std::shared_ptr<const CompiledPolicy> candidate =
-      CompiledPolicy::Compile(*std::move(bundle), /*revision=*/0, "candidate");
+  return TestCandidateBundle(CompiledPolicy::Compile(*std::move(bundle), /*revision=*/0,
+                                                     "candidate"),
+                             active, view, requests);
+}
+
+v1::TestBundleResponse TestCandidateBundle(std::shared_ptr<const CompiledPolicy> candidate,
+                                           const CompiledPolicy* active, const InventoryView* view,
+                                           const std::vector<v1::RouteRequestRequest>& requests) {
   v1::TestBundleResponse resp;
   for (v1::BundleTestResult& r : RunBundleTests(*candidate)) *resp.add_tests() = std::move(r);
   std::unique_ptr<InventoryView> synthetic;

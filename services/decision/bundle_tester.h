@@ -26,6 +26,10 @@ llmrouter::v1::RouteRequestRequest ToRouteRequest(const BundleTestRequest& test)
 absl::StatusOr<llmrouter::v1::TestBundleResponse> TestCandidateBundle(
     const std::string& yaml, const CompiledPolicy* active, const InventoryView* view,
     const std::vector<llmrouter::v1::RouteRequestRequest>& requests);
+// The same for a candidate already compiled (with its classifier: ActivePolicy::CompileCandidate).
+llmrouter::v1::TestBundleResponse TestCandidateBundle(
+    std::shared_ptr<const CompiledPolicy> candidate, const CompiledPolicy* active,
+    const InventoryView* view, const std::vector<llmrouter::v1::RouteRequestRequest>& requests);
 
 }  // namespace llmrouter::decision
 

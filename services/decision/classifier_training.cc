@@ -86,7 +86,7 @@ absl::StatusOr<LabeledPrompt> ParseLine(simdjson::dom::parser& parser, absl::str
 std::string TrainingLine(const LabeledPrompt& p) {
   std::string text;
   PrepareClassifierText(p.text, &text);
-  return absl::StrCat("__label__", p.intent, "/", p.band, " ", text, "\n");
+  return absl::StrCat("__label__", p.intent, " __label__complexity:", p.band, " ", text, "\n");
 }
 
 double F1(double precision, double recall) {
@@ -177,7 +177,7 @@ absl::StatusOr<std::string> TrainClassifier(const std::vector<LabeledPrompt>& pr
   fasttext::Args args;
   args.input = input;
   args.model = fasttext::model_name::sup;
-  args.loss = fasttext::loss_name::softmax;
+  args.loss = fasttext::loss_name::ova;
   args.dim = options.dim;
   args.epoch = options.epoch;
   args.lr = options.learning_rate;

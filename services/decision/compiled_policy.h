@@ -32,8 +32,10 @@ struct CompiledRule {
 class CompiledPolicy {
  public:
   // Compiles a bundle that ParsePolicyBundle accepted, stored as `revision`.
-  static std::shared_ptr<const CompiledPolicy> Compile(PolicyBundle bundle, uint64_t revision,
-                                                       std::string content_hash);
+  // `classifier` is the model bundle.classifier names, loaded (null when it names none).
+  static std::shared_ptr<const CompiledPolicy> Compile(
+      PolicyBundle bundle, uint64_t revision, std::string content_hash,
+      std::shared_ptr<const LearnedClassifier> classifier = nullptr);
 
   uint64_t revision() const { return revision_; }
   const std::string& content_hash() const { return content_hash_; }
@@ -43,6 +45,7 @@ class CompiledPolicy {
   // The rule of that name, or nullptr.
   const CompiledRule* Rule(absl::string_view name) const;
   const PromptAnalyzer& analyzer() const { return *analyzer_; }
+  const std::shared_ptr<const LearnedClassifier>& classifier() const { return classifier_; }
   const absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, double>>& region_latency()
       const {
     return region_latency_;
@@ -71,6 +74,7 @@ class CompiledPolicy {
   // Per tenant, a bitmap over catalog indexes of allowed models; absent: all allowed.
   absl::flat_hash_map<const TenantSpec*, std::vector<bool>> allowed_;
   std::vector<CompiledRule> rules_;
+  std::shared_ptr<const LearnedClassifier> classifier_;
   std::unique_ptr<PromptAnalyzer> analyzer_;
   absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, double>> region_latency_;
 };

@@ -2,6 +2,8 @@
 
 #include <fasttext/fasttext.h>
 
+#include <algorithm>
+#include <cmath>
 #include <istream>
 #include <sstream>
 #include <streambuf>
@@ -16,6 +18,7 @@ namespace llmrouter::decision {
 namespace {
 
 constexpr absl::string_view kLabelPrefix = "__label__";
+constexpr absl::string_view kBandPrefix = "complexity:";
 constexpr int32_t kFastTextVersion = 12;
 
 // FastText::loadModel(std::istream&) skips the header check that loadModel(filename) makes and
@@ -69,37 +72,51 @@ absl::StatusOr<std::shared_ptr<const LearnedClassifier>> LearnedClassifier::Load
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("classifier model: fastText: ", e.what()));
   }
+  if (model->getArgs().loss != fasttext::loss_name::ova) {
+    return absl::InvalidArgumentError(
+        "classifier model: trained with softmax loss; intents and complexity bands need "
+        "one-vs-all (routerctl classifier train makes such models)");
+  }
   const std::shared_ptr<const fasttext::Dictionary> dict = model->getDictionary();
+  std::array<bool, kComplexityBands.size()> bands_seen{};
   for (int32_t id = 0; id < dict->nlabels(); ++id) {
     const std::string label = dict->getLabel(id);
-    absl::string_view rest = label;
-    const std::size_t slash = rest.rfind('/');
-    if (!absl::ConsumePrefix(&rest, kLabelPrefix) || slash == absl::string_view::npos) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "classifier model: label \"", label, "\" is not __label__<intent>/<complexity band>"));
+    absl::string_view name = label;
+    if (!absl::ConsumePrefix(&name, kLabelPrefix)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("classifier model: label \"", label, "\" lacks fastText's __label__"));
     }
-    const absl::string_view intent = rest.substr(0, rest.rfind('/'));
-    const absl::string_view band = rest.substr(rest.rfind('/') + 1);
-    int band_index = -1;
-    for (std::size_t b = 0; b < kComplexityBands.size(); ++b) {
-      if (band == kComplexityBands[b]) band_index = static_cast<int>(b);
+    if (absl::ConsumePrefix(&name, kBandPrefix)) {
+      const auto band = std::find(kComplexityBands.begin(), kComplexityBands.end(), name);
+      if (band == kComplexityBands.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "classifier model: label \"", label,
+            "\" names no complexity band (simple, medium, complex, reasoning)"));
+      }
+      bands_seen[band - kComplexityBands.begin()] = true;
+      c->labels_.push_back(kBandLabel + static_cast<uint8_t>(band - kComplexityBands.begin()));
+      continue;
     }
-    if (!ValidIntentName(intent) || band_index < 0) {
+    if (!ValidIntentName(name)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "classifier model: label \"", label,
-          "\" needs an intent name ([a-z][a-z0-9_]*) and a band of simple, medium, complex, "
-          "reasoning"));
+          "\" is neither an intent ([a-z][a-z0-9_]*) nor complexity:<band>"));
     }
-    int intent_index = c->IntentIndex(intent);
+    int intent_index = c->IntentIndex(name);
     if (intent_index < 0) {
       if (c->intents_.size() == kMaxClassifierIntents) {
         return absl::InvalidArgumentError(absl::StrCat("classifier model: more than ",
                                                        kMaxClassifierIntents, " intents"));
       }
       intent_index = static_cast<int>(c->intents_.size());
-      c->intents_.emplace_back(intent);
+      c->intents_.emplace_back(name);
     }
-    c->labels_.emplace_back(static_cast<uint8_t>(intent_index), static_cast<uint8_t>(band_index));
+    c->labels_.push_back(static_cast<uint8_t>(intent_index));
+  }
+  if (c->intents_.empty() ||
+      std::find(bands_seen.begin(), bands_seen.end(), false) != bands_seen.end()) {
+    return absl::InvalidArgumentError(
+        "classifier model: needs at least one intent and all four complexity bands");
   }
   c->general_chat_ = c->IntentIndex(kGeneralChatIntent);
   c->model_ = std::move(model);
@@ -136,21 +153,29 @@ void LearnedClassifier::Classify(absl::string_view text, ClassifierOutput* out) 
   predictions.clear();
   if (words.empty()) return;
   model_->predict(static_cast<int32_t>(labels_.size()), words, predictions, 0.0);
-  double total = 0;
+  // One-vs-all gives each label its own sigmoid: each family is normalised on its own.
+  double intent_total = 0, band_total = 0;
   std::array<double, kComplexityBands.size()> band{};
   for (const auto& [log_probability, id] : predictions) {
     const double p = std::exp(log_probability);
-    const auto [intent, b] = labels_[id];
-    out->intent_probability[intent] += static_cast<float>(p);
-    band[b] += p;
-    total += p;
+    const uint8_t label = labels_[id];
+    if (label >= kBandLabel) {
+      band[label - kBandLabel] += p;
+      band_total += p;
+    } else {
+      out->intent_probability[label] += static_cast<float>(p);
+      intent_total += p;
+    }
   }
-  if (total <= 0) return;
-  for (float& p : out->intent_probability) p = static_cast<float>(p / total);
+  if (intent_total <= 0 || band_total <= 0) {
+    *out = ClassifierOutput{};
+    return;
+  }
+  for (float& p : out->intent_probability) p = static_cast<float>(p / intent_total);
   for (std::size_t b = 0; b < band.size(); ++b) {
-    out->complexity += band[b] / total * kComplexityBandCentres[b];
+    out->complexity += band[b] / band_total * kComplexityBandCentres[b];
   }
-  out->reasoning = band.back() / total;
+  out->reasoning = band.back() / band_total;
   out->empty = false;
 }
 

@@ -1,6 +1,7 @@
-// The learned prompt classifier: a fastText model whose labels are `<intent>/<band>` pairs
-// (e.g. `__label__code/medium`), so that one softmax gives both the intent probabilities (summed
-// over bands) and the complexity (the bands' probabilities weighting their centres).
+// The learned prompt classifier: one fastText model trained with one-vs-all loss on two label
+// families, intents (`__label__code`) and complexity bands (`__label__complexity:medium`), so
+// that one forward pass gives both: intent probabilities (normalised over the intents) and a
+// complexity score (the bands' normalised probabilities weighting their centres).
 #ifndef LLMROUTER_SERVICES_DECISION_LEARNED_CLASSIFIER_H_
 #define LLMROUTER_SERVICES_DECISION_LEARNED_CLASSIFIER_H_
 
@@ -68,8 +69,9 @@ class LearnedClassifier {
   std::string sha256_;
   std::unique_ptr<fasttext::FastText> model_;
   std::vector<std::string> intents_;
-  // Per fastText label id: its intent index and band index.
-  std::vector<std::pair<uint8_t, uint8_t>> labels_;
+  // Per fastText label id: its intent index, or kBandLabel + its band index.
+  std::vector<uint8_t> labels_;
+  static constexpr uint8_t kBandLabel = 128;
   int general_chat_ = -1;
 };
 

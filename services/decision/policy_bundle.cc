@@ -30,6 +30,24 @@ void ReadList(BundleReader& r, const YAML::Node& root, const char* key, bool req
   }
 }
 
+void ReadClassifier(BundleReader& r, const YAML::Node& n, const std::string& path,
+                    PolicyBundle* out) {
+  if (!r.Map(n, path, {"sha256", "file", "min_confidence"})) return;
+  ClassifierSpec spec;
+  if (!r.String(n["sha256"], Sub(path, "sha256"), &spec.sha256) ||
+      spec.sha256.size() != 64 ||
+      spec.sha256.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    r.Problem(Sub(path, "sha256"),
+              "must be the model file's SHA-256 in lower-case hex (64 characters), e.g. from "
+              "`routerctl classifier train` or `sha256sum`");
+  }
+  if (n["file"]) r.String(n["file"], Sub(path, "file"), &spec.file);
+  if (n["min_confidence"]) {
+    r.Number(n["min_confidence"], Sub(path, "min_confidence"), 0, 1, &spec.min_confidence);
+  }
+  out->classifier = std::move(spec);
+}
+
 }  // namespace
 
 std::vector<BundleProblem> ParsePolicyBundle(const std::string& yaml, PolicyBundle* out) {
@@ -48,7 +66,9 @@ std::vector<BundleProblem> ParsePolicyBundle(const std::string& yaml, PolicyBund
     return problems;
   }
   try {
-    r.Map(root, "", {"defaults", "regions", "models", "tenants", "intents", "rules", "tests"});
+    r.Map(root, "",
+          {"defaults", "regions", "models", "tenants", "intents", "classifier", "rules", "tests"});
+    if (const YAML::Node c = root["classifier"]) ReadClassifier(r, c, "classifier", out);
     if (const YAML::Node regions = root["regions"]) {
       if (r.Map(regions, "regions", {"latency_ms"}) && regions["latency_ms"]) {
         const YAML::Node m = regions["latency_ms"];
@@ -108,6 +128,10 @@ absl::StatusOr<PolicyBundle> ParsePolicyBundleOrError(const std::string& yaml) {
   PolicyBundle bundle;
   std::vector<BundleProblem> problems = ParsePolicyBundle(yaml, &bundle);
   if (problems.empty()) return bundle;
+  return BundleProblemsError(problems);
+}
+
+absl::Status BundleProblemsError(const std::vector<BundleProblem>& problems) {
   std::vector<std::string> lines;
   for (const BundleProblem& p : problems) {
     lines.push_back(p.path.empty() ? p.message : absl::StrCat(p.path, ": ", p.message));

@@ -143,6 +143,17 @@ struct BundleTest {
   bool expect_deny = false;
 };
 
+// The learned prompt classifier a bundle uses, named by its model file's content hash. Decision
+// finds the file among models sent with the bundle, the ones it has stored, its built-in one,
+// and `file` (docs/policies.md, "Prompt classifier").
+struct ClassifierSpec {
+  std::string sha256;  // lower-case hex SHA-256 of the model file
+  std::string file;    // a path decision reads it from when it has no model of that hash
+  // Intents at or above this probability are listed (the most probable first); when none is,
+  // the prompt is general_chat.
+  double min_confidence = 0.5;
+};
+
 struct PolicyBundle {
   uint32_t default_output_tokens = 256;
   // Configured latency between regions in ms (region -> region -> ms); either direction.
@@ -150,6 +161,7 @@ struct PolicyBundle {
   std::vector<ModelSpec> models;
   std::vector<TenantSpec> tenants;
   std::vector<IntentSpec> intents;
+  std::optional<ClassifierSpec> classifier;
   std::vector<RuleSpec> rules;
   std::vector<BundleTest> tests;
 };
@@ -162,6 +174,9 @@ struct BundleProblem {
 
 // Parses and checks a bundle. Returns every problem found; an empty list means `out` is valid.
 std::vector<BundleProblem> ParsePolicyBundle(const std::string& yaml, PolicyBundle* out);
+
+// InvalidArgument listing `problems`, one "path: message" per line.
+absl::Status BundleProblemsError(const std::vector<BundleProblem>& problems);
 
 // Parses a bundle or returns InvalidArgument whose message lists every problem, one
 // "path: message" per line.

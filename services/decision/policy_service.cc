@@ -55,7 +55,8 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::ApplyBundle(
   absl::Status status = CheckWrite(*ctx);
   if (status.ok()) status = CheckSize(req->bundle());
   if (status.ok()) {
-    auto result = policy_.Apply(req->bundle(), AuthorOf(ctx, req->author()), req->comment());
+    auto result = policy_.Apply(req->bundle(), AuthorOf(ctx, req->author()), req->comment(),
+                                req->classifier_model());
     status = result.status();
     if (result.ok()) {
       *resp->mutable_revision() = std::move(result->revision);
@@ -122,11 +123,23 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::ValidateBundle(
     grpc::CallbackServerContext* ctx, const llmrouter::v1::ValidateBundleRequest* req,
     llmrouter::v1::ValidateBundleResponse* resp) {
   if (absl::Status s = CheckSize(req->bundle()); !s.ok()) return Done(ctx, s);
+  // Loading a model sent with the bundle costs like a test: it needs the admin token too.
+  if (!req->classifier_model().empty() && options_.admin.configured()) {
+    if (absl::Status s = options_.admin.Check(*ctx); !s.ok()) return Done(ctx, s);
+  }
   PolicyBundle bundle;
   for (const BundleProblem& p : ParsePolicyBundle(req->bundle(), &bundle)) {
     auto* out = resp->add_problems();
     out->set_path(p.path);
     out->set_message(p.message);
+  }
+  if (resp->problems_size() == 0 && bundle.classifier) {
+    // The classifier it names must be found and its intents must cover the rules'.
+    auto candidate = policy_.CompileCandidate(req->bundle(), req->classifier_model());
+    if (!candidate.ok()) {
+      auto* out = resp->add_problems();
+      out->set_message(std::string(candidate.status().message()));
+    }
   }
   resp->set_valid(resp->problems_size() == 0);
   return Done(ctx, absl::OkStatus());
@@ -158,9 +171,10 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::TestBundle(grpc::CallbackServerCont
   std::shared_ptr<const InventoryView> view = options_.inventory ? options_.inventory() : nullptr;
   std::vector<llmrouter::v1::RouteRequestRequest> requests(req->requests().begin(),
                                                            req->requests().end());
-  auto result = TestCandidateBundle(req->bundle(), active.get(), view.get(), requests);
-  if (result.ok()) *resp = *std::move(result);
-  return Done(ctx, result.status());
+  auto candidate = policy_.CompileCandidate(req->bundle(), req->classifier_model());
+  if (!candidate.ok()) return Done(ctx, candidate.status());
+  *resp = TestCandidateBundle(*std::move(candidate), active.get(), view.get(), requests);
+  return Done(ctx, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* PolicyServiceImpl::DiffRevisions(

@@ -16,10 +16,19 @@ namespace llmrouter::decision {
 class PolicyStore {
  public:
   virtual ~PolicyStore() = default;
-  // Stores `bundle` as a new revision and makes it active, atomically.
+  // Stores `bundle` as a new revision and makes it active, atomically; with the classifier model
+  // it names when `classifier_model` is not empty (models are kept by content hash, once).
   virtual absl::StatusOr<llmrouter::v1::PolicyRevision> CreateActive(
       const std::string& bundle, const std::string& content_hash, const std::string& author,
-      const std::string& comment) = 0;
+      const std::string& comment, const std::string& classifier_model) = 0;
+  absl::StatusOr<llmrouter::v1::PolicyRevision> CreateActive(const std::string& bundle,
+                                                             const std::string& content_hash,
+                                                             const std::string& author,
+                                                             const std::string& comment) {
+    return CreateActive(bundle, content_hash, author, comment, std::string());
+  }
+  // The classifier model stored under its hex SHA-256. NotFound when none is.
+  virtual absl::StatusOr<std::string> GetClassifierModel(const std::string& sha256) = 0;
   // Makes an existing revision active. NotFound for an unknown revision.
   virtual absl::StatusOr<llmrouter::v1::PolicyRevision> Activate(uint64_t revision,
                                                                  const std::string& author,

@@ -104,9 +104,21 @@ std::vector<std::string> PiiKindNames(uint32_t mask) {
 }
 
 PromptAnalyzer::PromptAnalyzer(const std::vector<IntentSpec>& intents,
-                               std::shared_ptr<const PromptClassifier> classifier)
-    : classifier_(std::move(classifier)) {
+                               std::shared_ptr<const LearnedClassifier> classifier,
+                               double min_confidence)
+    : classifier_(std::move(classifier)), min_confidence_(min_confidence) {
   for (const IntentSpec& intent : intents) intent_names_.push_back(intent.name);
+  if (classifier_) {
+    for (const std::string& name : classifier_->intents()) {
+      int i = IntentIndex(name);
+      if (i < 0) {
+        i = static_cast<int>(intent_names_.size());
+        intent_names_.push_back(name);
+      }
+      learned_index_.push_back(static_cast<uint8_t>(i));
+    }
+    general_chat_ = IntentIndex(kGeneralChatIntent);
+  }
   signals_ = BuildSignalSet(&intents);
   if (signals_ == nullptr) {
     // Bundles are checked against pattern_limits.h when parsed, so this is a bundle that
@@ -173,8 +185,76 @@ PromptSignals PromptAnalyzer::Analyze(const llmrouter::v1::Prompt& prompt) const
   }
   s.complexity = Complexity(s.estimated_tokens, questions, code, reasoning, constraints);
   s.pii_mask = Pii(text, digit, at);
-  if (classifier_) classifier_->Classify(text, &s);
+  for (std::size_t i = 0; i < intent_names_.size() && s.listed_count < s.listed.size(); ++i) {
+    if (s.intent_mask & (uint64_t{1} << i)) {
+      s.listed[s.listed_count++] = {static_cast<uint8_t>(i), 1.0f, IntentSource::kKeywords};
+    }
+  }
+  if (classifier_) {
+    classifier_->Classify(text, &s.learned);
+    s.classified = true;
+    if (!s.learned.empty) s.complexity = s.learned.complexity;
+    ListLearnedIntents(&s);
+  }
   return s;
+}
+
+void PromptAnalyzer::ListLearnedIntents(PromptSignals* s) const {
+  const std::size_t n = learned_index_.size();
+  std::array<uint8_t, kMaxClassifierIntents> order;
+  for (std::size_t k = 0; k < n; ++k) order[k] = static_cast<uint8_t>(k);
+  const auto& p = s->learned.intent_probability;
+  std::sort(order.begin(), order.begin() + n, [&](uint8_t a, uint8_t b) { return p[a] > p[b]; });
+  const bool keywords_matched = s->listed_count > 0;
+  for (std::size_t k = 0; k < n && !s->learned.empty; ++k) {
+    if (p[order[k]] < min_confidence_ || s->listed_count == s->listed.size()) break;
+    const uint8_t index = learned_index_[order[k]];
+    if (s->intent_mask & (uint64_t{1} << index)) continue;  // a keyword match listed it first
+    s->intent_mask |= uint64_t{1} << index;
+    s->listed[s->listed_count++] = {index, p[order[k]], IntentSource::kClassifier};
+  }
+  if (s->listed_count == 0 && !keywords_matched && general_chat_ >= 0) {
+    const int k = classifier_->IntentIndex(kGeneralChatIntent);
+    s->intent_mask |= uint64_t{1} << general_chat_;
+    s->listed[s->listed_count++] = {static_cast<uint8_t>(general_chat_),
+                                    s->learned.empty ? 0.0f : p[k], IntentSource::kFallback};
+  }
+}
+
+void PromptAnalyzer::Describe(const PromptSignals& s, bool every_intent,
+                              llmrouter::v1::PromptAnalysis* out) const {
+  out->set_estimated_tokens(s.estimated_tokens);
+  out->set_complexity(s.complexity);
+  out->set_complexity_band(ComplexityBand(s.complexity));
+  out->set_analysed(true);
+  for (std::string& kind : PiiKindNames(s.pii_mask)) out->add_pii_kinds(std::move(kind));
+  static constexpr const char* kSource[] = {"keywords", "classifier", "fallback"};
+  for (std::size_t k = 0; k < s.listed_count; ++k) {
+    const ListedIntent& l = s.listed[k];
+    out->add_intents(intent_names_[l.index]);
+    llmrouter::v1::IntentConfidence* c = out->add_intent_confidences();
+    c->set_intent(intent_names_[l.index]);
+    c->set_confidence(l.confidence);
+    c->set_source(kSource[static_cast<int>(l.source)]);
+    c->set_listed(true);
+  }
+  if (!s.classified) return;
+  out->set_reasoning(s.learned.reasoning);
+  out->set_classifier_sha256(classifier_->sha256());
+  if (!every_intent) return;
+  std::array<uint8_t, kMaxClassifierIntents> order;
+  const std::size_t n = learned_index_.size();
+  for (std::size_t k = 0; k < n; ++k) order[k] = static_cast<uint8_t>(k);
+  const auto& p = s.learned.intent_probability;
+  std::sort(order.begin(), order.begin() + n, [&](uint8_t a, uint8_t b) { return p[a] > p[b]; });
+  for (std::size_t k = 0; k < n; ++k) {
+    const uint8_t index = learned_index_[order[k]];
+    if (s.intent_mask & (uint64_t{1} << index)) continue;
+    llmrouter::v1::IntentConfidence* c = out->add_intent_confidences();
+    c->set_intent(intent_names_[index]);
+    c->set_confidence(p[order[k]]);
+    c->set_source("classifier");
+  }
 }
 
 }  // namespace llmrouter::decision

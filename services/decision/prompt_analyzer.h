@@ -1,11 +1,12 @@
-// Prompt analysis on the routing hot path: token estimate, intents (keyword and RE2 rules from
-// the bundle), a complexity score from cheap features, and PII signals. The seam for a learned
-// classifier is PromptClassifier: an analyser may be given one, whose intents are merged in.
+// Prompt analysis on the routing hot path: token estimate, intents (the learned classifier's,
+// and keyword and RE2 rules from the bundle on top), a complexity score (the classifier's, or
+// cheap features without one), and PII signals.
 #ifndef LLMROUTER_SERVICES_DECISION_PROMPT_ANALYZER_H_
 #define LLMROUTER_SERVICES_DECISION_PROMPT_ANALYZER_H_
 
 #include <re2/set.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -13,6 +14,7 @@
 
 #include "absl/strings/string_view.h"
 #include "llmrouter/v1/decision.pb.h"
+#include "services/decision/learned_classifier.h"
 #include "services/decision/policy_bundle.h"
 
 namespace llmrouter::decision {
@@ -27,30 +29,44 @@ enum PiiKind : uint32_t {
 // Names of the PII kinds set in `mask`, in a fixed order ("email", "phone", "card", "national_id").
 std::vector<std::string> PiiKindNames(uint32_t mask);
 
+enum class IntentSource : uint8_t { kKeywords, kClassifier, kFallback };
+
+// One intent the analysis lists, with its confidence (1 for keyword matches).
+struct ListedIntent {
+  uint8_t index = 0;  // into PromptAnalyzer::intent_names()
+  float confidence = 0;
+  IntentSource source = IntentSource::kKeywords;
+};
+
 struct PromptSignals {
   uint32_t estimated_tokens = 0;
   double complexity = 0;     // [0, 1]
-  uint64_t intent_mask = 0;  // bit i: the bundle's intents[i]
+  uint64_t intent_mask = 0;  // bit i: intent_names()[i] is listed
   uint32_t pii_mask = 0;
-};
-
-// A learned classifier would implement this; none ships yet.
-class PromptClassifier {
- public:
-  virtual ~PromptClassifier() = default;
-  // Sets bits of `intent_mask` for the bundle's intents it recognises.
-  virtual void Classify(absl::string_view text, PromptSignals* signals) const = 0;
+  // The listed intents, best guess first: keyword matches, then the classifier's intents at or
+  // above its min_confidence by probability, or general_chat when neither found any.
+  static constexpr std::size_t kMaxListed = 6;
+  std::array<ListedIntent, kMaxListed> listed{};
+  uint8_t listed_count = 0;
+  bool classified = false;    // the learned classifier read the prompt
+  ClassifierOutput learned;   // what it said (when classified)
 };
 
 // Immutable once built; Analyze() is safe to call concurrently and allocates nothing for
 // prompts without PII candidates.
 class PromptAnalyzer {
  public:
-  // At most 64 intents are supported (the bundle parser enforces it).
+  // At most 64 intents are supported between the bundle's and the classifier's (the bundle
+  // parser and LearnedClassifier::Load enforce 64 and 32).
   explicit PromptAnalyzer(const std::vector<IntentSpec>& intents,
-                          std::shared_ptr<const PromptClassifier> classifier = nullptr);
+                          std::shared_ptr<const LearnedClassifier> classifier = nullptr,
+                          double min_confidence = 0.5);
 
   PromptSignals Analyze(const llmrouter::v1::Prompt& prompt) const;
+  // Fills `out` from `s`: listed intents with their confidences and, when `every_intent`
+  // (explain), the classifier's other intents too.
+  void Describe(const PromptSignals& s, bool every_intent, llmrouter::v1::PromptAnalysis* out) const;
+  const LearnedClassifier* classifier() const { return classifier_.get(); }
   // Index of a named intent, or -1.
   int IntentIndex(absl::string_view name) const;
   const std::vector<std::string>& intent_names() const { return intent_names_; }
@@ -58,11 +74,17 @@ class PromptAnalyzer {
  private:
   // The cues and `intents` (none when null) in one set, or null when RE2 cannot compile it.
   static std::unique_ptr<RE2::Set> BuildSignalSet(const std::vector<IntentSpec>* intents);
+  // Lists the classifier's confident intents after the keyword matches already listed.
+  void ListLearnedIntents(PromptSignals* s) const;
 
+  // The bundle's intents, then the classifier's that the bundle does not define.
   std::vector<std::string> intent_names_;
   // Reasoning and constraint cue groups first, then the bundle's intents, matched in one pass.
   std::unique_ptr<RE2::Set> signals_;
-  std::shared_ptr<const PromptClassifier> classifier_;
+  std::shared_ptr<const LearnedClassifier> classifier_;
+  double min_confidence_ = 0.5;
+  std::vector<uint8_t> learned_index_;  // classifier intent -> index in intent_names_
+  int general_chat_ = -1;               // index in intent_names_ of the classifier's general_chat
 };
 
 // True when the digits of `s` (spaces and dashes ignored) pass the Luhn check.

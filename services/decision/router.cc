@@ -118,15 +118,8 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
 
   // 1. What the prompt is.
   const PromptSignals signals = policy->analyzer().Analyze(req.prompt());
-  v1::PromptAnalysis* analysis = response->mutable_analysis();
-  analysis->set_estimated_tokens(signals.estimated_tokens);
-  analysis->set_complexity(signals.complexity);
-  for (size_t i = 0; i < policy->analyzer().intent_names().size(); ++i) {
-    if (signals.intent_mask & (uint64_t{1} << i)) {
-      analysis->add_intents(policy->analyzer().intent_names()[i]);
-    }
-  }
-  for (std::string& kind : PiiKindNames(signals.pii_mask)) analysis->add_pii_kinds(std::move(kind));
+policy->analyzer().Describe(signals, /*every_intent=*/trace != nullptr,
+                              response->mutable_analysis());
 
   // 2. Who sent it, and what its policy lets it ask for.
   const TenantSpec* tenant = nullptr;

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
+#include "common/sha256.h"
 #include "common/status_macros.h"
 
 namespace llmrouter::decision {
@@ -29,6 +30,15 @@ CREATE TABLE policy_activations (
   author          TEXT    NOT NULL,
   comment         TEXT    NOT NULL,
   activated_at_ms INTEGER NOT NULL
+);
+)sql"},
+      // Classifier models that bundles name by content hash, kept for every revision that may
+      // be rolled back to.
+      {2, R"sql(
+CREATE TABLE classifier_models (
+  sha256        TEXT    PRIMARY KEY,
+  model         BLOB    NOT NULL,
+  created_at_ms INTEGER NOT NULL
 );
 )sql"},
   };
@@ -88,20 +98,40 @@ absl::StatusOr<PolicyRevision> SqlitePolicyStore::InsertActiveRevisionLocked(
   return GetLocked(revision);
 }
 
-absl::StatusOr<PolicyRevision> SqlitePolicyStore::CreateActive(const std::string& bundle,
-                                                               const std::string& content_hash,
-                                                               const std::string& author,
-                                                               const std::string& comment) {
+absl::StatusOr<PolicyRevision> SqlitePolicyStore::CreateActive(
+    const std::string& bundle, const std::string& content_hash, const std::string& author,
+    const std::string& comment, const std::string& classifier_model) {
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+  const absl::Status model_stored =
+      classifier_model.empty() ? absl::OkStatus() : InsertClassifierModelLocked(classifier_model);
   absl::StatusOr<PolicyRevision> out =
-      InsertActiveRevisionLocked(bundle, content_hash, author, comment);
+      model_stored.ok() ? InsertActiveRevisionLocked(bundle, content_hash, author, comment)
+                        : absl::StatusOr<PolicyRevision>(model_stored);
   if (!out.ok()) {
     db_->Exec("ROLLBACK").IgnoreError();
     return out.status();
   }
   RETURN_IF_ERROR(db_->Exec("COMMIT"));
   return out;
+}
+
+absl::Status SqlitePolicyStore::InsertClassifierModelLocked(const std::string& model) {
+  ASSIGN_OR_RETURN(SqliteStatement st,
+                   db_->Prepare("INSERT OR IGNORE INTO classifier_models (sha256, model, "
+                                "created_at_ms) VALUES (?, ?, ?)"));
+  st.Bind(1, Sha256Hex(model)).BindBlob(2, model).Bind(3, absl::ToUnixMillis(clock_.Now()));
+  return st.Run();
+}
+
+absl::StatusOr<std::string> SqlitePolicyStore::GetClassifierModel(const std::string& sha256) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(SqliteStatement st,
+                   db_->Prepare("SELECT model FROM classifier_models WHERE sha256 = ?"));
+  st.Bind(1, sha256);
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return absl::NotFoundError(absl::StrCat("no classifier model ", sha256, " is stored"));
+  return st.ColumnBlob(0);
 }
 
 absl::StatusOr<PolicyRevision> SqlitePolicyStore::Activate(uint64_t revision,

@@ -18,10 +18,11 @@ class SqlitePolicyStore final : public PolicyStore {
   static absl::StatusOr<std::unique_ptr<SqlitePolicyStore>> Open(
       const std::string& path, const Clock& clock = RealClock::Get());
 
-  absl::StatusOr<llmrouter::v1::PolicyRevision> CreateActive(const std::string& bundle,
-                                                             const std::string& content_hash,
-                                                             const std::string& author,
-                                                             const std::string& comment) override;
+  using PolicyStore::CreateActive;
+  absl::StatusOr<llmrouter::v1::PolicyRevision> CreateActive(
+      const std::string& bundle, const std::string& content_hash, const std::string& author,
+      const std::string& comment, const std::string& classifier_model) override;
+  absl::StatusOr<std::string> GetClassifierModel(const std::string& sha256) override;
   absl::StatusOr<llmrouter::v1::PolicyRevision> Activate(uint64_t revision,
                                                          const std::string& author,
                                                          const std::string& comment) override;
@@ -32,6 +33,8 @@ class SqlitePolicyStore final : public PolicyStore {
  private:
   SqlitePolicyStore(std::unique_ptr<SqliteDb> db, const Clock& clock)
       : db_(std::move(db)), clock_(clock) {}
+  absl::Status InsertClassifierModelLocked(const std::string& model)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<llmrouter::v1::PolicyRevision> GetLocked(uint64_t revision)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status InsertActivationLocked(uint64_t revision, const std::string& author,

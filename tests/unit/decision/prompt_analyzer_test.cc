@@ -72,15 +72,5 @@ TEST(PromptAnalyzerTest, TokenEstimateFromExcerptOrCaller) {
   EXPECT_EQ(a.Analyze(P("")).estimated_tokens, 0u);
 }
 
-class TagEverything : public PromptClassifier {
- public:
-  void Classify(absl::string_view, PromptSignals* s) const override { s->intent_mask |= 2; }
-};
-
-TEST(PromptAnalyzerTest, ClassifierSeamAddsIntents) {
-  PromptAnalyzer a({{"a", {"alpha"}, {}}, {"b", {"beta"}, {}}}, std::make_shared<TagEverything>());
-  EXPECT_EQ(a.Analyze(P("alpha")).intent_mask, 3u);
-}
-
 }  // namespace
 }  // namespace llmrouter::decision
