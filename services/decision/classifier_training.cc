@@ -195,7 +195,9 @@ absl::StatusOr<std::string> TrainClassifier(const std::vector<LabeledPrompt>& pr
     fasttext::Args quantize = args;
     quantize.qnorm = true;
     quantize.qout = false;
-    quantize.retrain = true;
+    // Retraining after pruning sharpened the probabilities past calibration (top-intent ECE
+    // 0.04 -> 0.12 on the held-out split), so the pruned model keeps its trained weights.
+    quantize.retrain = false;
     quantize.cutoff = options.cutoff;
     quantize.dsub = options.dsub;
     model.quantize(quantize);

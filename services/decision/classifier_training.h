@@ -27,18 +27,19 @@ struct LabeledPrompt {
 absl::Status ReadLabeledPrompts(absl::string_view jsonl, absl::string_view source,
                                 std::vector<LabeledPrompt>* out);
 
+// The defaults are what the built-in model uses (docs/policies.md says how they were chosen).
 struct TrainingOptions {
-  int dim = 16;
-  int epoch = 25;
+  int dim = 64;
+  int epoch = 50;
   double learning_rate = 0.5;
-  int word_ngrams = 2;
-  int min_char_ngram = 3;
-  int max_char_ngram = 5;
-  int bucket = 200000;
+  int word_ngrams = 1;
+  int min_char_ngram = 3;  // character n-grams carry typos, inflections and unseen words
+  int max_char_ngram = 6;
+  int bucket = 500000;
   int seed = 1;
   // Quantization: the rows kept (the most important words and n-grams) and the sub-vector size.
-  int cutoff = 30000;
-  int dsub = 2;
+  int cutoff = 40000;
+  int dsub = 8;
 };
 
 // Trains a model on `prompts` with one thread and a fixed seed, so that the same prompts and

@@ -28,7 +28,7 @@ std::shared_ptr<const CompiledPolicy> CompiledPolicy::Compile(
   }
   p->classifier_ = std::move(classifier);
   p->analyzer_ = std::make_unique<PromptAnalyzer>(
-      b.intents, p->classifier_, b.classifier ? b.classifier->min_confidence : 0.5);
+      b.intents, p->classifier_, b.classifier ? b.classifier->min_confidence : ClassifierSpec{}.min_confidence);
   for (const auto& [from, row] : b.region_latency_ms) {
     for (const auto& [to, ms] : row) p->region_latency_[from][to] = ms;
   }

@@ -147,6 +147,9 @@ void LearnedClassifier::Classify(absl::string_view text, ClassifierOutput* out) 
   thread_local std::vector<int32_t> words, labels;
   thread_local fasttext::Predictions predictions;
   PrepareClassifierText(text, &prepared);
+  // Training lines end with a newline, which fastText reads as its end-of-sentence word: every
+  // training example carries that word, so a prediction must too.
+  prepared.push_back('\n');
   ViewBuffer buffer(prepared);
   std::istream in(&buffer);
   model_->getDictionary()->getLine(in, words, labels);

@@ -151,7 +151,7 @@ struct ClassifierSpec {
   std::string file;    // a path decision reads it from when it has no model of that hash
   // Intents at or above this probability are listed (the most probable first); when none is,
   // the prompt is general_chat.
-  double min_confidence = 0.5;
+  double min_confidence = 0.4;
 };
 
 struct PolicyBundle {

@@ -60,7 +60,7 @@ class PromptAnalyzer {
   // parser and LearnedClassifier::Load enforce 64 and 32).
   explicit PromptAnalyzer(const std::vector<IntentSpec>& intents,
                           std::shared_ptr<const LearnedClassifier> classifier = nullptr,
-                          double min_confidence = 0.5);
+                          double min_confidence = 0.4);
 
   PromptSignals Analyze(const llmrouter::v1::Prompt& prompt) const;
   // Fills `out` from `s`: listed intents with their confidences and, when `every_intent`
@@ -82,7 +82,7 @@ class PromptAnalyzer {
   // Reasoning and constraint cue groups first, then the bundle's intents, matched in one pass.
   std::unique_ptr<RE2::Set> signals_;
   std::shared_ptr<const LearnedClassifier> classifier_;
-  double min_confidence_ = 0.5;
+  double min_confidence_ = 0.4;
   std::vector<uint8_t> learned_index_;  // classifier intent -> index in intent_names_
   int general_chat_ = -1;               // index in intent_names_ of the classifier's general_chat
 };

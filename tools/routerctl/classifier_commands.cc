@@ -12,6 +12,7 @@
 #include "common/text_file.h"
 #include "services/decision/classifier_training.h"
 #include "services/decision/learned_classifier.h"
+#include "services/decision/policy_bundle.h"
 #include "tools/routerctl/routerctl_session.h"
 
 namespace llmrouter::routerctl {
@@ -46,7 +47,7 @@ absl::Status ReadData(const std::string& spec, std::vector<LabeledPrompt>* out) 
 }
 
 absl::StatusOr<double> ConfidenceFlag(const CommandLine& cl) {
-  double value = 0.5;
+  double value = decision::ClassifierSpec{}.min_confidence;
   if (auto v = cl.Get("min_confidence"); v && (!absl::SimpleAtod(*v, &value) || value < 0 ||
                                               value > 1)) {
     return absl::InvalidArgumentError("--min_confidence must be a number in [0, 1]");
