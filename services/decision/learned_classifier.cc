@@ -147,6 +147,7 @@ void LearnedClassifier::Classify(absl::string_view text, ClassifierOutput* out) 
   thread_local std::vector<int32_t> words, labels;
   thread_local fasttext::Predictions predictions;
   PrepareClassifierText(text, &prepared);
+  if (prepared.empty()) return;  // nothing the model reads: no prediction
   // Training lines end with a newline, which fastText reads as its end-of-sentence word: every
   // training example carries that word, so a prediction must too.
   prepared.push_back('\n');

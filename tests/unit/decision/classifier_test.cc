@@ -161,8 +161,8 @@ class ClassifierPolicyTest : public ::testing::Test {
   static std::string Bundle(const std::string& sha256, const std::string& extra = "") {
     return R"(
 models:
-  - {name: small, input_price_per_mtok: 0.1, output_price_per_mtok: 0.2}
-  - {name: large, input_price_per_mtok: 3, output_price_per_mtok: 15}
+  - {name: small, price: {input_per_mtok: 0.1, output_per_mtok: 0.2}}
+  - {name: large, price: {input_per_mtok: 3, output_per_mtok: 15}}
 classifier: {sha256: )" +
            sha256 + R"(}
 rules:
