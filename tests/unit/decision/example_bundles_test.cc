@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "services/decision/bundle_tester.h"
+#include "services/decision/classifier_models.h"
 #include "services/decision/policy_lint.h"
 #include "tests/support/process_harness.h"
 
@@ -22,7 +23,14 @@ TEST(ExampleBundlesTest, LocalDemoBundleIsCleanAndPassesItsTests) {
   }
   auto bundle = ParsePolicyBundleOrError(text.str());
   ASSERT_TRUE(bundle.ok()) << bundle.status();
-  auto policy = CompiledPolicy::Compile(*bundle, 1, "h");
+  std::shared_ptr<const LearnedClassifier> classifier;
+  if (bundle->classifier) {
+    ClassifierModels models(/*store=*/nullptr);
+    auto resolved = models.Resolve(*bundle->classifier, "");
+    ASSERT_TRUE(resolved.ok()) << resolved.status();
+    classifier = resolved->model;
+  }
+  auto policy = CompiledPolicy::Compile(*bundle, 1, "h", classifier);
   auto results = RunBundleTests(*policy);
   EXPECT_GE(results.size(), 3u);
   for (const auto& r : results) EXPECT_TRUE(r.passed()) << r.name() << ": " << r.detail();
