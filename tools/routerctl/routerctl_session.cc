@@ -17,11 +17,24 @@ constexpr uint32_t kMaxPageSize = 500;
 
 }  // namespace
 
+bool RouterctlSession::ReadClassifierModel(std::string* out) {
+  const auto path = cl_.Get("classifier");
+  if (!path) return true;
+  auto model = ReadTextFile(*path);
+  if (!model.ok()) {
+    LocalError(model.status());
+    return false;
+  }
+  *out = *std::move(model);
+  return true;
+}
+
 int RouterctlSession::PolicyApply(const std::vector<std::string>& args) {
   auto bundle = ReadTextFile(args[0]);
   if (!bundle.ok()) return LocalError(bundle.status());
   v1::ApplyBundleRequest req;
   req.set_bundle(*std::move(bundle));
+  if (!ReadClassifierModel(req.mutable_classifier_model())) return kExitFailure;
   req.set_author(cl_.Get("author").value_or(author_));
   req.set_comment(cl_.Get("comment").value_or(""));
   v1::ApplyBundleResponse resp;
@@ -43,6 +56,7 @@ int RouterctlSession::PolicyValidate(const std::vector<std::string>& args) {
   if (!bundle.ok()) return LocalError(bundle.status());
   v1::ValidateBundleRequest req;
   req.set_bundle(*std::move(bundle));
+  if (!ReadClassifierModel(req.mutable_classifier_model())) return kExitFailure;
   v1::ValidateBundleResponse resp;
   if (!Call(clients_.policy(), &v1::PolicyService::Stub::ValidateBundle, req, &resp))
     return kExitFailure;
@@ -70,6 +84,7 @@ int RouterctlSession::PolicyTest(const std::vector<std::string>& args) {
   if (!bundle.ok()) return LocalError(bundle.status());
   v1::TestBundleRequest req;
   req.set_bundle(*std::move(bundle));
+  if (!ReadClassifierModel(req.mutable_classifier_model())) return kExitFailure;
   std::vector<int> lines;
   if (auto path = cl_.Get("requests")) {
     auto text = ReadTextFile(*path);

@@ -74,6 +74,9 @@ class RouterctlSession {
     return kExitFailure;
   }
   int RouteOrExplain(bool explain);
+  // The model file --classifier names into `out` (unchanged without the flag); false after
+  // printing why it cannot be read.
+  bool ReadClassifierModel(std::string* out);
   absl::StatusOr<std::unique_ptr<gateway::ApiKeyDb>> OpenKeyDb(bool create);
 
   const CommandLine& cl_;
