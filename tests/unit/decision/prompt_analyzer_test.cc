@@ -82,5 +82,57 @@ TEST(PromptAnalyzerTest, ClassifierSeamAddsIntents) {
   EXPECT_EQ(a.Analyze(P("alpha")).intent_mask, 3u);
 }
 
+// A chat prompt as the gateway sends it: every message in the excerpt, system prompt first, and
+// the last user message on its own.
+llmrouter::v1::Prompt Chat(const std::string& system, const std::string& user) {
+  llmrouter::v1::Prompt p = P(system + "\n" + user);
+  p.set_last_user_message(user);
+  return p;
+}
+
+TEST(PromptAnalyzerTest, IntentsReadTheLastUserMessageNotTheSystemPrompt) {
+  PromptAnalyzer a({{"code", {"function", "compile"}, {}}});
+  const std::string system = "You are a helpful assistant. Call the search function when unsure.";
+  EXPECT_EQ(a.Analyze(Chat(system, "What is the capital of France?")).intent_mask, 0u);
+  EXPECT_EQ(a.Analyze(Chat(system, "Why does this not compile?")).intent_mask, 1u);
+  // Without a last user message (an older caller), the excerpt is what is matched.
+  EXPECT_EQ(a.Analyze(P(system)).intent_mask, 1u);
+}
+
+TEST(PromptAnalyzerTest, ConversationScopedIntentsAlsoReadTheRestOfThePrompt) {
+  IntentSpec code{"code", {"function"}, {}};
+  IntentSpec support{"support", {"ticket"}, {}, IntentScope::kConversation};
+  PromptAnalyzer a({code, support});
+  const std::string system = "You answer each support ticket; never describe an internal function.";
+  EXPECT_EQ(a.Analyze(Chat(system, "My order is late")).intent_mask, 2u)
+      << "support reads the system prompt, code does not";
+  EXPECT_EQ(a.Analyze(Chat("Be brief.", "Open a ticket about this function")).intent_mask, 3u);
+}
+
+TEST(PromptAnalyzerTest, PiiAnywhereInTheExcerptAndInACutOffLastMessage) {
+  PromptAnalyzer a({});
+  EXPECT_THAT(PiiKindNames(a.Analyze(Chat("Customer: jane@example.com", "Summarise")).pii_mask),
+              ElementsAre("email"));
+  llmrouter::v1::Prompt cut = P("a long history, cut before the last message");
+  cut.set_truncated(true);
+  cut.set_last_user_message("my card is 4111 1111 1111 1111");
+  EXPECT_THAT(PiiKindNames(a.Analyze(cut).pii_mask), ElementsAre("card"));
+}
+
+class RecordText : public PromptClassifier {
+ public:
+  void Classify(absl::string_view text, PromptSignals*) const override { seen = std::string(text); }
+  mutable std::string seen;
+};
+
+TEST(PromptAnalyzerTest, ClassifierReadsTheLastUserMessage) {
+  auto classifier = std::make_shared<RecordText>();
+  PromptAnalyzer a({}, classifier);
+  a.Analyze(Chat("system text", "the question"));
+  EXPECT_EQ(classifier->seen, "the question");
+  a.Analyze(P("only an excerpt"));
+  EXPECT_EQ(classifier->seen, "only an excerpt");
+}
+
 }  // namespace
 }  // namespace llmrouter::decision
