@@ -2,9 +2,9 @@
 
 namespace llmrouter::decision {
 
-std::shared_ptr<const CompiledPolicy> CompiledPolicy::Compile(PolicyBundle bundle,
-                                                              uint64_t revision,
-                                                              std::string content_hash) {
+std::shared_ptr<const CompiledPolicy> CompiledPolicy::Compile(
+    PolicyBundle bundle, uint64_t revision, std::string content_hash,
+    std::shared_ptr<const PromptClassifier> classifier) {
   std::shared_ptr<CompiledPolicy> p(new CompiledPolicy());
   p->bundle_ = std::move(bundle);
   p->revision_ = revision;
@@ -26,7 +26,7 @@ std::shared_ptr<const CompiledPolicy> CompiledPolicy::Compile(PolicyBundle bundl
       if (i >= 0) allowed[i] = true;
     }
   }
-  p->analyzer_ = std::make_unique<PromptAnalyzer>(b.intents);
+  p->analyzer_ = std::make_unique<PromptAnalyzer>(b.intents, std::move(classifier));
   for (const auto& [from, row] : b.region_latency_ms) {
     for (const auto& [to, ms] : row) p->region_latency_[from][to] = ms;
   }

@@ -31,9 +31,11 @@ struct CompiledRule {
 
 class CompiledPolicy {
  public:
-  // Compiles a bundle that ParsePolicyBundle accepted, stored as `revision`.
-  static std::shared_ptr<const CompiledPolicy> Compile(PolicyBundle bundle, uint64_t revision,
-                                                       std::string content_hash);
+  // Compiles a bundle that ParsePolicyBundle accepted, stored as `revision`. `classifier`
+  // (optional) is given to the prompt analyzer (prompt_analyzer.h's PromptClassifier).
+  static std::shared_ptr<const CompiledPolicy> Compile(
+      PolicyBundle bundle, uint64_t revision, std::string content_hash,
+      std::shared_ptr<const PromptClassifier> classifier = nullptr);
 
   uint64_t revision() const { return revision_; }
   const std::string& content_hash() const { return content_hash_; }

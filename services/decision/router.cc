@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <random>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -116,17 +117,11 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
   v1::RouteTrace* trace = req.explain() ? response->mutable_trace() : nullptr;
   const PolicyBundle& bundle = policy->bundle();
 
-  // 1. What the prompt is.
-  const PromptSignals signals = policy->analyzer().Analyze(req.prompt());
-  v1::PromptAnalysis* analysis = response->mutable_analysis();
-  analysis->set_estimated_tokens(signals.estimated_tokens);
-  analysis->set_complexity(signals.complexity);
-  for (size_t i = 0; i < policy->analyzer().intent_names().size(); ++i) {
-    if (signals.intent_mask & (uint64_t{1} << i)) {
-      analysis->add_intents(policy->analyzer().intent_names()[i]);
-    }
-  }
-  for (std::string& kind : PiiKindNames(signals.pii_mask)) analysis->add_pii_kinds(std::move(kind));
+  // 1. What the prompt is: analysed when a rule or filter first asks, or for the trace.
+  LazyPromptSignals signals(policy->analyzer(), req.prompt());
+  if (trace) signals.analysis();
+  // Whatever was computed by the time Route returns, on every path.
+  absl::Cleanup fill_analysis = [&] { signals.Fill(response->mutable_analysis()); };
 
   // 2. Who sent it, and what its policy lets it ask for.
   const TenantSpec* tenant = nullptr;
@@ -242,7 +237,6 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
   const uint32_t output_tokens = req.prompt().max_output_tokens() > 0
                                      ? req.prompt().max_output_tokens()
                                      : bundle.default_output_tokens;
-  const bool pii = signals.pii_mask != 0;
   bool over_budget = false;
   if (tenant && tenant->spend_limit.usd > 0 && options.ledger &&
       options.ledger->Spent(tenant->name, tenant->spend_limit.period) >= tenant->spend_limit.usd) {
@@ -259,7 +253,7 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
   }
   for (ModelCandidate& mc : models) {
     const ModelSpec& m = bundle.models[mc.model];
-    mc.cost = EstimateCost(m, signals.estimated_tokens, output_tokens);
+    mc.cost = EstimateCost(m, signals.estimated_tokens(), output_tokens);
     std::string missing;
     if (!policy->TenantAllows(tenant, mc.model)) {
       mc.stage = v1::CANDIDATE_STAGE_TENANT_NOT_ALLOWED;
@@ -268,17 +262,18 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
                !HasAll(m, rc.required_capabilities(), &missing)) {
       mc.stage = v1::CANDIDATE_STAGE_CAPABILITY_MISSING;
       if (trace) mc.detail = absl::StrCat("lacks capability \"", missing, "\"");
-    } else if (!c.data_policy.empty() && pii && m.data_policy != c.data_policy) {
+    } else if (!c.data_policy.empty() && m.data_policy != c.data_policy &&
+               signals.analysis().pii_mask != 0) {
       mc.stage = v1::CANDIDATE_STAGE_DATA_POLICY;
       if (trace) {
         mc.detail = absl::StrCat("prompt has PII; data_policy \"", m.data_policy, "\" is not \"",
                                  c.data_policy, "\"");
       }
     } else if (c.context_must_fit && m.context_window > 0 &&
-               signals.estimated_tokens + output_tokens > m.context_window) {
+               signals.estimated_tokens() + output_tokens > m.context_window) {
       mc.stage = v1::CANDIDATE_STAGE_CONTEXT_TOO_SMALL;
       if (trace) {
-        mc.detail = absl::StrCat("needs ", signals.estimated_tokens, "+", output_tokens,
+        mc.detail = absl::StrCat("needs ", signals.estimated_tokens(), "+", output_tokens,
                                  " tokens, context window is ", m.context_window);
       }
     } else if (c.max_cost_usd && mc.cost > *c.max_cost_usd) {
