@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/decision/pattern_limits.h"
-#include "services/decision/token_estimator.h"
+#include "common/token_estimator.h"
 
 namespace llmrouter::decision {
 namespace {

@@ -10,7 +10,7 @@
 #include "llmrouter/v1/decision.pb.h"
 #include "services/decision/policy_bundle.h"
 #include "services/decision/prompt_analyzer.h"
-#include "services/decision/token_estimator.h"
+#include "common/token_estimator.h"
 
 namespace {
 
@@ -37,7 +37,7 @@ const PromptAnalyzer& Analyzer() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);
-  const uint32_t tokens = llmrouter::decision::EstimateTokens(text);
+  const uint32_t tokens = llmrouter::EstimateTokens(text);
   if (tokens > size || (size > 0 && tokens == 0)) {
     std::fprintf(stderr, "EstimateTokens: %u tokens for %zu bytes\n", tokens, size);
     std::abort();

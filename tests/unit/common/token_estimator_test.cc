@@ -1,4 +1,4 @@
-#include "services/decision/token_estimator.h"
+#include "common/token_estimator.h"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 
 #include "tests/support/process_harness.h"
 
-namespace llmrouter::decision {
+namespace llmrouter {
 namespace {
 
 // Reference counts from gpt-tokenizer (cl100k_base), written by tests/tools/token_counts.mjs.
@@ -107,4 +107,4 @@ TEST(TokenEstimatorTest, WithinTolerancesOfGptTokenizerOnTheCorpus) {
 }
 
 }  // namespace
-}  // namespace llmrouter::decision
+}  // namespace llmrouter

@@ -1,14 +1,15 @@
 // Estimates how many tokens an OpenAI-style BPE tokenizer (cl100k_base) makes of a prompt, without
 // BPE tables: cheap enough for the routing hot path, where the estimate feeds cost caps and the
-// context-window fit.
-#ifndef LLMROUTER_SERVICES_DECISION_TOKEN_ESTIMATOR_H_
-#define LLMROUTER_SERVICES_DECISION_TOKEN_ESTIMATOR_H_
+// context-window fit. The gateway estimates every prompt in full with it; decision uses it on
+// the excerpt when a caller sends no estimate.
+#ifndef LLMROUTER_COMMON_TOKEN_ESTIMATOR_H_
+#define LLMROUTER_COMMON_TOKEN_ESTIMATOR_H_
 
 #include <cstdint>
 
 #include "absl/strings/string_view.h"
 
-namespace llmrouter::decision {
+namespace llmrouter {
 
 // Returns an estimate of the cl100k_base token count of `text` (UTF-8; invalid bytes count as one
 // token each, as byte-level BPE would give them at worst). Empty text is 0 tokens; any non-empty
@@ -37,6 +38,6 @@ namespace llmrouter::decision {
 // Thread-safe (no state), allocates nothing, O(text.size()).
 uint32_t EstimateTokens(absl::string_view text);
 
-}  // namespace llmrouter::decision
+}  // namespace llmrouter
 
-#endif  // LLMROUTER_SERVICES_DECISION_TOKEN_ESTIMATOR_H_
+#endif  // LLMROUTER_COMMON_TOKEN_ESTIMATOR_H_

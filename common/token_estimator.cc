@@ -3,14 +3,14 @@
 // tests/data/tokenizer_corpus; the regex being mirrored is
 //   's|'t|'re|'ve|'m|'ll|'d | [^\r\n\p{L}\p{N}]?\p{L}+ | \p{N}{1,3} | ?[^\s\p{L}\p{N}]+[\r\n]*
 //   | \s*[\r\n]+ | \s+(?!\S) | \s+
-#include "services/decision/token_estimator.h"
+#include "common/token_estimator.h"
 
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstddef>
 
-namespace llmrouter::decision {
+namespace llmrouter {
 namespace {
 
 enum class Kind : uint8_t { kLetter, kDigit, kSpace, kNewline, kPunct };
@@ -388,4 +388,4 @@ uint32_t EstimateTokens(absl::string_view text) {
   return std::max<uint32_t>(1, static_cast<uint32_t>(std::lround(std::min(tally.Total(), most))));
 }
 
-}  // namespace llmrouter::decision
+}  // namespace llmrouter
