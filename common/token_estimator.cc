@@ -11,6 +11,8 @@
 #include <cstddef>
 #include <cstring>
 
+#include "common/utf8.h"
+
 namespace llmrouter {
 namespace {
 
@@ -339,19 +341,12 @@ ScriptWeights WeighScripts(absl::string_view text) {
   return {ascii, (lead2 - lead3) * 45 + (lead3 - lead4) * 120 + lead4 * 250};
 }
 
-// The longest prefix of `text` of at most `n` bytes that ends on a character boundary.
-size_t Utf8PrefixLength(absl::string_view text, size_t n) {
-  if (n >= text.size()) return text.size();
-  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
-  return n;
-}
-
 }  // namespace
 
 void PromptTokenCounter::Add(absl::string_view text) {
   if (exact_used_ < exact_bytes_) {
     const absl::string_view exact =
-        text.substr(0, Utf8PrefixLength(text, exact_bytes_ - exact_used_));
+        text.substr(0, Utf8PrefixLength({text.data(), text.size()}, exact_bytes_ - exact_used_));
     exact_used_ += exact.size();
     exact_tokens_ += EstimateTokens(exact);
     const ScriptWeights w = WeighScripts(exact);

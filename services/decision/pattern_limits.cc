@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/utf8.h"
 
 namespace llmrouter::decision {
 namespace {
@@ -24,10 +25,10 @@ absl::string_view EdgeCharacter(absl::string_view keyword, bool first) {
   size_t start = 0, end = keyword.size();
   if (first) {
     end = 1;
-    while (end < keyword.size() && (static_cast<unsigned char>(keyword[end]) & 0xC0) == 0x80) ++end;
+    while (end < keyword.size() && IsUtf8Continuation(keyword[end])) ++end;
   } else {
     start = keyword.size() - 1;
-    while (start > 0 && (static_cast<unsigned char>(keyword[start]) & 0xC0) == 0x80) --start;
+    while (start > 0 && IsUtf8Continuation(keyword[start])) --start;
   }
   return keyword.substr(start, end - start);
 }
@@ -57,8 +58,8 @@ std::string KeywordsRegex(const std::vector<std::string>& keywords) {
   std::vector<std::string> alternatives;
   for (int g = 0; g < 4; ++g) {
     if (groups[g].empty()) continue;
-    alternatives.push_back(absl::StrCat(g >= 2 ? kLeftGuard : "", "(?:",
-                                        absl::StrJoin(groups[g], "|"), ")",
+    alternatives.push_back(absl::StrCat(g >= 2 ? kLeftGuard : "",
+                                        "(?:", absl::StrJoin(groups[g], "|"), ")",
                                         g % 2 == 1 ? kRightGuard : ""));
   }
   return absl::StrCat("(?i)(?:", absl::StrJoin(alternatives, "|"), ")");

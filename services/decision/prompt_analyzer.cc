@@ -8,8 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "services/decision/pattern_limits.h"
 #include "common/token_estimator.h"
+#include "services/decision/pattern_limits.h"
 
 namespace llmrouter::decision {
 namespace {

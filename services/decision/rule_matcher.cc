@@ -116,9 +116,9 @@ bool RuleMatches(const CompiledPolicy& policy, const CompiledRule& rule, const M
   }
   if (m.pii && *m.pii != (in.signals->analysis().pii_mask != 0)) {
     if (failed) {
-      *failed = absl::StrCat("match.pii: prompt ",
-                             in.signals->analysis().pii_mask ? "has" : "has no",
-                             " PII, rule wants pii: ", *m.pii ? "true" : "false");
+      *failed =
+          absl::StrCat("match.pii: prompt ", in.signals->analysis().pii_mask ? "has" : "has no",
+                       " PII, rule wants pii: ", *m.pii ? "true" : "false");
     }
     return false;
   }

@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/openai_error.h"
+#include "common/utf8.h"
 
 namespace llmrouter::gateway {
 
@@ -55,13 +56,6 @@ absl::Status ReadTokenCount(ondemand::value value, const char* field, bool* pres
 }
 
 bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-// Largest prefix length <= `n` that does not split a UTF-8 character of `text`.
-std::size_t Utf8Prefix(std::string_view text, std::size_t n) {
-  if (n >= text.size()) return text.size();
-  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
-  return n;
-}
 
 }  // namespace
 
@@ -270,7 +264,7 @@ void RequestInspector::CaptureText(std::string_view text) {
   const std::size_t limit = options_.classifier_window_bytes;
   if (!message_text_.empty() && message_text_.size() < limit) message_text_.push_back('\n');
   const std::size_t room = limit - std::min(limit, message_text_.size());
-  message_text_.append(text.substr(0, Utf8Prefix(text, room)));
+  message_text_.append(text.substr(0, Utf8PrefixLength(text, room)));
 }
 
 void RequestInspector::AppendText(std::string_view text, InspectedRequest* out) {
@@ -290,7 +284,7 @@ void RequestInspector::AppendText(std::string_view text, InspectedRequest* out) 
   if (text.size() <= room) {
     out->excerpt.append(text);
   } else {
-    out->excerpt.append(text.substr(0, Utf8Prefix(text, room)));
+    out->excerpt.append(text.substr(0, Utf8PrefixLength(text, room)));
     out->excerpt_truncated = true;
   }
 }

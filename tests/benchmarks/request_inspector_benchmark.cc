@@ -38,9 +38,7 @@ void Inspect(benchmark::State& state, const std::string& body) {
 
 void BM_Inspect2KiB(benchmark::State& state) { Inspect(state, ChatBody(2048, 1, false)); }
 void BM_Inspect2KiBCjk(benchmark::State& state) { Inspect(state, ChatBody(2048, 1, true)); }
-void BM_Inspect60KiBHistory(benchmark::State& state) {
-  Inspect(state, ChatBody(4096, 8, false));
-}
+void BM_Inspect60KiBHistory(benchmark::State& state) { Inspect(state, ChatBody(4096, 8, false)); }
 void BM_Inspect1MiB(benchmark::State& state) { Inspect(state, ChatBody(1 << 20, 1, false)); }
 
 BENCHMARK(BM_Inspect2KiB);

@@ -7,10 +7,10 @@
 #include <cstdlib>
 #include <string>
 
+#include "common/token_estimator.h"
 #include "llmrouter/v1/decision.pb.h"
 #include "services/decision/policy_bundle.h"
 #include "services/decision/prompt_analyzer.h"
-#include "common/token_estimator.h"
 
 namespace {
 

@@ -88,8 +88,10 @@ class RouterLazinessTest : public ::testing::Test {
 };
 
 TEST_F(RouterLazinessTest, ExplicitModelWithoutPromptConditionsIsNotAnalysed) {
-  v1::RouteRequestResponse resp = RouteIt("small", "Write a function; my card is 4111 1111 1111 "
-                                                   "1111", /*explain=*/false, 40);
+  v1::RouteRequestResponse resp = RouteIt("small",
+                                          "Write a function; my card is 4111 1111 1111 "
+                                          "1111",
+                                          /*explain=*/false, 40);
   EXPECT_EQ(resp.target().model(), "small");
   EXPECT_EQ(classifier_->calls, 0);
   // Only what was needed is reported: the caller's estimate, no intents or PII.

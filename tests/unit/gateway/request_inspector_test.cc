@@ -40,7 +40,7 @@ TEST(RequestInspectorTest, ReadsTheFieldsRoutingNeeds) {
   EXPECT_FALSE(r->excerpt_truncated);
   EXPECT_EQ(r->prompt_bytes, 21u);
   EXPECT_EQ(r->estimated_tokens, EstimateTokens("Be brief.") + EstimateTokens("Hello there") +
-                                      2 * kChatTokensPerMessage + kChatReplyTokens);
+                                     2 * kChatTokensPerMessage + kChatReplyTokens);
   EXPECT_EQ(r->last_user_message, "Hello there");
 }
 
@@ -98,7 +98,7 @@ TEST(RequestInspectorTest, ExcerptIsBoundedButTheEstimateCoversTheWholePrompt) {
   EXPECT_TRUE(r->excerpt_truncated);
   EXPECT_EQ(r->prompt_bytes, 1005u);
   EXPECT_EQ(r->estimated_tokens, EstimateTokens(big) + EstimateTokens("tail") +
-                                      2 * kChatTokensPerMessage + kChatReplyTokens);
+                                     2 * kChatTokensPerMessage + kChatReplyTokens);
   EXPECT_EQ(r->last_user_message, "tail");
 }
 
@@ -136,7 +136,9 @@ TEST(RequestInspectorTest, LastUserMessageIsBoundedOnAUtf8Boundary) {
 // tests/data/tokenizer_corpus/zh_question.txt, which gpt-tokenizer (cl100k_base) makes 156
 // tokens of: bytes / 4 would say 97.
 constexpr char kChineseQuestion[] =
-    "请帮我写一份周末两天的北京旅游计划。我们一家四口，两个孩子分别是七岁和十岁，喜欢历史和动物。预算大约三千元，不包括住宿。希望行程不要太赶，每天下午能休息一下。另外，请推荐几家适合带孩子吃饭的餐厅，并说明大概的人均消费。如果需要提前预约门票的景点，也请提醒我。";
+    "请帮我写一份周末两天的北京旅游计划。我们一家四口，两个孩子分别是七岁和十岁，喜欢历史和动物。预"
+    "算大约三千元，不包括住宿。希望行程不要太赶，每天下午能休息一下。另外，请推荐几家适合带孩子吃饭"
+    "的餐厅，并说明大概的人均消费。如果需要提前预约门票的景点，也请提醒我。";
 
 TEST(RequestInspectorTest, EstimateIsHonestForChinese) {
   RequestInspector inspector;
