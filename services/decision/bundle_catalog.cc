@@ -81,7 +81,7 @@ void ReadTenant(BundleReader& r, const YAML::Node& t, const std::string& path, T
 }
 
 void ReadIntent(BundleReader& r, const YAML::Node& n, const std::string& path, IntentSpec* spec) {
-  if (!r.Map(n, path, {"name", "keywords", "patterns"})) return;
+  if (!r.Map(n, path, {"name", "keywords", "patterns", "scope"})) return;
   if (!n["name"]) r.Problem(Sub(path, "name"), "is required");
   r.String(n["name"], Sub(path, "name"), &spec->name);
   r.Strings(n["keywords"], Sub(path, "keywords"), &spec->keywords);
@@ -92,6 +92,9 @@ void ReadIntent(BundleReader& r, const YAML::Node& n, const std::string& path, I
   if (spec->keywords.empty() && spec->patterns.empty()) {
     r.Problem(path, "needs keywords or patterns");
   }
+  std::string scope = "last_message";
+  r.Enum(n["scope"], Sub(path, "scope"), {"last_message", "conversation"}, &scope);
+  spec->scope = scope == "conversation" ? IntentScope::kConversation : IntentScope::kLastMessage;
 }
 
 }  // namespace llmrouter::decision

@@ -49,10 +49,16 @@ struct TenantSpec {
 
 // Intent signals the prompt analyser looks for: whole-word keywords (case-insensitive) or RE2
 // patterns.
+// Where an intent's keywords and patterns are looked for. The last user message is what the
+// caller asks now; the system prompt and earlier turns are weaker evidence, which an intent
+// reads only when its author says so.
+enum class IntentScope { kLastMessage, kConversation };
+
 struct IntentSpec {
   std::string name;
   std::vector<std::string> keywords;
   std::vector<std::string> patterns;
+  IntentScope scope = IntentScope::kLastMessage;  // bundle: scope: last_message | conversation
 };
 
 struct HeaderMatch {

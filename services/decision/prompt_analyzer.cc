@@ -8,8 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/token_estimator.h"
 #include "services/decision/pattern_limits.h"
-#include "services/decision/token_estimator.h"
 
 namespace llmrouter::decision {
 namespace {
@@ -58,7 +58,12 @@ double Complexity(uint32_t tokens, int questions, bool code, int reasoning, int 
 }
 
 // Every PII pattern needs a digit or an '@': most prompts skip all regexes.
-uint32_t Pii(absl::string_view text, bool digit, bool at) {
+uint32_t Pii(absl::string_view text) {
+  bool digit = false, at = false;
+  for (char c : text) {
+    digit |= static_cast<unsigned char>(c - '0') < 10;
+    at |= c == '@';
+  }
   uint32_t mask = 0;
   re2::StringPiece input(text.data(), text.size());
   if (at && RE2::PartialMatch(input, EmailRe())) mask |= kPiiEmail;
@@ -120,12 +125,14 @@ PromptAnalyzer::PromptAnalyzer(const std::vector<IntentSpec>& intents,
     general_chat_ = IntentIndex(kGeneralChatIntent);
   }
   signals_ = BuildSignalSet(&intents);
+  conversation_ = BuildConversationSet(intents);
   if (signals_ == nullptr) {
     // Bundles are checked against pattern_limits.h when parsed, so this is a bundle that
     // bypassed the parser: route without its intents rather than fail every request.
     spdlog::error("intent_patterns_not_compiled intents={} reason=\"over RE2's memory budget\"",
                   intents.size());
     signals_ = BuildSignalSet(nullptr);
+    conversation_ = nullptr;
   }
 }
 
@@ -147,6 +154,21 @@ std::unique_ptr<RE2::Set> PromptAnalyzer::BuildSignalSet(const std::vector<Inten
   return set;
 }
 
+std::unique_ptr<RE2::Set> PromptAnalyzer::BuildConversationSet(
+    const std::vector<IntentSpec>& intents) {
+  RE2::Options options;
+  options.set_log_errors(false);
+  options.set_max_mem(kIntentSetMaxMemBytes);
+  auto set = std::make_unique<RE2::Set>(options, RE2::UNANCHORED);
+  for (size_t i = 0; i < intents.size(); ++i) {
+    if (intents[i].scope != IntentScope::kConversation) continue;
+    if (set->Add(IntentRegex(intents[i]), nullptr) < 0) set->Add(R"(\b\B)", nullptr);
+    conversation_intents_.push_back(static_cast<int>(i));
+  }
+  if (conversation_intents_.empty() || !set->Compile()) return nullptr;
+  return set;
+}
+
 int PromptAnalyzer::IntentIndex(absl::string_view name) const {
   for (size_t i = 0; i < intent_names_.size(); ++i) {
     if (intent_names_[i] == name) return static_cast<int>(i);
@@ -154,49 +176,71 @@ int PromptAnalyzer::IntentIndex(absl::string_view name) const {
   return -1;
 }
 
+uint32_t PromptAnalyzer::EstimatedTokens(const llmrouter::v1::Prompt& prompt) {
+  return prompt.estimated_tokens() > 0 ? prompt.estimated_tokens()
+                                       : EstimateTokens(prompt.excerpt());
+}
+
 PromptSignals PromptAnalyzer::Analyze(const llmrouter::v1::Prompt& prompt) const {
+  return Analyze(prompt, EstimatedTokens(prompt));
+}
+
+PromptSignals PromptAnalyzer::Analyze(const llmrouter::v1::Prompt& prompt,
+                                      uint32_t estimated_tokens) const {
   PromptSignals s;
-  const absl::string_view text = prompt.excerpt();
-  s.estimated_tokens =
-      prompt.estimated_tokens() > 0 ? prompt.estimated_tokens() : EstimateTokens(text);
-  if (text.empty()) return s;
-  // One pass for the cheap byte-level features, one regex pass for cues and intents.
-  int questions = 0;
-  bool digit = false, at = false;
-  for (char c : text) {
-    questions += c == '?';
-    digit |= static_cast<unsigned char>(c - '0') < 10;
-    at |= c == '@';
-  }
-  const bool code = text.find("```") != absl::string_view::npos;
-  int reasoning = 0, constraints = 0;
-  thread_local std::vector<int> hits;
-  hits.clear();
-  if (signals_->Match(re2::StringPiece(text.data(), text.size()), &hits)) {
-    for (int i : hits) {
-      if (i < 3) {
-        ++reasoning;
-      } else if (i < kCueCount) {
-        ++constraints;
-      } else {
-        s.intent_mask |= uint64_t{1} << (i - kCueCount);
-      }
-    }
-  }
-  s.complexity = Complexity(s.estimated_tokens, questions, code, reasoning, constraints);
-  s.pii_mask = Pii(text, digit, at);
+  s.estimated_tokens = estimated_tokens;
+  const absl::string_view excerpt = prompt.excerpt();
+  const bool separate = !prompt.last_user_message().empty();
+  const absl::string_view message = separate ? prompt.last_user_message() : excerpt;
+  if (message.empty() && excerpt.empty()) return s;
+  const MessageCues cues = MatchMessage(message, &s);
+  if (separate) MatchConversation(excerpt, &s);
+  s.complexity =
+      Complexity(s.estimated_tokens, cues.questions, cues.code, cues.reasoning, cues.constraints);
+  s.pii_mask = Pii(excerpt);
+  // A message cut out of the excerpt (a long history) is still searched for PII.
+  if (separate && (prompt.truncated() || excerpt.empty())) s.pii_mask |= Pii(message);
   for (std::size_t i = 0; i < intent_names_.size() && s.listed_count < s.listed.size(); ++i) {
     if (s.intent_mask & (uint64_t{1} << i)) {
       s.listed[s.listed_count++] = {static_cast<uint8_t>(i), 1.0f, IntentSource::kKeywords};
     }
   }
+  // The learned classifier reads the last user message only.
   if (classifier_) {
-    classifier_->Classify(text, &s.learned);
+    classifier_->Classify(message, &s.learned);
     s.classified = true;
     if (!s.learned.empty) s.complexity = s.learned.complexity;
     ListLearnedIntents(&s);
   }
   return s;
+}
+
+PromptAnalyzer::MessageCues PromptAnalyzer::MatchMessage(absl::string_view message,
+                                                         PromptSignals* s) const {
+  MessageCues cues;
+  for (char c : message) cues.questions += c == '?';
+  cues.code = message.find("```") != absl::string_view::npos;
+  thread_local std::vector<int> hits;
+  hits.clear();
+  if (!signals_->Match(re2::StringPiece(message.data(), message.size()), &hits)) return cues;
+  for (int i : hits) {
+    if (i < 3) {
+      ++cues.reasoning;
+    } else if (i < kCueCount) {
+      ++cues.constraints;
+    } else {
+      s->intent_mask |= uint64_t{1} << (i - kCueCount);
+    }
+  }
+  return cues;
+}
+
+void PromptAnalyzer::MatchConversation(absl::string_view excerpt, PromptSignals* s) const {
+  if (conversation_ == nullptr || excerpt.empty()) return;
+  thread_local std::vector<int> hits;
+  hits.clear();
+  if (!conversation_->Match(re2::StringPiece(excerpt.data(), excerpt.size()), &hits)) return;
+  for (int i : hits) s->intent_mask |= uint64_t{1} << conversation_intents_[i];
 }
 
 void PromptAnalyzer::ListLearnedIntents(PromptSignals* s) const {

@@ -1,6 +1,9 @@
 // Prompt analysis on the routing hot path: token estimate, intents (the learned classifier's,
 // and keyword and RE2 rules from the bundle on top), a complexity score (the classifier's, or
-// cheap features without one), and PII signals.
+// cheap features without one), and PII signals. What the caller asks is the last user message
+// (Prompt.last_user_message, else the excerpt): intents, cues and the classifier read it; the
+// rest of the excerpt (system prompt, history) only adds intents whose scope is `conversation`;
+// PII is looked for in the whole excerpt.
 #ifndef LLMROUTER_SERVICES_DECISION_PROMPT_ANALYZER_H_
 #define LLMROUTER_SERVICES_DECISION_PROMPT_ANALYZER_H_
 
@@ -63,6 +66,10 @@ class PromptAnalyzer {
                           double min_confidence = 0.4);
 
   PromptSignals Analyze(const llmrouter::v1::Prompt& prompt) const;
+  // The same, with the token estimate already known (EstimatedTokens, or the caller's).
+  PromptSignals Analyze(const llmrouter::v1::Prompt& prompt, uint32_t estimated_tokens) const;
+  // The caller's estimate of the full prompt, else an estimate from the excerpt.
+  static uint32_t EstimatedTokens(const llmrouter::v1::Prompt& prompt);
   // Fills `out` from `s`: listed intents with their confidences and, when `every_intent`
   // (explain), the classifier's other intents too.
   void Describe(const PromptSignals& s, bool every_intent, llmrouter::v1::PromptAnalysis* out) const;
@@ -72,10 +79,25 @@ class PromptAnalyzer {
   const std::vector<std::string>& intent_names() const { return intent_names_; }
 
  private:
+  // What the last user message shows besides intents: the complexity features.
+  struct MessageCues {
+    int questions = 0;
+    int reasoning = 0;
+    int constraints = 0;
+    bool code = false;
+  };
+
   // The cues and `intents` (none when null) in one set, or null when RE2 cannot compile it.
   static std::unique_ptr<RE2::Set> BuildSignalSet(const std::vector<IntentSpec>* intents);
   // Lists the classifier's confident intents after the keyword matches already listed.
   void ListLearnedIntents(PromptSignals* s) const;
+  // The conversation-scoped intents alone, or null when there are none or RE2 cannot compile
+  // them; fills conversation_intents_.
+  std::unique_ptr<RE2::Set> BuildConversationSet(const std::vector<IntentSpec>& intents);
+  // Matches cues and every intent on the last user message.
+  MessageCues MatchMessage(absl::string_view message, PromptSignals* s) const;
+  // Adds the conversation-scoped intents found in the rest of the prompt.
+  void MatchConversation(absl::string_view excerpt, PromptSignals* s) const;
 
   // The bundle's intents, then the classifier's that the bundle does not define.
   std::vector<std::string> intent_names_;
@@ -85,6 +107,10 @@ class PromptAnalyzer {
   double min_confidence_ = 0.4;
   std::vector<uint8_t> learned_index_;  // classifier intent -> index in intent_names_
   int general_chat_ = -1;               // index in intent_names_ of the classifier's general_chat
+  // The intents with scope `conversation`, matched on the excerpt; conversation_intents_[i] is
+  // the intent index of the set's pattern i.
+  std::unique_ptr<RE2::Set> conversation_;
+  std::vector<int> conversation_intents_;
 };
 
 // True when the digits of `s` (spaces and dashes ignored) pass the Luhn check.

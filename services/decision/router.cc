@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <random>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -116,10 +117,11 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
   v1::RouteTrace* trace = req.explain() ? response->mutable_trace() : nullptr;
   const PolicyBundle& bundle = policy->bundle();
 
-  // 1. What the prompt is.
-  const PromptSignals signals = policy->analyzer().Analyze(req.prompt());
-policy->analyzer().Describe(signals, /*every_intent=*/trace != nullptr,
-                              response->mutable_analysis());
+  // 1. What the prompt is: analysed when a rule or filter first asks, or for the trace.
+  LazyPromptSignals signals(policy->analyzer(), req.prompt());
+  if (trace) signals.analysis();
+  // Whatever was computed by the time Route returns, on every path.
+  absl::Cleanup fill_analysis = [&] { signals.Fill(response->mutable_analysis(), /*every_intent=*/trace != nullptr); };
 
   // 2. Who sent it, and what its policy lets it ask for.
   const TenantSpec* tenant = nullptr;
@@ -235,7 +237,6 @@ policy->analyzer().Describe(signals, /*every_intent=*/trace != nullptr,
   const uint32_t output_tokens = req.prompt().max_output_tokens() > 0
                                      ? req.prompt().max_output_tokens()
                                      : bundle.default_output_tokens;
-  const bool pii = signals.pii_mask != 0;
   bool over_budget = false;
   if (tenant && tenant->spend_limit.usd > 0 && options.ledger &&
       options.ledger->Spent(tenant->name, tenant->spend_limit.period) >= tenant->spend_limit.usd) {
@@ -252,7 +253,7 @@ policy->analyzer().Describe(signals, /*every_intent=*/trace != nullptr,
   }
   for (ModelCandidate& mc : models) {
     const ModelSpec& m = bundle.models[mc.model];
-    mc.cost = EstimateCost(m, signals.estimated_tokens, output_tokens);
+    mc.cost = EstimateCost(m, signals.estimated_tokens(), output_tokens);
     std::string missing;
     if (!policy->TenantAllows(tenant, mc.model)) {
       mc.stage = v1::CANDIDATE_STAGE_TENANT_NOT_ALLOWED;
@@ -261,17 +262,18 @@ policy->analyzer().Describe(signals, /*every_intent=*/trace != nullptr,
                !HasAll(m, rc.required_capabilities(), &missing)) {
       mc.stage = v1::CANDIDATE_STAGE_CAPABILITY_MISSING;
       if (trace) mc.detail = absl::StrCat("lacks capability \"", missing, "\"");
-    } else if (!c.data_policy.empty() && pii && m.data_policy != c.data_policy) {
+    } else if (!c.data_policy.empty() && m.data_policy != c.data_policy &&
+               signals.analysis().pii_mask != 0) {
       mc.stage = v1::CANDIDATE_STAGE_DATA_POLICY;
       if (trace) {
         mc.detail = absl::StrCat("prompt has PII; data_policy \"", m.data_policy, "\" is not \"",
                                  c.data_policy, "\"");
       }
     } else if (c.context_must_fit && m.context_window > 0 &&
-               signals.estimated_tokens + output_tokens > m.context_window) {
+               signals.estimated_tokens() + output_tokens > m.context_window) {
       mc.stage = v1::CANDIDATE_STAGE_CONTEXT_TOO_SMALL;
       if (trace) {
-        mc.detail = absl::StrCat("needs ", signals.estimated_tokens, "+", output_tokens,
+        mc.detail = absl::StrCat("needs ", signals.estimated_tokens(), "+", output_tokens,
                                  " tokens, context window is ", m.context_window);
       }
     } else if (c.max_cost_usd && mc.cost > *c.max_cost_usd) {

@@ -1,4 +1,5 @@
-// Routes one request: analyses the prompt, evaluates the policy's rules in order, filters the
+// Routes one request: evaluates the policy's rules in order (analysing the prompt only when a
+// rule, a data-policy filter or the trace needs it: lazy_prompt_signals.h), filters the
 // candidate models (tenant, capability, data policy, context, cost, quality, budget), draws a
 // split, ranks by strategy, and picks an endpoint from the inventory view, with the fallback
 // plan and, on request, the full trace.

@@ -21,6 +21,9 @@ bool Fail(std::string* failed, absl::string_view condition, absl::string_view va
   return false;
 }
 
+// Only a bounded range reads the prompt: an absent condition costs no analysis.
+bool Bounded(const Range& r) { return r.min || r.max; }
+
 bool InRange(const Range& r, double v) {
   return (!r.min || v >= *r.min) && (!r.max || v <= *r.max);
 }
@@ -85,36 +88,37 @@ bool RuleMatches(const CompiledPolicy& policy, const CompiledRule& rule, const M
       return false;
     }
   }
-  if (rule.intent_mask != 0 && (in.signals->intent_mask & rule.intent_mask) == 0) {
+  if (rule.intent_mask != 0 && (in.signals->analysis().intent_mask & rule.intent_mask) == 0) {
     if (failed) {
       std::vector<std::string> found;
       const auto& names = policy.analyzer().intent_names();
       for (size_t i = 0; i < names.size(); ++i) {
-        if (in.signals->intent_mask & (uint64_t{1} << i)) found.push_back(names[i]);
+        if (in.signals->analysis().intent_mask & (uint64_t{1} << i)) found.push_back(names[i]);
       }
       *failed = absl::StrCat("match.intent: prompt shows [", absl::StrJoin(found, ", "),
                              "], none of [", absl::StrJoin(m.intents, ", "), "]");
     }
     return false;
   }
-  if (!InRange(m.complexity, in.signals->complexity)) {
+  if (Bounded(m.complexity) && !InRange(m.complexity, in.signals->analysis().complexity)) {
     if (failed) {
-      *failed = absl::StrCat("match.complexity: ", in.signals->complexity, " not in ",
+      *failed = absl::StrCat("match.complexity: ", in.signals->analysis().complexity, " not in ",
                              RangeText(m.complexity));
     }
     return false;
   }
-  if (!InRange(m.tokens, in.signals->estimated_tokens)) {
+  if (Bounded(m.tokens) && !InRange(m.tokens, in.signals->estimated_tokens())) {
     if (failed) {
-      *failed = absl::StrCat("match.tokens: ", in.signals->estimated_tokens, " not in ",
+      *failed = absl::StrCat("match.tokens: ", in.signals->estimated_tokens(), " not in ",
                              RangeText(m.tokens));
     }
     return false;
   }
-  if (m.pii && *m.pii != (in.signals->pii_mask != 0)) {
+  if (m.pii && *m.pii != (in.signals->analysis().pii_mask != 0)) {
     if (failed) {
-      *failed = absl::StrCat("match.pii: prompt ", in.signals->pii_mask ? "has" : "has no",
-                             " PII, rule wants pii: ", *m.pii ? "true" : "false");
+      *failed =
+          absl::StrCat("match.pii: prompt ", in.signals->analysis().pii_mask ? "has" : "has no",
+                       " PII, rule wants pii: ", *m.pii ? "true" : "false");
     }
     return false;
   }

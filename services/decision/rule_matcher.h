@@ -6,7 +6,7 @@
 
 #include "llmrouter/v1/decision.pb.h"
 #include "services/decision/compiled_policy.h"
-#include "services/decision/prompt_analyzer.h"
+#include "services/decision/lazy_prompt_signals.h"
 
 namespace llmrouter::decision {
 
@@ -17,12 +17,15 @@ struct MatchInput {
   absl::string_view tenant;  // the tenant as resolved (may be "default")
   absl::string_view tier;    // "interactive", "standard" or "batch", as the tenant may ask
   absl::string_view region;  // the region routing uses (tenant_scope.h's RegionFor)
-  const PromptSignals* signals = nullptr;
+  // Analysed only when a condition that reads the prompt is reached.
+  LazyPromptSignals* signals = nullptr;
 };
 
 // Returns true when every condition of `rule` holds. When `failed` is not null and the rule
 // does not match, it receives the first failing condition, e.g.
-// "match.tenant: \"acme\" not in [beta]". Pure and safe to call concurrently.
+// "match.tenant: \"acme\" not in [beta]". Conditions are checked in a fixed order, the prompt's
+// (intent, complexity, tokens, PII) last, so that a rule that fails on a cheap condition never
+// has the prompt analysed. Safe to call concurrently on different inputs.
 bool RuleMatches(const CompiledPolicy& policy, const CompiledRule& rule, const MatchInput& in,
                  std::string* failed);
 

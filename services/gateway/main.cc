@@ -114,6 +114,9 @@ ABSL_FLAG(std::string, upstream_ca_file, "",
           "always trusted); certificates and host names are always verified");
 ABSL_FLAG(int, prompt_excerpt_bytes, 8 << 10,
           "Largest prompt excerpt sent to decision for analysis");
+ABSL_FLAG(int, classifier_window_bytes, 2 << 10,
+          "Largest part of the last user message (or a completion's prompt) sent to decision "
+          "for intent matching and classification");
 
 namespace {
 
@@ -155,14 +158,18 @@ int main(int argc, char** argv) {
   options.proxy.pool.idle_timeout = milliseconds(absl::GetFlag(FLAGS_upstream_idle_timeout_ms));
   options.proxy.inspector.excerpt_limit_bytes =
       static_cast<std::size_t>(absl::GetFlag(FLAGS_prompt_excerpt_bytes));
+  options.proxy.inspector.classifier_window_bytes =
+      static_cast<std::size_t>(absl::GetFlag(FLAGS_classifier_window_bytes));
   if (options.http.port < 0 || options.http.port > 65535 || options.http.threads < 1 ||
       absl::GetFlag(FLAGS_max_body_bytes) <= 0 || options.proxy.max_attempts < 1 ||
       options.proxy.decision_timeout.count() <= 0 || options.proxy.upstream_timeout.count() <= 0 ||
       options.proxy.pool.connect_timeout.count() <= 0 ||
-      absl::GetFlag(FLAGS_prompt_excerpt_bytes) < 0) {
+      absl::GetFlag(FLAGS_prompt_excerpt_bytes) < 0 ||
+      absl::GetFlag(FLAGS_classifier_window_bytes) < 0) {
     return Fail(absl::InvalidArgumentError(
         "--http_port must be 0..65535; --threads, --max_body_bytes, --max_attempts and every "
-        "timeout must be positive; --prompt_excerpt_bytes must be >= 0"));
+        "timeout must be positive; --prompt_excerpt_bytes and --classifier_window_bytes must be "
+        ">= 0"));
   }
 
   options.proxy.request_timeout = milliseconds(absl::GetFlag(FLAGS_request_timeout_ms));

@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/openai_error.h"
+#include "common/utf8.h"
 
 namespace llmrouter::gateway {
 
@@ -56,13 +57,6 @@ absl::Status ReadTokenCount(ondemand::value value, const char* field, bool* pres
 
 bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-// Largest prefix length <= `n` that does not split a UTF-8 character of `text`.
-std::size_t Utf8Prefix(std::string_view text, std::size_t n) {
-  if (n >= text.size()) return text.size();
-  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
-  return n;
-}
-
 }  // namespace
 
 RequestInspector::RequestInspector(RequestInspectorOptions options) : options_(options) {}
@@ -86,6 +80,8 @@ absl::StatusOr<InspectedRequest> RequestInspector::Inspect(std::string_view body
   ondemand::object object;
   if (auto e = doc.get_object().get(object)) return Malformed(e);
   InspectedRequest out;
+  tokens_ = PromptTokenCounter();
+  capturing_ = false;
   if (absl::Status s = ReadTopLevel(object, scratch_.data(), &out); !s.ok()) return s;
   // Anything after the object's closing brace makes the body invalid JSON.
   const char* after = nullptr;
@@ -96,8 +92,12 @@ absl::StatusOr<InspectedRequest> RequestInspector::Inspect(std::string_view body
     return absl::InvalidArgumentError("missing required field \"model\"");
   }
   if (out.model.empty()) return absl::InvalidArgumentError("\"model\" must not be empty");
-  out.estimated_tokens = static_cast<uint32_t>(
-      std::min<std::size_t>((out.prompt_bytes + 3) / 4, std::numeric_limits<uint32_t>::max()));
+  uint64_t tokens = tokens_.Total();
+  if (out.message_count > 0) {
+    tokens += uint64_t{kChatTokensPerMessage} * out.message_count + kChatReplyTokens;
+  }
+  out.estimated_tokens =
+      static_cast<uint32_t>(std::min<uint64_t>(tokens, std::numeric_limits<uint32_t>::max()));
   return out;
 }
 
@@ -153,8 +153,15 @@ absl::Status RequestInspector::ReadTopLevel(ondemand::object object, const char*
                          &out->max_output_tokens);
     } else if (key == "messages") {
       s = ReadMessages(value, out);
-    } else if (key == "prompt" || key == "input") {
-      s = ReadPromptText(value, key == "prompt" ? "prompt" : "input", out);
+    } else if (key == "prompt") {
+      // A completion's prompt is all the caller asks: decision reads it as the last message.
+      message_text_.clear();
+      capturing_ = true;
+      s = ReadPromptText(value, "prompt", out);
+      capturing_ = false;
+      out->last_user_message = message_text_;
+    } else if (key == "input") {
+      s = ReadPromptText(value, "input", out);
     }
     if (!s.ok()) return s;
   }
@@ -179,16 +186,28 @@ absl::Status RequestInspector::ReadMessages(ondemand::value messages, InspectedR
     }
     ondemand::object object;
     if (auto e = message.get_object().get(object)) return Malformed(e);
+    // The role may come after the content: the content is kept until the role is known.
+    bool user = false;
+    message_text_.clear();
+    capturing_ = true;
     for (auto field_result : object) {
       ondemand::field field;
       if (auto e = std::move(field_result).get(field)) return Malformed(e);
       std::string_view key;
       if (auto e = field.unescaped_key().get(key)) return Malformed(e);
+      if (key == "role") {
+        // A role that is not a string is the backend's to refuse; it is not a user's.
+        std::string_view role;
+        user = !field.value().get_string().get(role) && role == "user";
+        continue;
+      }
       if (key != "content") continue;
       if (absl::Status s = ReadPromptText(field.value(), "messages[].content", out); !s.ok()) {
         return s;
       }
     }
+    capturing_ = false;
+    if (user) out->last_user_message.assign(message_text_);
   }
   return absl::OkStatus();
 }
@@ -241,7 +260,16 @@ absl::Status RequestInspector::ReadPromptText(ondemand::value value, const char*
   return absl::OkStatus();
 }
 
+void RequestInspector::CaptureText(std::string_view text) {
+  const std::size_t limit = options_.classifier_window_bytes;
+  if (!message_text_.empty() && message_text_.size() < limit) message_text_.push_back('\n');
+  const std::size_t room = limit - std::min(limit, message_text_.size());
+  message_text_.append(text.substr(0, Utf8PrefixLength(text, room)));
+}
+
 void RequestInspector::AppendText(std::string_view text, InspectedRequest* out) {
+  tokens_.Add(absl::string_view(text.data(), text.size()));
+  if (capturing_) CaptureText(text);
   const std::size_t limit = options_.excerpt_limit_bytes;
   if (out->prompt_bytes > 0) {
     ++out->prompt_bytes;
@@ -256,7 +284,7 @@ void RequestInspector::AppendText(std::string_view text, InspectedRequest* out) 
   if (text.size() <= room) {
     out->excerpt.append(text);
   } else {
-    out->excerpt.append(text.substr(0, Utf8Prefix(text, room)));
+    out->excerpt.append(text.substr(0, Utf8PrefixLength(text, room)));
     out->excerpt_truncated = true;
   }
 }

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "common/token_estimator.h"
 #include "simdjson.h"
 
 namespace llmrouter::gateway {
@@ -25,7 +26,14 @@ struct InspectedRequest {
   // UTF-8 character boundary to at most the inspector's excerpt limit.
   std::string excerpt;
   bool excerpt_truncated = false;
-  // Bytes of the whole prompt text, and about four bytes per token of it.
+  // The text of the last message whose role is "user" (content parts joined by '\n'), or the
+  // whole `prompt` of a completion, cut at a UTF-8 character boundary to at most the inspector's
+  // classifier window: what decision matches intents on.
+  std::string last_user_message;
+  // Bytes of the whole prompt text, and its cl100k token estimate in full, however long
+  // (common/token_estimator.h's PromptTokenCounter: exact on the first 4 KiB, per-script weights
+  // beyond), plus, for chat, the template's tokens (kChatTokensPerMessage per message and
+  // kChatReplyTokens), as OpenAI counts prompt tokens. Clamped to 2^32-1.
   std::size_t prompt_bytes = 0;
   uint32_t estimated_tokens = 0;
   // Where the model's JSON string token (quotes included) sits in the body.
@@ -33,8 +41,15 @@ struct InspectedRequest {
   std::size_t model_token_size = 0;
 };
 
+// A chat message costs its role and the template's separators besides its content, and every
+// reply is primed with a few tokens (OpenAI's cookbook counts 3 + 1 per message and 3 per reply).
+inline constexpr uint32_t kChatTokensPerMessage = 4;
+inline constexpr uint32_t kChatReplyTokens = 3;
+
 struct RequestInspectorOptions {
   std::size_t excerpt_limit_bytes = 8 << 10;
+  // Largest last user message kept for decision's intent matching and classifier.
+  std::size_t classifier_window_bytes = 2 << 10;
 };
 
 // A RequestInspector keeps a simdjson parser and a scratch buffer between calls so that the hot
@@ -61,9 +76,17 @@ class RequestInspector {
   absl::Status ReadMessages(simdjson::ondemand::value messages, InspectedRequest* out);
   absl::Status ReadPromptText(simdjson::ondemand::value value, const char* field,
                               InspectedRequest* out);
+  // Adds one piece of prompt text to the excerpt, the estimate and, while a message is
+  // captured, to message_text_.
   void AppendText(std::string_view text, InspectedRequest* out);
+  // Appends `text` to message_text_ within the classifier window.
+  void CaptureText(std::string_view text);
 
   RequestInspectorOptions options_;
+  // The text of the message being read, within the classifier window, while capturing_.
+  std::string message_text_;
+  bool capturing_ = false;
+  PromptTokenCounter tokens_;
   simdjson::ondemand::parser parser_;
   std::string scratch_;  // the body plus simdjson's padding
 };

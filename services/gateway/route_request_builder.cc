@@ -101,6 +101,7 @@ absl::StatusOr<v1::RouteRequestRequest> BuildRouteRequest(const HttpRequest& req
   prompt.set_estimated_tokens(inspected.estimated_tokens);
   prompt.set_max_output_tokens(inspected.max_output_tokens);
   prompt.set_message_count(inspected.message_count);
+  prompt.set_last_user_message(inspected.last_user_message);
   return out;
 }
 

@@ -16,7 +16,9 @@ namespace {
 
 namespace v1 = llmrouter::v1;
 
-std::string Bundle() {
+// `intent_rules_for_auto`: the rules with intent conditions apply only to model "auto", as a
+// policy that routes "auto" by intent would write them.
+std::string Bundle(bool intent_rules_for_auto = false) {
   std::string y = "models:\n";
   for (int m = 0; m < 20; ++m) {
     absl::StrAppend(
@@ -49,7 +51,8 @@ std::string Bundle() {
         absl::StrAppend(&y, "model: [alias-", r % 20, "], complexity: {min: 0.95}");
         break;
       case 4:
-        absl::StrAppend(&y, "intent: [math], tokens: {max: 100}");
+        absl::StrAppend(&y, intent_rules_for_auto ? "model: [auto], " : "",
+                        "intent: [math], tokens: {max: 100}");
         break;
     }
     absl::StrAppend(&y, "}\n    then: {candidates: [model-", r % 20, ", model-", (r + 7) % 20,
@@ -62,8 +65,8 @@ std::string Bundle() {
 }
 
 struct Fixture {
-  explicit Fixture(int endpoints = 200) {
-    auto bundle = ParsePolicyBundleOrError(Bundle());
+  explicit Fixture(int endpoints = 200, bool intent_rules_for_auto = false) {
+    auto bundle = ParsePolicyBundleOrError(Bundle(intent_rules_for_auto));
     if (!bundle.ok()) std::abort();
     policy = CompiledPolicy::Compile(*bundle, 1, "h");
     v1::InventorySnapshot s;
@@ -146,7 +149,20 @@ void BM_DecisionThousandEndpointsP2C(benchmark::State& state) {
   RunDecisions(state, *f, f->request);
 }
 
+// A request for a named model, with the gateway's token estimate, under a policy whose intent
+// rules are for "auto" only: no rule it reaches needs the prompt analysed.
+void BM_DecisionExplicitModel(benchmark::State& state) {
+  static const Fixture* f = [] {
+    auto* fx = new Fixture(200, /*intent_rules_for_auto=*/true);
+    fx->request.set_model("model-5");
+    fx->request.mutable_prompt()->set_estimated_tokens(512);
+    return fx;
+  }();
+  RunDecisions(state, *f, f->request);
+}
+
 BENCHMARK(BM_Decision);
+BENCHMARK(BM_DecisionExplicitModel);
 BENCHMARK(BM_DecisionWithExplain);
 BENCHMARK(BM_DecisionThousandEndpointsP2C);
 

@@ -69,6 +69,18 @@ TEST_F(BundleReaderTest, CatalogSections) {
   EXPECT_THAT(Lines(), ElementsAre("intents[0]: needs keywords or patterns"));
 }
 
+TEST_F(BundleReaderTest, IntentScope) {
+  IntentSpec plain, wide, bad;
+  ReadIntent(r_, YAML::Load("{name: a, keywords: [x]}"), "intents[0]", &plain);
+  EXPECT_EQ(plain.scope, IntentScope::kLastMessage);
+  ReadIntent(r_, YAML::Load("{name: b, keywords: [x], scope: conversation}"), "intents[1]", &wide);
+  EXPECT_EQ(wide.scope, IntentScope::kConversation);
+  EXPECT_THAT(Lines(), ::testing::IsEmpty());
+  ReadIntent(r_, YAML::Load("{name: c, keywords: [x], scope: everything}"), "intents[2]", &bad);
+  EXPECT_THAT(Lines(), ElementsAre("intents[2].scope: \"everything\" is not one of last_message, "
+                                   "conversation"));
+}
+
 TEST_F(BundleReaderTest, RuleSections) {
   RuleMatch match;
   ReadRuleMatch(r_, YAML::Load("{tier: [batch], headers: {X-Team: search}}"), "rules[0].match",

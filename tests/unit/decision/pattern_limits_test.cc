@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <re2/re2.h>
 
 #include "absl/strings/str_cat.h"
 #include "services/decision/prompt_analyzer.h"
@@ -65,7 +66,7 @@ TEST(PatternLimitsTest, IntentsOverTheSetBudgetAreRejectedWhereTheyCrossIt) {
   ASSERT_EQ(lines.size(), 1u) << ::testing::PrintToString(lines);
   EXPECT_THAT(lines[0], HasSubstr("intents[1]: the intents' keywords and patterns up to here "
                                   "compile to "));
-  EXPECT_THAT(lines[0], HasSubstr("all intents together may use 50000"));
+  EXPECT_THAT(lines[0], HasSubstr("all intents together may use 100000"));
   // Fewer of the same patterns fit.
   PolicyBundle fits;
   EXPECT_THAT(Lines(ParsePolicyBundle(HeavyBundle(30), &fits)), ::testing::IsEmpty());
@@ -73,12 +74,60 @@ TEST(PatternLimitsTest, IntentsOverTheSetBudgetAreRejectedWhereTheyCrossIt) {
 
 TEST(PatternLimitsTest, MeasureIntentsNamesTheFirstIntentOverTheLimit) {
   std::vector<IntentSpec> intents = {
-      {"a", {"x"}, {}}, {"b", {}, HeavyPatterns(39)}, {"c", {}, HeavyPatterns(5)}};
+      {"a", {"x"}, {}}, {"b", {}, HeavyPatterns(76)}, {"c", {}, HeavyPatterns(5)}};
   IntentsProgramSize size = MeasureIntents(intents);
   EXPECT_EQ(size.first_over, 2);
   EXPECT_GT(size.size, kMaxIntentsProgramSize);
   intents.pop_back();
   EXPECT_EQ(MeasureIntents(intents).first_over, -1);
+}
+
+// True when `text` shows the keyword intent built from `keywords`.
+bool KeywordsMatch(const std::vector<std::string>& keywords, const std::string& text) {
+  PromptAnalyzer a({{"k", keywords, {}}});
+  llmrouter::v1::Prompt p;
+  p.set_excerpt(text);
+  return a.Analyze(p).intent_mask == 1;
+}
+
+TEST(UnicodeKeywordsTest, KeywordsEndingInPunctuationMatch) {
+  EXPECT_TRUE(KeywordsMatch({"c++"}, "How do I write a move constructor in C++?"));
+  EXPECT_TRUE(KeywordsMatch({"c++"}, "c++ templates"));
+  EXPECT_TRUE(KeywordsMatch({"c#"}, "Port this from Java to C#."));
+  EXPECT_TRUE(KeywordsMatch({".net"}, "Which .NET version added spans?"));
+  EXPECT_FALSE(KeywordsMatch({"c++"}, "abc++ is not a language")) << "a word boundary before c";
+  EXPECT_FALSE(KeywordsMatch({"c#"}, "music# notes"));
+}
+
+TEST(UnicodeKeywordsTest, CjkKeywordsMatchInsideSentences) {
+  EXPECT_TRUE(KeywordsMatch({"代码"}, "请帮我检查这段代码有没有错误"));
+  EXPECT_TRUE(KeywordsMatch({"コード"}, "このコードを説明してください"));
+  EXPECT_TRUE(KeywordsMatch({"コード"}, "コード"));
+  EXPECT_FALSE(KeywordsMatch({"代码"}, "请帮我写一首诗"));
+}
+
+TEST(UnicodeKeywordsTest, BoundariesAreUnicodeWordBoundaries) {
+  EXPECT_TRUE(KeywordsMatch({"función"}, "¿Qué hace esta función?"));
+  EXPECT_TRUE(KeywordsMatch({"función"}, "FUNCIÓN principal")) << "case folding beyond ASCII";
+  EXPECT_FALSE(KeywordsMatch({"function"}, "Was ist die Funktion der Mitochondrien?"));
+  EXPECT_FALSE(KeywordsMatch({"function"}, "Explain functional programming"));
+  // RE2's ASCII \b sees a boundary between "ü" and "b"; a Unicode one does not.
+  EXPECT_FALSE(KeywordsMatch({"ber"}, "über alles"));
+  EXPECT_TRUE(KeywordsMatch({"über"}, "Über alles"));
+  EXPECT_FALSE(KeywordsMatch({"mir"}, "привет мирный"));
+  EXPECT_TRUE(KeywordsMatch({"мир"}, "привет, мир!"));
+  EXPECT_FALSE(KeywordsMatch({"мир"}, "привет мирный"));
+  EXPECT_TRUE(KeywordsMatch({"function"}, "a function."));
+  EXPECT_TRUE(KeywordsMatch({"stack trace"}, "see the stack trace"));
+}
+
+TEST(UnicodeKeywordsTest, GuardsAreGroupedNotRepeatedPerKeyword) {
+  std::vector<std::string> many;
+  for (int i = 0; i < 100; ++i) many.push_back(absl::StrCat("word", i));
+  RE2 one(KeywordsRegex({"word"}));
+  RE2 hundred(KeywordsRegex(many));
+  ASSERT_TRUE(one.ok() && hundred.ok());
+  EXPECT_LT(hundred.ProgramSize(), one.ProgramSize() + 2000);
 }
 
 TEST(PatternLimitsTest, AnAnalyzerGivenAnUncompilableSetStillAnalyzes) {

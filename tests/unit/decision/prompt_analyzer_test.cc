@@ -1,5 +1,7 @@
 #include "services/decision/prompt_analyzer.h"
 
+#include "services/decision/builtin_classifier.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -70,6 +72,86 @@ TEST(PromptAnalyzerTest, TokenEstimateFromExcerptOrCaller) {
   p.set_estimated_tokens(5000);
   EXPECT_EQ(a.Analyze(p).estimated_tokens, 5000u);
   EXPECT_EQ(a.Analyze(P("")).estimated_tokens, 0u);
+}
+
+// A chat prompt as the gateway sends it: every message in the excerpt, system prompt first, and
+// the last user message on its own.
+llmrouter::v1::Prompt Chat(const std::string& system, const std::string& user) {
+  llmrouter::v1::Prompt p = P(system + "\n" + user);
+  p.set_last_user_message(user);
+  return p;
+}
+
+TEST(PromptAnalyzerTest, IntentsReadTheLastUserMessageNotTheSystemPrompt) {
+  PromptAnalyzer a({{"code", {"function", "compile"}, {}}});
+  const std::string system = "You are a helpful assistant. Call the search function when unsure.";
+  EXPECT_EQ(a.Analyze(Chat(system, "What is the capital of France?")).intent_mask, 0u);
+  EXPECT_EQ(a.Analyze(Chat(system, "Why does this not compile?")).intent_mask, 1u);
+  // Without a last user message (an older caller), the excerpt is what is matched.
+  EXPECT_EQ(a.Analyze(P(system)).intent_mask, 1u);
+}
+
+TEST(PromptAnalyzerTest, ConversationScopedIntentsAlsoReadTheRestOfThePrompt) {
+  IntentSpec code{"code", {"function"}, {}};
+  IntentSpec support{"support", {"ticket"}, {}, IntentScope::kConversation};
+  PromptAnalyzer a({code, support});
+  const std::string system = "You answer each support ticket; never describe an internal function.";
+  EXPECT_EQ(a.Analyze(Chat(system, "My order is late")).intent_mask, 2u)
+      << "support reads the system prompt, code does not";
+  EXPECT_EQ(a.Analyze(Chat("Be brief.", "Open a ticket about this function")).intent_mask, 3u);
+}
+
+TEST(PromptAnalyzerTest, PiiAnywhereInTheExcerptAndInACutOffLastMessage) {
+  PromptAnalyzer a({});
+  EXPECT_THAT(PiiKindNames(a.Analyze(Chat("Customer: jane@example.com", "Summarise")).pii_mask),
+              ElementsAre("email"));
+  llmrouter::v1::Prompt cut = P("a long history, cut before the last message");
+  cut.set_truncated(true);
+  cut.set_last_user_message("my card is 4111 1111 1111 1111");
+  EXPECT_THAT(PiiKindNames(a.Analyze(cut).pii_mask), ElementsAre("card"));
+}
+
+std::shared_ptr<const LearnedClassifier> Builtin() {
+  auto model = LearnedClassifier::Load(std::string(BuiltinClassifierModel()));
+  EXPECT_TRUE(model.ok()) << model.status();
+  return model.ok() ? *model : nullptr;
+}
+
+TEST(PromptAnalyzerTest, TheClassifierReadsTheLastUserMessage) {
+  PromptAnalyzer a({}, Builtin());
+  const PromptSignals s = a.Analyze(Chat(
+      "You are a senior Python engineer. Review code, fix bugs, write functions and unit tests.",
+      "Translate 'see you tomorrow at the station' into French, please."));
+  ASSERT_TRUE(s.classified);
+  ASSERT_GE(s.listed_count, 1);
+  EXPECT_EQ(a.intent_names()[s.listed[0].index], "translation");
+  EXPECT_EQ(s.listed[0].source, IntentSource::kClassifier);
+}
+
+TEST(PromptAnalyzerTest, KeywordIntentsComeFirstWithFullConfidence) {
+  PromptAnalyzer a({{"code", {}, {"```"}}}, Builtin());
+  const PromptSignals s =
+      a.Analyze(P("Translate the comments of this into German:\n```\n# add two numbers\n```"));
+  ASSERT_GE(s.listed_count, 1);
+  EXPECT_EQ(a.intent_names()[s.listed[0].index], "code");
+  EXPECT_EQ(s.listed[0].source, IntentSource::kKeywords);
+  EXPECT_EQ(s.listed[0].confidence, 1.0f);
+  // The bundle's `code` and the model's are one intent.
+  EXPECT_EQ(a.IntentIndex("code"), 0);
+  EXPECT_GE(a.IntentIndex("translation"), 1);
+}
+
+TEST(PromptAnalyzerTest, DescribeShowsConfidencesAndEveryIntentForExplain) {
+  PromptAnalyzer a({}, Builtin());
+  const PromptSignals s = a.Analyze(P("Write a haiku about autumn rain"));
+  llmrouter::v1::PromptAnalysis brief, full;
+  a.Describe(s, false, &brief);
+  a.Describe(s, true, &full);
+  EXPECT_TRUE(brief.analysed());
+  EXPECT_EQ(brief.intents_size(), brief.intent_confidences_size());
+  EXPECT_EQ(full.intent_confidences_size(), 10);
+  EXPECT_FALSE(brief.classifier_sha256().empty());
+  EXPECT_FALSE(brief.complexity_band().empty());
 }
 
 }  // namespace

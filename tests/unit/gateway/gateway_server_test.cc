@@ -395,7 +395,9 @@ TEST_F(GatewayServerTest, ProxiesJsonAndAddsRouterHeaders) {
   EXPECT_TRUE(q.explain());
   EXPECT_EQ(q.prompt().excerpt(), "Say hi");
   EXPECT_EQ(q.prompt().message_count(), 1u);
-  EXPECT_EQ(q.prompt().estimated_tokens(), 2u);
+  // "Say hi" is 2 tokens, and its chat template 4 + 3.
+  EXPECT_EQ(q.prompt().estimated_tokens(), 9u);
+  EXPECT_EQ(q.prompt().last_user_message(), "Say hi");
   ASSERT_EQ(q.headers().count("x-custom-thing"), 1u);
   EXPECT_EQ(q.headers().at("x-custom-thing"), "abc");
   EXPECT_EQ(q.headers().count("authorization"), 0u);

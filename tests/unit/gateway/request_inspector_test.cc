@@ -5,6 +5,9 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "common/token_estimator.h"
+
 namespace llmrouter::gateway {
 namespace {
 
@@ -36,7 +39,9 @@ TEST(RequestInspectorTest, ReadsTheFieldsRoutingNeeds) {
   EXPECT_EQ(r->excerpt, "Be brief.\nHello there");
   EXPECT_FALSE(r->excerpt_truncated);
   EXPECT_EQ(r->prompt_bytes, 21u);
-  EXPECT_EQ(r->estimated_tokens, 6u);  // ceil(21 / 4)
+  EXPECT_EQ(r->estimated_tokens, EstimateTokens("Be brief.") + EstimateTokens("Hello there") +
+                                     2 * kChatTokensPerMessage + kChatReplyTokens);
+  EXPECT_EQ(r->last_user_message, "Hello there");
 }
 
 TEST(RequestInspectorTest, DefaultsWhenOptionalFieldsAreAbsentOrNull) {
@@ -92,7 +97,57 @@ TEST(RequestInspectorTest, ExcerptIsBoundedButTheEstimateCoversTheWholePrompt) {
   EXPECT_EQ(r->excerpt, std::string(100, 'a'));
   EXPECT_TRUE(r->excerpt_truncated);
   EXPECT_EQ(r->prompt_bytes, 1005u);
-  EXPECT_EQ(r->estimated_tokens, 252u);
+  EXPECT_EQ(r->estimated_tokens, EstimateTokens(big) + EstimateTokens("tail") +
+                                     2 * kChatTokensPerMessage + kChatReplyTokens);
+  EXPECT_EQ(r->last_user_message, "tail");
+}
+
+TEST(RequestInspectorTest, LastUserMessageIsTheLastMessageWithRoleUser) {
+  RequestInspector inspector;
+  auto r = inspector.Inspect(R"({"model":"m","messages":[
+      {"role":"system","content":"You are a coding assistant; call the function tool."},
+      {"role":"user","content":"first question"},
+      {"role":"assistant","content":"an answer"},
+      {"content":[{"type":"text","text":"Describe"},{"type":"image_url","image_url":{"url":"x"}},
+                  {"type":"text","text":"this image"}],"role":"user"},
+      {"role":"assistant","content":null,"tool_calls":[]},
+      {"role":{"not":"a string"},"content":"ignored"}]})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->last_user_message, "Describe\nthis image") << "the role may follow the content";
+  auto none = inspector.Inspect(R"({"model":"m","messages":[{"role":"system","content":"x"}]})");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->last_user_message, "");
+  auto completion = inspector.Inspect(R"({"model":"m","prompt":["Once upon", "a time"]})");
+  ASSERT_TRUE(completion.ok()) << completion.status();
+  EXPECT_EQ(completion->last_user_message, "Once upon\na time");
+  EXPECT_EQ(completion->estimated_tokens, EstimateTokens("Once upon") + EstimateTokens("a time"))
+      << "a completion has no chat template";
+}
+
+TEST(RequestInspectorTest, LastUserMessageIsBoundedOnAUtf8Boundary) {
+  RequestInspector inspector(RequestInspectorOptions{.classifier_window_bytes = 4});
+  auto r = inspector.Inspect(
+      "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\xC3\xA9\xE2\x82\xAC\"}]}");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->last_user_message, "a\xC3\xA9");
+  EXPECT_EQ(r->excerpt, "a\xC3\xA9\xE2\x82\xAC") << "the excerpt has its own, larger bound";
+}
+
+// tests/data/tokenizer_corpus/zh_question.txt, which gpt-tokenizer (cl100k_base) makes 156
+// tokens of: bytes / 4 would say 97.
+constexpr char kChineseQuestion[] =
+    "请帮我写一份周末两天的北京旅游计划。我们一家四口，两个孩子分别是七岁和十岁，喜欢历史和动物。预"
+    "算大约三千元，不包括住宿。希望行程不要太赶，每天下午能休息一下。另外，请推荐几家适合带孩子吃饭"
+    "的餐厅，并说明大概的人均消费。如果需要提前预约门票的景点，也请提醒我。";
+
+TEST(RequestInspectorTest, EstimateIsHonestForChinese) {
+  RequestInspector inspector;
+  auto r = inspector.Inspect(absl::StrCat(R"({"model":"m","messages":[{"role":"user","content":")",
+                                          kChineseQuestion, R"("}]})"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  const double content = r->estimated_tokens - kChatTokensPerMessage - kChatReplyTokens;
+  EXPECT_NEAR(content, 156, 156 * 0.1);
+  EXPECT_EQ(r->last_user_message, kChineseQuestion);
 }
 
 TEST(RequestInspectorTest, ExcerptIsNotCutInsideAUtf8Character) {

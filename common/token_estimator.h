@@ -1,14 +1,16 @@
 // Estimates how many tokens an OpenAI-style BPE tokenizer (cl100k_base) makes of a prompt, without
 // BPE tables: cheap enough for the routing hot path, where the estimate feeds cost caps and the
-// context-window fit.
-#ifndef LLMROUTER_SERVICES_DECISION_TOKEN_ESTIMATOR_H_
-#define LLMROUTER_SERVICES_DECISION_TOKEN_ESTIMATOR_H_
+// context-window fit. The gateway estimates every prompt in full with it; decision uses it on
+// the excerpt when a caller sends no estimate.
+#ifndef LLMROUTER_COMMON_TOKEN_ESTIMATOR_H_
+#define LLMROUTER_COMMON_TOKEN_ESTIMATOR_H_
 
+#include <cstddef>
 #include <cstdint>
 
 #include "absl/strings/string_view.h"
 
-namespace llmrouter::decision {
+namespace llmrouter {
 
 // Returns an estimate of the cl100k_base token count of `text` (UTF-8; invalid bytes count as one
 // token each, as byte-level BPE would give them at worst). Empty text is 0 tokens; any non-empty
@@ -37,6 +39,33 @@ namespace llmrouter::decision {
 // Thread-safe (no state), allocates nothing, O(text.size()).
 uint32_t EstimateTokens(absl::string_view text);
 
-}  // namespace llmrouter::decision
+// Estimates a prompt given in pieces (a chat's message texts), however long, at a bounded cost:
+// the first `exact_bytes` with EstimateTokens (about 2 ns a byte here), the rest from per-script
+// weights (eight bytes at a time, about 0.2 ns a byte): other scripts at fixed prices by the
+// length of their characters' encoding, ASCII at the tokens per byte the exact part showed, so
+// that code, prose and JSON keep their densities. Total() of a prompt under `exact_bytes` is the
+// sum of EstimateTokens of its pieces. With only 256 bytes estimated exactly, the corpus of
+// tests/data/tokenizer_corpus comes out at -3.2% in total, every sample within 40%.
+// Not thread-safe; allocates nothing.
+class PromptTokenCounter {
+ public:
+  explicit PromptTokenCounter(std::size_t exact_bytes = 4 << 10) : exact_bytes_(exact_bytes) {}
 
-#endif  // LLMROUTER_SERVICES_DECISION_TOKEN_ESTIMATOR_H_
+  void Add(absl::string_view text);
+  // The estimate so far, clamped to 2^32-1.
+  uint32_t Total() const;
+
+ private:
+  std::size_t exact_bytes_;
+  std::size_t exact_used_ = 0;
+  uint64_t exact_tokens_ = 0;
+  // ASCII bytes, and the other characters' weights in hundredths of a token.
+  uint64_t exact_ascii_ = 0;
+  uint64_t exact_other_ = 0;
+  uint64_t rest_ascii_ = 0;
+  uint64_t rest_other_ = 0;
+};
+
+}  // namespace llmrouter
+
+#endif  // LLMROUTER_COMMON_TOKEN_ESTIMATOR_H_

@@ -1,4 +1,4 @@
-#include "services/decision/token_estimator.h"
+#include "common/token_estimator.h"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 
 #include "tests/support/process_harness.h"
 
-namespace llmrouter::decision {
+namespace llmrouter {
 namespace {
 
 // Reference counts from gpt-tokenizer (cl100k_base), written by tests/tools/token_counts.mjs.
@@ -106,5 +106,53 @@ TEST(TokenEstimatorTest, WithinTolerancesOfGptTokenizerOnTheCorpus) {
   EXPECT_LE(std::fabs(total_error), 0.15);
 }
 
+TEST(PromptTokenCounterTest, UnderTheExactWindowItSumsTheEstimates) {
+  PromptTokenCounter counter;
+  counter.Add("Be brief.");
+  counter.Add("你好世界");
+  EXPECT_EQ(counter.Total(), EstimateTokens("Be brief.") + EstimateTokens("你好世界"));
+  EXPECT_EQ(PromptTokenCounter().Total(), 0u);
+}
+
+// Past the exact window the per-script weights take over: each corpus sample, with only its
+// first 256 bytes estimated exactly, against gpt-tokenizer's count.
+TEST(PromptTokenCounterTest, BeyondTheWindowWithinTolerancesOfGptTokenizer) {
+  long expected_total = 0;
+  long estimated_total = 0;
+  for (const auto& [name, count] : ExpectedCounts()) {
+    const std::string text =
+        ReadFile(std::filesystem::path(testing::SourcePath(kCorpusDir)) / name);
+    PromptTokenCounter counter(256);
+    counter.Add(text);
+    const long estimate = counter.Total();
+    const double error = static_cast<double>(estimate - count) / static_cast<double>(count);
+    std::printf("%-32s expected %5ld counted %5ld  %+6.1f%%\n", name.c_str(), count, estimate,
+                100 * error);
+    EXPECT_LE(std::fabs(error), 0.40) << name;
+    expected_total += count;
+    estimated_total += estimate;
+  }
+  const double total_error =
+      static_cast<double>(estimated_total - expected_total) / static_cast<double>(expected_total);
+  std::printf("TOTAL expected %ld counted %ld %+.1f%%\n", expected_total, estimated_total,
+              100 * total_error);
+  EXPECT_LE(std::fabs(total_error), 0.10);
+}
+
+// A prompt that changes script after the window: the weights price the Chinese as Chinese.
+TEST(PromptTokenCounterTest, AScriptChangeAfterTheWindowIsCounted) {
+  const std::string english =
+      ReadFile(std::filesystem::path(testing::SourcePath(kCorpusDir)) / "en_prose_report.txt");
+  const std::string chinese =
+      ReadFile(std::filesystem::path(testing::SourcePath(kCorpusDir)) / "zh_prose.txt");
+  PromptTokenCounter counter(english.size());
+  counter.Add(english);
+  std::string many_chinese;
+  for (int i = 0; i < 20; ++i) many_chinese += chinese;
+  counter.Add(many_chinese);
+  const double exact = EstimateTokens(english) + 20.0 * EstimateTokens(chinese);
+  EXPECT_NEAR(counter.Total(), exact, exact * 0.25);
+}
+
 }  // namespace
-}  // namespace llmrouter::decision
+}  // namespace llmrouter

@@ -1,0 +1,46 @@
+// The prompt's signals for one request, computed when a rule, a filter or the trace first asks
+// for them, so that traffic whose policy asks nothing of the prompt pays for no analysis.
+#ifndef LLMROUTER_SERVICES_DECISION_LAZY_PROMPT_SIGNALS_H_
+#define LLMROUTER_SERVICES_DECISION_LAZY_PROMPT_SIGNALS_H_
+
+#include <cstdint>
+#include <optional>
+
+#include "llmrouter/v1/decision.pb.h"
+#include "services/decision/prompt_analyzer.h"
+
+namespace llmrouter::decision {
+
+// One per request, not thread-safe; the analyzer and the prompt must outlive it. Each value is
+// computed at most once: the token estimate alone (the caller's, else the estimator's on the
+// excerpt) without the analysis, and the analysis (intents, complexity, PII, classifier) at its
+// first use.
+class LazyPromptSignals {
+ public:
+  LazyPromptSignals(const PromptAnalyzer& analyzer, const llmrouter::v1::Prompt& prompt)
+      : analyzer_(analyzer), prompt_(prompt) {}
+  LazyPromptSignals(const LazyPromptSignals&) = delete;
+  LazyPromptSignals& operator=(const LazyPromptSignals&) = delete;
+
+  // The full prompt's token estimate; does not analyse the prompt.
+  uint32_t estimated_tokens();
+  // The whole analysis, computed now if it has not been.
+  const PromptSignals& analysis();
+  // Whether analysis() has run for this request.
+  bool analyzed() const { return analyzed_; }
+
+  // Writes what is known into `out`: the token estimate always, the rest when analysed (with
+  // every intent's confidence when `every_intent`, for explain; analysis.analysed says which).
+  void Fill(llmrouter::v1::PromptAnalysis* out, bool every_intent);
+
+ private:
+  const PromptAnalyzer& analyzer_;
+  const llmrouter::v1::Prompt& prompt_;
+  std::optional<uint32_t> tokens_;
+  bool analyzed_ = false;
+  PromptSignals signals_;
+};
+
+}  // namespace llmrouter::decision
+
+#endif  // LLMROUTER_SERVICES_DECISION_LAZY_PROMPT_SIGNALS_H_
