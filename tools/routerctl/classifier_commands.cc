@@ -55,6 +55,32 @@ absl::StatusOr<double> ConfidenceFlag(const CommandLine& cl) {
   return value;
 }
 
+// --options "dim=64,epoch=50,lr=0.5,word_ngrams=1,minn=3,maxn=6,bucket=500000,cutoff=40000,
+// dsub=8": training options besides the defaults (docs/policies.md says how those were chosen).
+absl::Status ApplyOptions(absl::string_view spec, decision::TrainingOptions* o) {
+  for (absl::string_view item : absl::StrSplit(spec, ',', absl::SkipEmpty())) {
+    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(item, '=');
+    int* integer = kv.first == "dim"           ? &o->dim
+                   : kv.first == "epoch"       ? &o->epoch
+                   : kv.first == "word_ngrams" ? &o->word_ngrams
+                   : kv.first == "minn"        ? &o->min_char_ngram
+                   : kv.first == "maxn"        ? &o->max_char_ngram
+                   : kv.first == "bucket"      ? &o->bucket
+                   : kv.first == "cutoff"      ? &o->cutoff
+                   : kv.first == "dsub"        ? &o->dsub
+                                               : nullptr;
+    const bool ok = integer != nullptr ? absl::SimpleAtoi(kv.second, integer)
+                    : kv.first == "lr" ? absl::SimpleAtod(kv.second, &o->learning_rate)
+                                       : false;
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--options: \"", item,
+          "\" (known: dim, epoch, lr, word_ngrams, minn, maxn, bucket, cutoff, dsub)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int RouterctlSession::ClassifierTrain(const std::vector<std::string>& args) {
@@ -63,6 +89,9 @@ int RouterctlSession::ClassifierTrain(const std::vector<std::string>& args) {
   decision::TrainingOptions options;
   if (auto seed = cl_.Get("seed"); seed && !absl::SimpleAtoi(*seed, &options.seed)) {
     return LocalError(absl::InvalidArgumentError("--seed must be an integer"));
+  }
+  if (auto spec = cl_.Get("options")) {
+    if (absl::Status s = ApplyOptions(*spec, &options); !s.ok()) return LocalError(s);
   }
   const std::string out_path = *cl_.Get("out");
   const std::string scratch = std::filesystem::path(out_path).parent_path().string();

@@ -34,6 +34,7 @@ constexpr FlagSpec kFlags[] = {
     {"data", FlagKind::kValue},         {"out", FlagKind::kValue},
     {"seed", FlagKind::kValue},         {"min_confidence", FlagKind::kValue},
     {"check_floors", FlagKind::kBool},  {"classifier", FlagKind::kValue},
+    {"options", FlagKind::kValue},
 };
 
 constexpr absl::string_view kGlobalFlags[] = {
@@ -176,12 +177,12 @@ const std::vector<CommandSpec>& Commands() {
        {"db"}},
       {"classifier",
        "train",
-       "--data FILES|DIRS --out MODEL [--seed N]",
+       "--data FILES|DIRS --out MODEL [--seed N] [--options dim=64,epoch=50,...]",
        "train a prompt classifier on labeled JSONL (one thread, fixed seed: same files, same "
        "bytes)",
        0,
        0,
-       {"data", "out", "seed"},
+       {"data", "out", "seed", "options"},
        &RouterctlSession::ClassifierTrain,
        {"data", "out"}},
       {"classifier",
