@@ -12,4 +12,5 @@ routerctl="$build/tools/routerctl/routerctl"
   --out "$here/data/classifier/builtin.ftz"
 "$routerctl" classifier eval --data "$here/data/classifier/test" \
   --model "$here/data/classifier/builtin.ftz" "$@"
-grep -rln "sha256:" "$here/deploy" "$here/helm" 2>/dev/null | sed 's/^/bundles naming a classifier: /' || true
+grep -rl "^ *sha256: [0-9a-f]\{64\}" "$here/deploy" "$here/helm" "$here/docs" 2>/dev/null |
+  sed "s/^/bundles naming a classifier by hash: /" || true
