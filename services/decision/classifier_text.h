@@ -14,8 +14,8 @@ namespace llmrouter::decision {
 
 // The part of a long message the classifier reads: its first kClassifierHeadBytes and its last
 // kClassifierTailBytes (a request's instruction is usually at one end of pasted material).
-inline constexpr std::size_t kClassifierHeadBytes = 384;
-inline constexpr std::size_t kClassifierTailBytes = 128;
+inline constexpr std::size_t kClassifierHeadBytes = 256;
+inline constexpr std::size_t kClassifierTailBytes = 64;
 
 // Replaces `*out` with the tokens of `text`'s window, separated by single spaces, never with a
 // newline (fastText ends a line there) nor a token starting with fastText's "__label__" prefix.

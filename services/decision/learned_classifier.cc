@@ -26,6 +26,24 @@ constexpr int32_t kFastTextVersion = 12;
 class CheckedFastText : public fasttext::FastText {
  public:
   void SetVersion(int32_t v) { version = v; }
+
+  // Decodes a quantized input matrix once, so that prediction adds plain rows: decoding each
+  // row from its product-quantizer codes took 70% of a prediction (docs/benchmarks.md). The file
+  // stays small; memory holds rows x dim floats (40,000 x 64 x 4 B = 10 MB for the built-in).
+  void DequantizeInput() {
+    if (!quant_) return;
+    const int64_t rows = input_->size(0), dim = input_->size(1);
+    auto dense = std::make_shared<fasttext::DenseMatrix>(rows, dim);
+    fasttext::Vector row(dim);
+    for (int64_t i = 0; i < rows; ++i) {
+      row.zero();
+      input_->addRowToVector(row, static_cast<int32_t>(i));
+      std::copy(row.data(), row.data() + dim, dense->data() + i * dim);
+    }
+    input_ = std::move(dense);
+    quant_ = false;
+    buildModel();
+  }
 };
 
 // An istream over bytes it does not own (fastText reads models and lines from istreams).
@@ -119,6 +137,7 @@ absl::StatusOr<std::shared_ptr<const LearnedClassifier>> LearnedClassifier::Load
         "classifier model: needs at least one intent and all four complexity bands");
   }
   c->general_chat_ = c->IntentIndex(kGeneralChatIntent);
+  model->DequantizeInput();
   c->model_ = std::move(model);
   return std::shared_ptr<const LearnedClassifier>(std::move(c));
 }

@@ -9,6 +9,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/sha256.h"
+#include "services/decision/builtin_classifier.h"
+#include "services/decision/learned_classifier.h"
 #include "services/decision/router.h"
 
 namespace llmrouter::decision {
@@ -161,8 +164,73 @@ void BM_DecisionExplicitModel(benchmark::State& state) {
   RunDecisions(state, *f, f->request);
 }
 
+// A realistic user message of about `bytes` bytes (a question, then pasted material).
+std::string UserMessage(std::size_t bytes) {
+  std::string m =
+      "Can you look at this Python function and tell me why it returns None when the list is "
+      "empty, and how to fix it without breaking the callers? ";
+  while (m.size() < bytes) {
+    m += "def first_even(xs):\n    for x in xs:\n        if x % 2 == 0:\n            return x\n";
+  }
+  return m.substr(0, bytes);
+}
+
+const LearnedClassifier& Builtin() {
+  static const auto* model = [] {
+    auto m = LearnedClassifier::Load(std::string(BuiltinClassifierModel()));
+    if (!m.ok()) std::abort();
+    return new std::shared_ptr<const LearnedClassifier>(*m);
+  }();
+  return **model;
+}
+
+// The built-in classifier alone on a 200-byte or 2 KB message (it reads at most 512 bytes).
+void BM_ClassifyOnly(benchmark::State& state) {
+  const std::string text = UserMessage(static_cast<std::size_t>(state.range(0)));
+  std::vector<double> samples;
+  samples.reserve(1 << 16);
+  ClassifierOutput out;
+  for (auto _ : state) {
+    auto start = std::chrono::steady_clock::now();
+    Builtin().Classify(text, &out);
+    benchmark::DoNotOptimize(out);
+    if (samples.size() < samples.capacity()) {
+      samples.push_back(
+          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+              .count());
+    }
+  }
+  std::sort(samples.begin(), samples.end());
+  state.counters["p50_us"] = samples[samples.size() / 2];
+  state.counters["p99_us"] = samples[samples.size() * 99 / 100];
+}
+
+// The whole "auto" route with the built-in classifier: the realistic bundle whose intent rules
+// are for "auto", plus the classifier; the gateway's last user message of 200 bytes or 2 KB.
+void BM_DecisionAutoClassified(benchmark::State& state) {
+  static const Fixture* f = [] {
+    auto* fx = new Fixture(200, /*intent_rules_for_auto=*/true);
+    std::string yaml = Bundle(/*intent_rules_for_auto=*/true);
+    yaml += absl::StrCat("classifier: {sha256: ", Sha256Hex(BuiltinClassifierModel()), "}\n");
+    auto b = ParsePolicyBundleOrError(yaml);
+    if (!b.ok()) std::abort();
+    auto model = LearnedClassifier::Load(std::string(BuiltinClassifierModel()));
+    if (!model.ok()) std::abort();
+    fx->policy = CompiledPolicy::Compile(*b, 1, "h", *model);
+    return fx;
+  }();
+  v1::RouteRequestRequest req = f->request;
+  const std::string message = UserMessage(static_cast<std::size_t>(state.range(0)));
+  req.mutable_prompt()->set_last_user_message(message);
+  req.mutable_prompt()->set_excerpt(message);
+  req.mutable_prompt()->set_estimated_tokens(static_cast<uint32_t>(message.size() / 4));
+  RunDecisions(state, *f, req);
+}
+
 BENCHMARK(BM_Decision);
 BENCHMARK(BM_DecisionExplicitModel);
+BENCHMARK(BM_ClassifyOnly)->Arg(200)->Arg(2048);
+BENCHMARK(BM_DecisionAutoClassified)->Arg(200)->Arg(2048);
 BENCHMARK(BM_DecisionWithExplain);
 BENCHMARK(BM_DecisionThousandEndpointsP2C);
 

@@ -68,11 +68,11 @@ TEST(ClassifierCorpusTest, NoHeldOutPromptNearlyRepeatsATrainingPrompt) {
 // non-English macro-F1 0.75, complexity ordering 0.90, ECE 0.05) are not all met yet; this
 // guards what the built-in model reaches today (docs/policies.md lists both) so that no change
 // to the corpus, the text preparation or training makes it worse unnoticed.
-constexpr EvaluationFloors kReached{.macro_f1 = 0.83,
-                                    .intent_recall = 0.64,
-                                    .non_english_macro_f1 = 0.74,
+constexpr EvaluationFloors kReached{.macro_f1 = 0.84,
+                                    .intent_recall = 0.68,
+                                    .non_english_macro_f1 = 0.78,
                                     .complexity_pairwise = 0.87,
-                                    .top_intent_ece = 0.045};
+                                    .top_intent_ece = 0.05};
 
 TEST(ClassifierCorpusTest, TheBuiltInModelKeepsItsScoresOnTheHeldOutSplit) {
   auto model = LearnedClassifier::Load(std::string(BuiltinClassifierModel()));
