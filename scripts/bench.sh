@@ -12,6 +12,10 @@
 # LLMROUTER_BENCH_B_FLAGS="--busy_poll_us=50"; "--decision_link_target=" routes over gRPC only.
 # LLMROUTER_BENCH_TLS=1 runs every service with mutual TLS (certificates made here by openssl):
 # gRPC and the route link both.
+# LLMROUTER_BENCH_PROMPT_BYTES=2048 sends a user message that long (default: one sentence).
+# LLMROUTER_BENCH_AUTO=1 also measures model "auto" through the same gateway (row "gw-auto"),
+# under a bundle that routes auto like the demo bundle does: the built-in classifier, a first
+# auto rule with an intent condition, then complexity, then a catch-all.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${LLMROUTER_BUILD_DIR:-$here/build}"
@@ -66,6 +70,16 @@ pids+=($!)
 fake_port=$(ready_port "$work/fake.ready" http_port)
 printf 'endpoints:\n  - {model: %s, address: "127.0.0.1:%s"}\n' $model "$fake_port" >"$work/endpoints.yaml"
 printf 'models:\n  - name: %s\n' $model >"$work/policy.yaml"
+if [[ ${LLMROUTER_BENCH_AUTO:-0} == 1 ]]; then
+  classifier_sha=$(sha256sum "$here/data/classifier/builtin.ftz" | cut -d' ' -f1)
+  cat >>"$work/policy.yaml" <<POLICY
+classifier: {sha256: $classifier_sha}
+rules:
+  - {name: code-and-math, match: {model: [auto], intent: [code, math]}, then: {candidates: [$model]}}
+  - {name: hard, match: {model: [auto], complexity: {min: 0.5}}, then: {candidates: [$model]}}
+  - {name: auto, match: {model: [auto]}, then: {candidates: [$model]}}
+POLICY
+fi
 "${pin_inventory[@]}" "$build/services/inventory/inventory" --host=127.0.0.1 --grpc_port=0 \
   --metrics_port=0 --endpoints_file="$work/endpoints.yaml" --ready_file="$work/inv.ready" \
   "${tls[@]}" >"$work/inventory.log" 2>&1 &
@@ -156,7 +170,8 @@ hz=$(getconf CLK_TCK)
 # Prints "rps p50_ms p99_ms non2xx" for one wrk run.
 run_wrk() {  # port connections
   local out
-  out=$(BENCH_MODEL=$model "${pin_load[@]}" wrk -t1 -c"$2" -d"${duration}s" --latency \
+  out=$(BENCH_MODEL=${3:-$model} BENCH_PROMPT_BYTES=${LLMROUTER_BENCH_PROMPT_BYTES:-0} \
+    "${pin_load[@]}" wrk -t1 -c"$2" -d"${duration}s" --latency \
     -s "$here/scripts/bench/chat.lua" "http://127.0.0.1:$1/v1/chat/completions")
   echo "$out" >>"$work/wrk.txt"
   echo "$out" | awk '
@@ -179,13 +194,20 @@ for c in 1 32; do
   read -r gt1 gs1 <<<"$(usage_of "$gw_pid")"
   read -r dt1 ds1 <<<"$(usage_of "$dec_pid")"
   read -r it1 is1 <<<"$(usage_of "$inv_pid")"
-  b_bad=0 c_bad=0
+  b_bad=0 c_bad=0 a_bad=0
+  if [[ ${LLMROUTER_BENCH_AUTO:-0} == 1 ]]; then
+    read -r a_rps a_p50 a_p99 a_bad <<<"$(run_wrk "$gw_port" $c auto)"
+  fi
   if [[ -n ${gw_b_port:-} ]]; then read -r b_rps b_p50 b_p99 b_bad <<<"$(run_wrk "$gw_b_port" $c)"; fi
   if [[ -n ${gw_c_port:-} ]]; then read -r c_rps c_p50 c_p99 c_bad <<<"$(run_wrk "$gw_c_port" $c)"; fi
-  if ((d_bad + n_bad + g_bad + b_bad + c_bad > 0)); then echo "bench: non-2xx answers (see $work/wrk.txt)" >&2; exit 1; fi
+  if ((d_bad + n_bad + g_bad + b_bad + c_bad + a_bad > 0)); then echo "bench: non-2xx answers (see $work/wrk.txt)" >&2; exit 1; fi
   printf '%-6s %-8s %12s %10s %10s\n' "$c" direct "$d_rps" "$d_p50" "$d_p99"
   printf '%-6s %-8s %12s %10s %10s\n' "$c" nginx "$n_rps" "$n_p50" "$n_p99"
   printf '%-6s %-8s %12s %10s %10s\n' "$c" gateway "$g_rps" "$g_p50" "$g_p99"
+  if [[ ${LLMROUTER_BENCH_AUTO:-0} == 1 ]]; then
+    printf '%-6s %-8s %12s %10s %10s\n' "$c" gw-auto "$a_rps" "$a_p50" "$a_p99"
+    awk -v c="$c" -v g="$g_rps" -v a="$a_rps" 'BEGIN { printf "%-6s gateway req/s: model auto = %.2f x an explicit model\n", c, a / g }'
+  fi
   if [[ -n ${gw_b_port:-} ]]; then
     printf '%-6s %-8s %12s %10s %10s\n' "$c" gateway-b "$b_rps" "$b_p50" "$b_p99"
     awk -v c="$c" -v g="$g_rps" -v b="$b_rps" 'BEGIN { printf "%-6s gateway req/s = %.2f x gateway-b\n", c, g / b }'

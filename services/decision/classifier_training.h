@@ -29,7 +29,7 @@ absl::Status ReadLabeledPrompts(absl::string_view jsonl, absl::string_view sourc
 
 // The defaults are what the built-in model uses (docs/policies.md says how they were chosen).
 struct TrainingOptions {
-  int dim = 64;
+  int dim = 48;
   int epoch = 70;
   double learning_rate = 0.5;
   int word_ngrams = 1;
@@ -39,7 +39,7 @@ struct TrainingOptions {
   int seed = 1;
   // Quantization: the rows kept (the most important words and n-grams) and the sub-vector size.
   int cutoff = 40000;
-  int dsub = 8;
+  int dsub = 6;
 };
 
 // Trains a model on `prompts` with one thread and a fixed seed, so that the same prompts and
