@@ -17,7 +17,7 @@ ok() { echo "ok   $*"; }
 
 # Objects that the external-policies scenario expects to exist outside the release.
 external=(llm-router-policies llm-router-endpoints llm-router-credentials llm-router-mtls
-  llm-router-tokens)
+  llm-router-tokens team-classifiers)
 
 render() {  # render <output> <helm template args...>
   local dest=$1
@@ -183,6 +183,13 @@ render_checked() {  # render_checked <label> <helm template args...>: renders an
   fi
 }
 render_checked link-netpol --set networkPolicy.enabled=true
+# Operators' classifier models from a ConfigMap (GitOps), named by the bundle's classifier.file.
+expect_not defaults.yaml "no classifier volume unless a ConfigMap is named" 'mountPath: /etc/llm-router/classifier'
+render_checked classifier-models --set decision.policy.classifierConfigMap=team-classifiers
+expect classifier-models.yaml "decision mounts the classifier models" 'mountPath: /etc/llm-router/classifier$'
+expect classifier-models.yaml "from the operator's ConfigMap" 'name: team-classifiers$'
+expect defaults.yaml "the default policy names the built-in classifier" 'sha256: [0-9a-f]{64}$'
+
 # The gateway's own region and connection cap (issue 11 findings 6 and 7).
 expect defaults.yaml "gateway caps its connections" 'max_connections=10000$'
 expect_not defaults.yaml "no region unless one is set" '--region='
