@@ -30,7 +30,7 @@ absl::Status ReadLabeledPrompts(absl::string_view jsonl, absl::string_view sourc
 // The defaults are what the built-in model uses (docs/policies.md says how they were chosen).
 struct TrainingOptions {
   int dim = 48;
-  int epoch = 70;
+  int epoch = 80;
   double learning_rate = 0.5;
   int word_ngrams = 1;
   int min_char_ngram = 3;  // character n-grams carry typos, inflections and unseen words

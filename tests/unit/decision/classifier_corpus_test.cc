@@ -64,12 +64,12 @@ TEST(ClassifierCorpusTest, NoHeldOutPromptNearlyRepeatsATrainingPrompt) {
   }
 }
 
-// The floors (EvaluationFloors' defaults: macro-F1 0.85, recall 0.75 per intent,
-// non-English macro-F1 0.75, complexity ordering 0.90, ECE 0.05) are not all met yet; this
-// guards what the built-in model reaches today (docs/policies.md lists both) so that no change
-// to the corpus, the text preparation or training makes it worse unnoticed.
-constexpr EvaluationFloors kReached{.macro_f1 = 0.84,
-                                    .intent_recall = 0.62,
+// The floors (EvaluationFloors' defaults: macro-F1 0.85, recall 0.75 per intent, non-English
+// macro-F1 0.75, complexity ordering 0.90, ECE 0.05) are all met but complexity ordering
+// (0.889); this guards that one at what the built-in model reaches (docs/policies.md), so that
+// no change to the corpus, the text preparation or training makes anything worse unnoticed.
+constexpr EvaluationFloors kReached{.macro_f1 = 0.85,
+                                    .intent_recall = 0.75,
                                     .non_english_macro_f1 = 0.75,
                                     .complexity_pairwise = 0.88,
                                     .top_intent_ece = 0.05};
