@@ -14,7 +14,7 @@ shift || true
 targets=("$@")
 if ((${#targets[@]} == 0)); then
   targets=(prometheus_text_fuzz policy_bundle_fuzz prompt_analyzer_fuzz request_inspector_fuzz
-           usage_scanner_fuzz route_link_frame_fuzz)
+           usage_scanner_fuzz route_link_frame_fuzz classifier_model_fuzz)
 fi
 "$here/scripts/checked_build.sh" "${targets[@]}"
 

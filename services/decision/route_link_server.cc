@@ -19,6 +19,8 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/accept_backoff.h"
+#include "common/log_throttle.h"
 #include "common/logging.h"
 
 namespace llmrouter::decision {
@@ -47,6 +49,10 @@ struct RouteLinkServer::Listener {
   // all); only the acceptor's thread touches these.
   std::chrono::steady_clock::time_point cap_logged_at;
   std::uint64_t cap_refused_unlogged = 0;
+  // Failed accepts (out of descriptors, say) wait 1 ms doubling to 1 s, and are logged at most
+  // once a second, as the gateway's listener does (common/accept_backoff.h).
+  AcceptBackoff accept_backoff;
+  LogThrottle accept_failure_log;
   absl::Mutex mu;
   // Every live connection, so that Stop() can tell them that the server is going away.
   absl::flat_hash_set<std::shared_ptr<Connection>> connections ABSL_GUARDED_BY(mu);
@@ -370,14 +376,20 @@ void RouteLinkServer::Accept() {
         if (ec == asio::error::operation_aborted || !listener_->acceptor->is_open()) return;
         if (ec) {
           // Out of descriptors, say: try again shortly instead of spinning on the error.
-          spdlog::warn("route_link_accept_failed error=\"{}\"", ec.message());
+          Listener& l = *listener_;
+          const std::chrono::milliseconds wait = l.accept_backoff.Failed();
+          if (l.accept_failure_log.ShouldLog()) {
+            spdlog::warn("route_link_accept_failed error=\"{}\" retry_in_ms={} suppressed={}",
+                         ec.message(), wait.count(), l.accept_failure_log.TakeSuppressed());
+          }
           auto timer = std::make_shared<asio::steady_timer>(*contexts_[0]);
-          timer->expires_after(std::chrono::milliseconds(100));
+          timer->expires_after(wait);
           timer->async_wait([this, timer](boost::system::error_code wait_ec) {
             if (!wait_ec && listener_->acceptor->is_open()) Accept();
           });
           return;
         }
+        listener_->accept_backoff.Succeeded();
         if (live_.load() >= options_.max_connections) {
           // Only this thread adds connections, so the cap holds exactly. Counted before the
           // close that the peer sees.
