@@ -20,6 +20,9 @@ constexpr int64_t kCentroidsPerSubquantizer = 256;
 constexpr int32_t kMaxDim = 1024;
 constexpr int32_t kMaxBucket = 1 << 24;
 constexpr std::size_t kMaxWordBytes = 4096;
+// Trained weights stay within a few units; finite but huge ones overflow the sums of a
+// prediction into NaN, which fastText throws on (the fuzz target found one).
+constexpr float kMaxWeight = 1e4f;
 
 class ModelReader {
  public:
@@ -85,9 +88,9 @@ class ModelReader {
     for (int64_t i = 0; i < count; ++i) {
       float f;
       std::memcpy(&f, bytes_.data() + offset_ + i * sizeof(float), sizeof f);
-      if (!std::isfinite(f)) {
+      if (!std::isfinite(f) || std::fabs(f) > kMaxWeight) {
         offset_ += i * sizeof(float);
-        Fail(absl::StrCat(what, " holds a value that is not finite"));
+        Fail(absl::StrCat(what, " holds a value that is not finite or beyond +-", kMaxWeight));
         return;
       }
     }

@@ -18,8 +18,9 @@ inline constexpr std::size_t kMaxClassifierModelBytes = 1 << 20;
 // OK when `bytes` is a complete supervised fastText model of format version 12 (fastText
 // 0.9.x; plain or quantized, softmax or one-vs-all loss) whose every size agrees with the others
 // and with the file's length, every word id, n-gram bucket and pruned index lands inside its
-// matrix, and every weight is finite. Otherwise InvalidArgument naming the first problem and its
-// byte offset. Reads nothing outside `bytes`; allocates nothing proportional to announced sizes.
+// matrix, and every weight is finite and within +-10,000. Otherwise InvalidArgument naming the
+// first problem and its byte offset. Reads nothing outside `bytes`; allocates nothing
+// proportional to announced sizes.
 absl::Status CheckFastTextModel(absl::string_view bytes);
 
 }  // namespace llmrouter::decision

@@ -175,7 +175,13 @@ void LearnedClassifier::Classify(absl::string_view text, ClassifierOutput* out) 
   model_->getDictionary()->getLine(in, words, labels);
   predictions.clear();
   if (words.empty()) return;
-  model_->predict(static_cast<int32_t>(labels_.size()), words, predictions, 0.0);
+  try {
+    model_->predict(static_cast<int32_t>(labels_.size()), words, predictions, 0.0);
+  } catch (const std::exception&) {
+    // fastText throws when a sum turns NaN; CheckFastTextModel bounds the weights so that a
+    // model it passes cannot, but a prediction must never take decision down.
+    return;
+  }
   // One-vs-all gives each label its own sigmoid: each family is normalised on its own.
   double intent_total = 0, band_total = 0;
   std::array<double, kComplexityBands.size()> band{};

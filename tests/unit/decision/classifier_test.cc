@@ -82,6 +82,17 @@ TEST(FastTextModelCheckTest, RefusesEveryTruncationAndCorruptHeaders) {
               HasSubstr("limit"));
 }
 
+TEST(FastTextModelCheckTest, RefusesWeightsThatWouldOverflowAPrediction) {
+  // Found by classifier_model_fuzz: finite weights so large that a prediction's sums turned NaN
+  // and fastText threw inside decision.
+  std::ifstream in(testing::SourcePath("tests/fuzz/corpus/classifier_model_fuzz/crash-huge-weight"),
+                   std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  ASSERT_FALSE(bytes.str().empty());
+  EXPECT_THAT(CheckFastTextModel(bytes.str()).message(), HasSubstr("beyond"));
+}
+
 TEST(LearnedClassifierTest, RefusesACorruptModelWithAClearError) {
   std::string model = Builtin();
   model.resize(model.size() - 10);
