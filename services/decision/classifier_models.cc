@@ -67,6 +67,9 @@ absl::StatusOr<ClassifierModels::Resolved> ClassifierModels::Resolve(const Class
     if (!model.ok()) return Problem("classifier", model.status().message());
     out.model = *std::move(model);
     absl::MutexLock lock(&mu_);
+    // Models no revision or candidate holds any more are forgotten, so that callers sending
+    // many different models (ValidateBundle, TestBundle) cannot grow this map.
+    absl::erase_if(loaded_, [](const auto& entry) { return entry.second.expired(); });
     loaded_[spec.sha256] = out.model;
   }
   if (!stored && store_ != nullptr) out.to_store = out.model->bytes();

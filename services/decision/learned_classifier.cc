@@ -31,8 +31,12 @@ class CheckedFastText : public fasttext::FastText {
   // row from its product-quantizer codes took 70% of a prediction (docs/benchmarks.md). The file
   // stays small; memory holds rows x dim floats (40,000 x 64 x 4 B = 10 MB for the built-in).
   void DequantizeInput() {
+    // A file under the 1 MiB cap can still announce a million rows of 1,024 codes' worth of
+    // floats: decode only what fits 64 MB, and leave larger models quantized (slower, small).
+    constexpr int64_t kMaxDecodedFloats = int64_t{16} << 20;
     if (!quant_) return;
     const int64_t rows = input_->size(0), dim = input_->size(1);
+    if (rows * dim > kMaxDecodedFloats) return;
     auto dense = std::make_shared<fasttext::DenseMatrix>(rows, dim);
     fasttext::Vector row(dim);
     for (int64_t i = 0; i < rows; ++i) {
