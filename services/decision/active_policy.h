@@ -28,7 +28,10 @@ class ActivePolicy {
     bool unchanged = false;
   };
 
-  explicit ActivePolicy(PolicyStore& store) : store_(store), classifiers_(&store) {}
+  // `classifier_dir`: where bundles' classifier.file may point (ClassifierModels).
+  explicit ActivePolicy(PolicyStore& store,
+                        std::string classifier_dir = ClassifierModels::kDefaultClassifierDir)
+      : store_(store), classifiers_(&store, std::move(classifier_dir)) {}
 
   // Compiles the store's active revision, if any. A stored revision that no longer compiles is
   // an error: the service must not start on a policy it cannot read.

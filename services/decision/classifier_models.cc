@@ -1,9 +1,13 @@
 #include "services/decision/classifier_models.h"
 
+#include <algorithm>
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
 #include "common/sha256.h"
 #include "common/text_file.h"
 #include "services/decision/builtin_classifier.h"
+#include "services/decision/fasttext_model_check.h"
 
 namespace llmrouter::decision {
 namespace {
@@ -45,7 +49,7 @@ absl::StatusOr<ClassifierModels::Resolved> ClassifierModels::Resolve(const Class
     if (Sha256Hex(BuiltinClassifierModel()) == spec.sha256) {
       bytes = std::string(BuiltinClassifierModel());
     } else if (!spec.file.empty()) {
-      absl::StatusOr<std::string> file = ReadTextFile(spec.file);
+      absl::StatusOr<std::string> file = ReadModelFile(spec.file);
       if (!file.ok()) return Problem("classifier.file", file.status().message());
       if (const std::string hash = Sha256Hex(*file); hash != spec.sha256) {
         return Problem("classifier.file", absl::StrCat(spec.file, " has SHA-256 ", hash,
@@ -74,6 +78,32 @@ absl::StatusOr<ClassifierModels::Resolved> ClassifierModels::Resolve(const Class
   }
   if (!stored && store_ != nullptr) out.to_store = out.model->bytes();
   return out;
+}
+
+absl::StatusOr<std::string> ClassifierModels::ReadModelFile(const std::string& path) const {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path dir = fs::canonical(file_dir_, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("decision reads classifier files only from ", file_dir_,
+                     " (--classifier_dir), which does not exist"));
+  }
+  const fs::path file = fs::canonical(path, ec);
+  bool inside = !ec;
+  if (inside) {
+    const auto [in_dir, in_file] = std::mismatch(dir.begin(), dir.end(), file.begin(), file.end());
+    inside = in_dir == dir.end() && in_file != file.end();
+  }
+  if (!inside) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is not a file in ", file_dir_, " (--classifier_dir)"));
+  }
+  if (!fs::is_regular_file(file, ec) || fs::file_size(file, ec) > kMaxClassifierModelBytes || ec) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, " is not a regular file of at most ", kMaxClassifierModelBytes, " bytes"));
+  }
+  return ReadTextFile(file.string());
 }
 
 std::vector<BundleProblem> CheckClassifierIntents(const PolicyBundle& bundle,

@@ -27,8 +27,15 @@ class ClassifierModels {
     std::string to_store;
   };
 
-  // `store` may be null (bundles checked without a store: routerctl, tests).
-  explicit ClassifierModels(PolicyStore* store) : store_(store) {}
+  // `store` may be null (bundles checked without a store: routerctl, tests). A bundle's
+  // `classifier.file` must name a regular file of at most kMaxClassifierModelBytes inside
+  // `file_dir` (after links are followed: a ConfigMap mount's files are links into it), so that
+  // a bundle sent to an open RPC cannot make decision read any other file, or a device.
+  explicit ClassifierModels(PolicyStore* store, std::string file_dir = kDefaultClassifierDir)
+      : store_(store), file_dir_(std::move(file_dir)) {}
+
+  // Where the chart mounts operators' models (decision.policy.classifierConfigMap).
+  static constexpr const char* kDefaultClassifierDir = "/etc/llm-router/classifier";
 
   // The model `spec` names. `uploaded` is a model file sent with the bundle (may be empty).
   // InvalidArgument, naming "classifier.sha256" or "classifier.file", when no source has it or
@@ -36,7 +43,11 @@ class ClassifierModels {
   absl::StatusOr<Resolved> Resolve(const ClassifierSpec& spec, const std::string& uploaded);
 
  private:
+  // The bytes of `spec.file`, checked as the constructor says.
+  absl::StatusOr<std::string> ReadModelFile(const std::string& path) const;
+
   PolicyStore* store_;
+  const std::string file_dir_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::weak_ptr<const LearnedClassifier>> loaded_
       ABSL_GUARDED_BY(mu_);

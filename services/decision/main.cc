@@ -21,6 +21,9 @@
 
 ABSL_FLAG(std::string, db, "decision.db",
           "SQLite file holding policy revisions; created and migrated on start");
+ABSL_FLAG(std::string, classifier_dir, llmrouter::decision::ClassifierModels::kDefaultClassifierDir,
+          "The only folder a bundle's classifier.file may name a model in (the chart mounts "
+          "decision.policy.classifierConfigMap there)");
 ABSL_FLAG(std::string, policy_file, "",
           "YAML policy bundle applied on start when it differs from the active revision, and "
           "again whenever the file changes (e.g. a ConfigMap)");
@@ -85,7 +88,7 @@ int main(int argc, char** argv) {
                   store.status().message());
     return 1;
   }
-  llmrouter::decision::ActivePolicy policy(**store);
+  llmrouter::decision::ActivePolicy policy(**store, absl::GetFlag(FLAGS_classifier_dir));
   if (auto s = policy.LoadFromStore(); !s.ok()) {
     spdlog::error("policy_load_failed error=\"{}\"", s.message());
     return 1;

@@ -166,7 +166,9 @@ class ClassifierPolicyTest : public ::testing::Test {
     auto store = SqlitePolicyStore::Open(dir_ + "/policy.db");
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
-    policy_ = std::make_unique<ActivePolicy>(*store_);
+    models_dir_ = dir_ + "/models";
+    std::filesystem::create_directories(models_dir_);
+    policy_ = std::make_unique<ActivePolicy>(*store_, models_dir_);
   }
 
   static std::string Bundle(const std::string& sha256, const std::string& extra = "") {
@@ -206,6 +208,7 @@ rules:
   }
 
   std::string dir_;
+  std::string models_dir_;  // where bundles may name model files
   std::unique_ptr<SqlitePolicyStore> store_;
   std::unique_ptr<ActivePolicy> policy_;
 };
@@ -234,6 +237,31 @@ TEST_F(ClassifierPolicyTest, AnUnknownOrMismatchedModelIsRefusedAndTheActiveRevi
   EXPECT_THAT(refused.status().message(), HasSubstr("classifier model:"));
   EXPECT_EQ(policy_->Current()->revision(), 1u);
   EXPECT_EQ(policy_->Current()->classifier()->sha256(), Sha256Hex(Builtin()));
+}
+
+TEST_F(ClassifierPolicyTest, AModelFileIsReadOnlyFromTheClassifierFolder) {
+  const std::string other = SmallModel();
+  ASSERT_FALSE(other.empty());
+  const std::string hash = Sha256Hex(other);
+  auto with_file = [&](const std::string& path) {
+    std::string bundle = Bundle(hash);
+    return bundle.replace(bundle.find("}\nrules"), 1, ", file: \"" + path + "\"}");
+  };
+  std::ofstream(models_dir_ + "/team.ftz", std::ios::binary) << other;
+  std::ofstream(dir_ + "/outside.ftz", std::ios::binary) << other;
+  std::ofstream(models_dir_ + "/big.ftz") << std::string(kMaxClassifierModelBytes + 1, 'x');
+  // A device, a file elsewhere, a way out of the folder, an oversized file: refused unread.
+  for (const std::string& path :
+       {std::string("/dev/zero"), dir_ + "/outside.ftz", models_dir_ + "/../outside.ftz"}) {
+    EXPECT_THAT(policy_->Apply(with_file(path), "t", "").status().message(),
+                HasSubstr("is not a file in " + models_dir_))
+        << path;
+  }
+  EXPECT_THAT(policy_->Apply(with_file(models_dir_ + "/big.ftz"), "t", "").status().message(),
+              HasSubstr("is not a regular file of at most"));
+  auto applied = policy_->Apply(with_file(models_dir_ + "/team.ftz"), "t", "");
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_EQ(policy_->Current()->classifier()->sha256(), hash);
 }
 
 TEST_F(ClassifierPolicyTest, RulesMayOnlyNameIntentsTheBundleOrTheModelDefines) {
