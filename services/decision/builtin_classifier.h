@@ -4,12 +4,15 @@
 #ifndef LLMROUTER_SERVICES_DECISION_BUILTIN_CLASSIFIER_H_
 #define LLMROUTER_SERVICES_DECISION_BUILTIN_CLASSIFIER_H_
 
+#include <string>
 #include <string_view>
 
 namespace llmrouter::decision {
 
 // The built-in model file's bytes.
 std::string_view BuiltinClassifierModel();
+// Their hex SHA-256, computed once.
+const std::string& BuiltinClassifierSha256();
 
 }  // namespace llmrouter::decision
 

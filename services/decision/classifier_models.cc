@@ -46,7 +46,7 @@ absl::StatusOr<ClassifierModels::Resolved> ClassifierModels::Resolve(const Class
     }
   }
   if (bytes.empty() && out.model == nullptr) {
-    if (Sha256Hex(BuiltinClassifierModel()) == spec.sha256) {
+    if (BuiltinClassifierSha256() == spec.sha256) {
       bytes = std::string(BuiltinClassifierModel());
     } else if (!spec.file.empty()) {
       absl::StatusOr<std::string> file = ReadModelFile(spec.file);
@@ -60,7 +60,7 @@ absl::StatusOr<ClassifierModels::Resolved> ClassifierModels::Resolve(const Class
       return Problem("classifier.sha256",
                      absl::StrCat("no classifier model with this hash: decision's built-in one "
                                   "is ",
-                                  Sha256Hex(BuiltinClassifierModel()),
+                                  BuiltinClassifierSha256(),
                                   "; send a model with the bundle (routerctl policy apply "
                                   "--classifier FILE) or name its file (classifier.file)"));
     }

@@ -142,6 +142,7 @@ absl::StatusOr<std::shared_ptr<const LearnedClassifier>> LearnedClassifier::Load
   }
   c->general_chat_ = c->IntentIndex(kGeneralChatIntent);
   model->DequantizeInput();
+  c->dictionary_ = model->getDictionary();
   c->model_ = std::move(model);
   return std::shared_ptr<const LearnedClassifier>(std::move(c));
 }
@@ -176,7 +177,7 @@ void LearnedClassifier::Classify(absl::string_view text, ClassifierOutput* out) 
   prepared.push_back('\n');
   ViewBuffer buffer(prepared);
   std::istream in(&buffer);
-  model_->getDictionary()->getLine(in, words, labels);
+  dictionary_->getLine(in, words, labels);
   predictions.clear();
   if (words.empty()) return;
   try {

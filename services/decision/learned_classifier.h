@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 
 namespace fasttext {
+class Dictionary;
 class FastText;
 }
 
@@ -68,6 +69,7 @@ class LearnedClassifier {
   std::string bytes_;
   std::string sha256_;
   std::unique_ptr<fasttext::FastText> model_;
+  std::shared_ptr<const fasttext::Dictionary> dictionary_;  // model_'s, kept for Classify
   std::vector<std::string> intents_;
   // Per fastText label id: its intent index, or kBandLabel + its band index.
   std::vector<uint8_t> labels_;

@@ -81,6 +81,16 @@ uint32_t Pii(absl::string_view text) {
   return mask;
 }
 
+// The classifier's first `n` intents, most probable first.
+std::array<uint8_t, kMaxClassifierIntents> ByProbability(const ClassifierOutput& out,
+                                                         std::size_t n) {
+  std::array<uint8_t, kMaxClassifierIntents> order;
+  for (std::size_t k = 0; k < n; ++k) order[k] = static_cast<uint8_t>(k);
+  const auto& p = out.intent_probability;
+  std::sort(order.begin(), order.begin() + n, [&](uint8_t a, uint8_t b) { return p[a] > p[b]; });
+  return order;
+}
+
 }  // namespace
 
 bool LuhnValid(absl::string_view s) {
@@ -245,10 +255,8 @@ void PromptAnalyzer::MatchConversation(absl::string_view excerpt, PromptSignals*
 
 void PromptAnalyzer::ListLearnedIntents(PromptSignals* s) const {
   const std::size_t n = learned_index_.size();
-  std::array<uint8_t, kMaxClassifierIntents> order;
-  for (std::size_t k = 0; k < n; ++k) order[k] = static_cast<uint8_t>(k);
+  const std::array<uint8_t, kMaxClassifierIntents> order = ByProbability(s->learned, n);
   const auto& p = s->learned.intent_probability;
-  std::sort(order.begin(), order.begin() + n, [&](uint8_t a, uint8_t b) { return p[a] > p[b]; });
   const bool keywords_matched = s->listed_count > 0;
   for (std::size_t k = 0; k < n && !s->learned.empty; ++k) {
     if (p[order[k]] < min_confidence_ || s->listed_count == s->listed.size()) break;
@@ -286,11 +294,9 @@ void PromptAnalyzer::Describe(const PromptSignals& s, bool every_intent,
   out->set_reasoning(s.learned.reasoning);
   out->set_classifier_sha256(classifier_->sha256());
   if (!every_intent) return;
-  std::array<uint8_t, kMaxClassifierIntents> order;
   const std::size_t n = learned_index_.size();
-  for (std::size_t k = 0; k < n; ++k) order[k] = static_cast<uint8_t>(k);
+  const std::array<uint8_t, kMaxClassifierIntents> order = ByProbability(s.learned, n);
   const auto& p = s.learned.intent_probability;
-  std::sort(order.begin(), order.begin() + n, [&](uint8_t a, uint8_t b) { return p[a] > p[b]; });
   for (std::size_t k = 0; k < n; ++k) {
     const uint8_t index = learned_index_[order[k]];
     if (s.intent_mask & (uint64_t{1} << index)) continue;

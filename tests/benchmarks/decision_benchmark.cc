@@ -211,7 +211,7 @@ void BM_DecisionAutoClassified(benchmark::State& state) {
   static const Fixture* f = [] {
     auto* fx = new Fixture(200, /*intent_rules_for_auto=*/true);
     std::string yaml = Bundle(/*intent_rules_for_auto=*/true);
-    yaml += absl::StrCat("classifier: {sha256: ", Sha256Hex(BuiltinClassifierModel()), "}\n");
+    yaml += absl::StrCat("classifier: {sha256: ", BuiltinClassifierSha256(), "}\n");
     auto b = ParsePolicyBundleOrError(yaml);
     if (!b.ok()) std::abort();
     auto model = LearnedClassifier::Load(std::string(BuiltinClassifierModel()));
