@@ -7,19 +7,20 @@ namespace asio = boost::asio;
 ClientWatch::ClientWatch(boost::beast::tcp_stream& client, std::function<void()> on_gone)
     : client_(client), state_(std::make_shared<State>()) {
   state_->on_gone = std::move(on_gone);
-  asio::ip::tcp::socket& socket = client_.socket();
-  socket.async_wait(asio::ip::tcp::socket::wait_read,
-                    [state = state_, &socket](boost::system::error_code ec) {
-                      if (!state->watching || ec == asio::error::operation_aborted) return;
-                      state->watching = false;
-                      // Readable with nothing to read: the peer closed (or reset) the connection.
-                      boost::system::error_code available_ec;
-                      const std::size_t bytes = socket.available(available_ec);
-                      if (ec || available_ec || bytes == 0) {
-                        state->gone = true;
-                        state->on_gone();
-                      }
-                    });
+  // A one-byte peek that reads nothing. A receive is tried at once (a wait is not), so a close
+  // that came before the watch began is seen without the reactor having to report it again.
+  client_.socket().async_receive(asio::buffer(&state_->peeked, 1), asio::socket_base::message_peek,
+                                 [state = state_](boost::system::error_code ec, std::size_t bytes) {
+                                   if (!state->watching || ec == asio::error::operation_aborted)
+                                     return;
+                                   state->watching = false;
+                                   // Nothing to read and the receive ended: the peer closed (or
+                                   // reset) the connection.
+                                   if (ec || bytes == 0) {
+                                     state->gone = true;
+                                     state->on_gone();
+                                   }
+                                 });
 }
 
 ClientWatch::~ClientWatch() {

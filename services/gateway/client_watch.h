@@ -15,7 +15,7 @@
 
 namespace llmrouter::gateway {
 
-// While a ClientWatch lives, the client's socket is watched for readability without reading:
+// While a ClientWatch lives, the client's socket is watched with a peek that consumes nothing:
 // when the client closes its end (or the connection fails), `on_gone` runs once, on the
 // socket's event-loop thread. Bytes the client sends meanwhile (a pipelined request) end the
 // watch and stay unread for the server. Create and destroy it on that thread, and start no
@@ -33,6 +33,7 @@ class ClientWatch {
   struct State {
     bool watching = true;
     bool gone = false;
+    char peeked = 0;  // the byte a pipelined request's peek copies here
     std::function<void()> on_gone;
   };
   boost::beast::tcp_stream& client_;

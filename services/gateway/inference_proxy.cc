@@ -537,6 +537,12 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Relay(beast::tcp_stream& client,
   char tail[2] = {'\n', '\n'};
   for (;;) {
     absl::StatusOr<std::string_view> piece = co_await exchange.ReadSome();
+    if (!piece.ok() && exchange.aborted()) {
+      // The client left while the backend was quiet: not the backend's failure.
+      metrics_.UpstreamAttempt(AttemptResult::kOk);
+      RecordOutcome(attempt, status, "client_gone", usage.usage(), ttft);
+      co_return ProxyOutcome{status, false};
+    }
     if (!piece.ok()) {
       spdlog::warn("upstream_stream_broken endpoint={} decision_id={} error=\"{}\"",
                    target.endpoint_id(), decision_id, piece.status().message());

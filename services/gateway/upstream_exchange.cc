@@ -91,6 +91,8 @@ asio::awaitable<AttemptResult> UpstreamExchange::Exchange(UpstreamRequest& reque
   beast::error_code ec;
   stream_->tcp().expires_after(timeout_);
   co_await stream_->Visit([&](auto& s) { return WriteHttpMessage(s, request, ec); });
+  // An Abort() that came between two operations cancelled nothing: it is honoured here.
+  if (!ec && aborted_) ec = asio::error::operation_aborted;
   if (!ec) {
     co_await stream_->Visit([&](auto& s) {
       return http::async_read_header(s, buffer, *parser_,
@@ -143,6 +145,9 @@ asio::awaitable<absl::StatusOr<std::string_view>> UpstreamExchange::ReadSome() {
       if (n > 0) co_return std::string_view(piece_.get(), n);
       if (parser_->is_done()) break;
       if (used > 0 && buffer.size() > 0) continue;  // e.g. a chunk header alone: parse on
+    }
+    if (aborted_) {
+      co_return absl::CancelledError(absl::StrCat(address_, ": the client went away"));
     }
     stream_->tcp().expires_after(timeout_);
     co_await stream_->Visit([&](auto& s) {

@@ -18,6 +18,7 @@
 #include <boost/beast/ssl.hpp>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -59,8 +60,26 @@ class FakeDecisionClient : public DecisionClient {
       std::lock_guard<std::mutex> lock(mu_);
       routes_.push_back(std::move(request));
       answer = route_answer_;
+      if (holding_) {
+        held_.push_back([done = std::move(done), answer]() mutable { done(std::move(answer)); });
+        return;
+      }
     }
     done(std::move(answer));
+  }
+  // While held, route calls wait for ReleaseRoutes(), which answers them from the caller's thread.
+  void HoldRoutes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    holding_ = true;
+  }
+  void ReleaseRoutes() {
+    std::vector<std::function<void()>> held;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      holding_ = false;
+      held.swap(held_);
+    }
+    for (auto& answer : held) answer();
   }
   void ListModels(v1::ListModelsRequest request, Deadline, ListModelsCallback done) override {
     absl::StatusOr<v1::ListModelsResponse> answer;
@@ -99,6 +118,8 @@ class FakeDecisionClient : public DecisionClient {
   absl::StatusOr<v1::ListModelsResponse> list_answer_ = absl::InternalError("not configured");
   std::vector<v1::RouteRequestRequest> routes_;
   std::vector<v1::ListModelsRequest> list_requests_;
+  bool holding_ = false;
+  std::vector<std::function<void()>> held_;
 };
 
 struct SeenRequest {
@@ -309,6 +330,7 @@ const char kChatBody[] =
 class GatewayServerTest : public ::testing::Test {
  protected:
   void SetUp() override { Restart(DefaultOptions()); }
+  void LeaveAndExpectTheSlotBack(bool decision_holds);
 
   static GatewayServerOptions DefaultOptions() {
     GatewayServerOptions options;
@@ -767,15 +789,17 @@ TEST_F(GatewayServerTest, RequestsBeyondTheConcurrencyLimitAreShedWith503) {
   EXPECT_EQ(Chat().status, 200);  // the slot is free again
 }
 
-// Hardening review: a JSON client that disconnected kept its concurrency slot, and its backend
-// request ran on, until the backend answered (up to --upstream_timeout_ms, a minute here).
-TEST_F(GatewayServerTest, AJsonClientThatLeavesFreesItsSlotAndItsBackendRequest) {
+// A JSON client with the only concurrency slot sends a request for a silent backend and leaves
+// once decision was asked (while decision still holds its answer, if `decision_holds`); the slot
+// must come back to the next client, and the request count as 499.
+void GatewayServerTest::LeaveAndExpectTheSlotBack(bool decision_holds) {
   GatewayServerOptions options = DefaultOptions();
   options.max_concurrent_requests = 1;
   options.proxy.upstream_timeout = std::chrono::milliseconds(60000);
   Restart(options);
   SilentUpstream silent;
   Route(MakeTarget("ep-silent", silent.port(), "m1"));
+  if (decision_holds) decision_.HoldRoutes();
   {
     asio::io_context ioc;
     asio::ip::tcp::socket client(ioc);
@@ -786,13 +810,17 @@ TEST_F(GatewayServerTest, AJsonClientThatLeavesFreesItsSlotAndItsBackendRequest)
                 asio::buffer(absl::StrCat("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n"
                                           "content-type: application/json\r\ncontent-length: ",
                                           body.size(), "\r\n\r\n", body)));
-    // Decision was asked: the request is waiting on the silent backend.
     for (int i = 0; i < 1000 && decision_.routes().empty(); ++i) {
-      std::this_thread::yield();
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     ASSERT_THAT(decision_.routes(), SizeIs(1));
   }  // the client leaves
+  if (decision_holds) {
+    // Time for the gateway's event loop to see the close with nothing waiting for it (the case
+    // that was missed); the watch must notice it however long this is.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    decision_.ReleaseRoutes();
+  }
   TestUpstream json(TestUpstream::Mode::kJson);
   Route(MakeTarget("ep-json", json.port(), "m1"));
   int status = 0;
@@ -803,6 +831,19 @@ TEST_F(GatewayServerTest, AJsonClientThatLeavesFreesItsSlotAndItsBackendRequest)
   EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_requests_total",
                         {{"route", "chat_completions"}, {"code", "499"}}),
             1);
+}
+
+// Hardening review: a JSON client that disconnected kept its concurrency slot, and its backend
+// request ran on, until the backend answered (up to --upstream_timeout_ms, a minute here).
+TEST_F(GatewayServerTest, AJsonClientThatLeavesFreesItsSlotAndItsBackendRequest) {
+  LeaveAndExpectTheSlotBack(/*decision_holds=*/false);
+}
+
+// CI once saw the slot kept: a client leaving between two operations of the backend exchange
+// (after the request was written, before the answer was awaited) cancelled nothing. A close
+// that comes before the watch begins, while decision is asked, must be noticed too.
+TEST_F(GatewayServerTest, AClientThatLeftWhileDecisionWasAskedIsNoticed) {
+  LeaveAndExpectTheSlotBack(/*decision_holds=*/true);
 }
 
 // A backend answering 429 or 503 with Retry-After is tried again only after that pause, and not
@@ -982,12 +1023,18 @@ class RecordingSink : public OutcomeSink {
   std::vector<v1::Outcome> outcomes_;
 };
 
-TEST_F(GatewayServerTest, OutcomesAndTokenUsageAreRecordedPerTenantAndModel) {
+// Sends the gateway's outcome reports to a RecordingSink, which `options` owns.
+RecordingSink* RecordOutcomes(GatewayServerOptions& options, prometheus::Registry& registry) {
   auto sink = std::make_unique<RecordingSink>();
   RecordingSink* recorded = sink.get();
-  GatewayServerOptions options = DefaultOptions();
   options.proxy.outcomes =
-      std::make_shared<OutcomeReporter>(OutcomeReporterOptions{"test"}, std::move(sink), registry_);
+      std::make_shared<OutcomeReporter>(OutcomeReporterOptions{"test"}, std::move(sink), registry);
+  return recorded;
+}
+
+TEST_F(GatewayServerTest, OutcomesAndTokenUsageAreRecordedPerTenantAndModel) {
+  GatewayServerOptions options = DefaultOptions();
+  RecordingSink* recorded = RecordOutcomes(options, registry_);
   Restart(options);
   TestUpstream failing(TestUpstream::Mode::kStatus500);
   TestUpstream json(TestUpstream::Mode::kJson);
@@ -1028,6 +1075,38 @@ TEST_F(GatewayServerTest, OutcomesAndTokenUsageAreRecordedPerTenantAndModel) {
   EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_tokens_total",
                         {{"tenant", "acme"}, {"model", "m1"}, {"type", "completion"}}),
             5);
+}
+
+// A streaming client that leaves while the backend is quiet ends the relay at once, and the
+// attempt is reported as the client's leaving: not as a reset against the backend's health.
+TEST_F(GatewayServerTest, AStreamingClientThatLeavesIsNotCountedAgainstTheBackend) {
+  GatewayServerOptions options = DefaultOptions();
+  RecordingSink* recorded = RecordOutcomes(options, registry_);
+  Restart(options);
+  TestUpstream sse(TestUpstream::Mode::kSse);  // sends one event, then holds the rest back
+  Route(MakeTarget("ep-sse", sse.port(), "m1"));
+  {
+    StreamingClient leaving(server_->port(), R"({"model":"m1","stream":true,"messages":[]})");
+    ASSERT_TRUE(leaving.ReadHeader());
+    ASSERT_TRUE(leaving.NextPiece().has_value());
+  }  // the client leaves while the backend says nothing
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (MetricValue(registry_, "llmrouter_gateway_requests_in_flight") != 0 &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(MetricValue(registry_, "llmrouter_gateway_requests_in_flight"), 0)
+      << "the relay waited on the quiet backend";
+  sse.release();
+  StopServingRequests();
+  options.proxy.outcomes->Flush();
+  std::vector<v1::Outcome> outcomes = recorded->outcomes();
+  ASSERT_THAT(outcomes, SizeIs(1));
+  EXPECT_EQ(outcomes[0].endpoint_id(), "ep-sse");
+  EXPECT_EQ(outcomes[0].error(), "client_gone");
+  EXPECT_EQ(
+      MetricValue(registry_, "llmrouter_gateway_upstream_attempts_total", {{"result", "reset"}}),
+      0);
 }
 
 TEST(GatewayMetricsTest, TenantAndModelLabelsAreBounded) {
