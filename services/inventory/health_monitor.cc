@@ -19,6 +19,16 @@ void HealthMonitor::RecordProbe(const std::string& id, const ProbeSettings& prob
                                 const std::string& detail) {
   absl::MutexLock lock(&mu_);
   State& s = states_[id];
+  if (ok && s.ejected_unreachable && s.ejected_until != absl::InfinitePast() &&
+      ++s.probes_passed_since_ejection >= probe.healthy_threshold) {
+    // Reachable again: on trial now rather than when the ejection would have run out.
+    spdlog::info("endpoint_readmitted id={} reason=\"{} probes passed since the ejection\"", id,
+                 s.probes_passed_since_ejection);
+    s.ejected_until = absl::InfinitePast();
+    s.ejected_unreachable = false;
+    s.half_open = true;
+  }
+  if (!ok) s.probes_passed_since_ejection = 0;
   if (ok) {
     ++s.probe_ok_streak;
     s.probe_fail_streak = 0;
@@ -52,7 +62,7 @@ void HealthMonitor::RecordScrape(const std::string& id, const absl::StatusOr<Scr
 }
 
 void HealthMonitor::EjectLocked(const std::string& id, State& s, absl::Time now,
-                                std::string reason) {
+                                std::string reason, bool unreachable) {
   ++s.ejection_count;
   ++ejections_;
   absl::Duration d = outlier_.base_ejection;
@@ -60,11 +70,14 @@ void HealthMonitor::EjectLocked(const std::string& id, State& s, absl::Time now,
   d = std::min(d, outlier_.max_ejection);
   s.ejected_until = now + d;
   s.half_open = false;
+  s.ejected_unreachable = unreachable;
+  s.probes_passed_since_ejection = 0;
   spdlog::warn("endpoint_ejected id={} reason=\"{}\" for={} ejection={}", id, reason,
                absl::FormatDuration(d), s.ejection_count);
   s.ejection_reason = std::move(reason);
   // Judge the endpoint afresh once it is back.
   s.fail_streak = 0;
+  s.unreachable_streak = 0;
   s.outcomes = 0;
   s.error_rate = 0;
 }
@@ -91,10 +104,12 @@ void HealthMonitor::RecordOutcome(const llmrouter::v1::Outcome& o) {
   ++s.outcomes;
   s.error_rate = s.outcomes == 1 ? (failed ? 1.0 : 0.0)
                                  : alpha * (failed ? 1.0 : 0.0) + (1 - alpha) * s.error_rate;
+  const bool unreachable = o.http_status() == 0;
   s.fail_streak = failed ? s.fail_streak + 1 : 0;
+  s.unreachable_streak = unreachable ? s.unreachable_streak + 1 : 0;
   if (s.half_open) {
     if (failed) {
-      EjectLocked(o.endpoint_id(), s, now, "failed again after re-admission");
+      EjectLocked(o.endpoint_id(), s, now, "failed again after re-admission", unreachable);
     } else {
       s.half_open = false;
       s.stable_since = now;
@@ -102,9 +117,14 @@ void HealthMonitor::RecordOutcome(const llmrouter::v1::Outcome& o) {
     return;
   }
   if (s.fail_streak >= outlier_.consecutive_failures) {
-    EjectLocked(o.endpoint_id(), s, now, absl::StrCat(s.fail_streak, " consecutive failures"));
+    const bool all_unreachable = s.unreachable_streak >= s.fail_streak;
+    EjectLocked(o.endpoint_id(), s, now,
+                absl::StrCat(s.fail_streak, " consecutive failures",
+                             all_unreachable ? " (unreachable)" : ""),
+                all_unreachable);
   } else if (s.outcomes >= outlier_.min_requests && s.error_rate >= outlier_.error_rate) {
-    EjectLocked(o.endpoint_id(), s, now, absl::StrFormat("error rate %.2f", s.error_rate));
+    EjectLocked(o.endpoint_id(), s, now, absl::StrFormat("error rate %.2f", s.error_rate),
+                /*unreachable=*/false);
   }
 }
 

@@ -32,7 +32,12 @@ namespace llmrouter::inventory {
 // (EWMA) >= `error_rate` after `min_requests` outcomes, ejects for base_ejection * 2^(n-1),
 // capped at max_ejection, n counting ejections since the endpoint was last stable for
 // max_ejection. When the time is up the endpoint is re-admitted half-open: its next outcome
-// closes the breaker (success) or ejects it again for longer (failure).
+// closes the breaker (success) or ejects it again for longer (failure). An ejection for being
+// unreachable (every failure in the streak had no HTTP status: refused, reset, timed out) ends
+// early, half-open, once healthy_threshold probes have passed since it began: the probes show
+// the backend is back (a restarted pod), as Envoy's successful_active_health_check_uneject_host
+// does. Ejections for 5xx answers or an error rate run their time: a probe does not exercise
+// inference.
 class HealthMonitor {
  public:
   HealthMonitor(const Clock& clock, OutlierSettings outlier);
@@ -68,6 +73,7 @@ class HealthMonitor {
     double error_rate = 0;
     int64_t outcomes = 0;  // since the last ejection
     int fail_streak = 0;
+    int unreachable_streak = 0;  // the failures of fail_streak that had no HTTP status
     absl::Time last_outcome = absl::InfinitePast();
     int64_t window_outcomes = 0;  // since the last Evaluate, for the in-flight estimate
     double in_flight = 0;
@@ -77,9 +83,11 @@ class HealthMonitor {
     bool half_open = false;
     absl::Time stable_since = absl::InfinitePast();
     std::string ejection_reason;
+    bool ejected_unreachable = false;
+    int probes_passed_since_ejection = 0;
   };
-  void EjectLocked(const std::string& id, State& s, absl::Time now, std::string reason)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EjectLocked(const std::string& id, State& s, absl::Time now, std::string reason,
+                   bool unreachable) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Clock& clock_;
   const OutlierSettings outlier_;

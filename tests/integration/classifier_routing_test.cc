@@ -56,8 +56,7 @@ std::vector<HeldOut> ReadHeldOut() {
 
 TEST(ClassifierRoutingTest, HeldOutPromptsReachTheModelTheirIntentsRuleNames) {
   const std::string dir = MakeTempDir("llmrouter-classifier-routing");
-  auto start = [&](const std::string& name, const std::string& bin,
-                   std::vector<std::string> args) {
+  auto start = [&](const std::string& name, const std::string& bin, std::vector<std::string> args) {
     auto p = ServiceProcess::Start(name, BuildPath(bin), std::move(args), dir);
     EXPECT_TRUE(p.ok()) << p.status();
     return p.ok() ? std::move(*p) : nullptr;
@@ -68,20 +67,23 @@ TEST(ClassifierRoutingTest, HeldOutPromptsReachTheModelTheirIntentsRuleNames) {
                      {"--port=0", absl::StrCat("--model=", kLarge), "--completion_tokens=4"});
   ASSERT_TRUE(small && large);
   std::ofstream(dir + "/endpoints.yaml") << absl::StrCat(
-      "endpoints:\n  - {id: small-1, model: ", kSmall, ", address: \"127.0.0.1:",
-      small->port("http_port"), "\"}\n  - {id: large-1, model: ", kLarge,
+      "endpoints:\n  - {id: small-1, model: ", kSmall,
+      ", address: \"127.0.0.1:", small->port("http_port"), "\"}\n  - {id: large-1, model: ", kLarge,
       ", address: \"127.0.0.1:", large->port("http_port"), "\"}\n");
   // The rules name intents of the built-in taxonomy: technical work to the large model.
-  std::ofstream(dir + "/policy.yaml") << absl::StrCat(
-      "models:\n  - {name: ", kSmall, "}\n  - {name: ", kLarge, "}\n",
-      "classifier: {sha256: ", Sha256Hex(decision::BuiltinClassifierModel()), "}\n",
-      "rules:\n"
-      "  - name: technical-to-large\n"
-      "    match: {model: [auto], intent: [code, math, data_analysis]}\n"
-      "    then: {candidates: [", kLarge, "]}\n"
-      "  - name: rest-to-small\n"
-      "    match: {model: [auto]}\n"
-      "    then: {candidates: [", kSmall, "]}\n");
+  std::ofstream(dir + "/policy.yaml")
+      << absl::StrCat("models:\n  - {name: ", kSmall, "}\n  - {name: ", kLarge, "}\n",
+                      "classifier: {sha256: ", Sha256Hex(decision::BuiltinClassifierModel()), "}\n",
+                      "rules:\n"
+                      "  - name: technical-to-large\n"
+                      "    match: {model: [auto], intent: [code, math, data_analysis]}\n"
+                      "    then: {candidates: [",
+                      kLarge,
+                      "]}\n"
+                      "  - name: rest-to-small\n"
+                      "    match: {model: [auto]}\n"
+                      "    then: {candidates: [",
+                      kSmall, "]}\n");
   auto inventory = start("inventory", "services/inventory/inventory",
                          {"--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1",
                           "--endpoints_file=" + dir + "/endpoints.yaml"});
@@ -113,8 +115,7 @@ TEST(ClassifierRoutingTest, HeldOutPromptsReachTheModelTheirIntentsRuleNames) {
   for (const HeldOut& h : prompts) {
     const HttpResult r = send(h.messages);
     ASSERT_EQ(r.status, 200) << h.where << ": " << r.body;
-    const bool technical =
-        h.intent == "code" || h.intent == "math" || h.intent == "data_analysis";
+    const bool technical = h.intent == "code" || h.intent == "math" || h.intent == "data_analysis";
     const bool ok = r.headers.count("x-router-model") &&
                     r.headers.at("x-router-model") == (technical ? kLarge : kSmall);
     right += ok;

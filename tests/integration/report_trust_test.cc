@@ -10,9 +10,7 @@
 #include <functional>
 #include <thread>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "llmrouter/v1/inventory.grpc.pb.h"
 #include "tests/support/http_test_client.h"
@@ -24,17 +22,6 @@ namespace {
 
 using ::testing::HasSubstr;
 namespace v1 = llmrouter::v1;
-
-// The value of the series `series` (name and labels, as printed) in a /metrics page; -1 if absent.
-double Metric(int metrics_port, const std::string& series) {
-  const std::string page = HttpCall(metrics_port, "GET", "/metrics").body;
-  for (absl::string_view line : absl::StrSplit(page, '\n')) {
-    if (!absl::ConsumePrefix(&line, series) || !absl::ConsumePrefix(&line, " ")) continue;
-    double value = -1;
-    if (absl::SimpleAtod(line, &value)) return value;
-  }
-  return -1;
-}
 
 // Polls `done` until it holds; the generous limit only bounds a failing run.
 bool Eventually(const std::function<bool()>& done) {
@@ -129,8 +116,8 @@ TEST_F(ReportTrustTest, ForgedFailuresEjectNothingWhileTheGatewaysReportsArrive)
   EXPECT_EQ(ForgeFailures("Bearer guessed").error_code(), grpc::StatusCode::UNAUTHENTICATED);
 
   const int inventory_metrics = inventory_->port("metrics_port");
-  EXPECT_EQ(Metric(inventory_metrics,
-                   "llmrouter_inventory_reports_denied_total{reason=\"unauthenticated\"}"),
+  EXPECT_EQ(ScrapeMetric(inventory_metrics,
+                         "llmrouter_inventory_reports_denied_total{reason=\"unauthenticated\"}"),
             2);
 
   // The real gateway's reports, sent after the forged ones, arrive and are applied.
@@ -141,8 +128,8 @@ TEST_F(ReportTrustTest, ForgedFailuresEjectNothingWhileTheGatewaysReportsArrive)
     ASSERT_EQ(r.status, 200) << r.body;
   }
   ASSERT_TRUE(Eventually([&] {
-    return Metric(inventory_metrics, "llmrouter_inventory_outcomes_total{result=\"accepted\"}") >=
-           4;
+    return ScrapeMetric(inventory_metrics,
+                        "llmrouter_inventory_outcomes_total{result=\"accepted\"}") >= 4;
   })) << gateway_->ReadLog();
   // Applied on a health tick that came after the forged reports: the latency average that only
   // outcomes give shows up.
@@ -151,9 +138,9 @@ TEST_F(ReportTrustTest, ForgedFailuresEjectNothingWhileTheGatewaysReportsArrive)
     return fleet["a"].load().has_latency_ewma() || fleet["b"].load().has_latency_ewma();
   }));
   EXPECT_TRUE(BothHealthy());
-  EXPECT_EQ(Metric(inventory_metrics, "llmrouter_inventory_ejections_total"), 0);
-  EXPECT_EQ(Metric(gateway_->port("metrics_port"),
-                   "llmrouter_gateway_outcomes_total{result=\"dropped_send_failed\"}"),
+  EXPECT_EQ(ScrapeMetric(inventory_metrics, "llmrouter_inventory_ejections_total"), 0);
+  EXPECT_EQ(ScrapeMetric(gateway_->port("metrics_port"),
+                         "llmrouter_gateway_outcomes_total{result=\"dropped_send_failed\"}"),
             0);
 
   // The same report with the reporter token is believed, which is what made it dangerous.

@@ -17,6 +17,7 @@
 #include <boost/beast/http.hpp>
 #include <cctype>
 #include <sstream>
+#include <stdexcept>
 
 namespace llmrouter::testing {
 
@@ -178,6 +179,23 @@ std::vector<std::string> SseData(const std::string& body) {
     pos = end;
   }
   return out;
+}
+
+double ScrapeMetric(int metrics_port, const std::string& series) {
+  const std::string page = HttpCall(metrics_port, "GET", "/metrics").body;
+  std::istringstream lines(page);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.size() <= series.size() || line.compare(0, series.size(), series) != 0 ||
+        line[series.size()] != ' ') {
+      continue;
+    }
+    try {
+      return std::stod(line.substr(series.size() + 1));
+    } catch (const std::exception&) {
+      return -1;
+    }
+  }
+  return -1;
 }
 
 }  // namespace llmrouter::testing

@@ -67,6 +67,10 @@ std::string RawExchange(int port, const std::string& bytes);
 // The `data:` payloads of a server-sent-events body, in order.
 std::vector<std::string> SseData(const std::string& body);
 
+// The value of the series `series` (name and labels, as printed) on the /metrics page served at
+// `metrics_port`; -1 when it is absent.
+double ScrapeMetric(int metrics_port, const std::string& series);
+
 }  // namespace llmrouter::testing
 
 #endif  // LLMROUTER_TESTS_SUPPORT_HTTP_TEST_CLIENT_H_

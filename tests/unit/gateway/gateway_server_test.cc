@@ -1191,8 +1191,8 @@ class TlsUpstream {
       res.set(http::field::content_type, "application/json");
       res.body() = kJsonAnswer;
       res.prepare_payload();
+      served_.fetch_add(1);  // before the answer leaves: the test reads it once the answer is in
       http::write(stream, res, ec);
-      served_.fetch_add(1);
     }
   }
 

@@ -8,6 +8,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "tests/support/wait_until.h"
 #include "tests/unit/gateway/route_link_test_util.h"
 
 namespace llmrouter {
@@ -29,6 +31,7 @@ using asio::ip::tcp;
 using ::testing::HasSubstr;
 using Result = absl::StatusOr<v1::RouteRequestResponse>;
 using namespace std::chrono_literals;
+using ::llmrouter::testing::WaitUntil;
 using testing::ClientLoop;
 using testing::Request;
 
@@ -134,6 +137,8 @@ class SilentServer {
     thread_.join();
   }
   int port() const { return acceptor_.local_endpoint().port(); }
+  // Whether bytes beyond the preamble arrived: a call has reached the server.
+  bool GotACall() const { return received_.load() > kRouteLinkPreamble.size(); }
 
  private:
   void Accept() {
@@ -146,7 +151,8 @@ class SilentServer {
   }
   void Drain(std::shared_ptr<tcp::socket> socket) {
     socket->async_read_some(asio::buffer(buffer_),
-                            [this, socket](boost::system::error_code ec, std::size_t) {
+                            [this, socket](boost::system::error_code ec, std::size_t n) {
+                              received_.fetch_add(n);
                               if (!ec) Drain(socket);
                             });
   }
@@ -154,6 +160,7 @@ class SilentServer {
   tcp::acceptor acceptor_;
   std::vector<std::shared_ptr<tcp::socket>> sockets_;
   char buffer_[4096];
+  std::atomic<std::size_t> received_{0};
   std::thread thread_;
 };
 
@@ -177,7 +184,7 @@ TEST(RouteLinkTest, AStalledConnectionHandsItsOtherCallsToGrpcBeforeTheirDeadlin
   ClientLoop client(absl::StrCat("127.0.0.1:", silent.port()));
   ASSERT_TRUE(client.WaitReady());
   auto late = std::async(std::launch::async, [&] { return client.Route({"late"}, 20s); });
-  std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(WaitUntil([&] { return silent.GotACall(); }));
   const auto start = std::chrono::steady_clock::now();
   std::vector<Result> early = client.Route({"early"}, 100ms);
   EXPECT_EQ(early[0].status().code(), absl::StatusCode::kDeadlineExceeded);
@@ -193,7 +200,7 @@ TEST(RouteLinkTest, ACallInFlightWhenDecisionStopsFailsAsALinkFailure) {
   ClientLoop client(absl::StrCat("127.0.0.1:", silent->port()));
   ASSERT_TRUE(client.WaitReady());
   std::thread stopper([&] {
-    std::this_thread::sleep_for(100ms);
+    WaitUntil([&] { return silent->GotACall(); });
     delete silent;  // closes the connection with the call unanswered
   });
   std::vector<Result> results = client.Route({"a"}, 10s);

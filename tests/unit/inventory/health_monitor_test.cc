@@ -159,6 +159,43 @@ TEST_F(HealthMonitorTest, ConsecutiveFailuresEjectWithGrowingBackOffAndHalfOpenR
   EXPECT_EQ(monitor_.ejections(), 4);
 }
 
+// A backend that was unreachable (its pod restarted) is back in rotation once the probes have
+// passed healthy_threshold times since the ejection, not after the whole ejection: on trial,
+// so that one more failure ejects it again, for longer.
+TEST_F(HealthMonitorTest, PassingProbesEndAnEjectionForBeingUnreachable) {
+  Probe("a", true);
+  for (int i = 0; i < 3; ++i) Outcome("a", 0);
+  LiveStatus ejected = Eval("a");
+  EXPECT_EQ(ejected.health, llmrouter::v1::HEALTH_STATE_UNHEALTHY);
+  EXPECT_THAT(ejected.detail, HasSubstr("3 consecutive failures (unreachable)"));
+  Probe("a", true);
+  EXPECT_EQ(Health("a"), llmrouter::v1::HEALTH_STATE_UNHEALTHY) << "one probe is not enough";
+  Probe("a", false);  // a failed probe starts the count again
+  Probe("a", true);
+  EXPECT_EQ(Health("a"), llmrouter::v1::HEALTH_STATE_UNHEALTHY);
+  Probe("a", true);
+  LiveStatus back = Eval("a");
+  EXPECT_EQ(back.health, llmrouter::v1::HEALTH_STATE_HEALTHY);
+  EXPECT_THAT(back.detail, HasSubstr("on trial"));
+  Outcome("a", 0);  // on trial: one failure ejects again, for twice as long
+  EXPECT_EQ(Health("a"), llmrouter::v1::HEALTH_STATE_UNHEALTHY);
+  clock_.Advance(absl::Seconds(11));
+  EXPECT_EQ(Health("a"), llmrouter::v1::HEALTH_STATE_UNHEALTHY) << "20 s this time";
+}
+
+// Probes do not exercise inference: an endpoint ejected for 5xx answers (or a mix of 5xx and
+// unreachable) stays out for the whole ejection however well it answers its health checks.
+TEST_F(HealthMonitorTest, PassingProbesDoNotEndAnEjectionForErrors) {
+  Probe("a", true);
+  Outcome("a", 0);
+  Outcome("a", 503);
+  Outcome("a", 0);
+  for (int i = 0; i < 5; ++i) Probe("a", true);
+  EXPECT_EQ(Health("a"), llmrouter::v1::HEALTH_STATE_UNHEALTHY);
+  clock_.Advance(absl::Seconds(10));
+  EXPECT_EQ(Health("a"), llmrouter::v1::HEALTH_STATE_HEALTHY);
+}
+
 TEST_F(HealthMonitorTest, ErrorRateDegradesThenEjects) {
   // One failure in three never makes 3 in a row; with alpha 0.5 the rate ends at 0.285.
   for (int i = 0; i < 10; ++i) Outcome("a", i % 3 == 2 ? 500 : 200);
