@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "services/decision/bundle_reader.h"
 
 namespace llmrouter::decision {
@@ -37,7 +38,7 @@ void ReadModel(BundleReader& r, const YAML::Node& m, const std::string& path, Mo
 void ReadTenant(BundleReader& r, const YAML::Node& t, const std::string& path, TenantSpec* spec) {
   if (!r.Map(t, path,
              {"name", "allowed_models", "default_tier", "allowed_tiers", "client_region", "explain",
-              "spend_limit"})) {
+              "spend_limit", "rate_limits"})) {
     return;
   }
   if (!t["name"]) r.Problem(Sub(path, "name"), "is required");
@@ -77,6 +78,46 @@ void ReadTenant(BundleReader& r, const YAML::Node& t, const std::string& path, T
                &spec->spend_limit.over_limit);
       }
     }
+  }
+  if (const YAML::Node l = t["rate_limits"]) {
+    ReadTenantRateLimits(r, l, Sub(path, "rate_limits"), &spec->rate_limits);
+  }
+}
+
+namespace {
+
+void ReadRateLimit(BundleReader& r, const YAML::Node& n, const std::string& path,
+                   RateLimitSpec* spec) {
+  if (!r.Map(n, path, {"requests", "tokens", "concurrent"})) return;
+  r.Uint(n["requests"], Sub(path, "requests"), &spec->requests);
+  r.Uint(n["tokens"], Sub(path, "tokens"), &spec->tokens);
+  r.Uint(n["concurrent"], Sub(path, "concurrent"), &spec->concurrent);
+}
+
+}  // namespace
+
+void ReadTenantRateLimits(BundleReader& r, const YAML::Node& n, const std::string& path,
+                          TenantRateLimits* limits) {
+  if (!r.Map(n, path, {"window", "requests", "tokens", "concurrent", "per_api_key"})) return;
+  if (const YAML::Node w = n["window"]) {
+    std::string text;
+    absl::Duration window;
+    if (r.String(w, Sub(path, "window"), &text)) {
+      if (!absl::ParseDuration(text, &window) || window < absl::Seconds(1) ||
+          window > absl::Hours(24)) {
+        r.Problem(Sub(path, "window"),
+                  absl::StrCat("\"", text, "\" is not a duration from 1s to 24h (e.g. 60s, 1m)"));
+      } else {
+        limits->window_ms = absl::ToInt64Milliseconds(window);
+      }
+    }
+  }
+  // requests, tokens and concurrent at this level limit the tenant as a whole.
+  r.Uint(n["requests"], Sub(path, "requests"), &limits->tenant.requests);
+  r.Uint(n["tokens"], Sub(path, "tokens"), &limits->tenant.tokens);
+  r.Uint(n["concurrent"], Sub(path, "concurrent"), &limits->tenant.concurrent);
+  if (const YAML::Node k = n["per_api_key"]) {
+    ReadRateLimit(r, k, Sub(path, "per_api_key"), &limits->per_api_key);
   }
 }
 

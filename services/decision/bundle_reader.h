@@ -51,6 +51,8 @@ class BundleReader {
 // bundle_test_cases.cc); each reads the node at `path` into its struct.
 void ReadModel(BundleReader& r, const YAML::Node& m, const std::string& path, ModelSpec* spec);
 void ReadTenant(BundleReader& r, const YAML::Node& t, const std::string& path, TenantSpec* spec);
+void ReadTenantRateLimits(BundleReader& r, const YAML::Node& n, const std::string& path,
+                          TenantRateLimits* limits);
 void ReadIntent(BundleReader& r, const YAML::Node& n, const std::string& path, IntentSpec* spec);
 void ReadRuleMatch(BundleReader& r, const YAML::Node& n, const std::string& path, RuleMatch* m);
 void ReadRuleAction(BundleReader& r, const YAML::Node& n, const std::string& path, RuleAction* a);

@@ -33,6 +33,21 @@ struct SpendLimit {
   std::string over_limit = "deny";  // "deny" or "downgrade"
 };
 
+// Rate limits the gateway enforces (bundle: tenants[].rate_limits). 0 means no limit.
+struct RateLimitSpec {
+  uint32_t requests = 0;    // per window
+  uint32_t tokens = 0;      // input + output tokens per window
+  uint32_t concurrent = 0;  // requests in flight
+  bool any() const { return requests > 0 || tokens > 0 || concurrent > 0; }
+};
+
+struct TenantRateLimits {
+  int64_t window_ms = 60000;  // bundle: window, e.g. 60s (1s to 24h)
+  RateLimitSpec tenant;       // the tenant as a whole
+  RateLimitSpec per_api_key;  // each API key of the tenant on its own
+  bool any() const { return tenant.any() || per_api_key.any(); }
+};
+
 struct TenantSpec {
   std::string name;
   std::vector<std::string> allowed_models;  // names or aliases; empty allows all
@@ -45,6 +60,7 @@ struct TenantSpec {
   // (the whole trace, other tenants' rules included) or "off" (nothing).
   std::string explain = "own";
   SpendLimit spend_limit;
+  TenantRateLimits rate_limits;
 };
 
 // Intent signals the prompt analyser looks for: whole-word keywords (case-insensitive) or RE2

@@ -34,6 +34,22 @@ struct ModelCandidate {
   std::string detail;  // filled only when tracing
 };
 
+void FillRateLimit(const RateLimitSpec& spec, v1::RateLimit* out) {
+  out->set_requests(spec.requests);
+  out->set_tokens(spec.tokens);
+  out->set_concurrent(spec.concurrent);
+}
+
+// What the gateway enforces for the tenant (docs/policies.md, "Rate limits").
+void FillRateLimits(const TenantSpec& tenant, v1::RouteRequestResponse* response) {
+  const TenantRateLimits& limits = tenant.rate_limits;
+  v1::RateLimits* out = response->mutable_rate_limits();
+  ToProto(absl::Milliseconds(limits.window_ms), out->mutable_window());
+  out->set_tenant(tenant.name);
+  if (limits.tenant.any()) FillRateLimit(limits.tenant, out->mutable_tenant_limits());
+  if (limits.per_api_key.any()) FillRateLimit(limits.per_api_key, out->mutable_per_api_key());
+}
+
 void FillTarget(const Endpoint& e, const ModelSpec& model, v1::Target* t) {
   t->set_endpoint_id(e.id());
   t->set_address(e.address());
@@ -121,7 +137,9 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
   LazyPromptSignals signals(policy->analyzer(), req.prompt());
   if (trace) signals.analysis();
   // Whatever was computed by the time Route returns, on every path.
-  absl::Cleanup fill_analysis = [&] { signals.Fill(response->mutable_analysis(), /*every_intent=*/trace != nullptr); };
+  absl::Cleanup fill_analysis = [&] {
+    signals.Fill(response->mutable_analysis(), /*every_intent=*/trace != nullptr);
+  };
 
   // 2. Who sent it, and what its policy lets it ask for.
   const TenantSpec* tenant = nullptr;
@@ -457,6 +475,7 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
   response->set_estimated_cost_usd(chosen.cost);
   ToProto(age, response->mutable_inventory_age());
   response->set_inventory_stale(stale);
+  if (tenant != nullptr && tenant->rate_limits.any()) FillRateLimits(*tenant, response);
   return absl::OkStatus();
 }
 

@@ -121,11 +121,19 @@ absl::StatusOr<std::unique_ptr<ApiKeyStore>> ApiKeyStore::Open(ApiKeySources sou
   return std::unique_ptr<ApiKeyStore>(new ApiKeyStore(std::move(keys)));
 }
 
-std::optional<std::string> ApiKeyStore::TenantFor(std::string_view key) const {
+std::optional<ApiKeyStore::Identity> ApiKeyStore::Identify(std::string_view key) const {
   std::shared_ptr<const KeyMap> keys = keys_->Get();
-  auto it = keys->find(Sha256Hex(key));
+  std::string digest = Sha256Hex(key);
+  auto it = keys->find(digest);
   if (it == keys->end()) return std::nullopt;
-  return it->second;
+  digest.resize(12);
+  return Identity{it->second, std::move(digest)};
+}
+
+std::optional<std::string> ApiKeyStore::TenantFor(std::string_view key) const {
+  std::optional<Identity> identity = Identify(key);
+  if (!identity) return std::nullopt;
+  return std::move(identity->tenant);
 }
 
 }  // namespace llmrouter::gateway

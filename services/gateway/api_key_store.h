@@ -47,6 +47,14 @@ class ApiKeyStore {
     return Open({.file = path});
   }
 
+  // Who a presented key is: its tenant, and an identifier of the key that reveals nothing of it
+  // (the first 12 hex digits of its SHA-256, as `routerctl keys list` shows). Nullopt when
+  // the key is unknown or revoked.
+  struct Identity {
+    std::string tenant;
+    std::string key_id;
+  };
+  std::optional<Identity> Identify(std::string_view key) const;
   // The tenant of a presented key, or nullopt when the key is unknown or revoked.
   std::optional<std::string> TenantFor(std::string_view key) const;
   std::size_t size() const { return keys_->Get()->size(); }

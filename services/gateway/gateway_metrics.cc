@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 
 namespace llmrouter::gateway {
 
@@ -126,7 +127,12 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& r)
                           .Help("Reloads of changed configuration files or stores, by config "
                                 "(api_keys|failsafe_routes|upstream_credentials) and result "
                                 "(applied|rejected: the previous one stays)")
-                          .Register(r)) {
+                          .Register(r)),
+      rate_limited_(prometheus::BuildCounter()
+                        .Name("llmrouter_gateway_rate_limited_total")
+                        .Help("Requests refused with 429 by a rate limit of the bundle, by tenant "
+                              "and kind (requests|tokens|concurrent)")
+                        .Register(r)) {
   for (AttemptResult result :
        {AttemptResult::kOk, AttemptResult::kConnectError, AttemptResult::kTimeout,
         AttemptResult::kHttp5xx, AttemptResult::kHttp429, AttemptResult::kReset}) {
@@ -184,15 +190,8 @@ void GatewayMetrics::Usage(std::string_view tenant, std::string_view model, uint
   UsageCells cells;
   {
     absl::MutexLock lock(&usage_mu_);
-    auto bounded = [](absl::flat_hash_set<std::string>& seen, std::string_view value) {
-      std::string v(value);
-      if (seen.contains(v)) return v;
-      if (seen.size() >= kMaxLabelValues) return std::string("other");
-      seen.insert(v);
-      return v;
-    };
-    std::string t = bounded(tenants_, tenant);
-    std::string m = bounded(models_, model);
+    std::string t = Bounded(tenants_, tenant);
+    std::string m = Bounded(models_, model);
     std::string key = t + '\n' + m;
     auto it = usage_cells_.find(key);
     if (it == usage_cells_.end()) {
@@ -206,6 +205,32 @@ void GatewayMetrics::Usage(std::string_view tenant, std::string_view model, uint
   cells.prompt->Increment(prompt_tokens);
   cells.completion->Increment(completion_tokens);
   if (estimated_cost_usd > 0) cells.cost->Increment(estimated_cost_usd);
+}
+
+std::string GatewayMetrics::Bounded(absl::flat_hash_set<std::string>& seen,
+                                    std::string_view value) {
+  std::string v(value);
+  if (seen.contains(v)) return v;
+  if (seen.size() >= kMaxLabelValues) return std::string("other");
+  seen.insert(v);
+  return v;
+}
+
+void GatewayMetrics::RateLimited(std::string_view tenant, std::string_view kind) {
+  prometheus::Counter* cell;
+  {
+    absl::MutexLock lock(&usage_mu_);
+    std::string t = Bounded(tenants_, tenant);
+    std::string key = t + "\n" + std::string(kind);
+    auto it = rate_limited_cells_.find(key);
+    if (it == rate_limited_cells_.end()) {
+      it = rate_limited_cells_
+               .emplace(key, &rate_limited_.Add({{"tenant", t}, {"kind", std::string(kind)}}))
+               .first;
+    }
+    cell = it->second;
+  }
+  cell->Increment();
 }
 
 }  // namespace llmrouter::gateway

@@ -75,6 +75,10 @@ class GatewayMetrics {
   void Usage(std::string_view tenant, std::string_view model, uint32_t prompt_tokens,
              uint32_t completion_tokens, double estimated_cost_usd);
 
+  // A request refused by its tenant's or API key's rate limit of `kind` ("requests", "tokens",
+  // "concurrent"); tenants are bounded like Usage's.
+  void RateLimited(std::string_view tenant, std::string_view kind);
+
   // One reload of the configuration named `config` ("api_keys", "failsafe_routes",
   // "upstream_credentials") that changed: `applied`, or rejected and the previous one kept.
   void ConfigReload(std::string_view config, bool applied);
@@ -104,6 +108,7 @@ class GatewayMetrics {
   prometheus::Family<prometheus::Counter>& tokens_;
   prometheus::Family<prometheus::Counter>& cost_;
   prometheus::Family<prometheus::Counter>& config_reloads_;
+  prometheus::Family<prometheus::Counter>& rate_limited_;
 
   struct UsageCells {
     prometheus::Counter* prompt;
@@ -122,6 +127,10 @@ class GatewayMetrics {
   absl::flat_hash_set<std::string> tenants_ ABSL_GUARDED_BY(usage_mu_);
   absl::flat_hash_set<std::string> models_ ABSL_GUARDED_BY(usage_mu_);
   absl::flat_hash_map<std::string, UsageCells> usage_cells_ ABSL_GUARDED_BY(usage_mu_);
+  absl::flat_hash_map<std::string, prometheus::Counter*> rate_limited_cells_
+      ABSL_GUARDED_BY(usage_mu_);
+  // `value` itself while fewer than kMaxLabelValues values were seen, else "other".
+  static std::string Bounded(absl::flat_hash_set<std::string>& seen, std::string_view value);
 };
 
 }  // namespace llmrouter::gateway

@@ -85,9 +85,10 @@ bool Authenticate(const ApiKeyStore& keys, HttpRequest& request) {
       !absl::StartsWithIgnoreCase(absl::string_view(value.data(), value.size()), "bearer ")) {
     return false;
   }
-  std::optional<std::string> tenant = keys.TenantFor(value.substr(kBearer.size()));
-  if (!tenant) return false;
-  request.set("x-router-tenant", *tenant);
+  std::optional<ApiKeyStore::Identity> identity = keys.Identify(value.substr(kBearer.size()));
+  if (!identity) return false;
+  request.set("x-router-tenant", identity->tenant);
+  request.set(kApiKeyIdHeader, identity->key_id);
   return true;
 }
 
@@ -179,6 +180,8 @@ asio::awaitable<bool> GatewayServer::Handle(beast::tcp_stream& stream, HttpReque
   }
   const http::verb method = request.method();
   const bool is_inference = kind != v1::REQUEST_KIND_UNSPECIFIED;
+  // Which API key a request came with is the gateway's to say, never the client's.
+  request.erase(kApiKeyIdHeader);
 
   // Literals are turned into strings before co_await: g++ 12 fails on array temporaries kept
   // in a coroutine frame.

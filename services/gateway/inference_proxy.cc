@@ -49,6 +49,66 @@ asio::awaitable<ProxyOutcome> WriteError(beast::tcp_stream& client, const HttpRe
   co_return ProxyOutcome{status, written && keep_alive};
 }
 
+// What one request is admitted against: the limits decision sent for its tenant, the API key it
+// came with, and its tokens as reserved at admission (the prompt's estimate plus the output it
+// asks for at most).
+RateLimitRequest MakeRateLimitRequest(const v1::RateLimits& limits, const HttpRequest& request,
+                                      const InspectedRequest& inspected) {
+  RateLimitRequest r;
+  r.window = std::chrono::milliseconds(std::max<int64_t>(
+      1000, limits.window().seconds() * 1000 + limits.window().nanos() / 1000000));
+  r.tenant = limits.tenant();
+  r.tenant_quota = {limits.tenant_limits().requests(), limits.tenant_limits().tokens(),
+                    limits.tenant_limits().concurrent()};
+  auto key = request.find(kApiKeyIdHeader);
+  if (key != request.end()) r.api_key = std::string(StdView(key->value()));
+  r.api_key_quota = {limits.per_api_key().requests(), limits.per_api_key().tokens(),
+                     limits.per_api_key().concurrent()};
+  r.tokens = uint64_t{inspected.estimated_tokens} + inspected.max_output_tokens;
+  return r;
+}
+
+// OpenAI's x-ratelimit-* headers, for the kinds that have a limit.
+Headers RateLimitHeaders(const RateLimitStatus& s) {
+  Headers headers;
+  if (s.has_requests) {
+    headers.emplace_back("x-ratelimit-limit-requests", std::to_string(s.limit_requests));
+    headers.emplace_back("x-ratelimit-remaining-requests", std::to_string(s.remaining_requests));
+    headers.emplace_back("x-ratelimit-reset-requests", FormatResetDuration(s.reset_requests));
+  }
+  if (s.has_tokens) {
+    headers.emplace_back("x-ratelimit-limit-tokens", std::to_string(s.limit_tokens));
+    headers.emplace_back("x-ratelimit-remaining-tokens", std::to_string(s.remaining_tokens));
+    headers.emplace_back("x-ratelimit-reset-tokens", FormatResetDuration(s.reset_tokens));
+  }
+  if (!s.admitted) {
+    // Whole seconds, rounded up: a client that waits this long finds the window reset.
+    headers.emplace_back("retry-after", std::to_string((s.retry_after.count() + 999) / 1000));
+  }
+  return headers;
+}
+
+std::string RateLimitMessage(const RateLimitStatus& s, const v1::RateLimits& limits) {
+  const std::string window = FormatResetDuration(std::chrono::milliseconds(
+      limits.window().seconds() * 1000 + limits.window().nanos() / 1000000));
+  std::string what;
+  switch (s.exceeded) {
+    case RateLimitKind::kRequests:
+      what = absl::StrCat("requests per ", window, ": limit ", s.exceeded_limit);
+      break;
+    case RateLimitKind::kTokens:
+      what = absl::StrCat("tokens per ", window, ": limit ", s.exceeded_limit);
+      break;
+    case RateLimitKind::kConcurrent:
+      what = absl::StrCat("concurrent requests: limit ", s.exceeded_limit);
+      break;
+  }
+  return absl::StrCat("Rate limit reached for ", what, " (",
+                      s.exceeded_scope == "tenant" ? absl::StrCat("tenant ", limits.tenant())
+                                                   : std::string("this API key"),
+                      "). Please try again in ", FormatResetDuration(s.retry_after), ".");
+}
+
 // An absent content type is taken as JSON, as the OpenAI clients always send it; any other
 // type (text/plain, a form) is not parsed as JSON.
 bool IsJsonContentType(const HttpRequest& request) {
@@ -218,7 +278,8 @@ InferenceProxy::InferenceProxy(InferenceProxyOptions options, DecisionClient& de
     : options_(std::move(options)),
       decision_(decision),
       metrics_(metrics),
-      retry_budget_(options_.retry) {}
+      retry_budget_(options_.retry),
+      rate_limiter_(options_.rate_limit_clock) {}
 
 // HttpServer runs each io_context on one thread of its own, so a thread's worker state serves
 // exactly one io_context, and the coroutine always resumes on the thread that started it.
@@ -267,8 +328,23 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
     co_return co_await WriteError(client, request, keep_alive, error.http_status, error.message,
                                   error.code, std::move(headers));
   }
-  // 3. The targets of the plan in turn, until one answers.
-  co_return co_await TryTargets(call, *inspected, *decision, tenant, explain);
+  // 3. What the tenant's rate limits allow.
+  RateLimiter::Lease rate_limit;
+  Headers rate_limit_headers;
+  if (decision->has_rate_limits()) {
+    const RateLimitStatus limits = rate_limiter_.Admit(
+        MakeRateLimitRequest(decision->rate_limits(), request, *inspected), &rate_limit);
+    rate_limit_headers = RateLimitHeaders(limits);
+    if (!limits.admitted) {
+      metrics_.RateLimited(decision->rate_limits().tenant(), RateLimitKindName(limits.exceeded));
+      co_return co_await WriteError(client, request, keep_alive, 429,
+                                    RateLimitMessage(limits, decision->rate_limits()),
+                                    "rate_limit_exceeded", std::move(rate_limit_headers));
+    }
+  }
+  // 4. The targets of the plan in turn, until one answers.
+  co_return co_await TryTargets(call, *inspected, *decision, tenant, explain, &rate_limit,
+                                rate_limit_headers);
 }
 
 asio::awaitable<absl::StatusOr<v1::RouteRequestResponse>> InferenceProxy::Decide(
@@ -311,7 +387,9 @@ asio::awaitable<absl::StatusOr<v1::RouteRequestResponse>> InferenceProxy::Decide
 asio::awaitable<ProxyOutcome> InferenceProxy::TryTargets(Call& call,
                                                          const InspectedRequest& inspected,
                                                          const v1::RouteRequestResponse& decision,
-                                                         const std::string& tenant, bool explain) {
+                                                         const std::string& tenant, bool explain,
+                                                         RateLimiter::Lease* rate_limit,
+                                                         const Headers& rate_limit_headers) {
   std::vector<const v1::Target*> targets;
   if (decision.has_target() && !decision.target().address().empty()) {
     targets.push_back(&decision.target());
@@ -324,8 +402,10 @@ asio::awaitable<ProxyOutcome> InferenceProxy::TryTargets(Call& call,
     co_return co_await WriteError(call.client, call.request, call.keep_alive, 502,
                                   "routing decision named no target", "upstream_error");
   }
-  TargetPlan plan{decision, tenant, explain,
-                  options_.upstream_credentials ? options_.upstream_credentials->Get() : nullptr};
+  TargetPlan plan{
+      decision,   tenant,
+      explain,    options_.upstream_credentials ? options_.upstream_credentials->Get() : nullptr,
+      rate_limit, rate_limit_headers};
   const auto overall_deadline = options_.request_timeout.count() > 0
                                     ? call.start + options_.request_timeout
                                     : std::chrono::steady_clock::time_point::max();
@@ -405,7 +485,7 @@ asio::awaitable<ProxyOutcome> InferenceProxy::TryTargets(Call& call,
   co_return co_await WriteError(call.client, call.request, call.keep_alive, 502,
                                 absl::StrCat("all ", failures.size(), " upstream attempts failed: ",
                                              absl::StrJoin(failures, "; ")),
-                                "upstream_error");
+                                "upstream_error", rate_limit_headers);
 }
 
 asio::awaitable<ProxyOutcome> InferenceProxy::WriteDeadlineError(
@@ -436,7 +516,8 @@ asio::awaitable<std::optional<ProxyOutcome>> InferenceProxy::TryTarget(
                        &plan.decision.decision_id(),
                        plan.decision.estimated_cost_usd(),
                        call.start,
-                       std::chrono::steady_clock::now()};
+                       std::chrono::steady_clock::now(),
+                       plan.rate_limit};
   AttemptResult result = co_await exchange.Start(upstream_request);
   // The response has begun: gaps in its body get the full per-attempt allowance.
   exchange.set_timeout(options_.upstream_timeout);
@@ -470,6 +551,7 @@ asio::awaitable<std::optional<ProxyOutcome>> InferenceProxy::TryTarget(
   if (!plan.decision.policy_rule().empty()) {
     headers.emplace_back("x-router-policy-rule", plan.decision.policy_rule());
   }
+  headers.insert(headers.end(), plan.rate_limit_headers.begin(), plan.rate_limit_headers.end());
   std::string explanation;
   if (plan.explain) {
     explanation = ExplainJson(plan.decision, target, attempt);
@@ -620,6 +702,9 @@ void InferenceProxy::RecordOutcome(const Attempt& attempt, int http_status, std:
   if (usage.found) {
     metrics_.Usage(*attempt.tenant, target.model(), usage.prompt_tokens, usage.completion_tokens,
                    attempt.estimated_cost_usd);
+    if (attempt.rate_limit != nullptr) {
+      attempt.rate_limit->Reconcile(uint64_t{usage.prompt_tokens} + usage.completion_tokens);
+    }
   }
   if (!options_.outcomes) return;
   v1::Outcome outcome;

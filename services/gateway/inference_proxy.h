@@ -26,6 +26,7 @@
 #include "services/gateway/fail_safe_table.h"
 #include "services/gateway/gateway_metrics.h"
 #include "services/gateway/outcome_reporter.h"
+#include "services/gateway/rate_limiter.h"
 #include "services/gateway/request_inspector.h"
 #include "services/gateway/retry_policy.h"
 #include "services/gateway/route_link_client.h"
@@ -65,7 +66,14 @@ struct InferenceProxyOptions {
   RequestInspectorOptions inspector;
   // Back-off, Retry-After and the budget that bound how fallbacks are tried.
   RetryPolicyOptions retry;
+  // The rate limits' clock (wall-clock milliseconds); null: the system clock. For tests.
+  RateLimiter::Clock rate_limit_clock;
 };
+
+// Set by the gateway on a request that came with a known API key: the key's identifier
+// (ApiKeyStore::Identity::key_id), for its rate limits. A client's own is removed; like every
+// x-router-* header it is not forwarded to backends.
+inline constexpr char kApiKeyIdHeader[] = "x-router-api-key-id";
 
 // The status counted (and logged) for a request whose client left before any answer (nginx's
 // "client closed request"); nothing is written back.
@@ -106,6 +114,8 @@ class InferenceProxy {
     double estimated_cost_usd;
     std::chrono::steady_clock::time_point request_start;
     std::chrono::steady_clock::time_point start;
+    // Corrected by the usage the backend reports; null without rate limits.
+    RateLimiter::Lease* rate_limit;
   };
 
   // One request as it goes through Serve's stages.
@@ -122,6 +132,9 @@ class InferenceProxy {
     const std::string& tenant;
     bool explain;
     std::shared_ptr<const UpstreamCredentials> credentials;
+    // What the request's rate limits hold for it, and the x-ratelimit-* headers of its answer.
+    RateLimiter::Lease* rate_limit;
+    const Headers& rate_limit_headers;
   };
   // Why an attempt gave no answer, and the pause its backend asked for, if it did.
   struct AttemptFailure {
@@ -138,7 +151,9 @@ class InferenceProxy {
   // request deadline, until one answers; 502 naming every failure when none does.
   boost::asio::awaitable<ProxyOutcome> TryTargets(Call& call, const InspectedRequest& inspected,
                                                   const v1::RouteRequestResponse& decision,
-                                                  const std::string& tenant, bool explain);
+                                                  const std::string& tenant, bool explain,
+                                                  RateLimiter::Lease* rate_limit,
+                                                  const Headers& rate_limit_headers);
   // 504 naming the attempts' failures: the request deadline passed.
   boost::asio::awaitable<ProxyOutcome> WriteDeadlineError(Call& call,
                                                           const std::vector<std::string>& failures);
@@ -161,6 +176,7 @@ class InferenceProxy {
   DecisionClient& decision_;
   GatewayMetrics& metrics_;
   RetryBudget retry_budget_;
+  RateLimiter rate_limiter_;
   LogThrottle fail_safe_log_;
 };
 

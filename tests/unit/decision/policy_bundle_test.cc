@@ -120,6 +120,49 @@ tests:
   EXPECT_EQ(b->region_latency_ms.at("eu-west-1").at("us-east-1"), 75);
 }
 
+TEST(PolicyBundleRulesTest, ReadsRateLimitsAndLocatesBadOnes) {
+  auto b = ParsePolicyBundleOrError(R"(
+models: [{name: a}]
+tenants:
+  - name: acme
+    rate_limits: {window: 2s, requests: 600, tokens: 100000, concurrent: 20,
+                  per_api_key: {requests: 60, concurrent: 4}}
+  - name: free
+)");
+  ASSERT_TRUE(b.ok()) << b.status();
+  const TenantRateLimits& acme = b->tenants[0].rate_limits;
+  EXPECT_EQ(acme.window_ms, 2000);
+  EXPECT_EQ(acme.tenant.requests, 600u);
+  EXPECT_EQ(acme.tenant.tokens, 100000u);
+  EXPECT_EQ(acme.tenant.concurrent, 20u);
+  EXPECT_EQ(acme.per_api_key.requests, 60u);
+  EXPECT_EQ(acme.per_api_key.tokens, 0u);
+  EXPECT_EQ(acme.per_api_key.concurrent, 4u);
+  EXPECT_FALSE(b->tenants[1].rate_limits.any());
+  EXPECT_EQ(b->tenants[1].rate_limits.window_ms, 60000) << "a minute unless said otherwise";
+
+  PolicyBundle bad;
+  auto problems = ParsePolicyBundle(R"(
+models: [{name: a}]
+tenants:
+  - name: t
+    rate_limits: {window: 0.5s, requests: -5, tokens: lots, per_api_key: {concurrent: 1.5, rpm: 3}}
+  - name: u
+    rate_limits: {window: forever}
+)",
+                                    &bad);
+  std::vector<std::string> lines;
+  for (const auto& p : problems) lines.push_back(p.path + ": " + p.message);
+  for (const char* want :
+       {"tenants[0].rate_limits.window: \"0.5s\" is not a duration from 1s to 24h",
+        "tenants[0].rate_limits.requests: must be a non-negative integer",
+        "tenants[0].rate_limits.tokens: must be a non-negative integer",
+        "tenants[0].rate_limits.per_api_key.concurrent: must be a non-negative integer",
+        "tenants[0].rate_limits.per_api_key.rpm", "tenants[1].rate_limits.window: \"forever\""}) {
+    EXPECT_THAT(lines, ::testing::Contains(HasSubstr(want))) << want;
+  }
+}
+
 TEST(PolicyBundleRulesTest, LocatesRuleProblems) {
   PolicyBundle b;
   auto problems = ParsePolicyBundle(R"(

@@ -54,6 +54,8 @@ tenants:
     spend_limit: {usd: 10, period: month, over_limit: downgrade}
   - name: broke
     spend_limit: {usd: 10, period: day, over_limit: deny}
+  - name: metered
+    rate_limits: {window: 30s, requests: 100, per_api_key: {tokens: 5000}}
 intents:
   - name: code
     keywords: [function, compile, stack trace]
@@ -196,6 +198,22 @@ TEST_F(PolicyEngineTest, ContextTooSmallIsExplained) {
   absl::Status s = RouteIt(req, &resp);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()), HasSubstr("CONTEXT_TOO_SMALL"));
+}
+
+// The gateway enforces a tenant's rate limits; decision sends them with every answer, under
+// the tenant's name as resolved, and nothing for tenants without limits.
+TEST_F(PolicyEngineTest, RateLimitsTravelWithTheAnswer) {
+  v1::RouteRequestResponse resp;
+  ASSERT_TRUE(RouteIt(Req("small", "metered", "hi"), &resp).ok());
+  ASSERT_TRUE(resp.has_rate_limits());
+  EXPECT_EQ(resp.rate_limits().tenant(), "metered");
+  EXPECT_EQ(resp.rate_limits().window().seconds(), 30);
+  EXPECT_EQ(resp.rate_limits().tenant_limits().requests(), 100u);
+  EXPECT_EQ(resp.rate_limits().tenant_limits().tokens(), 0u);
+  EXPECT_EQ(resp.rate_limits().per_api_key().tokens(), 5000u);
+  v1::RouteRequestResponse none;
+  ASSERT_TRUE(RouteIt(Req("small", "acme", "hi"), &none).ok());
+  EXPECT_FALSE(none.has_rate_limits());
 }
 
 TEST_F(PolicyEngineTest, UnknownTenantWithoutDefaultIsDenied) {

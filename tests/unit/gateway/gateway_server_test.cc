@@ -35,6 +35,7 @@
 #include "tests/support/http_test_client.h"
 #include "tests/support/metric_value.h"
 #include "tests/support/process_harness.h"
+#include "tests/support/wait_until.h"
 
 namespace llmrouter::gateway {
 namespace {
@@ -1107,6 +1108,139 @@ TEST_F(GatewayServerTest, AStreamingClientThatLeavesIsNotCountedAgainstTheBacken
   EXPECT_EQ(
       MetricValue(registry_, "llmrouter_gateway_upstream_attempts_total", {{"result", "reset"}}),
       0);
+}
+
+// Rate limits (issue 13): decision sends the tenant's limits with its answer; the gateway counts
+// and answers 429 with OpenAI's headers. The clock starts a 10 s window.
+class RateLimitTest : public GatewayServerTest {
+ protected:
+  void SetUp() override {
+    GatewayServerOptions options = DefaultOptions();
+    options.proxy.rate_limit_clock = [this] { return now_ms_.load(); };
+    Restart(options);
+  }
+  void RouteWithLimits(const v1::Target& target, const v1::RateLimits& limits) {
+    v1::RouteRequestResponse response;
+    response.set_decision_id("dec-0001");
+    *response.mutable_target() = target;
+    *response.mutable_rate_limits() = limits;
+    decision_.AnswerRoute(response);
+  }
+  static v1::RateLimits Limits(uint32_t requests, uint64_t tokens, uint32_t concurrent,
+                               uint32_t per_key_requests = 0) {
+    v1::RateLimits limits;
+    limits.mutable_window()->set_seconds(10);
+    limits.set_tenant("acme");
+    limits.mutable_tenant_limits()->set_requests(requests);
+    limits.mutable_tenant_limits()->set_tokens(tokens);
+    limits.mutable_tenant_limits()->set_concurrent(concurrent);
+    limits.mutable_per_api_key()->set_requests(per_key_requests);
+    return limits;
+  }
+  double Limited(const std::string& kind) {
+    return MetricValue(registry_, "llmrouter_gateway_rate_limited_total",
+                       {{"tenant", "acme"}, {"kind", kind}});
+  }
+  std::atomic<int64_t> now_ms_{1'000'000'000'000};
+};
+
+TEST_F(RateLimitTest, RequestsOverTheLimitGet429WithOpenAisHeaders) {
+  TestUpstream upstream(TestUpstream::Mode::kJson);
+  RouteWithLimits(MakeTarget("ep-json", upstream.port(), "m1"), Limits(2, 0, 0));
+  for (int i = 0; i < 2; ++i) {
+    HttpResult ok = Chat();
+    ASSERT_EQ(ok.status, 200) << ok.body;
+    EXPECT_EQ(ok.header("x-ratelimit-limit-requests"), "2");
+    EXPECT_EQ(ok.header("x-ratelimit-remaining-requests"), std::to_string(1 - i));
+    EXPECT_EQ(ok.header("x-ratelimit-reset-requests"), "10s");
+    EXPECT_EQ(ok.header("x-ratelimit-limit-tokens"), "") << "no token limit";
+  }
+  now_ms_ += 2500;
+  HttpResult limited = Chat();
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_THAT(limited.body, HasSubstr("\"code\":\"rate_limit_exceeded\""));
+  EXPECT_THAT(limited.body, HasSubstr("Rate limit reached for requests per 10s: limit 2 (tenant "
+                                      "acme). Please try again in 8s."));
+  EXPECT_EQ(limited.header("retry-after"), "8");
+  EXPECT_EQ(limited.header("x-ratelimit-remaining-requests"), "0");
+  EXPECT_EQ(limited.header("x-ratelimit-reset-requests"), "8s");
+  EXPECT_EQ(Limited("requests"), 1);
+  EXPECT_THAT(upstream.seen(), SizeIs(2)) << "the refused request reached no backend";
+  now_ms_ += 7500;  // the next window
+  EXPECT_EQ(Chat().status, 200);
+}
+
+TEST_F(RateLimitTest, TokensAreReservedFromTheEstimateAndCorrectedByTheReportedUsage) {
+  TestUpstream upstream(TestUpstream::Mode::kJson);  // reports 5 + 2 tokens
+  RouteWithLimits(MakeTarget("ep-json", upstream.port(), "m1"), Limits(0, 250, 0));
+  const std::string asks_100 =
+      R"({"model":"m1","max_tokens":100,"messages":[{"role":"user","content":"Say hi"}]})";
+  // Each reserves its prompt's estimate plus 100; without the correction to the 7 tokens used,
+  // the third would not fit in 250.
+  for (int i = 0; i < 3; ++i) {
+    HttpResult ok = Chat(asks_100);
+    ASSERT_EQ(ok.status, 200) << i << ": " << ok.body;
+    EXPECT_EQ(ok.header("x-ratelimit-limit-tokens"), "250");
+  }
+  HttpResult too_big =
+      Chat(R"({"model":"m1","max_tokens":1000,"messages":[{"role":"user","content":"Say hi"}]})");
+  EXPECT_EQ(too_big.status, 429);
+  EXPECT_THAT(too_big.body, HasSubstr("tokens per 10s: limit 250"));
+  EXPECT_EQ(Limited("tokens"), 1);
+}
+
+TEST_F(RateLimitTest, ConcurrentRequestsAreLimitedUntilOneEnds) {
+  TestUpstream sse(TestUpstream::Mode::kSse);
+  RouteWithLimits(MakeTarget("ep-sse", sse.port(), "m1"), Limits(0, 0, 1));
+  StreamingClient holding(server_->port(), R"({"model":"m1","stream":true,"messages":[]})");
+  ASSERT_TRUE(holding.ReadHeader());
+  HttpResult second = Chat();
+  EXPECT_EQ(second.status, 429);
+  EXPECT_THAT(second.body, HasSubstr("concurrent requests: limit 1"));
+  EXPECT_EQ(second.header("retry-after"), "1");
+  EXPECT_EQ(Limited("concurrent"), 1);
+  sse.release();
+  while (holding.NextPiece()) {
+  }
+  TestUpstream json(TestUpstream::Mode::kJson);
+  RouteWithLimits(MakeTarget("ep-json", json.port(), "m1"), Limits(0, 0, 1));
+  int status = 0;
+  ASSERT_TRUE(testing::WaitUntil([&] { return (status = Chat().status) != 429; }));
+  EXPECT_EQ(status, 200);
+}
+
+TEST_F(RateLimitTest, EachApiKeyHasItsOwnAllowanceAndClientsCannotClaimAKey) {
+  std::string path = "/tmp/llmrouter-gw-limit-keys-" + std::to_string(getpid());
+  std::ofstream(path) << Sha256Hex("sk-one") << " acme\n" << Sha256Hex("sk-two") << " acme\n";
+  auto keys = ApiKeyStore::Load(path);
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  GatewayServerOptions options = DefaultOptions();
+  options.api_keys = std::move(*keys);
+  options.proxy.rate_limit_clock = [this] { return now_ms_.load(); };
+  Restart(options);
+  TestUpstream upstream(TestUpstream::Mode::kJson);
+  RouteWithLimits(MakeTarget("ep-json", upstream.port(), "m1"), Limits(10, 0, 0, 1));
+  const std::string one_id = Sha256Hex("sk-one").substr(0, 12);
+  HttpResult first = Chat(kChatBody, {{"authorization", "Bearer sk-one"}});
+  ASSERT_EQ(first.status, 200);
+  EXPECT_EQ(first.header("x-ratelimit-limit-requests"), "1") << "the key's limit is the tighter";
+  HttpResult again = Chat(kChatBody, {{"authorization", "Bearer sk-one"}});
+  EXPECT_EQ(again.status, 429);
+  EXPECT_THAT(again.body, HasSubstr("(this API key)"));
+  // Another key of the tenant, claiming the first key's id: counted as itself.
+  HttpResult two = Chat(
+      kChatBody, {{"authorization", "Bearer sk-two"}, {"x-router-api-key-id", "someone-else"}});
+  EXPECT_EQ(two.status, 200);
+  ASSERT_THAT(upstream.seen(), SizeIs(2));
+  EXPECT_EQ(upstream.seen()[1].headers.count("x-router-api-key-id"), 0u) << "never forwarded";
+}
+
+TEST_F(RateLimitTest, WithoutKeysAClientsKeyIdIsIgnored) {
+  TestUpstream upstream(TestUpstream::Mode::kJson);
+  RouteWithLimits(MakeTarget("ep-json", upstream.port(), "m1"), Limits(0, 0, 0, 1));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Chat(kChatBody, {{"x-router-api-key-id", "made-up"}}).status, 200);
+  }
 }
 
 TEST(GatewayMetricsTest, TenantAndModelLabelsAreBounded) {

@@ -1,0 +1,134 @@
+// Rate limits per tenant and per API key, as the active policy bundle declares them
+// (tenants[].rate_limits; decision sends them with every routing answer). Requests and tokens
+// count in fixed windows aligned to the wall clock (so that replicas sharing counts agree on the
+// window), concurrency is the number of requests in flight. Tokens are reserved from the
+// estimate at admission (prompt plus the requested max_tokens) and reconciled from the usage the
+// backend reports.
+//
+// This is the gateway's own, in-memory state: each gateway replica counts alone. A shared store
+// (Redis, issue 13) plugs in behind the same Admit/Lease interface.
+#ifndef LLMROUTER_SERVICES_GATEWAY_RATE_LIMITER_H_
+#define LLMROUTER_SERVICES_GATEWAY_RATE_LIMITER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+
+namespace llmrouter::gateway {
+
+enum class RateLimitKind { kRequests, kTokens, kConcurrent };
+// "requests", "tokens", "concurrent": the metric label and the error's type.
+std::string_view RateLimitKindName(RateLimitKind kind);
+
+// One scope's limits; 0 means no limit of that kind.
+struct RateLimitQuota {
+  uint64_t requests = 0;    // per window
+  uint64_t tokens = 0;      // per window
+  uint64_t concurrent = 0;  // in flight
+  bool any() const { return requests > 0 || tokens > 0 || concurrent > 0; }
+};
+
+// What one request is admitted against: its tenant and, when it came with an API key, the key.
+struct RateLimitRequest {
+  std::chrono::milliseconds window{60000};
+  std::string tenant;  // as decision resolved it; empty: no tenant limits
+  RateLimitQuota tenant_quota;
+  std::string api_key;  // an identifier of the key (never the key); empty: none
+  RateLimitQuota api_key_quota;
+  uint64_t tokens = 0;  // reserved at admission
+};
+
+// The outcome of an admission, and what OpenAI's x-ratelimit-* headers say: for requests and
+// for tokens, the limit of the scope with the least left and when its window resets.
+struct RateLimitStatus {
+  bool admitted = true;
+  // When refused: which limit, of which scope ("tenant" or "API key"), and when to retry.
+  RateLimitKind exceeded = RateLimitKind::kRequests;
+  std::string_view exceeded_scope;
+  uint64_t exceeded_limit = 0;
+  std::chrono::milliseconds retry_after{0};
+
+  bool has_requests = false;
+  uint64_t limit_requests = 0;
+  uint64_t remaining_requests = 0;
+  std::chrono::milliseconds reset_requests{0};
+  bool has_tokens = false;
+  uint64_t limit_tokens = 0;
+  uint64_t remaining_tokens = 0;
+  std::chrono::milliseconds reset_tokens{0};
+};
+
+// Safe for concurrent use; every call takes one mutex briefly and never waits on anything else.
+class RateLimiter {
+ public:
+  // Milliseconds of wall-clock time; tests pass a fake.
+  using Clock = std::function<int64_t()>;
+  explicit RateLimiter(Clock clock = nullptr);
+
+  // What an admitted request holds: its concurrency slots until destroyed, and its token
+  // reservation until reconciled. Empty (holding nothing) when default-constructed.
+  class Lease {
+   public:
+    Lease() = default;
+    Lease(Lease&& other) noexcept;
+    Lease& operator=(Lease&& other) noexcept;
+    ~Lease();
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+
+    // The request used `tokens` (input + output, as the backend reported): the reservation is
+    // corrected by the difference. Only the first call counts.
+    void Reconcile(uint64_t tokens);
+    void Release();
+
+   private:
+    friend class RateLimiter;
+    RateLimiter* limiter_ = nullptr;
+    std::string tenant_;
+    std::string api_key_;
+    int64_t window_ms_ = 0;
+    int64_t window_index_ = 0;
+    uint64_t reserved_tokens_ = 0;
+    bool reconciled_ = false;
+  };
+
+  // Admits the request (counting it, and filling *lease) or refuses it (counting nothing).
+  RateLimitStatus Admit(const RateLimitRequest& request, Lease* lease);
+
+  // Scopes currently tracked, for tests of the bound.
+  std::size_t scopes() const;
+
+ private:
+  struct Scope {
+    int64_t window_ms = 0;
+    int64_t window_index = 0;
+    uint64_t requests = 0;
+    uint64_t tokens = 0;
+    uint64_t in_flight = 0;
+    int64_t last_used_ms = 0;
+  };
+  Scope& ScopeLocked(const std::string& key, int64_t window_ms, int64_t index, int64_t now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Reconcile(Lease& lease, uint64_t tokens);
+  void Release(Lease& lease);
+  // Forgets scopes idle for two windows with nothing in flight, at most once a second.
+  void SweepLocked(int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  Clock clock_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Scope> scopes_ ABSL_GUARDED_BY(mu_);
+  int64_t last_sweep_ms_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// OpenAI's format for x-ratelimit-reset-*: "1s", "6m0s", "20ms".
+std::string FormatResetDuration(std::chrono::milliseconds d);
+
+}  // namespace llmrouter::gateway
+
+#endif  // LLMROUTER_SERVICES_GATEWAY_RATE_LIMITER_H_

@@ -1,0 +1,107 @@
+// Rate limits end to end (issue 13): the bundle gives a tenant limits, decision sends them with
+// its answers, the real gateway counts and refuses with OpenAI's 429 and headers, and an unknown
+// tenant, counted as "default" by decision, shares default's allowance instead of escaping it.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "tests/support/http_test_client.h"
+#include "tests/support/process_harness.h"
+#include "tests/support/test_processes.h"
+#include "tests/support/wait_until.h"
+
+namespace llmrouter::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr int kWindowMs = 10000;
+
+// Waits, if need be, for a fresh window: the test's requests must all fall in one window.
+void StartOfAWindow() {
+  auto into_window = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count() %
+           kWindowMs;
+  };
+  if (into_window() > kWindowMs / 2) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(kWindowMs - into_window() + 50));
+  }
+}
+
+TEST(RateLimitTest, ATenantsRequestsPerWindowAreLimitedByTheGateway) {
+  const std::string dir = MakeTempDir("llmrouter-rate-limit");
+  auto fake = StartFakeLlm(dir, "fake", "m");
+  ASSERT_TRUE(fake);
+  std::ofstream(dir + "/endpoints.yaml") << absl::StrCat(
+      "endpoints:\n  - {id: a, model: m, address: \"127.0.0.1:", fake->port("http_port"), "\"}\n");
+  std::ofstream(dir + "/policy.yaml") << R"(
+models:
+  - {name: m}
+tenants:
+  - {name: default, rate_limits: {window: 10s, requests: 4}}
+  - {name: acme, rate_limits: {window: 10s, requests: 3, tokens: 100000}}
+  - {name: unlimited}
+)";
+  auto inventory = StartInventory(dir, dir + "/endpoints.yaml");
+  ASSERT_TRUE(inventory);
+  auto decision = StartDecision(dir, dir + "/policy.yaml", *inventory);
+  ASSERT_TRUE(decision);
+  auto gateway = StartService(
+      dir, "gateway", "services/gateway/gateway",
+      {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
+       absl::StrCat("--decision_target=127.0.0.1:", decision->port("grpc_port")),
+       absl::StrCat("--decision_link_target=127.0.0.1:", decision->port("route_link_port")),
+       absl::StrCat("--inventory_target=127.0.0.1:", inventory->port("grpc_port"))});
+  ASSERT_TRUE(gateway);
+  const int port = gateway->port("http_port");
+  auto chat = [&](const std::string& tenant) {
+    return HttpCall(port, "POST", "/v1/chat/completions",
+                    R"({"model":"m","messages":[{"role":"user","content":"Say hi"}]})",
+                    {{"x-router-tenant", tenant}});
+  };
+  ASSERT_TRUE(WaitUntil([&] { return chat("unlimited").status == 200; }));
+
+  StartOfAWindow();
+  int admitted = 0;
+  HttpResult limited;
+  for (int i = 0; i < 6; ++i) {
+    HttpResult r = chat("acme");
+    if (r.status == 200) {
+      ++admitted;
+      EXPECT_EQ(r.header("x-ratelimit-limit-requests"), "3");
+      EXPECT_EQ(r.header("x-ratelimit-remaining-requests"), std::to_string(3 - admitted));
+      EXPECT_EQ(r.header("x-ratelimit-limit-tokens"), "100000");
+    } else {
+      limited = r;
+    }
+  }
+  EXPECT_EQ(admitted, 3);
+  ASSERT_EQ(limited.status, 429) << limited.body;
+  EXPECT_THAT(limited.body, HasSubstr("\"code\":\"rate_limit_exceeded\""));
+  EXPECT_THAT(limited.body, HasSubstr("tenant acme"));
+  EXPECT_FALSE(limited.header("retry-after").empty());
+  EXPECT_EQ(limited.header("x-ratelimit-remaining-requests"), "0");
+
+  // Made-up tenants are "default" to decision, and share its four.
+  int unknown_admitted = 0;
+  for (int i = 0; i < 6; ++i) {
+    if (chat(absl::StrCat("made-up-", i)).status == 200) ++unknown_admitted;
+  }
+  EXPECT_EQ(unknown_admitted, 4);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(chat("unlimited").status, 200);
+
+  const std::string metrics = HttpCall(gateway->port("metrics_port"), "GET", "/metrics").body;
+  EXPECT_THAT(metrics, HasSubstr("llmrouter_gateway_rate_limited_total{kind=\"requests\","
+                                 "tenant=\"acme\"} 3"));
+  EXPECT_THAT(metrics, HasSubstr("llmrouter_gateway_rate_limited_total{kind=\"requests\","
+                                 "tenant=\"default\"} 2"));
+}
+
+}  // namespace
+}  // namespace llmrouter::testing

@@ -1,0 +1,182 @@
+#include "services/gateway/rate_limiter.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+namespace llmrouter::gateway {
+namespace {
+
+using std::chrono::milliseconds;
+
+class RateLimiterTest : public ::testing::Test {
+ protected:
+  // The clock starts at the beginning of a 10 s window.
+  RateLimiter limiter_{[this] { return now_ms_.load(); }};
+  std::atomic<int64_t> now_ms_{1'000'000'000'000};
+
+  static RateLimitRequest Tenant(uint64_t requests, uint64_t tokens, uint64_t concurrent,
+                                 uint64_t reserve = 0) {
+    RateLimitRequest r;
+    r.window = milliseconds(10000);
+    r.tenant = "acme";
+    r.tenant_quota = {requests, tokens, concurrent};
+    r.tokens = reserve;
+    return r;
+  }
+};
+
+TEST_F(RateLimiterTest, RequestsPerWindowAreCountedAndResetWithTheWindow) {
+  RateLimitRequest r = Tenant(3, 0, 0);
+  std::vector<RateLimiter::Lease> leases(4);
+  for (int i = 0; i < 3; ++i) {
+    RateLimitStatus s = limiter_.Admit(r, &leases[i]);
+    ASSERT_TRUE(s.admitted) << i;
+    EXPECT_TRUE(s.has_requests);
+    EXPECT_EQ(s.limit_requests, 3u);
+    EXPECT_EQ(s.remaining_requests, 2u - i);
+    EXPECT_EQ(s.reset_requests, milliseconds(10000));
+    EXPECT_FALSE(s.has_tokens);
+  }
+  now_ms_ += 4000;
+  RateLimitStatus refused = limiter_.Admit(r, &leases[3]);
+  EXPECT_FALSE(refused.admitted);
+  EXPECT_EQ(refused.exceeded, RateLimitKind::kRequests);
+  EXPECT_EQ(refused.exceeded_scope, "tenant");
+  EXPECT_EQ(refused.exceeded_limit, 3u);
+  EXPECT_EQ(refused.retry_after, milliseconds(6000));
+  EXPECT_EQ(refused.remaining_requests, 0u);
+  leases.clear();  // finishing requests gives nothing back: they were counted in the window
+  EXPECT_FALSE(limiter_.Admit(r, &leases.emplace_back()).admitted);
+  now_ms_ += 6000;  // the next window
+  EXPECT_TRUE(limiter_.Admit(r, &leases.emplace_back()).admitted);
+}
+
+TEST_F(RateLimiterTest, TokensAreReservedAtAdmissionAndReconciledFromUsage) {
+  RateLimiter::Lease a, b, c;
+  ASSERT_TRUE(limiter_.Admit(Tenant(0, 1000, 0, 600), &a).admitted);
+  RateLimitStatus over = limiter_.Admit(Tenant(0, 1000, 0, 600), &b);
+  EXPECT_FALSE(over.admitted) << "600 reserved + 600 asked > 1000";
+  EXPECT_EQ(over.exceeded, RateLimitKind::kTokens);
+  EXPECT_EQ(over.remaining_tokens, 400u);
+  a.Reconcile(150);  // it used far less than it reserved (max_tokens was generous)
+  a.Reconcile(900);  // only the first report counts
+  RateLimitStatus fits = limiter_.Admit(Tenant(0, 1000, 0, 600), &b);
+  EXPECT_TRUE(fits.admitted);
+  EXPECT_EQ(fits.remaining_tokens, 250u);
+  b.Reconcile(1200);  // it used more than it reserved: the window is over, further asks wait
+  EXPECT_FALSE(limiter_.Admit(Tenant(0, 1000, 0, 1), &c).admitted);
+}
+
+TEST_F(RateLimiterTest, UsageReportedInALaterWindowCountsWhatTheReservationMissed) {
+  RateLimiter::Lease a, b;
+  ASSERT_TRUE(limiter_.Admit(Tenant(0, 1000, 0, 100), &a).admitted);
+  now_ms_ += 10000;  // a long stream ends in the next window
+  a.Reconcile(700);
+  RateLimitStatus s = limiter_.Admit(Tenant(0, 1000, 0, 300), &b);
+  EXPECT_TRUE(s.admitted);
+  EXPECT_EQ(s.remaining_tokens, 100u) << "600 missed by the reservation + 300";
+}
+
+TEST_F(RateLimiterTest, ConcurrencySlotsAreHeldUntilTheLeaseGoes) {
+  RateLimiter::Lease a, b, c;
+  ASSERT_TRUE(limiter_.Admit(Tenant(0, 0, 2), &a).admitted);
+  ASSERT_TRUE(limiter_.Admit(Tenant(0, 0, 2), &b).admitted);
+  RateLimitStatus full = limiter_.Admit(Tenant(0, 0, 2), &c);
+  EXPECT_FALSE(full.admitted);
+  EXPECT_EQ(full.exceeded, RateLimitKind::kConcurrent);
+  EXPECT_EQ(full.retry_after, milliseconds(1000));
+  now_ms_ += 30000;  // windows pass: requests in flight stay in flight
+  EXPECT_FALSE(limiter_.Admit(Tenant(0, 0, 2), &c).admitted);
+  RateLimiter::Lease moved = std::move(a);
+  a = RateLimiter::Lease();  // the moved-from lease holds nothing
+  EXPECT_FALSE(limiter_.Admit(Tenant(0, 0, 2), &c).admitted);
+  moved.Release();
+  EXPECT_TRUE(limiter_.Admit(Tenant(0, 0, 2), &c).admitted);
+}
+
+TEST_F(RateLimiterTest, TheTenantAndEachApiKeyAreLimitedAndARefusalCountsNowhere) {
+  auto with_key = [](const std::string& key) {
+    RateLimitRequest r;
+    r.window = milliseconds(10000);
+    r.tenant = "acme";
+    r.tenant_quota.requests = 5;
+    r.api_key = key;
+    r.api_key_quota.requests = 2;
+    return r;
+  };
+  std::vector<RateLimiter::Lease> leases(10);
+  EXPECT_TRUE(limiter_.Admit(with_key("k1"), &leases[0]).admitted);
+  RateLimitStatus second = limiter_.Admit(with_key("k1"), &leases[1]);
+  EXPECT_TRUE(second.admitted);
+  EXPECT_EQ(second.limit_requests, 2u) << "the headers show the scope with the least left";
+  EXPECT_EQ(second.remaining_requests, 0u);
+  RateLimitStatus key_full = limiter_.Admit(with_key("k1"), &leases[2]);
+  EXPECT_FALSE(key_full.admitted);
+  EXPECT_EQ(key_full.exceeded_scope, "API key");
+  // The refusal did not use the tenant's allowance: k2 and k3 get the remaining three.
+  EXPECT_TRUE(limiter_.Admit(with_key("k2"), &leases[3]).admitted);
+  EXPECT_TRUE(limiter_.Admit(with_key("k2"), &leases[4]).admitted);
+  EXPECT_TRUE(limiter_.Admit(with_key("k3"), &leases[5]).admitted);
+  RateLimitStatus tenant_full = limiter_.Admit(with_key("k3"), &leases[6]);
+  EXPECT_FALSE(tenant_full.admitted);
+  EXPECT_EQ(tenant_full.exceeded_scope, "tenant");
+}
+
+TEST_F(RateLimiterTest, NoLimitsMeansNothingIsCountedOrTracked) {
+  RateLimiter::Lease lease;
+  RateLimitRequest r = Tenant(0, 0, 0);
+  RateLimitStatus s = limiter_.Admit(r, &lease);
+  EXPECT_TRUE(s.admitted);
+  EXPECT_FALSE(s.has_requests);
+  EXPECT_FALSE(s.has_tokens);
+  EXPECT_EQ(limiter_.scopes(), 0u);
+}
+
+TEST_F(RateLimiterTest, IdleScopesAreForgotten) {
+  for (int i = 0; i < 100; ++i) {
+    RateLimitRequest r = Tenant(1000, 0, 0);
+    r.api_key = "key-" + std::to_string(i);
+    r.api_key_quota.requests = 1;
+    RateLimiter::Lease lease;
+    ASSERT_TRUE(limiter_.Admit(r, &lease).admitted);
+  }
+  EXPECT_EQ(limiter_.scopes(), 101u);
+  RateLimiter::Lease held;
+  RateLimitRequest busy = Tenant(0, 0, 5);
+  busy.tenant = "busy";
+  ASSERT_TRUE(limiter_.Admit(busy, &held).admitted);
+  now_ms_ += 30000;  // three windows later
+  RateLimiter::Lease lease;
+  ASSERT_TRUE(limiter_.Admit(Tenant(10, 0, 0), &lease).admitted);
+  EXPECT_EQ(limiter_.scopes(), 2u) << "acme, and busy with a request in flight";
+}
+
+TEST_F(RateLimiterTest, ConcurrentAdmissionsNeverExceedTheLimit) {
+  std::atomic<int> admitted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 500; ++i) {
+        RateLimiter::Lease lease;
+        if (limiter_.Admit(Tenant(1000, 0, 0), &lease).admitted) admitted.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(admitted.load(), 1000);
+}
+
+TEST(RateLimitFormatTest, ResetsReadLikeOpenAis) {
+  EXPECT_EQ(FormatResetDuration(milliseconds(20)), "20ms");
+  EXPECT_EQ(FormatResetDuration(milliseconds(1000)), "1s");
+  EXPECT_EQ(FormatResetDuration(milliseconds(1001)), "2s");
+  EXPECT_EQ(FormatResetDuration(milliseconds(360000)), "6m0s");
+  EXPECT_EQ(FormatResetDuration(milliseconds(3725000)), "1h2m5s");
+  EXPECT_EQ(FormatResetDuration(milliseconds(-5)), "0ms");
+}
+
+}  // namespace
+}  // namespace llmrouter::gateway
