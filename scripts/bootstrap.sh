@@ -17,6 +17,7 @@ debs=(
   prometheus unzip python3-yaml openssl
   clang-14 libclang-rt-14-dev lld-14
   libfasttext-dev
+  libhiredis-dev redis-server
 )
 # Node.js and npm: the machine's own when present (they may come from another channel than
 # Debian's, whose npm package would conflict), else Debian's.

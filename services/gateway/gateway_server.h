@@ -57,6 +57,9 @@ class GatewayServer {
   // calls still out (they end by their deadline) so that none completes into a stopped server.
   void Stop(std::chrono::milliseconds grace);
 
+  // The rate limits' counts, which a RateLimitSync shares with other replicas.
+  RateLimiter& rate_limiter() { return proxy_.rate_limiter(); }
+
  private:
   class InFlightDecisions;
 

@@ -89,6 +89,10 @@ Headers RateLimitHeaders(const RateLimitStatus& s) {
 }
 
 std::string RateLimitMessage(const RateLimitStatus& s, const v1::RateLimits& limits) {
+  if (s.store_unavailable) {
+    return "Rate limits cannot be checked: their shared store is unavailable and this gateway "
+           "fails closed. Please try again in 1s.";
+  }
   const std::string window = FormatResetDuration(std::chrono::milliseconds(
       limits.window().seconds() * 1000 + limits.window().nanos() / 1000000));
   std::string what;

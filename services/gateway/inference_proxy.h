@@ -102,6 +102,8 @@ class InferenceProxy {
   boost::asio::awaitable<ProxyOutcome> Serve(boost::beast::tcp_stream& client, HttpRequest& request,
                                              v1::RequestKind kind, bool keep_alive);
 
+  RateLimiter& rate_limiter() { return rate_limiter_; }
+
  private:
   struct Worker;
   using Headers = std::vector<std::pair<std::string, std::string>>;

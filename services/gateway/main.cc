@@ -22,6 +22,7 @@
 #include "services/gateway/gateway_server.h"
 #include "services/gateway/grpc_decision_client.h"
 #include "services/gateway/outcome_reporter.h"
+#include "services/gateway/rate_limit_sync.h"
 #include "services/gateway/upstream_credentials.h"
 
 ABSL_FLAG(int, http_port, 8080, "OpenAI-compatible HTTP port; 0 picks a free port");
@@ -112,6 +113,17 @@ ABSL_FLAG(int, outcome_queue_size, 10000,
 ABSL_FLAG(std::string, upstream_ca_file, "",
           "PEM file of extra CA certificates trusted for https backends (the system's are "
           "always trusted); certificates and host names are always verified");
+ABSL_FLAG(std::string, redis, "",
+          "host:port of a Redis shared by every gateway replica: rate limit counts are shared "
+          "through it (every --rate_limit_sync_ms). Empty: each gateway counts alone");
+ABSL_FLAG(std::string, redis_password_file, "",
+          "File holding Redis's password (e.g. a Secret); empty: no AUTH");
+ABSL_FLAG(int, rate_limit_sync_ms, 20,
+          "How often rate limit counts are shared through --redis: two replicas may together "
+          "admit what one interval lets through beyond a limit");
+ABSL_FLAG(bool, rate_limits_fail_closed, false,
+          "While --redis is unreachable, refuse every request with rate limits (429) instead "
+          "of limiting on the counts last seen (the default, failing open)");
 ABSL_FLAG(int, prompt_excerpt_bytes, 8 << 10,
           "Largest prompt excerpt sent to decision for analysis");
 ABSL_FLAG(int, classifier_window_bytes, 2 << 10,
@@ -254,6 +266,19 @@ int main(int argc, char** argv) {
     options.proxy.outcomes->Start();
   }
   llmrouter::gateway::GatewayServer server(options, *decision, metrics);
+  std::unique_ptr<llmrouter::gateway::RateLimitSync> rate_limit_sync;
+  if (!absl::GetFlag(FLAGS_redis).empty()) {
+    absl::StatusOr<llmrouter::RedisOptions> redis = llmrouter::RedisOptionsFrom(
+        absl::GetFlag(FLAGS_redis), absl::GetFlag(FLAGS_redis_password_file));
+    if (!redis.ok()) return Fail(redis.status());
+    llmrouter::gateway::RateLimitSyncOptions sync;
+    sync.redis = *std::move(redis);
+    sync.replica = llmrouter::gateway::ReplicaName();
+    sync.interval = std::chrono::milliseconds(std::max(1, absl::GetFlag(FLAGS_rate_limit_sync_ms)));
+    sync.fail_closed = absl::GetFlag(FLAGS_rate_limits_fail_closed);
+    rate_limit_sync = std::make_unique<llmrouter::gateway::RateLimitSync>(
+        std::move(sync), server.rate_limiter(), *runner.registry());
+  }
 
   if (absl::Status s = runner.StartMetrics(); !s.ok()) return Fail(s);
   if (absl::Status s = server.Start(); !s.ok()) return Fail(s);
@@ -281,6 +306,7 @@ int main(int argc, char** argv) {
   spdlog::info("gateway_stopping signal={} in_flight_grace_ms={}", signal,
                service_options->shutdown_grace.count());
   server.Stop(service_options->shutdown_grace);
+  rate_limit_sync.reset();  // one last sync of what the last requests counted
   reloader.Stop();
   if (options.proxy.outcomes) options.proxy.outcomes->Stop();
   runner.Shutdown();

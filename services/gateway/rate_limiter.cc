@@ -89,12 +89,19 @@ RateLimiter::Scope& RateLimiter::ScopeLocked(const std::string& key, int64_t win
     s.window_index = index;
     s.requests = 0;
     s.tokens = 0;
+    s.pending_requests = 0;
+    s.pending_tokens = 0;
+    s.shared_requests = 0;
+    s.shared_tokens = 0;
+    s.others_requests = 0;
+    s.others_tokens = 0;
   }
   s.last_used_ms = now;
   return s;
 }
 
 RateLimitStatus RateLimiter::Admit(const RateLimitRequest& request, Lease* lease) {
+  lease->Release();  // before the lock: it may hold this limiter's (or another's) slots
   RateLimitStatus status;
   struct Check {
     std::string key;
@@ -132,16 +139,25 @@ RateLimitStatus RateLimiter::Admit(const RateLimitRequest& request, Lease* lease
     status.exceeded_limit = limit;
     status.retry_after = retry_after;
   };
+  if (refuse_all_) {
+    // The shared counts are unreachable and the gateway fails closed.
+    status.admitted = false;
+    status.exceeded = RateLimitKind::kRequests;
+    status.store_unavailable = true;
+    status.exceeded_scope = checks[0].scope;
+    status.exceeded_limit = checks[0].quota->requests;
+    status.retry_after = kConcurrentRetryAfter;
+  }
   for (int i = 0; i < n; ++i) {
     const RateLimitQuota& q = *checks[i].quota;
     const Scope& s = *checks[i].state;
-    if (q.requests > 0 && s.requests + 1 > q.requests) {
+    if (q.requests > 0 && s.requests + s.others_requests + 1 > q.requests) {
       refuse(RateLimitKind::kRequests, checks[i], q.requests, reset);
     }
-    if (q.tokens > 0 && s.tokens + request.tokens > q.tokens) {
+    if (q.tokens > 0 && s.tokens + s.others_tokens + request.tokens > q.tokens) {
       refuse(RateLimitKind::kTokens, checks[i], q.tokens, reset);
     }
-    if (q.concurrent > 0 && s.in_flight + 1 > q.concurrent) {
+    if (q.concurrent > 0 && s.in_flight + s.others_in_flight + 1 > q.concurrent) {
       refuse(RateLimitKind::kConcurrent, checks[i], q.concurrent, kConcurrentRetryAfter);
     }
   }
@@ -151,8 +167,9 @@ RateLimitStatus RateLimiter::Admit(const RateLimitRequest& request, Lease* lease
       ++s.requests;
       s.tokens += request.tokens;
       ++s.in_flight;
+      ++s.pending_requests;
+      s.pending_tokens += static_cast<int64_t>(request.tokens);
     }
-    lease->Release();
     lease->limiter_ = this;
     lease->tenant_ = request.tenant_quota.any() ? request.tenant : std::string();
     lease->api_key_ = request.api_key_quota.any() ? request.api_key : std::string();
@@ -175,10 +192,10 @@ RateLimitStatus RateLimiter::Admit(const RateLimitRequest& request, Lease* lease
   for (int i = 0; i < n; ++i) {
     const RateLimitQuota& q = *checks[i].quota;
     const Scope& s = *checks[i].state;
-    tightest(q.requests, s.requests, &status.has_requests, &status.limit_requests,
-             &status.remaining_requests, &status.reset_requests);
-    tightest(q.tokens, s.tokens, &status.has_tokens, &status.limit_tokens, &status.remaining_tokens,
-             &status.reset_tokens);
+    tightest(q.requests, s.requests + s.others_requests, &status.has_requests,
+             &status.limit_requests, &status.remaining_requests, &status.reset_requests);
+    tightest(q.tokens, s.tokens + s.others_tokens, &status.has_tokens, &status.limit_tokens,
+             &status.remaining_tokens, &status.reset_tokens);
   }
   return status;
 }
@@ -194,11 +211,14 @@ void RateLimiter::Reconcile(Lease& lease, uint64_t tokens) {
     Scope& s = it->second;
     if (index == lease.window_index_) {
       // Still the window of the reservation: it is corrected either way.
+      const uint64_t before = s.tokens;
       s.tokens = s.tokens + tokens - std::min(s.tokens + tokens, lease.reserved_tokens_);
+      s.pending_tokens += static_cast<int64_t>(s.tokens) - static_cast<int64_t>(before);
     } else if (tokens > lease.reserved_tokens_) {
       // A later window: what the reservation missed counts now.
       ScopeLocked(it->first, lease.window_ms_, index, now);
       s.tokens += tokens - lease.reserved_tokens_;
+      s.pending_tokens += static_cast<int64_t>(tokens - lease.reserved_tokens_);
     }
   }
 }
@@ -222,6 +242,70 @@ void RateLimiter::SweepLocked(int64_t now) {
     const Scope& s = entry.second;
     return s.in_flight == 0 && now - s.last_used_ms > 2 * s.window_ms;
   });
+}
+
+std::vector<RateLimiter::SyncDelta> RateLimiter::TakeSyncDeltas() {
+  const int64_t now = clock_();
+  std::vector<SyncDelta> deltas;
+  absl::MutexLock lock(&mu_);
+  for (auto& [key, s] : scopes_) {
+    // Only the current window's counts are worth sharing; a scope idle in an old window shares
+    // its requests in flight (a zero delta).
+    const bool current = now / s.window_ms == s.window_index;
+    if (!current && s.in_flight == 0 && s.others_in_flight == 0) continue;
+    SyncDelta d;
+    d.scope = key;
+    d.window_ms = s.window_ms;
+    d.window_index = now / s.window_ms;
+    if (current) {
+      d.requests = s.pending_requests;
+      d.tokens = s.pending_tokens;
+      s.shared_requests += s.pending_requests;
+      s.shared_tokens += s.pending_tokens;
+      s.pending_requests = 0;
+      s.pending_tokens = 0;
+    }
+    d.in_flight = s.in_flight;
+    deltas.push_back(std::move(d));
+  }
+  return deltas;
+}
+
+void RateLimiter::ApplySync(const std::vector<SyncDelta>& deltas,
+                            const std::vector<SharedCounts>& shared) {
+  absl::MutexLock lock(&mu_);
+  refuse_all_ = false;
+  for (std::size_t i = 0; i < deltas.size() && i < shared.size(); ++i) {
+    auto it = scopes_.find(deltas[i].scope);
+    if (it == scopes_.end()) continue;
+    Scope& s = it->second;
+    s.others_in_flight = static_cast<uint64_t>(std::max<int64_t>(0, shared[i].others_in_flight));
+    if (s.window_ms != deltas[i].window_ms || s.window_index != deltas[i].window_index) continue;
+    // The shared total holds what this replica shared; the rest is the others'.
+    s.others_requests =
+        static_cast<uint64_t>(std::max<int64_t>(0, shared[i].requests - s.shared_requests));
+    s.others_tokens =
+        static_cast<uint64_t>(std::max<int64_t>(0, shared[i].tokens - s.shared_tokens));
+  }
+}
+
+void RateLimiter::RestoreSyncDeltas(const std::vector<SyncDelta>& deltas) {
+  absl::MutexLock lock(&mu_);
+  for (const SyncDelta& d : deltas) {
+    auto it = scopes_.find(d.scope);
+    if (it == scopes_.end()) continue;
+    Scope& s = it->second;
+    if (s.window_ms != d.window_ms || s.window_index != d.window_index) continue;
+    s.shared_requests -= d.requests;
+    s.shared_tokens -= d.tokens;
+    s.pending_requests += d.requests;
+    s.pending_tokens += d.tokens;
+  }
+}
+
+void RateLimiter::SetSharedStoreUnavailable(bool unavailable, bool fail_closed) {
+  absl::MutexLock lock(&mu_);
+  refuse_all_ = unavailable && fail_closed;
 }
 
 std::size_t RateLimiter::scopes() const {

@@ -5,8 +5,10 @@
 // estimate at admission (prompt plus the requested max_tokens) and reconciled from the usage the
 // backend reports.
 //
-// This is the gateway's own, in-memory state: each gateway replica counts alone. A shared store
-// (Redis, issue 13) plugs in behind the same Admit/Lease interface.
+// Admission only ever reads and writes this in-memory state; it never waits on anything. Alone,
+// each gateway replica counts alone. With --redis, a RateLimitSync thread shares the counts with
+// the other replicas every few milliseconds (rate_limit_sync.h): admission then adds the other
+// replicas' counts as last seen.
 #ifndef LLMROUTER_SERVICES_GATEWAY_RATE_LIMITER_H_
 #define LLMROUTER_SERVICES_GATEWAY_RATE_LIMITER_H_
 
@@ -15,6 +17,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -53,6 +56,8 @@ struct RateLimitStatus {
   std::string_view exceeded_scope;
   uint64_t exceeded_limit = 0;
   std::chrono::milliseconds retry_after{0};
+  // Refused because the shared counts are unreachable and the gateway fails closed.
+  bool store_unavailable = false;
 
   bool has_requests = false;
   uint64_t limit_requests = 0;
@@ -99,19 +104,54 @@ class RateLimiter {
   };
 
   // Admits the request (counting it, and filling *lease) or refuses it (counting nothing).
+  // Whatever *lease held before is released first.
   RateLimitStatus Admit(const RateLimitRequest& request, Lease* lease);
 
   // Scopes currently tracked, for tests of the bound.
   std::size_t scopes() const;
 
+  // Sharing counts with other replicas (RateLimitSync, through Redis). What this replica
+  // counted since the last sync, per scope of the current window, and what it has in flight;
+  // taken out of the pending counts.
+  struct SyncDelta {
+    std::string scope;
+    int64_t window_ms = 0;
+    int64_t window_index = 0;
+    int64_t requests = 0;
+    int64_t tokens = 0;  // may be negative: reconciled reservations
+    uint64_t in_flight = 0;
+  };
+  std::vector<SyncDelta> TakeSyncDeltas();
+  // The shared totals after `deltas` were added (this replica's included), and the requests the
+  // other replicas have in flight, one per delta.
+  struct SharedCounts {
+    int64_t requests = 0;
+    int64_t tokens = 0;
+    int64_t others_in_flight = 0;
+  };
+  void ApplySync(const std::vector<SyncDelta>& deltas, const std::vector<SharedCounts>& shared);
+  // The deltas could not be shared: they wait for the next sync. The other replicas' counts stay
+  // as last seen (until their window ends): limits fail open.
+  void RestoreSyncDeltas(const std::vector<SyncDelta>& deltas);
+  // While unavailable (and failing closed), every request with limits is refused.
+  void SetSharedStoreUnavailable(bool unavailable, bool fail_closed);
+
  private:
   struct Scope {
     int64_t window_ms = 0;
     int64_t window_index = 0;
-    uint64_t requests = 0;
+    uint64_t requests = 0;  // this replica's, in the window
     uint64_t tokens = 0;
     uint64_t in_flight = 0;
     int64_t last_used_ms = 0;
+    // Shared mode: what was not yet shared, what was, and the other replicas' counts.
+    int64_t pending_requests = 0;
+    int64_t pending_tokens = 0;
+    int64_t shared_requests = 0;
+    int64_t shared_tokens = 0;
+    uint64_t others_requests = 0;
+    uint64_t others_tokens = 0;
+    uint64_t others_in_flight = 0;
   };
   Scope& ScopeLocked(const std::string& key, int64_t window_ms, int64_t index, int64_t now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -124,6 +164,7 @@ class RateLimiter {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Scope> scopes_ ABSL_GUARDED_BY(mu_);
   int64_t last_sweep_ms_ ABSL_GUARDED_BY(mu_) = 0;
+  bool refuse_all_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // OpenAI's format for x-ratelimit-reset-*: "1s", "6m0s", "20ms".

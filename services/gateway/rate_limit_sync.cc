@@ -1,0 +1,182 @@
+#include "services/gateway/rate_limit_sync.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+#include <unistd.h>
+
+#include <random>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/logging.h"
+
+namespace llmrouter::gateway {
+
+namespace {
+
+// KEYS: per scope, its requests, tokens and in-flight keys. ARGV: the replica, the lease TTL in
+// ms, then per scope its requests and tokens deltas, requests in flight and the window's TTL in
+// ms. Returns per scope the window's shared requests and tokens and the other replicas'
+// requests in flight (expired leases are dropped). Redis's clock judges the leases.
+const RedisScript& SyncScript() {
+  static const RedisScript* script = new RedisScript(R"lua(
+local replica = ARGV[1]
+local lease_ttl = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local out = {}
+for i = 0, #KEYS / 3 - 1 do
+  local requests_key, tokens_key, inflight_key = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
+  local window_ttl = tonumber(ARGV[3 + 4 * i + 3])
+  local requests = redis.call('INCRBY', requests_key, ARGV[3 + 4 * i])
+  local tokens = redis.call('INCRBY', tokens_key, ARGV[3 + 4 * i + 1])
+  redis.call('PEXPIRE', requests_key, window_ttl)
+  redis.call('PEXPIRE', tokens_key, window_ttl)
+  local mine = tonumber(ARGV[3 + 4 * i + 2])
+  if mine > 0 then
+    redis.call('HSET', inflight_key, replica, mine .. ':' .. (now + lease_ttl))
+  else
+    redis.call('HDEL', inflight_key, replica)
+  end
+  local others = 0
+  local leases = redis.call('HGETALL', inflight_key)
+  for j = 1, #leases, 2 do
+    local sep = string.find(leases[j + 1], ':', 1, true)
+    local count = tonumber(string.sub(leases[j + 1], 1, sep - 1))
+    local expires = tonumber(string.sub(leases[j + 1], sep + 1))
+    if expires < now then
+      redis.call('HDEL', inflight_key, leases[j])
+    elseif leases[j] ~= replica then
+      others = others + count
+    end
+  end
+  redis.call('PEXPIRE', inflight_key, lease_ttl * 2)
+  out[#out + 1] = requests
+  out[#out + 1] = tokens
+  out[#out + 1] = others
+end
+return out
+)lua");
+  return *script;
+}
+
+}  // namespace
+
+std::string ReplicaName() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  std::random_device random;
+  return absl::StrCat(host[0] ? host : "gateway", "-", absl::Hex(random(), absl::kZeroPad8));
+}
+
+RateLimitSync::RateLimitSync(RateLimitSyncOptions options, RateLimiter& limiter,
+                             prometheus::Registry& registry)
+    : options_(std::move(options)),
+      limiter_(limiter),
+      redis_(options_.redis),
+      up_gauge_(prometheus::BuildGauge()
+                    .Name("llmrouter_gateway_rate_limit_store_up")
+                    .Help("1 when the last sync of rate limit counts reached Redis, else 0")
+                    .Register(registry)
+                    .Add({})),
+      errors_(prometheus::BuildCounter()
+                  .Name("llmrouter_gateway_rate_limit_store_errors_total")
+                  .Help("Syncs of rate limit counts that failed (Redis unreachable, hung or "
+                        "answering errors); limits fail open or closed meanwhile")
+                  .Register(registry)
+                  .Add({})),
+      data_losses_(prometheus::BuildCounter()
+                       .Name("llmrouter_gateway_rate_limit_store_data_lost_total")
+                       .Help("Reconnections that found Redis had lost its data (epoch changed)")
+                       .Register(registry)
+                       .Add({})),
+      may_evict_(prometheus::BuildGauge()
+                     .Name("llmrouter_gateway_rate_limit_store_may_evict")
+                     .Help("1 when Redis's maxmemory-policy is not noeviction: counts may vanish")
+                     .Register(registry)
+                     .Add({})) {
+  spdlog::info("rate_limit_sync redis={} replica={} interval_ms={} fail={}", options_.redis.address,
+               options_.replica, options_.interval.count(),
+               options_.fail_closed ? "closed" : "open");
+  thread_ = std::thread([this] { Run(); });
+}
+
+RateLimitSync::~RateLimitSync() {
+  stop_.Notify();
+  thread_.join();
+}
+
+void RateLimitSync::Run() {
+  while (!stop_.WaitForNotificationWithTimeout(absl::FromChrono(options_.interval))) {
+    SyncOnce();
+  }
+  SyncOnce();  // what was counted since the last sync
+}
+
+void RateLimitSync::SyncOnce() {
+  std::vector<RateLimiter::SyncDelta> deltas = limiter_.TakeSyncDeltas();
+  if (deltas.empty()) {
+    // Nothing to share: while Redis is not known to be up, a PING says whether it is (for the
+    // gauge, the logs and fail-closed).
+    if (!up_.load()) {
+      const bool ok = redis_.Command({"PING"}).ok();
+      if (ok) spdlog::info("rate_limit_store_up redis={}", options_.redis.address);
+      up_.store(ok);
+      up_gauge_.Set(ok ? 1 : 0);
+      limiter_.SetSharedStoreUnavailable(!ok, options_.fail_closed);
+    }
+    syncs_.fetch_add(1);
+    return;
+  }
+  std::vector<std::string> keys;
+  std::vector<std::string> args = {options_.replica, std::to_string(options_.lease_ttl.count())};
+  keys.reserve(deltas.size() * 3);
+  args.reserve(2 + deltas.size() * 4);
+  for (const RateLimiter::SyncDelta& d : deltas) {
+    const std::string window =
+        absl::StrCat("llmrouter:rl:", d.window_ms, ":", d.window_index, ":", d.scope);
+    keys.push_back(absl::StrCat(window, ":requests"));
+    keys.push_back(absl::StrCat(window, ":tokens"));
+    keys.push_back(absl::StrCat("llmrouter:rl:inflight:", d.scope));
+    args.push_back(std::to_string(d.requests));
+    args.push_back(std::to_string(d.tokens));
+    args.push_back(std::to_string(d.in_flight));
+    args.push_back(std::to_string(2 * d.window_ms));  // past the window's end, gone
+  }
+  absl::StatusOr<RedisReply> reply = redis_.Eval(SyncScript(), keys, args);
+  const bool ok = reply.ok() && reply->type == RedisReply::Type::kArray &&
+                  reply->elements.size() == deltas.size() * 3;
+  if (ok) {
+    std::vector<RateLimiter::SharedCounts> shared(deltas.size());
+    for (std::size_t i = 0; i < deltas.size(); ++i) {
+      shared[i].requests = reply->elements[3 * i].integer;
+      shared[i].tokens = reply->elements[3 * i + 1].integer;
+      shared[i].others_in_flight = reply->elements[3 * i + 2].integer;
+    }
+    limiter_.ApplySync(deltas, shared);
+  } else {
+    limiter_.RestoreSyncDeltas(deltas);
+    limiter_.SetSharedStoreUnavailable(true, options_.fail_closed);
+    errors_.Increment();
+    if (up_.load()) {
+      spdlog::warn("rate_limit_store_down redis={} error=\"{}\" limits fail {}",
+                   options_.redis.address,
+                   reply.ok() ? "unexpected reply" : reply.status().message(),
+                   options_.fail_closed ? "closed" : "open");
+    }
+  }
+  if (ok && !up_.load()) spdlog::info("rate_limit_store_up redis={}", options_.redis.address);
+  up_.store(ok);
+  up_gauge_.Set(ok ? 1 : 0);
+  may_evict_.Set(redis_.may_evict() ? 1 : 0);
+  if (redis_.data_losses() > data_losses_seen_) {
+    data_losses_.Increment(static_cast<double>(redis_.data_losses() - data_losses_seen_));
+    data_losses_seen_ = redis_.data_losses();
+  }
+  syncs_.fetch_add(1);
+}
+
+}  // namespace llmrouter::gateway

@@ -1,0 +1,81 @@
+// Shares a RateLimiter's counts with the other gateway replicas through Redis (--redis), on a
+// thread of its own: every sync interval it adds what this replica counted since the last sync
+// to the window's shared totals and refreshes its requests in flight, in one Lua script
+// (EVALSHA), and hands the totals back to the limiter. Requests never wait on it: admission
+// adds the other replicas' counts as last seen, so two replicas may together admit what one
+// sync interval lets through beyond a limit.
+//
+// Keys (all with TTLs): llmrouter:rl:<window ms>:<window index>:<scope>:requests|tokens, and
+// llmrouter:rl:inflight:<scope>, a hash of replica → "count:expiry ms": a replica that dies
+// stops counting once its lease TTL has passed.
+//
+// Redis unreachable or hung: the counts wait for the next sync (nothing this replica counted is
+// lost) and, by default, limits fail open on what was last seen; with fail_closed, every
+// request with limits gets 429 until Redis answers again.
+#ifndef LLMROUTER_SERVICES_GATEWAY_RATE_LIMIT_SYNC_H_
+#define LLMROUTER_SERVICES_GATEWAY_RATE_LIMIT_SYNC_H_
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "common/redis_connection.h"
+#include "services/gateway/rate_limiter.h"
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Gauge;
+}  // namespace prometheus
+
+namespace llmrouter::gateway {
+
+struct RateLimitSyncOptions {
+  RedisOptions redis;
+  std::string replica;  // unique per gateway replica (the pod name and a random suffix)
+  std::chrono::milliseconds interval{20};
+  std::chrono::milliseconds lease_ttl{10000};
+  bool fail_closed = false;
+};
+
+// This replica's name in the shared counts: the host name (the pod's) and a random suffix, so
+// that a restarted replica does not take over its predecessor's leases.
+std::string ReplicaName();
+
+class RateLimitSync {
+ public:
+  // Starts the thread; `limiter` must outlive this.
+  RateLimitSync(RateLimitSyncOptions options, RateLimiter& limiter, prometheus::Registry& registry);
+  // Stops the thread after one last sync.
+  ~RateLimitSync();
+  RateLimitSync(const RateLimitSync&) = delete;
+  RateLimitSync& operator=(const RateLimitSync&) = delete;
+
+  // Whether the last sync reached Redis.
+  bool up() const { return up_.load(); }
+  // Syncs done, successful or not; for tests that wait for one.
+  int64_t syncs() const { return syncs_.load(); }
+
+ private:
+  void Run();
+  void SyncOnce();
+
+  RateLimitSyncOptions options_;
+  RateLimiter& limiter_;
+  RedisConnection redis_;
+  prometheus::Gauge& up_gauge_;
+  prometheus::Counter& errors_;
+  prometheus::Counter& data_losses_;
+  prometheus::Gauge& may_evict_;
+  std::atomic<bool> up_{false};
+  std::atomic<int64_t> syncs_{0};
+  int64_t data_losses_seen_ = 0;
+  absl::Notification stop_;
+  std::thread thread_;
+};
+
+}  // namespace llmrouter::gateway
+
+#endif  // LLMROUTER_SERVICES_GATEWAY_RATE_LIMIT_SYNC_H_
