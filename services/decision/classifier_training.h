@@ -37,9 +37,10 @@ struct TrainingOptions {
   int max_char_ngram = 6;
   int bucket = 500000;
   int seed = 1;
-  // Quantization: the rows kept (the most important words and n-grams) and the sub-vector size.
+  // Quantization: the rows kept (the most important words and n-grams) and the sub-vector size
+  // (4 keeps more of each row than 6: complexity ordering and macro-F1 gained, 925 KB < 1 MiB).
   int cutoff = 40000;
-  int dsub = 6;
+  int dsub = 4;
 };
 
 // Trains a model on `prompts` with one thread and a fixed seed, so that the same prompts and

@@ -65,14 +65,16 @@ TEST(ClassifierCorpusTest, NoHeldOutPromptNearlyRepeatsATrainingPrompt) {
 }
 
 // The floors (EvaluationFloors' defaults: macro-F1 0.85, recall 0.75 per intent, non-English
-// macro-F1 0.75, complexity ordering 0.90, ECE 0.05) are all met but complexity ordering
-// (0.889); this guards that one at what the built-in model reaches (docs/policies.md), so that
-// no change to the corpus, the text preparation or training makes anything worse unnoticed.
-constexpr EvaluationFloors kReached{.macro_f1 = 0.85,
-                                    .intent_recall = 0.75,
-                                    .non_english_macro_f1 = 0.75,
-                                    .complexity_pairwise = 0.88,
-                                    .top_intent_ece = 0.05};
+// macro-F1 0.75, complexity ordering 0.90, ECE 0.05) are all met. This guards the built-in model
+// at what it reaches (docs/policies.md: macro-F1 0.910, lowest recall 0.81, non-English 0.856,
+// ordering 0.902, ECE 0.035), so that no change to the corpus, the text preparation or training
+// makes anything worse unnoticed. Complexity ordering is held at the floor itself: other seeds
+// of the same training score 0.896-0.902, so the built-in model has little margin there.
+constexpr EvaluationFloors kReached{.macro_f1 = 0.90,
+                                    .intent_recall = 0.80,
+                                    .non_english_macro_f1 = 0.85,
+                                    .complexity_pairwise = 0.90,
+                                    .top_intent_ece = 0.04};
 
 TEST(ClassifierCorpusTest, TheBuiltInModelKeepsItsScoresOnTheHeldOutSplit) {
   auto model = LearnedClassifier::Load(std::string(BuiltinClassifierModel()));
