@@ -115,12 +115,12 @@ ABSL_FLAG(std::string, upstream_ca_file, "",
           "always trusted); certificates and host names are always verified");
 ABSL_FLAG(std::string, redis, "",
           "host:port of a Redis shared by every gateway replica: rate limit counts are shared "
-          "through it (every --rate_limit_sync_ms). Empty: each gateway counts alone");
+          "through it. Empty: each gateway counts alone");
 ABSL_FLAG(std::string, redis_password_file, "",
           "File holding Redis's password (e.g. a Secret); empty: no AUTH");
 ABSL_FLAG(int, rate_limit_sync_ms, 20,
-          "How often rate limit counts are shared through --redis: two replicas may together "
-          "admit what one interval lets through beyond a limit");
+          "Rate limit counts are shared through --redis within a millisecond of a change, and at "
+          "least this often when nothing changes (leases, the other replicas' counts)");
 ABSL_FLAG(bool, rate_limits_fail_closed, false,
           "While --redis is unreachable, refuse every request with rate limits (429) instead "
           "of limiting on the counts last seen (the default, failing open)");

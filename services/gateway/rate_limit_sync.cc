@@ -110,7 +110,11 @@ RateLimitSync::~RateLimitSync() {
 }
 
 void RateLimitSync::Run() {
-  while (!stop_.WaitForNotificationWithTimeout(absl::FromChrono(options_.interval))) {
+  auto last = std::chrono::steady_clock::now();
+  while (!stop_.WaitForNotificationWithTimeout(absl::FromChrono(options_.min_gap))) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!limiter_.TakeChanged() && now - last < options_.interval) continue;
+    last = now;
     SyncOnce();
   }
   SyncOnce();  // what was counted since the last sync

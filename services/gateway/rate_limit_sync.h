@@ -1,9 +1,10 @@
 // Shares a RateLimiter's counts with the other gateway replicas through Redis (--redis), on a
-// thread of its own: every sync interval it adds what this replica counted since the last sync
-// to the window's shared totals and refreshes its requests in flight, in one Lua script
-// (EVALSHA), and hands the totals back to the limiter. Requests never wait on it: admission
-// adds the other replicas' counts as last seen, so two replicas may together admit what one
-// sync interval lets through beyond a limit.
+// thread of its own: soon after anything was counted (within min_gap), and at least every
+// interval, it adds what this replica counted since the last sync to the window's shared totals
+// and refreshes its requests in flight, in one Lua script (EVALSHA), and hands the totals back
+// to the limiter. Requests never wait on it: admission adds the other replicas' counts as last
+// seen, so replicas may together admit what they count within one sync round trip beyond a
+// limit.
 //
 // Keys (all with TTLs): llmrouter:rl:<window ms>:<window index>:<scope>:requests|tokens, and
 // llmrouter:rl:inflight:<scope>, a hash of replica → "count:expiry ms": a replica that dies
@@ -35,7 +36,10 @@ namespace llmrouter::gateway {
 struct RateLimitSyncOptions {
   RedisOptions redis;
   std::string replica;  // unique per gateway replica (the pod name and a random suffix)
+  // A sync follows every change within min_gap, and happens at least every interval (so that
+  // an idle replica keeps its leases and learns the others' counts).
   std::chrono::milliseconds interval{20};
+  std::chrono::milliseconds min_gap{1};
   std::chrono::milliseconds lease_ttl{10000};
   bool fail_closed = false;
 };

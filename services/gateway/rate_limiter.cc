@@ -170,6 +170,7 @@ RateLimitStatus RateLimiter::Admit(const RateLimitRequest& request, Lease* lease
       ++s.pending_requests;
       s.pending_tokens += static_cast<int64_t>(request.tokens);
     }
+    changed_.store(true, std::memory_order_release);
     lease->limiter_ = this;
     lease->tenant_ = request.tenant_quota.any() ? request.tenant : std::string();
     lease->api_key_ = request.api_key_quota.any() ? request.api_key : std::string();
@@ -201,6 +202,7 @@ RateLimitStatus RateLimiter::Admit(const RateLimitRequest& request, Lease* lease
 }
 
 void RateLimiter::Reconcile(Lease& lease, uint64_t tokens) {
+  changed_.store(true, std::memory_order_release);
   const int64_t now = clock_();
   const int64_t index = now / lease.window_ms_;
   absl::MutexLock lock(&mu_);
@@ -224,6 +226,7 @@ void RateLimiter::Reconcile(Lease& lease, uint64_t tokens) {
 }
 
 void RateLimiter::Release(Lease& lease) {
+  changed_.store(true, std::memory_order_release);
   absl::MutexLock lock(&mu_);
   if (!lease.tenant_.empty()) {
     auto it = scopes_.find(TenantScope(lease.tenant_));

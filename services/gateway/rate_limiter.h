@@ -12,6 +12,7 @@
 #ifndef LLMROUTER_SERVICES_GATEWAY_RATE_LIMITER_H_
 #define LLMROUTER_SERVICES_GATEWAY_RATE_LIMITER_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -135,6 +136,8 @@ class RateLimiter {
   void RestoreSyncDeltas(const std::vector<SyncDelta>& deltas);
   // While unavailable (and failing closed), every request with limits is refused.
   void SetSharedStoreUnavailable(bool unavailable, bool fail_closed);
+  // Whether anything was counted (or released) since the last call: a sync is due.
+  bool TakeChanged() { return changed_.exchange(false, std::memory_order_acq_rel); }
 
  private:
   struct Scope {
@@ -165,6 +168,7 @@ class RateLimiter {
   absl::flat_hash_map<std::string, Scope> scopes_ ABSL_GUARDED_BY(mu_);
   int64_t last_sweep_ms_ ABSL_GUARDED_BY(mu_) = 0;
   bool refuse_all_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<bool> changed_{false};
 };
 
 // OpenAI's format for x-ratelimit-reset-*: "1s", "6m0s", "20ms".

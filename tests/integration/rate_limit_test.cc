@@ -6,11 +6,14 @@
 
 #include <chrono>
 #include <fstream>
+#include <iostream>
+#include <memory>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "tests/support/http_test_client.h"
 #include "tests/support/process_harness.h"
+#include "tests/support/redis_server.h"
 #include "tests/support/test_processes.h"
 #include "tests/support/wait_until.h"
 
@@ -34,24 +37,35 @@ void StartOfAWindow() {
   }
 }
 
+// A fake backend serving model m, inventory and decision with the bundle `policy`.
+struct Stack {
+  Stack(const std::string& dir, const std::string& policy) {
+    fake = StartFakeLlm(dir, "fake", "m");
+    if (!fake) return;
+    std::ofstream(dir + "/endpoints.yaml") << absl::StrCat(
+        "endpoints:\n  - {id: a, model: m, address: \"127.0.0.1:", fake->port("http_port"),
+        "\"}\n");
+    std::ofstream(dir + "/policy.yaml") << policy;
+    inventory = StartInventory(dir, dir + "/endpoints.yaml");
+    if (inventory) decision = StartDecision(dir, dir + "/policy.yaml", *inventory);
+  }
+  bool up() const { return fake && inventory && decision; }
+  std::unique_ptr<ServiceProcess> fake, inventory, decision;
+};
+
 TEST(RateLimitTest, ATenantsRequestsPerWindowAreLimitedByTheGateway) {
   const std::string dir = MakeTempDir("llmrouter-rate-limit");
-  auto fake = StartFakeLlm(dir, "fake", "m");
-  ASSERT_TRUE(fake);
-  std::ofstream(dir + "/endpoints.yaml") << absl::StrCat(
-      "endpoints:\n  - {id: a, model: m, address: \"127.0.0.1:", fake->port("http_port"), "\"}\n");
-  std::ofstream(dir + "/policy.yaml") << R"(
+  Stack stack(dir, R"(
 models:
   - {name: m}
 tenants:
   - {name: default, rate_limits: {window: 10s, requests: 4}}
   - {name: acme, rate_limits: {window: 10s, requests: 3, tokens: 100000}}
   - {name: unlimited}
-)";
-  auto inventory = StartInventory(dir, dir + "/endpoints.yaml");
-  ASSERT_TRUE(inventory);
-  auto decision = StartDecision(dir, dir + "/policy.yaml", *inventory);
-  ASSERT_TRUE(decision);
+)");
+  ASSERT_TRUE(stack.up());
+  const ServiceProcess* decision = stack.decision.get();
+  const ServiceProcess* inventory = stack.inventory.get();
   auto gateway = StartService(
       dir, "gateway", "services/gateway/gateway",
       {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
@@ -101,6 +115,51 @@ tenants:
                                  "tenant=\"acme\"} 3"));
   EXPECT_THAT(metrics, HasSubstr("llmrouter_gateway_rate_limited_total{kind=\"requests\","
                                  "tenant=\"default\"} 2"));
+}
+
+// Two gateways with one Redis count a tenant's requests together: the limit holds across them
+// (within 5%), and each answers with the shared remainder.
+TEST(RateLimitTest, TwoGatewaysSharingRedisHoldOneLimit) {
+  const std::string dir = MakeTempDir("llmrouter-rate-limit-redis");
+  RedisServer redis(dir);
+  Stack stack(dir, R"(
+models:
+  - {name: m}
+tenants:
+  - {name: default}
+  - {name: acme, rate_limits: {window: 10s, requests: 40}}
+)");
+  ASSERT_TRUE(stack.up());
+  const ServiceProcess* decision = stack.decision.get();
+  std::unique_ptr<ServiceProcess> gateways[2];
+  for (int i = 0; i < 2; ++i) {
+    gateways[i] =
+        StartService(dir, absl::StrCat("gateway-", i), "services/gateway/gateway",
+                     {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
+                      absl::StrCat("--decision_target=127.0.0.1:", decision->port("grpc_port")),
+                      "--inventory_target=", "--redis=" + redis.address()});
+    ASSERT_TRUE(gateways[i]);
+  }
+  auto chat = [&](int gateway, const std::string& tenant) {
+    return HttpCall(gateways[gateway]->port("http_port"), "POST", "/v1/chat/completions",
+                    R"({"model":"m","messages":[{"role":"user","content":"Say hi"}]})",
+                    {{"x-router-tenant", tenant}});
+  };
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(WaitUntil([&] { return chat(i, "default").status == 200; }));
+    ASSERT_TRUE(WaitUntil([&] {
+      return ScrapeMetric(gateways[i]->port("metrics_port"),
+                          "llmrouter_gateway_rate_limit_store_up") == 1;
+    }));
+  }
+  StartOfAWindow();
+  int admitted = 0;
+  for (int i = 0; i < 80; ++i) {
+    if (chat(i % 2, "acme").status == 200) ++admitted;
+  }
+  std::cout << "[rate-limit] two gateways admitted " << admitted << " of a limit of 40\n";
+  EXPECT_GE(admitted, 40);
+  EXPECT_LE(admitted, 42) << "within 5% of the limit";
 }
 
 }  // namespace

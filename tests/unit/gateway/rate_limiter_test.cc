@@ -128,10 +128,10 @@ TEST_F(RateLimiterTest, TheTenantAndEachApiKeyAreLimitedAndARefusalCountsNowhere
 // A lease passed again is released first, outside the limiter's lock (it deadlocked when the
 // lease held a slot of the same limiter).
 TEST_F(RateLimiterTest, ALeaseReusedForTheNextRequestGivesItsSlotBackFirst) {
+  RateLimiter other{[this] { return now_ms_.load(); }};  // outlives the lease
   RateLimiter::Lease lease;
   ASSERT_TRUE(limiter_.Admit(Tenant(0, 0, 1), &lease).admitted);
   EXPECT_TRUE(limiter_.Admit(Tenant(0, 0, 1), &lease).admitted);
-  RateLimiter other{[this] { return now_ms_.load(); }};
   EXPECT_TRUE(other.Admit(Tenant(0, 0, 1), &lease).admitted);
   RateLimiter::Lease second;
   EXPECT_TRUE(limiter_.Admit(Tenant(0, 0, 1), &second).admitted) << "the first slot came back";
