@@ -1,5 +1,7 @@
 #include "services/decision/lazy_prompt_signals.h"
 
+#include <string>
+
 namespace llmrouter::decision {
 
 uint32_t LazyPromptSignals::estimated_tokens() {
@@ -9,15 +11,31 @@ uint32_t LazyPromptSignals::estimated_tokens() {
 
 const PromptSignals& LazyPromptSignals::analysis() {
   if (!analyzed_) {
-    signals_ = analyzer_.Analyze(prompt_, estimated_tokens());
+    signals_ = analyzer_.Analyze(prompt_, estimated_tokens(), /*with_pii=*/false);
     analyzed_ = true;
+    if (pii_) signals_.pii_mask = *pii_;
   }
   return signals_;
 }
 
+uint32_t LazyPromptSignals::pii_mask() {
+  if (!pii_) {
+    pii_ = PromptAnalyzer::PiiMask(prompt_);
+    signals_.pii_mask = *pii_;
+  }
+  return *pii_;
+}
+
 void LazyPromptSignals::Fill(llmrouter::v1::PromptAnalysis* out, bool every_intent) {
   out->set_estimated_tokens(estimated_tokens());
-  if (analyzed_) analyzer_.Describe(signals_, every_intent, out);
+  if (analyzed_) {
+    // The trace shows everything; a plain answer shows PII kinds only when they were looked for.
+    if (every_intent) pii_mask();
+    analyzer_.Describe(signals_, every_intent, out);
+  } else if (pii_) {
+    // Only PII was asked about (a pii condition, a data policy): analysed stays false.
+    for (std::string& kind : PiiKindNames(*pii_)) out->add_pii_kinds(std::move(kind));
+  }
 }
 
 }  // namespace llmrouter::decision

@@ -13,8 +13,8 @@ namespace llmrouter::decision {
 
 // One per request, not thread-safe; the analyzer and the prompt must outlive it. Each value is
 // computed at most once: the token estimate alone (the caller's, else the estimator's on the
-// excerpt) without the analysis, and the analysis (intents, complexity, PII, classifier) at its
-// first use.
+// excerpt) without the analysis, the analysis (intents, complexity, classifier) at its first
+// use, and PII (regex passes over the whole excerpt) only when something asks for it.
 class LazyPromptSignals {
  public:
   LazyPromptSignals(const PromptAnalyzer& analyzer, const llmrouter::v1::Prompt& prompt)
@@ -24,8 +24,12 @@ class LazyPromptSignals {
 
   // The full prompt's token estimate; does not analyse the prompt.
   uint32_t estimated_tokens();
-  // The whole analysis, computed now if it has not been.
+  // The analysis (intents, complexity, the classifier), computed now if it has not been; its
+  // pii_mask is not set: ask pii_mask().
   const PromptSignals& analysis();
+  // The PII kinds found in the prompt, looked for now if they have not been (a rule's pii
+  // condition, a data_policy constraint, explain).
+  uint32_t pii_mask();
   // Whether analysis() has run for this request.
   bool analyzed() const { return analyzed_; }
 
@@ -38,6 +42,7 @@ class LazyPromptSignals {
   const llmrouter::v1::Prompt& prompt_;
   std::optional<uint32_t> tokens_;
   bool analyzed_ = false;
+  std::optional<uint32_t> pii_;
   PromptSignals signals_;
 };
 

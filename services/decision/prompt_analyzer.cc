@@ -195,8 +195,18 @@ PromptSignals PromptAnalyzer::Analyze(const llmrouter::v1::Prompt& prompt) const
   return Analyze(prompt, EstimatedTokens(prompt));
 }
 
+uint32_t PromptAnalyzer::PiiMask(const llmrouter::v1::Prompt& prompt) {
+  const absl::string_view excerpt = prompt.excerpt();
+  uint32_t mask = Pii(excerpt);
+  // A message cut out of the excerpt (a long history) is still searched for PII.
+  if (!prompt.last_user_message().empty() && (prompt.truncated() || excerpt.empty())) {
+    mask |= Pii(prompt.last_user_message());
+  }
+  return mask;
+}
+
 PromptSignals PromptAnalyzer::Analyze(const llmrouter::v1::Prompt& prompt,
-                                      uint32_t estimated_tokens) const {
+                                      uint32_t estimated_tokens, bool with_pii) const {
   PromptSignals s;
   s.estimated_tokens = estimated_tokens;
   const absl::string_view excerpt = prompt.excerpt();
@@ -207,9 +217,7 @@ PromptSignals PromptAnalyzer::Analyze(const llmrouter::v1::Prompt& prompt,
   if (separate) MatchConversation(excerpt, &s);
   s.complexity =
       Complexity(s.estimated_tokens, cues.questions, cues.code, cues.reasoning, cues.constraints);
-  s.pii_mask = Pii(excerpt);
-  // A message cut out of the excerpt (a long history) is still searched for PII.
-  if (separate && (prompt.truncated() || excerpt.empty())) s.pii_mask |= Pii(message);
+  if (with_pii) s.pii_mask = PiiMask(prompt);
   for (std::size_t i = 0; i < intent_names_.size() && s.listed_count < s.listed.size(); ++i) {
     if (s.intent_mask & (uint64_t{1} << i)) {
       s.listed[s.listed_count++] = {static_cast<uint8_t>(i), 1.0f, IntentSource::kKeywords};

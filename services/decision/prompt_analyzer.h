@@ -51,8 +51,8 @@ struct PromptSignals {
   static constexpr std::size_t kMaxListed = 6;
   std::array<ListedIntent, kMaxListed> listed{};
   uint8_t listed_count = 0;
-  bool classified = false;    // the learned classifier read the prompt
-  ClassifierOutput learned;   // what it said (when classified)
+  bool classified = false;   // the learned classifier read the prompt
+  ClassifierOutput learned;  // what it said (when classified)
 };
 
 // Immutable once built; Analyze() is safe to call concurrently and allocates nothing for
@@ -66,13 +66,19 @@ class PromptAnalyzer {
                           double min_confidence = 0.4);
 
   PromptSignals Analyze(const llmrouter::v1::Prompt& prompt) const;
-  // The same, with the token estimate already known (EstimatedTokens, or the caller's).
-  PromptSignals Analyze(const llmrouter::v1::Prompt& prompt, uint32_t estimated_tokens) const;
+  // The same, with the token estimate already known (EstimatedTokens, or the caller's); PII is
+  // looked for only `with_pii` (pii_mask stays 0 otherwise: see PiiMask).
+  PromptSignals Analyze(const llmrouter::v1::Prompt& prompt, uint32_t estimated_tokens,
+                        bool with_pii = true) const;
+  // The PII kinds found in the prompt (kPii* bits): in the excerpt, and in a last user message
+  // cut out of it. A few regex passes over the text when it holds a digit or an '@'.
+  static uint32_t PiiMask(const llmrouter::v1::Prompt& prompt);
   // The caller's estimate of the full prompt, else an estimate from the excerpt.
   static uint32_t EstimatedTokens(const llmrouter::v1::Prompt& prompt);
   // Fills `out` from `s`: listed intents with their confidences and, when `every_intent`
   // (explain), the classifier's other intents too.
-  void Describe(const PromptSignals& s, bool every_intent, llmrouter::v1::PromptAnalysis* out) const;
+  void Describe(const PromptSignals& s, bool every_intent,
+                llmrouter::v1::PromptAnalysis* out) const;
   const LearnedClassifier* classifier() const { return classifier_.get(); }
   // Index of a named intent, or -1.
   int IntentIndex(absl::string_view name) const;

@@ -281,7 +281,7 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
       mc.stage = v1::CANDIDATE_STAGE_CAPABILITY_MISSING;
       if (trace) mc.detail = absl::StrCat("lacks capability \"", missing, "\"");
     } else if (!c.data_policy.empty() && m.data_policy != c.data_policy &&
-               signals.analysis().pii_mask != 0) {
+               signals.pii_mask() != 0) {
       mc.stage = v1::CANDIDATE_STAGE_DATA_POLICY;
       if (trace) {
         mc.detail = absl::StrCat("prompt has PII; data_policy \"", m.data_policy, "\" is not \"",

@@ -114,10 +114,10 @@ bool RuleMatches(const CompiledPolicy& policy, const CompiledRule& rule, const M
     }
     return false;
   }
-  if (m.pii && *m.pii != (in.signals->analysis().pii_mask != 0)) {
+  if (m.pii && *m.pii != (in.signals->pii_mask() != 0)) {
     if (failed) {
       *failed =
-          absl::StrCat("match.pii: prompt ", in.signals->analysis().pii_mask ? "has" : "has no",
+          absl::StrCat("match.pii: prompt ", in.signals->pii_mask() ? "has" : "has no",
                        " PII, rule wants pii: ", *m.pii ? "true" : "false");
     }
     return false;

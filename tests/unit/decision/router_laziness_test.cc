@@ -112,14 +112,27 @@ TEST_F(RouterLazinessTest, ExplainAnalyses) {
   EXPECT_THAT(resp.analysis().intents(), ElementsAre("code"));
 }
 
-TEST_F(RouterLazinessTest, PiiConditionsAndDataPoliciesAnalyse) {
+// A pii condition or a data policy that a candidate does not meet looks for PII, and for
+// nothing else: the intents, complexity and classifier are not computed for it.
+TEST_F(RouterLazinessTest, PiiConditionsAndDataPoliciesLookForPiiAlone) {
   v1::RouteRequestResponse resp = RouteIt("private", "card 4111 1111 1111 1111");
   EXPECT_EQ(resp.policy_rule(), "pii-for-private");
-  EXPECT_TRUE(resp.analysis().analysed());
-  // A data policy that a candidate does not meet needs to know whether the prompt has PII.
+  EXPECT_THAT(resp.analysis().pii_kinds(), ElementsAre("card"));
+  EXPECT_FALSE(resp.analysis().analysed());
   resp = RouteIt("guarded", "card 4111 1111 1111 1111");
   EXPECT_EQ(resp.target().model(), "private");
+  EXPECT_FALSE(resp.analysis().analysed());
+  EXPECT_THAT(resp.analysis().pii_kinds(), ElementsAre("card"));
+}
+
+// An intent condition analyses the prompt without looking for PII (regex passes over the
+// whole excerpt), unless explain asks for the whole picture.
+TEST_F(RouterLazinessTest, AnIntentConditionDoesNotLookForPiiButExplainDoes) {
+  v1::RouteRequestResponse resp =
+      RouteIt("auto", "Compute this integral for card 4111 1111 1111 1111");
   EXPECT_TRUE(resp.analysis().analysed());
+  EXPECT_THAT(resp.analysis().pii_kinds(), ::testing::IsEmpty());
+  resp = RouteIt("auto", "Compute this integral for card 4111 1111 1111 1111", /*explain=*/true);
   EXPECT_THAT(resp.analysis().pii_kinds(), ElementsAre("card"));
 }
 
