@@ -128,6 +128,7 @@ models:
 tenants:
   - {name: default}
   - {name: acme, rate_limits: {window: 10s, requests: 40}}
+  - {name: metered, rate_limits: {window: 10s, tokens: 600}}
 )");
   ASSERT_TRUE(stack.up());
   const ServiceProcess* decision = stack.decision.get();
@@ -160,6 +161,23 @@ tenants:
   std::cout << "[rate-limit] two gateways admitted " << admitted << " of a limit of 40\n";
   EXPECT_GE(admitted, 40);
   EXPECT_LE(admitted, 42) << "within 5% of the limit";
+
+  // Tokens: reserved from the estimate, corrected by the usage each answer reports, shared.
+  uint64_t used = 0;
+  int refused = 0;
+  for (int i = 0; i < 80; ++i) {
+    HttpResult r = chat(i % 2, "metered");
+    const std::size_t at = r.body.find("\"total_tokens\":");
+    if (r.status == 200 && at != std::string::npos) {
+      used += std::stoull(r.body.substr(at + 15));
+    } else if (r.status == 429) {
+      ++refused;
+    }
+  }
+  std::cout << "[rate-limit] two gateways let " << used << " tokens through for a limit of 600\n";
+  EXPECT_GT(refused, 0);
+  EXPECT_GE(used, 600u * 90 / 100) << "the last request that fits may not be the last token";
+  EXPECT_LE(used, 600u * 105 / 100) << "within 5% of the limit";
 }
 
 }  // namespace
