@@ -105,6 +105,40 @@ expect production-values.yaml "fail-safe routes" 'failsafe_routes=llama-3.1-8b-i
 expect production-values.yaml "API key stored as its digest" 'api-keys:'
 expect_not production-values.yaml "plain API key not stored" "$(printf 'sk-support-example' | base64)"
 expect_not defaults.yaml "no API keys by default" 'api_keys_file'
+expect_not defaults.yaml "no Redis by default: each gateway counts its rate limits alone" 'component: redis'
+expect production-values.yaml "gateways share rate limit counts through the chart's Redis" \
+  '--redis=llm-router-redis\.llm\.svc\.cluster\.local:6379'
+expect production-values.yaml "the gateways read Redis's password from its Secret" \
+  '--redis_password_file=/etc/llm-router/redis/redis-password'
+expect production-values.yaml "Redis never evicts counts" '^ *- noeviction$'
+expect production-values.yaml "Redis keeps an append-only file on a volume" 'claimName: llm-router-redis'
+# An operator's own Redis: the gateways get its address and its password Secret; nothing is deployed.
+if render "$out/external-redis.yaml" llm-router --namespace llm \
+  --set redis.external.address=redis.example.internal:6379 \
+  --set redis.external.passwordSecret=team-redis --set redis.failClosed=true; then
+  expect external-redis.yaml "an external Redis is given to the gateways" \
+    '--redis=redis\.example\.internal:6379$'
+  expect external-redis.yaml "its password Secret is mounted" 'secretName: team-redis'
+  expect external-redis.yaml "fail closed passed on" '--rate_limits_fail_closed'
+  expect_not external-redis.yaml "no Redis deployed for an external one" 'component: redis'
+else
+  cat "$out/external-redis.yaml.err"
+  fail "helm template with an external Redis"
+fi
+if python3 - "$out/production-values.yaml" <<'PY'; then
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+policy = [d for d in docs
+          if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == "llm-router-redis"]
+peers = [p for rule in policy[0]["spec"]["ingress"] for p in rule.get("from", [])] if policy else []
+components = [p.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/component")
+              for p in peers]
+sys.exit(0 if policy and components == ["gateway"] else 1)
+PY
+  ok "Redis reachable from the gateways only (NetworkPolicy)"
+else
+  fail "Redis reachable from the gateways only (NetworkPolicy)"
+fi
 expect_not defaults.yaml "no credentials Secret without content" 'name: llm-router-secrets$'
 expect external-policies-values.yaml "existing mTLS Secret mounted" 'secretName: llm-router-mtls'
 expect_not external-policies-values.yaml "no ConfigMap with external policies" 'kind: ConfigMap'

@@ -237,3 +237,20 @@ timeoutSeconds: {{ $p.timeoutSeconds }}
 {{ toYaml . }}
 {{- end }}
 {{- end }}
+
+{{/* The Secret holding Redis's password: the operator's, or the chart's. */}}
+{{- define "llm-router.redisSecret" -}}
+{{- if .Values.redis.enabled -}}
+{{- default (include "llm-router.componentName" (dict "root" . "suffix" "redis")) .Values.redis.existingSecret }}
+{{- else -}}
+{{- .Values.redis.external.passwordSecret }}
+{{- end }}
+{{- end }}
+{{/* host:port of the Redis the gateways share, or empty. */}}
+{{- define "llm-router.redisAddress" -}}
+{{- if .Values.redis.enabled -}}
+{{ include "llm-router.componentName" (dict "root" . "suffix" "redis") }}.{{ .Release.Namespace }}.svc.{{ .Values.clusterDomain }}:6379
+{{- else -}}
+{{ .Values.redis.external.address }}
+{{- end }}
+{{- end }}
