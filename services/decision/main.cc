@@ -6,6 +6,7 @@
 #include "common/file_change.h"
 #include "common/logging.h"
 #include "common/periodic_task.h"
+#include "common/redis_flags.h"
 #include "common/route_link_tls.h"
 #include "common/service_runner.h"
 #include "common/text_file.h"
@@ -16,6 +17,7 @@
 #include "services/decision/inventory_watcher.h"
 #include "services/decision/policy_service.h"
 #include "services/decision/route_link_server.h"
+#include "services/decision/spend_sync.h"
 #include "services/decision/sqlite_policy_store.h"
 #include "services/decision/usage_ledger.h"
 
@@ -53,6 +55,9 @@ ABSL_FLAG(int, route_link_preamble_timeout_ms, 2000,
 ABSL_FLAG(int, route_link_max_connections, 1024,
           "Route link connections open at once (each gateway worker thread keeps one per "
           "decision replica); more are closed as soon as they are accepted, and counted");
+ABSL_FLAG(int, spend_sync_ms, 100,
+          "How often the spend ledger is shared through --redis: every replica sees a tenant's "
+          "spend within this");
 ABSL_FLAG(int, stale_after_ms, 30000,
           "An inventory view older than this is reported stale in decisions and metrics");
 
@@ -107,6 +112,20 @@ int main(int argc, char** argv) {
   router_options.stale_after = absl::Milliseconds(absl::GetFlag(FLAGS_stale_after_ms));
   llmrouter::decision::UsageLedger usage;
   router_options.ledger = &usage;
+  std::unique_ptr<llmrouter::decision::SpendSync> spend_sync;
+  absl::StatusOr<std::optional<llmrouter::RedisOptions>> redis = llmrouter::RedisFromFlags();
+  if (!redis.ok()) {
+    spdlog::error("redis_invalid error=\"{}\"", redis.status().message());
+    return 2;
+  }
+  if (*redis) {
+    spdlog::info("spend_sync redis={} interval_ms={}", (*redis)->address,
+                 absl::GetFlag(FLAGS_spend_sync_ms));
+    spend_sync = std::make_unique<llmrouter::decision::SpendSync>(
+        **std::move(redis),
+        std::chrono::milliseconds(std::max(1, absl::GetFlag(FLAGS_spend_sync_ms))), usage,
+        *runner.registry());
+  }
   llmrouter::decision::DecisionServiceImpl decision(policy, metrics, router_options);
   decision.set_usage_ledger(&usage);
   auto admin = llmrouter::decision::AdminAuth::Load(absl::GetFlag(FLAGS_admin_token_file),

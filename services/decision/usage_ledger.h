@@ -3,7 +3,9 @@
 #ifndef LLMROUTER_SERVICES_DECISION_USAGE_LEDGER_H_
 #define LLMROUTER_SERVICES_DECISION_USAGE_LEDGER_H_
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
@@ -12,9 +14,10 @@
 
 namespace llmrouter::decision {
 
-// Safe for concurrent use; Spent() holds the lock only for one map lookup. The ledger lives in
-// memory: a restarted replica starts its periods from zero, and each decision replica counts
-// the usage reported to it (gateways report to the replica their channel picks).
+// Safe for concurrent use; Spent() holds the lock only for one map lookup. Alone, the ledger
+// lives in memory: a restarted replica starts its periods from zero, and each decision replica
+// counts the usage reported to it. With --redis, a SpendSync (spend_sync.h) shares it: every
+// replica adds what it recorded to the shared totals, and Spent() answers with everyone's.
 class UsageLedger final : public SpendLedger {
  public:
   explicit UsageLedger(const Clock& clock = RealClock::Get()) : clock_(clock) {}
@@ -23,19 +26,55 @@ class UsageLedger final : public SpendLedger {
   void Record(absl::string_view tenant, double usd);
   double Spent(absl::string_view tenant, absl::string_view period) const override;
 
+  // Sharing with other replicas. Per tenant recorded here or asked about, what was recorded
+  // since the last sync (in micro-dollars), taken out of the pending amounts.
+  struct SyncDelta {
+    std::string tenant;
+    int64_t day = 0;  // the period indices the amounts belong to
+    int64_t month = 0;
+    int64_t day_micros = 0;
+    int64_t month_micros = 0;
+    // All this replica has shared for the periods, the delta included: what it writes, so
+    // that writing it again (after a timeout whose write did land) counts nothing twice.
+    int64_t day_total_micros = 0;
+    int64_t month_total_micros = 0;
+  };
+  std::vector<SyncDelta> TakeSyncDeltas();
+  // The shared totals (every replica's, this one's included) after `deltas`, one per delta.
+  struct SharedSpend {
+    int64_t day_micros = 0;
+    int64_t month_micros = 0;
+  };
+  void ApplySync(const std::vector<SyncDelta>& deltas, const std::vector<SharedSpend>& shared);
+  // The deltas could not be shared: they wait for the next sync.
+  void RestoreSyncDeltas(const std::vector<SyncDelta>& deltas);
+
+  static int64_t DayIndex(absl::Time t);
+  static int64_t MonthIndex(absl::Time t);
+
  private:
   struct Totals {
     int64_t day = -1;    // days since the epoch of `day_usd`
     int64_t month = -1;  // months since the epoch of `month_usd`
-    double day_usd = 0;
+    double day_usd = 0;  // this replica's
     double month_usd = 0;
+    // Shared mode: recorded here and not yet shared, shared, and the other replicas' totals.
+    int64_t pending_day_micros = 0;
+    int64_t pending_month_micros = 0;
+    int64_t shared_day_micros = 0;
+    int64_t shared_month_micros = 0;
+    int64_t others_day_micros = 0;
+    int64_t others_month_micros = 0;
   };
-  static int64_t DayIndex(absl::Time t);
-  static int64_t MonthIndex(absl::Time t);
+  // The tenant's totals, rolled over to the current day and month.
+  Totals& CurrentLocked(absl::string_view tenant, int64_t day, int64_t month) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Clock& clock_;
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, Totals> totals_ ABSL_GUARDED_BY(mu_);
+  // Mutable: Spent() on a tenant not seen yet starts tracking it, so that a sync fetches what
+  // other replicas recorded for it.
+  mutable absl::flat_hash_map<std::string, Totals> totals_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace llmrouter::decision

@@ -10,6 +10,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "common/redis_flags.h"
 #include "common/reloadable.h"
 #include "common/route_link_tls.h"
 #include "common/service_runner.h"
@@ -113,11 +114,6 @@ ABSL_FLAG(int, outcome_queue_size, 10000,
 ABSL_FLAG(std::string, upstream_ca_file, "",
           "PEM file of extra CA certificates trusted for https backends (the system's are "
           "always trusted); certificates and host names are always verified");
-ABSL_FLAG(std::string, redis, "",
-          "host:port of a Redis shared by every gateway replica: rate limit counts are shared "
-          "through it. Empty: each gateway counts alone");
-ABSL_FLAG(std::string, redis_password_file, "",
-          "File holding Redis's password (e.g. a Secret); empty: no AUTH");
 ABSL_FLAG(int, rate_limit_sync_ms, 20,
           "Rate limit counts are shared through --redis within a millisecond of a change, and at "
           "least this often when nothing changes (leases, the other replicas' counts)");
@@ -267,12 +263,11 @@ int main(int argc, char** argv) {
   }
   llmrouter::gateway::GatewayServer server(options, *decision, metrics);
   std::unique_ptr<llmrouter::gateway::RateLimitSync> rate_limit_sync;
-  if (!absl::GetFlag(FLAGS_redis).empty()) {
-    absl::StatusOr<llmrouter::RedisOptions> redis = llmrouter::RedisOptionsFrom(
-        absl::GetFlag(FLAGS_redis), absl::GetFlag(FLAGS_redis_password_file));
-    if (!redis.ok()) return Fail(redis.status());
+  absl::StatusOr<std::optional<llmrouter::RedisOptions>> redis = llmrouter::RedisFromFlags();
+  if (!redis.ok()) return Fail(redis.status());
+  if (*redis) {
     llmrouter::gateway::RateLimitSyncOptions sync;
-    sync.redis = *std::move(redis);
+    sync.redis = **std::move(redis);
     sync.replica = llmrouter::gateway::ReplicaName();
     sync.interval = std::chrono::milliseconds(std::max(1, absl::GetFlag(FLAGS_rate_limit_sync_ms)));
     sync.fail_closed = absl::GetFlag(FLAGS_rate_limits_fail_closed);

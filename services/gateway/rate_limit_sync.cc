@@ -17,10 +17,12 @@ namespace llmrouter::gateway {
 
 namespace {
 
-// KEYS: per scope, its requests, tokens and in-flight keys. ARGV: the replica, the lease TTL in
-// ms, then per scope its requests and tokens deltas, requests in flight and the window's TTL in
-// ms. Returns per scope the window's shared requests and tokens and the other replicas'
-// requests in flight (expired leases are dropped). Redis's clock judges the leases.
+// KEYS: per scope, its requests, tokens and in-flight hashes (replica → its count). ARGV: the
+// replica, the lease TTL in ms, then per scope its requests and tokens in the window so far,
+// requests in flight and the window's TTL in ms. Replicas write their running counts, never
+// increments, so a write repeated after a timeout counts once. Returns per scope the window's
+// requests and tokens summed over the replicas, and the other replicas' requests in flight
+// (expired leases are dropped). Redis's clock judges the leases.
 const RedisScript& SyncScript() {
   static const RedisScript* script = new RedisScript(R"lua(
 local replica = ARGV[1]
@@ -31,8 +33,11 @@ local out = {}
 for i = 0, #KEYS / 3 - 1 do
   local requests_key, tokens_key, inflight_key = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
   local window_ttl = tonumber(ARGV[3 + 4 * i + 3])
-  local requests = redis.call('INCRBY', requests_key, ARGV[3 + 4 * i])
-  local tokens = redis.call('INCRBY', tokens_key, ARGV[3 + 4 * i + 1])
+  redis.call('HSET', requests_key, replica, ARGV[3 + 4 * i])
+  redis.call('HSET', tokens_key, replica, ARGV[3 + 4 * i + 1])
+  local requests, tokens = 0, 0
+  for _, v in ipairs(redis.call('HVALS', requests_key)) do requests = requests + tonumber(v) end
+  for _, v in ipairs(redis.call('HVALS', tokens_key)) do tokens = tokens + tonumber(v) end
   redis.call('PEXPIRE', requests_key, window_ttl)
   redis.call('PEXPIRE', tokens_key, window_ttl)
   local mine = tonumber(ARGV[3 + 4 * i + 2])
@@ -145,8 +150,8 @@ void RateLimitSync::SyncOnce() {
     keys.push_back(absl::StrCat(window, ":requests"));
     keys.push_back(absl::StrCat(window, ":tokens"));
     keys.push_back(absl::StrCat("llmrouter:rl:inflight:", d.scope));
-    args.push_back(std::to_string(d.requests));
-    args.push_back(std::to_string(d.tokens));
+    args.push_back(std::to_string(d.total_requests));
+    args.push_back(std::to_string(d.total_tokens));
     args.push_back(std::to_string(d.in_flight));
     args.push_back(std::to_string(2 * d.window_ms));  // past the window's end, gone
   }

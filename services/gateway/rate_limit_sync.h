@@ -6,9 +6,10 @@
 // seen, so replicas may together admit what they count within one sync round trip beyond a
 // limit.
 //
-// Keys (all with TTLs): llmrouter:rl:<window ms>:<window index>:<scope>:requests|tokens, and
-// llmrouter:rl:inflight:<scope>, a hash of replica → "count:expiry ms": a replica that dies
-// stops counting once its lease TTL has passed.
+// Keys (all with TTLs): llmrouter:rl:<window ms>:<window index>:<scope>:requests|tokens, hashes
+// of replica → its count in the window (running counts, so a write repeated after a timeout
+// counts once), and llmrouter:rl:inflight:<scope>, a hash of replica → "count:expiry ms": a
+// replica that dies stops counting once its lease TTL has passed.
 //
 // Redis unreachable or hung: the counts wait for the next sync (nothing this replica counted is
 // lost) and, by default, limits fail open on what was last seen; with fail_closed, every

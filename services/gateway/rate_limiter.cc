@@ -269,6 +269,8 @@ std::vector<RateLimiter::SyncDelta> RateLimiter::TakeSyncDeltas() {
       s.pending_tokens = 0;
     }
     d.in_flight = s.in_flight;
+    d.total_requests = current ? s.shared_requests : 0;
+    d.total_tokens = current ? s.shared_tokens : 0;
     deltas.push_back(std::move(d));
   }
   return deltas;

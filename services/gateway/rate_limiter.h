@@ -121,6 +121,10 @@ class RateLimiter {
     int64_t requests = 0;
     int64_t tokens = 0;  // may be negative: reconciled reservations
     uint64_t in_flight = 0;
+    // All this replica has shared in the window, the delta included: what it writes, so that a
+    // write repeated after a timeout (whose first try did land) counts nothing twice.
+    int64_t total_requests = 0;
+    int64_t total_tokens = 0;
   };
   std::vector<SyncDelta> TakeSyncDeltas();
   // The shared totals after `deltas` were added (this replica's included), and the requests the

@@ -2,6 +2,7 @@
 // them with the catalog and denies a tenant once it is over its limit.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <fstream>
 #include <thread>
@@ -9,6 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "tests/support/http_test_client.h"
 #include "tests/support/process_harness.h"
+#include "tests/support/redis_server.h"
+#include "tests/support/test_processes.h"
+#include "tests/support/wait_until.h"
 
 namespace llmrouter::testing {
 namespace {
@@ -78,6 +82,74 @@ tenants:
       metrics,
       HasSubstr("llmrouter_decision_budget_limited_routes_total{action=\"deny\",tenant=\"acme\"}"));
   EXPECT_THAT(metrics, HasSubstr("llmrouter_decision_usage_outcomes_total{result=\"accepted\"}"));
+}
+
+// With --redis, the spend ledger is shared by every decision replica and outlives a restart:
+// usage reported to one replica (through the gateway that routes by it) makes the other deny
+// the tenant too, and a restarted replica denies it from the start.
+TEST(BudgetTest, TwoReplicasSharingRedisEnforceOneBudgetAcrossARestart) {
+  const std::string dir = MakeTempDir("llmrouter-budget-redis");
+  RedisServer redis(dir);
+  auto fake = StartFakeLlm(dir, "fake", "m");
+  ASSERT_TRUE(fake);
+  std::ofstream(dir + "/endpoints.yaml") << absl::StrCat(
+      "endpoints:\n  - {id: a, model: m, address: \"127.0.0.1:", fake->port("http_port"), "\"}\n");
+  std::ofstream(dir + "/policy.yaml") << R"(
+models:
+  - {name: m, price: {input_per_mtok: 1000, output_per_mtok: 1000}}
+tenants:
+  - {name: default}
+  - {name: acme, spend_limit: {usd: 0.01, period: day, over_limit: deny}}
+)";
+  auto inventory = StartInventory(dir, dir + "/endpoints.yaml");
+  ASSERT_TRUE(inventory);
+  auto start_decision = [&](const std::string& name, int grpc_port) {
+    return StartService(
+        dir, name, "services/decision/decision",
+        {absl::StrCat("--grpc_port=", grpc_port), "--metrics_port=0", "--host=127.0.0.1",
+         "--db=" + dir + "/" + name + ".db", "--policy_file=" + dir + "/policy.yaml",
+         absl::StrCat("--inventory_target=127.0.0.1:", inventory->port("grpc_port")),
+         "--redis=" + redis.address(), "--spend_sync_ms=50"});
+  };
+  auto a = start_decision("decision-a", 0);
+  auto b = start_decision("decision-b", 0);
+  ASSERT_TRUE(a && b);
+  const int a_port = a->port("grpc_port");
+  // One gateway per replica; each reports its usage to its own.
+  auto start_gateway = [&](const std::string& name, const ServiceProcess& decision) {
+    return StartService(dir, name, "services/gateway/gateway",
+                        {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
+                         absl::StrCat("--decision_target=127.0.0.1:", decision.port("grpc_port")),
+                         "--inventory_target="});
+  };
+  auto via_a = start_gateway("gateway-a", *a);
+  auto via_b = start_gateway("gateway-b", *b);
+  ASSERT_TRUE(via_a && via_b);
+  auto chat = [&](const ServiceProcess& gateway, const std::string& tenant) {
+    return HttpCall(
+        gateway.port("http_port"), "POST", "/v1/chat/completions",
+        R"({"model":"m","messages":[{"role":"user","content":"Tell me about budgets in one line."}]})",
+        {{"x-router-tenant", tenant}});
+  };
+  ASSERT_TRUE(WaitUntil([&] { return chat(*via_b, "default").status == 200; }));
+  ASSERT_TRUE(WaitUntil([&] { return chat(*via_a, "acme").status == 200; }));
+  // Spent through a ($0.03 > $0.01): b denies acme within a sync or two.
+  EXPECT_TRUE(WaitUntil([&] { return chat(*via_b, "acme").status == 403; }))
+      << "the other replica never saw the spend";
+  EXPECT_EQ(chat(*via_b, "default").status, 200);
+
+  // a restarts (same port, a fresh process with an empty ledger): it denies acme from Redis.
+  a->Signal(SIGKILL);
+  a->Wait(10000);
+  a = start_decision("decision-a-again", a_port);
+  ASSERT_TRUE(a);
+  HttpResult after;
+  ASSERT_TRUE(WaitUntil([&] {
+    after = chat(*via_a, "acme");
+    return after.status == 403;
+  })) << after.status
+      << " " << after.body;
+  EXPECT_THAT(after.body, HasSubstr("over its spending limit"));
 }
 
 }  // namespace

@@ -1,0 +1,24 @@
+#include "common/redis_flags.h"
+
+#include <string>
+
+#include "absl/flags/flag.h"
+
+ABSL_FLAG(std::string, redis, "",
+          "host:port of a Redis shared by every replica of this service, for the state they must "
+          "agree on (gateway: rate limit counts; decision: the spend ledger). Empty: each replica "
+          "keeps its own, in memory");
+ABSL_FLAG(std::string, redis_password_file, "",
+          "File holding Redis's password (e.g. a Secret); empty: no AUTH");
+
+namespace llmrouter {
+
+absl::StatusOr<std::optional<RedisOptions>> RedisFromFlags() {
+  if (absl::GetFlag(FLAGS_redis).empty()) return std::nullopt;
+  absl::StatusOr<RedisOptions> options =
+      RedisOptionsFrom(absl::GetFlag(FLAGS_redis), absl::GetFlag(FLAGS_redis_password_file));
+  if (!options.ok()) return options.status();
+  return std::optional<RedisOptions>(*std::move(options));
+}
+
+}  // namespace llmrouter

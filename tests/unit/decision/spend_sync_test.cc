@@ -1,0 +1,74 @@
+// Two decision replicas' spend ledgers sharing their totals through a real redis-server.
+#include "services/decision/spend_sync.h"
+
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+
+#include "tests/support/process_harness.h"
+#include "tests/support/redis_server.h"
+#include "tests/support/wait_until.h"
+
+namespace llmrouter::decision {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::WaitUntil;
+
+struct Replica {
+  explicit Replica(const testing::RedisServer& redis) {
+    RedisOptions o;
+    o.address = redis.address();
+    o.first_backoff = milliseconds(5);
+    o.max_backoff = milliseconds(50);
+    sync = std::make_unique<SpendSync>(o, milliseconds(10), ledger, registry);
+  }
+  // Waits for two syncs that started after now.
+  bool Synced() {
+    const int64_t from = sync->syncs();
+    return WaitUntil([&] { return sync->syncs() >= from + 2; });
+  }
+  prometheus::Registry registry;
+  UsageLedger ledger;
+  std::unique_ptr<SpendSync> sync;
+};
+
+TEST(SpendSyncTest, EveryReplicaSeesTheSpendRecordedByAnyAndARestartKeepsIt) {
+  testing::RedisServer redis(testing::MakeTempDir("llmrouter-spend-sync"));
+  Replica a(redis), b(redis);
+  EXPECT_EQ(b.ledger.Spent("acme", "day"), 0);  // b now follows acme
+  a.ledger.Record("acme", 1.25);
+  a.ledger.Record("acme", 0.5);
+  b.ledger.Record("acme", 0.25);
+  EXPECT_DOUBLE_EQ(a.ledger.Spent("acme", "day"), 1.75) << "its own at once";
+  ASSERT_TRUE(a.Synced() && b.Synced());
+  ASSERT_TRUE(a.Synced() && b.Synced());
+  EXPECT_DOUBLE_EQ(a.ledger.Spent("acme", "day"), 2.0);
+  EXPECT_DOUBLE_EQ(b.ledger.Spent("acme", "day"), 2.0);
+  EXPECT_DOUBLE_EQ(b.ledger.Spent("acme", "month"), 2.0);
+  EXPECT_EQ(b.ledger.Spent("other", "day"), 0);
+
+  // A replica restarted (a new ledger) starts from the shared totals once it has synced.
+  auto restarted = std::make_unique<Replica>(redis);
+  EXPECT_EQ(restarted->ledger.Spent("acme", "day"), 0) << "not synced yet";
+  ASSERT_TRUE(restarted->Synced());
+  EXPECT_DOUBLE_EQ(restarted->ledger.Spent("acme", "day"), 2.0);
+}
+
+TEST(SpendSyncTest, SpendRecordedWhileRedisIsDownIsSharedOnceItIsBack) {
+  testing::RedisServer redis(testing::MakeTempDir("llmrouter-spend-sync"));
+  Replica a(redis), b(redis);
+  EXPECT_EQ(b.ledger.Spent("acme", "day"), 0);
+  ASSERT_TRUE(a.Synced() && b.Synced());
+  ASSERT_TRUE(a.sync->up());
+  redis.Freeze();
+  a.ledger.Record("acme", 3.0);
+  ASSERT_TRUE(WaitUntil([&] { return !a.sync->up(); }));
+  EXPECT_DOUBLE_EQ(a.ledger.Spent("acme", "day"), 3.0) << "its own still counts";
+  redis.Thaw();
+  ASSERT_TRUE(WaitUntil([&] { return b.ledger.Spent("acme", "day") == 3.0; }));
+}
+
+}  // namespace
+}  // namespace llmrouter::decision
