@@ -2,6 +2,7 @@
 
 #include <hiredis.h>
 #include <openssl/sha.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <random>
@@ -63,6 +64,14 @@ std::string RandomEpoch() {
 }
 
 }  // namespace
+
+std::string RedisReplicaName() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  std::random_device random;
+  return absl::StrCat(host[0] ? host : "replica", "-", absl::Hex(random(), absl::kZeroPad8),
+                      absl::Hex(random(), absl::kZeroPad8));
+}
 
 absl::StatusOr<RedisOptions> RedisOptionsFrom(std::string address,
                                               const std::string& password_file) {

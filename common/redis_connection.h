@@ -56,6 +56,10 @@ struct RedisScript {
   std::string sha1;  // hex
 };
 
+// This process's name among the replicas writing to a shared Redis: the host name (a pod's) and
+// a random suffix, so that a restarted process never takes over its predecessor's fields.
+std::string RedisReplicaName();
+
 class RedisConnection {
  public:
   explicit RedisConnection(RedisOptions options);

@@ -3,9 +3,7 @@
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
-#include <unistd.h>
 
-#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -65,11 +63,7 @@ SpendSync::SpendSync(RedisOptions redis, std::chrono::milliseconds interval, Usa
                         "answering errors); the amounts wait for the next one")
                   .Register(registry)
                   .Add({})) {
-  std::random_device random;
-  char host[256] = {};
-  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
-  replica_ = absl::StrCat(host[0] ? host : "decision", "-", absl::Hex(random(), absl::kZeroPad8),
-                          absl::Hex(random(), absl::kZeroPad8));
+  replica_ = RedisReplicaName();
   thread_ = std::thread([this] {
     while (!stop_.WaitForNotificationWithTimeout(absl::FromChrono(interval_))) SyncOnce();
     SyncOnce();  // what was recorded since the last sync

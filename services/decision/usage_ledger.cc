@@ -45,7 +45,8 @@ void UsageLedger::Record(absl::string_view tenant, double usd) {
 double UsageLedger::Spent(absl::string_view tenant, absl::string_view period) const {
   const absl::Time now = clock_.Now();
   absl::MutexLock lock(&mu_);
-  const Totals& t = CurrentLocked(tenant, DayIndex(now), MonthIndex(now));
+  Totals& t = CurrentLocked(tenant, DayIndex(now), MonthIndex(now));
+  t.asked = true;
   if (period == "day") return t.day_usd + static_cast<double>(t.others_day_micros) / 1e6;
   return t.month_usd + static_cast<double>(t.others_month_micros) / 1e6;
 }
@@ -58,6 +59,7 @@ std::vector<UsageLedger::SyncDelta> UsageLedger::TakeSyncDeltas() {
   deltas.reserve(totals_.size());
   for (auto& [tenant, unused] : totals_) {
     Totals& t = CurrentLocked(tenant, day, month);
+    if (!t.asked && t.pending_day_micros == 0 && t.pending_month_micros == 0) continue;
     t.shared_day_micros += t.pending_day_micros;
     t.shared_month_micros += t.pending_month_micros;
     deltas.push_back({tenant, day, month, t.pending_day_micros, t.pending_month_micros,

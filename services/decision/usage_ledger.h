@@ -26,8 +26,10 @@ class UsageLedger final : public SpendLedger {
   void Record(absl::string_view tenant, double usd);
   double Spent(absl::string_view tenant, absl::string_view period) const override;
 
-  // Sharing with other replicas. Per tenant recorded here or asked about, what was recorded
-  // since the last sync (in micro-dollars), taken out of the pending amounts.
+  // Sharing with other replicas. Per tenant with something recorded since the last sync, or
+  // asked about by Spent() (a tenant with a spend limit), what was recorded since then (in
+  // micro-dollars), taken out of the pending amounts. Tenants only reported on are not sent
+  // again until more is recorded for them: usage names tenants as gateways saw them.
   struct SyncDelta {
     std::string tenant;
     int64_t day = 0;  // the period indices the amounts belong to
@@ -65,6 +67,7 @@ class UsageLedger final : public SpendLedger {
     int64_t shared_month_micros = 0;
     int64_t others_day_micros = 0;
     int64_t others_month_micros = 0;
+    bool asked = false;  // Spent() was called for it: keep its shared totals fresh
   };
   // The tenant's totals, rolled over to the current day and month.
   Totals& CurrentLocked(absl::string_view tenant, int64_t day, int64_t month) const

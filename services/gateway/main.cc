@@ -268,7 +268,7 @@ int main(int argc, char** argv) {
   if (*redis) {
     llmrouter::gateway::RateLimitSyncOptions sync;
     sync.redis = **std::move(redis);
-    sync.replica = llmrouter::gateway::ReplicaName();
+    sync.replica = llmrouter::RedisReplicaName();
     sync.interval = std::chrono::milliseconds(std::max(1, absl::GetFlag(FLAGS_rate_limit_sync_ms)));
     sync.fail_closed = absl::GetFlag(FLAGS_rate_limits_fail_closed);
     rate_limit_sync = std::make_unique<llmrouter::gateway::RateLimitSync>(

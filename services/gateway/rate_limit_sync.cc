@@ -3,9 +3,7 @@
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
-#include <unistd.h>
 
-#include <random>
 #include <utility>
 #include <vector>
 
@@ -69,13 +67,6 @@ return out
 }
 
 }  // namespace
-
-std::string ReplicaName() {
-  char host[256] = {};
-  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
-  std::random_device random;
-  return absl::StrCat(host[0] ? host : "gateway", "-", absl::Hex(random(), absl::kZeroPad8));
-}
 
 RateLimitSync::RateLimitSync(RateLimitSyncOptions options, RateLimiter& limiter,
                              prometheus::Registry& registry)

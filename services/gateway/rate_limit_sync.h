@@ -36,7 +36,7 @@ namespace llmrouter::gateway {
 
 struct RateLimitSyncOptions {
   RedisOptions redis;
-  std::string replica;  // unique per gateway replica (the pod name and a random suffix)
+  std::string replica;  // unique per gateway process (RedisReplicaName())
   // A sync follows every change within min_gap, and happens at least every interval (so that
   // an idle replica keeps its leases and learns the others' counts).
   std::chrono::milliseconds interval{20};
@@ -44,10 +44,6 @@ struct RateLimitSyncOptions {
   std::chrono::milliseconds lease_ttl{10000};
   bool fail_closed = false;
 };
-
-// This replica's name in the shared counts: the host name (the pod's) and a random suffix, so
-// that a restarted replica does not take over its predecessor's leases.
-std::string ReplicaName();
 
 class RateLimitSync {
  public:
