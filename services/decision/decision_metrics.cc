@@ -83,6 +83,11 @@ DecisionMetrics::DecisionMetrics(prometheus::Registry& r)
                           .Help("Active policy revision (0: none)")
                           .Register(r)
                           .Add({})),
+      policy_info(prometheus::BuildGauge()
+                      .Name("llmrouter_decision_policy_info")
+                      .Help("1 for the SHA-256 of the bundle this replica runs: replicas that "
+                            "run different bundles show different hashes")
+                      .Register(r)),
       policy_changes(prometheus::BuildCounter()
                          .Name("llmrouter_decision_policy_changes_total")
                          .Help("Policy apply and rollback attempts, by op and result")
@@ -111,6 +116,16 @@ void DecisionMetrics::CountRoute(absl::StatusCode code) {
     route_counters[index].store(counter, std::memory_order_release);
   }
   counter->Increment();
+}
+
+void DecisionMetrics::ShowPolicy(uint64_t revision, const std::string& sha256) {
+  policy_revision.Set(static_cast<double>(revision));
+  std::lock_guard<std::mutex> lock(policy_mu_);
+  if (sha256 == policy_info_hash_) return;
+  if (policy_info_series_ != nullptr) policy_info.Remove(policy_info_series_);
+  policy_info_series_ = sha256.empty() ? nullptr : &policy_info.Add({{"sha256", sha256}});
+  if (policy_info_series_ != nullptr) policy_info_series_->Set(1);
+  policy_info_hash_ = sha256;
 }
 
 }  // namespace llmrouter::decision

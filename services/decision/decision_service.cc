@@ -125,6 +125,7 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::ListModels(
   std::shared_ptr<const InventoryView> view = inventory_.load();
   if (policy) {
     resp->set_policy_revision(policy->revision());
+    resp->set_policy_sha256(policy->content_hash());
     const TenantSpec* tenant = policy->ResolveTenant(req->tenant());
     for (size_t i = 0; i < policy->models().size(); ++i) {
       const ModelSpec& m = policy->models()[i];

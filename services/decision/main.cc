@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (auto current = policy.Current()) metrics.policy_revision.Set(current->revision());
+  if (auto current = policy.Current()) metrics.ShowPolicy(current->revision(), current->content_hash());
 
   llmrouter::decision::RouterOptions router_options;
   router_options.stale_after = absl::Milliseconds(absl::GetFlag(FLAGS_stale_after_ms));
@@ -235,7 +235,9 @@ int main(int argc, char** argv) {
           .Increment();
       if (!s.ok())
         spdlog::error("policy_file_rejected path={} error=\"{}\"", policy_file, s.message());
-      if (auto current = policy.Current()) metrics.policy_revision.Set(current->revision());
+      if (auto current = policy.Current()) {
+        metrics.ShowPolicy(current->revision(), current->content_hash());
+      }
     }
   });
   maintenance.Start();

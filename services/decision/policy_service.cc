@@ -46,7 +46,8 @@ absl::Status PolicyServiceImpl::CheckWrite(const grpc::CallbackServerContext& ct
 
 void PolicyServiceImpl::UpdateRevisionGauge() {
   auto current = policy_.Current();
-  metrics_.policy_revision.Set(current ? static_cast<double>(current->revision()) : 0);
+  metrics_.ShowPolicy(current ? current->revision() : 0,
+                     current ? current->content_hash() : std::string());
 }
 
 grpc::ServerUnaryReactor* PolicyServiceImpl::ApplyBundle(

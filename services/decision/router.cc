@@ -471,6 +471,7 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
         trace ? absl::StrCat("fallback ", i, same_model ? "" : " (lower score)") : std::string());
   }
   response->set_policy_revision(policy->revision());
+  response->set_policy_sha256(policy->content_hash());
   response->set_policy_rule(rule ? rule_name : "catalog");
   response->set_estimated_cost_usd(chosen.cost);
   ToProto(age, response->mutable_inventory_age());

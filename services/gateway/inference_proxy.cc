@@ -221,12 +221,24 @@ void PrepareResponse(const HttpRequest& request, const http::response_header<>& 
   response->keep_alive(keep_alive);
 }
 
+// The policy that decided, as `x-router-policy-revision` shows it: the first 12 hex digits of the
+// bundle's SHA-256, the same on every decision replica running it (`routerctl policy history`
+// and `policy status` print the same prefix). A decision without a hash (the fail-safe table, or
+// a decision replica older than the hash) shows its revision number.
+std::string PolicyRevisionHeader(const v1::RouteRequestResponse& decision) {
+  constexpr std::size_t kHashDigits = 12;
+  if (!decision.policy_sha256().empty()) return decision.policy_sha256().substr(0, kHashDigits);
+  return std::to_string(decision.policy_revision());
+}
+
 // What decided this request, as one line of JSON: the decision, the target that answered and,
 // when decision traced it, every rule and candidate it weighed.
 std::string ExplainJson(const v1::RouteRequestResponse& decision, const v1::Target& target,
                         std::size_t fallbacks) {
   std::string out = "{\"decision_id\":";
   AppendJsonString(&out, decision.decision_id());
+  out.append(",\"policy_sha256\":");
+  AppendJsonString(&out, decision.policy_sha256());
   absl::StrAppend(&out, ",\"policy_revision\":", decision.policy_revision(), ",\"policy_rule\":");
   AppendJsonString(&out, decision.policy_rule());
   out.append(",\"model\":");
@@ -549,7 +561,7 @@ asio::awaitable<std::optional<ProxyOutcome>> InferenceProxy::TryTarget(
       {"x-router-model", target.model()},
       {"x-router-endpoint", target.endpoint_id()},
       {"x-router-decision-id", plan.decision.decision_id()},
-      {"x-router-policy-revision", std::to_string(plan.decision.policy_revision())},
+      {"x-router-policy-revision", PolicyRevisionHeader(plan.decision)},
       {"x-router-fallbacks", std::to_string(attempt)},
   };
   if (!plan.decision.policy_rule().empty()) {

@@ -6,7 +6,9 @@ inventory, HTTP for the gateway) and the hardened security settings; selectors m
 labels; Services and NetworkPolicies select pods that exist and name ports those pods have;
 names fit in 63 characters; the gRPC clients target the headless Services with dns:///; the
 route link is secured, by mutual TLS or by a NetworkPolicy that admits only gateway pods to its
-port. Prints every problem and exits 1 when there is one.
+port; every service of the release shares the same Redis (or none), mounts the password file it
+is given, and is admitted by the Redis's NetworkPolicy. Prints every problem and exits 1 when
+there is one.
 """
 import sys
 
@@ -52,6 +54,15 @@ def check_container(doc, pod, c):
     if mtls and not any(m.get("mountPath") == "/etc/llm-router/tls"
                         for m in c.get("volumeMounts", [])):
         problem(doc, f"container {name} uses --tls_* files but does not mount them")
+    args = c.get("args", [])
+    for a in args:
+        if a.startswith("--redis_password_file="):
+            path = a.split("=", 1)[1]
+            directory = path.rsplit("/", 1)[0]
+            if not any(m.get("mountPath") == directory for m in c.get("volumeMounts", [])):
+                problem(doc, f"container {name} reads {path} but mounts no {directory}")
+    if "--rate_limits_fail_closed" in args and component != "gateway":
+        problem(doc, f"container {name} gets the gateway-only --rate_limits_fail_closed")
     if component == "gateway":
         for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
             if c.get(probe, {}).get("httpGet", {}).get("path") != path:
@@ -184,12 +195,63 @@ def main(path):
                     if ref and (kind_ref, meta.get("namespace"), ref) not in names and \
                             ref not in EXTERNAL:
                         problem(doc, f"volume {v['name']} uses {kind_ref}/{ref}, not rendered")
+    check_redis(docs)
     for doc in plaintext_links:
         if not any(link_only_from_gateways(d) for d in docs if d["kind"] == "NetworkPolicy"):
             problem(doc, "plaintext route link without a NetworkPolicy admitting only gateways")
     for p in problems:
         print(f"{path}: {p}")
     return 1 if problems else 0
+
+
+def flag(container, name):
+    """The value of --name=value in the container's args, or None."""
+    for a in container.get("args", []):
+        if a.startswith(f"--{name}="):
+            return a.split("=", 1)[1]
+    return None
+
+
+def selects(selector, labels):
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def check_redis(docs):
+    """The services share state through one Redis: gateway, decision and inventory all get the
+    same --redis and --redis_password_file, or none of them does; a NetworkPolicy in front of a
+    Redis of the release admits every pod that is given its address."""
+    services = {}  # component -> (Deployment, --redis, --redis_password_file)
+    for doc in docs:
+        component = doc["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+        if doc["kind"] == "Deployment" and component in ("gateway", "decision", "inventory"):
+            c = doc["spec"]["template"]["spec"]["containers"][0]
+            services[component] = (doc, flag(c, "redis"), flag(c, "redis_password_file"))
+    if len({(address, password) for _, address, password in services.values()}) > 1:
+        for doc, address, password in services.values():
+            problem(doc, f"--redis={address} --redis_password_file={password} differs from the "
+                         "other services'")
+    for doc, address, _ in services.values():
+        if not address:
+            continue
+        host = address.rsplit(":", 1)[0].split(".")[0]
+        namespace = doc["metadata"].get("namespace")
+        pod_labels = doc["spec"]["template"]["metadata"]["labels"]
+        for svc in docs:
+            if svc["kind"] != "Service" or svc["metadata"]["name"] != host or \
+                    svc["metadata"].get("namespace") != namespace:
+                continue
+            backend = svc["spec"].get("selector") or {}
+            for policy in docs:
+                if policy["kind"] != "NetworkPolicy" or \
+                        not selects(policy["spec"]["podSelector"].get("matchLabels"), backend):
+                    continue
+                peers = [f for r in policy["spec"].get("ingress") or []
+                         for f in r.get("from") or []]
+                if peers and not any(
+                        selects((f.get("podSelector") or {}).get("matchLabels"), pod_labels)
+                        and "namespaceSelector" not in f for f in peers):
+                    problem(policy, f"does not admit {doc['metadata']['name']}, which uses "
+                                    f"Redis {address}")
 
 
 def link_only_from_gateways(policy):

@@ -105,25 +105,100 @@ expect production-values.yaml "fail-safe routes" 'failsafe_routes=llama-3.1-8b-i
 expect production-values.yaml "API key stored as its digest" 'api-keys:'
 expect_not production-values.yaml "plain API key not stored" "$(printf 'sk-support-example' | base64)"
 expect_not defaults.yaml "no API keys by default" 'api_keys_file'
-expect_not defaults.yaml "no Redis by default: each gateway counts its rate limits alone" 'component: redis'
-expect production-values.yaml "gateways share rate limit counts through the chart's Redis" \
-  '--redis=llm-router-redis\.llm\.svc\.cluster\.local:6379'
-expect production-values.yaml "the gateways read Redis's password from its Secret" \
-  '--redis_password_file=/etc/llm-router/redis/redis-password'
+expect_not defaults.yaml "no Redis by default: each replica keeps its own state" 'component: redis'
 expect production-values.yaml "Redis never evicts counts" '^ *- noeviction$'
 expect production-values.yaml "Redis keeps an append-only file on a volume" 'claimName: llm-router-redis'
-# An operator's own Redis: the gateways get its address and its password Secret; nothing is deployed.
-if render "$out/external-redis.yaml" llm-router --namespace llm \
-  --set redis.external.address=redis.example.internal:6379 \
-  --set redis.external.passwordSecret=team-redis --set redis.failClosed=true; then
-  expect external-redis.yaml "an external Redis is given to the gateways" \
-    '--redis=redis\.example\.internal:6379$'
-  expect external-redis.yaml "its password Secret is mounted" 'secretName: team-redis'
-  expect external-redis.yaml "fail closed passed on" '--rate_limits_fail_closed'
-  expect_not external-redis.yaml "no Redis deployed for an external one" 'component: redis'
+# With a Redis, gateway, decision and inventory all get its address and password file and mount
+# the password Secret (rate limit counts; the spend ledger and policy status; registrations and
+# drains); only the gateways get --rate_limits_fail_closed. Without one, none of them.
+redis_wiring() {  # redis_wiring <file> <--redis value> <password file> <Secret> [fail-closed]
+  python3 - "$out/$1" "${@:2}" <<'PY'
+import sys, yaml
+path, address, password, secret = sys.argv[1:5]
+fail_closed = len(sys.argv) > 5
+docs = [d for d in yaml.safe_load_all(open(path)) if d]
+want = {f"llm-router-{c}" for c in ("gateway", "decision", "inventory")}
+problems = []
+for d in docs:
+    name = d["metadata"]["name"]
+    if d["kind"] != "Deployment" or name not in want:
+        continue
+    want.discard(name)
+    pod = d["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    args = c.get("args", [])
+    expected = [f"--redis={address}"] if address else []
+    expected += [f"--redis_password_file={password}"] if password else []
+    got = [a for a in args if a.startswith(("--redis=", "--redis_password_file="))]
+    if got != expected:
+        problems.append(f"{name}: Redis flags {got}, want {expected}")
+    mounts = [(m["mountPath"], m.get("readOnly")) for m in c.get("volumeMounts", [])
+              if m["name"] == "redis"]
+    secrets = [v.get("secret", {}).get("secretName") for v in pod.get("volumes", [])
+               if v["name"] == "redis"]
+    if password and mounts != [("/etc/llm-router/redis", True)]:
+        problems.append(f"{name}: redis volume mounts {mounts}")
+    if password and secrets != [secret]:
+        problems.append(f"{name}: redis volume of Secrets {secrets}, want {secret}")
+    if not password and (mounts or secrets):
+        problems.append(f"{name}: mounts a redis volume without a password file")
+    gateway_only = name == "llm-router-gateway" and fail_closed
+    if ("--rate_limits_fail_closed" in args) != gateway_only:
+        problems.append(f"{name}: --rate_limits_fail_closed "
+                        f"{'missing' if gateway_only else 'given'}")
+if want:
+    problems.append(f"not rendered: {sorted(want)}")
+sys.exit("\n".join(problems) or None)
+PY
+}
+for scenario in defaults minimal-values external-policies-values; do
+  if redis_wiring $scenario.yaml "" "" ""; then
+    ok "no Redis: no --redis or password mount in any service ($scenario)"
+  else
+    fail "Redis flags without a Redis ($scenario)"
+  fi
+done
+if redis_wiring production-values.yaml llm-router-redis.llm.svc.cluster.local:6379 \
+  /etc/llm-router/redis/redis-password llm-router-redis; then
+  ok "gateway, decision and inventory share the chart's Redis and read its password (production)"
 else
-  cat "$out/external-redis.yaml.err"
-  fail "helm template with an external Redis"
+  fail "the chart's Redis given to every service (production)"
+fi
+render_redis() {  # render_redis <label> <helm template args...>: renders and passes checks
+  local label=$1
+  shift
+  if render "$out/$label.yaml" llm-router --namespace llm "$@" &&
+    python3 "$check" "$out/$label.yaml" "${external[@]}" team-redis; then
+    ok "helm template and manifest checks ($label)"
+  else
+    cat "$out/$label.yaml.err"
+    fail "helm template or manifest checks ($label)"
+  fi
+}
+render_redis chart-redis --set redis.enabled=true --set redis.failClosed=true
+if redis_wiring chart-redis.yaml llm-router-redis.llm.svc.cluster.local:6379 \
+  /etc/llm-router/redis/redis-password llm-router-redis fail-closed; then
+  ok "redis.enabled: every service gets the chart's Redis; fail closed only for the gateways"
+else
+  fail "redis.enabled wiring"
+fi
+# An operator's own Redis: every service gets its address and its password Secret; nothing is
+# deployed.
+render_redis external-redis --set redis.external.address=redis.example.internal:6379 \
+  --set redis.external.passwordSecret=team-redis --set redis.external.passwordKey=pw \
+  --set redis.failClosed=true
+if redis_wiring external-redis.yaml redis.example.internal:6379 /etc/llm-router/redis/pw \
+  team-redis fail-closed; then
+  ok "redis.external: every service gets the operator's Redis and its password Secret"
+else
+  fail "redis.external wiring"
+fi
+expect_not external-redis.yaml "no Redis deployed for an external one" 'component: redis'
+render_redis external-redis-open --set redis.external.address=redis.example.internal:6379
+if redis_wiring external-redis-open.yaml redis.example.internal:6379 "" ""; then
+  ok "redis.external without a password Secret: the address only, nothing mounted"
+else
+  fail "redis.external without a password Secret"
 fi
 if python3 - "$out/production-values.yaml" <<'PY'; then
 import sys, yaml
@@ -133,12 +208,41 @@ policy = [d for d in docs
 peers = [p for rule in policy[0]["spec"]["ingress"] for p in rule.get("from", [])] if policy else []
 components = [p.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/component")
               for p in peers]
-sys.exit(0 if policy and components == ["gateway"] else 1)
+sys.exit(0 if policy and sorted(components) == ["decision", "gateway", "inventory"] else 1)
 PY
-  ok "Redis reachable from the gateways only (NetworkPolicy)"
+  ok "Redis reachable from gateway, decision and inventory only (NetworkPolicy)"
 else
-  fail "Redis reachable from the gateways only (NetworkPolicy)"
+  fail "Redis reachable from gateway, decision and inventory only (NetworkPolicy)"
 fi
+# The manifest check itself refuses a Redis policy that shuts out a service using the Redis, and
+# services given different Redis flags.
+python3 - "$out/production-values.yaml" "$out/redis-broken" <<'PY'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+for d in docs:
+    if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == "llm-router-redis":
+        rule = d["spec"]["ingress"][0]
+        rule["from"] = [f for f in rule["from"] if f["podSelector"]["matchLabels"][
+            "app.kubernetes.io/component"] != "inventory"]
+yaml.safe_dump_all(docs, open(sys.argv[2] + "-policy.yaml", "w"))
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+for d in docs:
+    if d["kind"] == "Deployment" and d["metadata"]["name"] == "llm-router-decision":
+        c = d["spec"]["template"]["spec"]["containers"][0]
+        c["args"] = [a for a in c["args"] if not a.startswith("--redis")]
+yaml.safe_dump_all(docs, open(sys.argv[2] + "-args.yaml", "w"))
+PY
+for broken in 'policy:does not admit llm-router-inventory' 'args:differs from the other'; do
+  kind=${broken%%:*}
+  if python3 "$check" "$out/redis-broken-$kind.yaml" >"$out/redis-broken.log"; then
+    fail "manifest checks miss a broken Redis $kind"
+  elif grep -q "${broken#*:}" "$out/redis-broken.log"; then
+    ok "manifest checks catch a broken Redis $kind"
+  else
+    cat "$out/redis-broken.log"
+    fail "manifest checks refuse the broken Redis $kind for another reason"
+  fi
+done
 expect_not defaults.yaml "no credentials Secret without content" 'name: llm-router-secrets$'
 expect external-policies-values.yaml "existing mTLS Secret mounted" 'secretName: llm-router-mtls'
 expect_not external-policies-values.yaml "no ConfigMap with external policies" 'kind: ConfigMap'

@@ -9,9 +9,11 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/sha256.h"
 #include "llmrouter/v1/decision.pb.h"
 #include "llmrouter/v1/inventory.pb.h"
 #include "llmrouter/v1/policy.pb.h"
+#include "tests/support/http_test_client.h"
 #include "tests/support/process_harness.h"
 
 namespace llmrouter::testing {
@@ -240,6 +242,64 @@ TEST_F(RouterctlTest, RouteAndExplainShowTheDecisionAndTrace) {
   EXPECT_EQ(unknown.code, 1);
   EXPECT_THAT(unknown.err, HasSubstr("routerctl: NOT_FOUND: "));
   EXPECT_THAT(unknown.err, HasSubstr("small-model"));
+}
+
+TEST_F(RouterctlTest, PolicyStatusAsksEveryReplicaAndSaysWhenTheyDisagree) {
+  ApplyAndWaitForRoutes();
+  // A second replica with its own database: its revision numbers are its own, the hash is not.
+  auto second = ServiceProcess::Start(
+      "decision-2", BuildPath("services/decision/decision"),
+      {"--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1", "--db=" + dir_ + "/d2.db",
+       absl::StrCat("--inventory_target=127.0.0.1:", inventory_->port("grpc_port")),
+       "--admin_token_file=" + dir_ + "/token"},
+      dir_);
+  ASSERT_TRUE(second.ok()) << second.status();
+  const std::string second_target =
+      absl::StrCat("--decision=127.0.0.1:", (*second)->port("grpc_port"));
+  ASSERT_EQ(Ctl({second_target, "policy", "apply", dir_ + "/bundle-tiny.yaml"}).code, 0);
+  ASSERT_EQ(Ctl({second_target, "policy", "apply", dir_ + "/bundle.yaml"}).code, 0);
+
+  const std::string hash = Sha256Hex(kBundle);
+  const std::string tiny_hash = Sha256Hex(kBundleWithTiny);
+  const std::string both = absl::StrCat("--decision=ipv4:127.0.0.1:", decision_->port("grpc_port"),
+                                        ",127.0.0.1:", (*second)->port("grpc_port"));
+  CtlResult same = Ctl({both, "policy", "status"});
+  EXPECT_EQ(same.code, 0) << same.out << same.err;
+  EXPECT_THAT(same.out, HasSubstr("all 2 replicas of "));
+  EXPECT_THAT(same.out, HasSubstr(absl::StrCat("run sha256 ", hash.substr(0, 12))));
+  EXPECT_THAT(same.out, HasSubstr(absl::StrCat("127.0.0.1:", (*second)->port("grpc_port"), "  ",
+                                               hash.substr(0, 12), "  2 ")));
+  // Routing answers and each replica's metrics name the same hash.
+  CtlResult route = Ctl({"route", "--model", "small"});
+  EXPECT_THAT(route.out, HasSubstr(absl::StrCat("sha256 ", hash.substr(0, 12), " revision 1")));
+  const std::string info = absl::StrCat("llmrouter_decision_policy_info{sha256=\"", hash, "\"}");
+  EXPECT_EQ(ScrapeMetric(decision_->port("metrics_port"), info), 1);
+  EXPECT_EQ(ScrapeMetric((*second)->port("metrics_port"), info), 1);
+
+  // One replica moves on: status says they disagree (exit 1), and its metric shows only the new
+  // hash.
+  ASSERT_EQ(Ctl({second_target, "policy", "apply", dir_ + "/bundle-tiny.yaml"}).code, 0);
+  CtlResult differ = Ctl({both, "policy", "status"});
+  EXPECT_EQ(differ.code, 1);
+  EXPECT_THAT(differ.out, HasSubstr("replicas disagree: 2 different bundles among 2 replicas"));
+  EXPECT_THAT(differ.out, HasSubstr(tiny_hash.substr(0, 12)));
+  EXPECT_EQ(
+      ScrapeMetric((*second)->port("metrics_port"),
+                   absl::StrCat("llmrouter_decision_policy_info{sha256=\"", tiny_hash, "\"}")),
+      1);
+  EXPECT_EQ(ScrapeMetric((*second)->port("metrics_port"), info), -1);
+
+  // A replica that does not answer is named and fails the check; --json says the same.
+  const std::string with_dead =
+      absl::StrCat("--decision=ipv4:127.0.0.1:", decision_->port("grpc_port"), ",127.0.0.1:1");
+  CtlResult dead = Ctl({with_dead, "--timeout_ms=2000", "policy", "status"});
+  EXPECT_EQ(dead.code, 1);
+  EXPECT_THAT(dead.out, HasSubstr("1 replica of 2 did not answer"));
+  EXPECT_THAT(dead.out, HasSubstr("127.0.0.1:1 "));
+  CtlResult json = Ctl({with_dead, "--timeout_ms=2000", "--json", "policy", "status"});
+  EXPECT_EQ(json.code, 1);
+  EXPECT_THAT(json.out, HasSubstr(absl::StrCat("\"", hash, "\"")));
+  EXPECT_THAT(json.out, HasSubstr("\"agree\":false"));
 }
 
 TEST_F(RouterctlTest, WhyNotNamesTheStageThatEliminatedTheModel) {

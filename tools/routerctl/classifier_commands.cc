@@ -48,8 +48,8 @@ absl::Status ReadData(const std::string& spec, std::vector<LabeledPrompt>* out) 
 
 absl::StatusOr<double> ConfidenceFlag(const CommandLine& cl) {
   double value = decision::ClassifierSpec{}.min_confidence;
-  if (auto v = cl.Get("min_confidence"); v && (!absl::SimpleAtod(*v, &value) || value < 0 ||
-                                              value > 1)) {
+  if (auto v = cl.Get("min_confidence");
+      v && (!absl::SimpleAtod(*v, &value) || value < 0 || value > 1)) {
     return absl::InvalidArgumentError("--min_confidence must be a number in [0, 1]");
   }
   return value;

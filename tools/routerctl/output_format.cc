@@ -108,6 +108,41 @@ std::string FormatRevisionSummary(const v1::PolicyRevision& r) {
   return out;
 }
 
+std::string FormatPolicyStatus(absl::string_view target,
+                               const std::vector<ReplicaPolicy>& replicas) {
+  TextTable table({"REPLICA", "SHA256", "REV", "ACTIVATED", "AUTHOR", "COMMENT"});
+  std::map<std::string, size_t> hashes;  // content hash -> replicas running it
+  size_t silent = 0;
+  for (const ReplicaPolicy& r : replicas) {
+    if (!r.answered) {
+      ++silent;
+      table.AddRow({r.address, "-", "-", "-", "-", Clip(r.error)});
+      continue;
+    }
+    const v1::PolicyRevision& rev = r.revision;
+    ++hashes[rev.content_hash()];
+    table.AddRow({r.address,
+                  rev.content_hash().empty() ? "(none)" : rev.content_hash().substr(0, kHashDigits),
+                  absl::StrCat(rev.revision()), Time(rev.created_at()), Clip(rev.author(), 24),
+                  Clip(rev.comment())});
+  }
+  std::string out = table.Render();
+  if (hashes.size() == 1 && silent == 0) {
+    absl::StrAppend(&out, "all ", Plural(replicas.size(), "replica", "replicas"), " of ", target,
+                    " run sha256 ", hashes.begin()->first.substr(0, kHashDigits), "\n");
+  } else {
+    if (hashes.size() > 1) {
+      absl::StrAppend(&out, "replicas disagree: ", hashes.size(), " different bundles among ",
+                      Plural(replicas.size() - silent, "replica", "replicas"), "\n");
+    }
+    if (silent > 0) {
+      absl::StrAppend(&out, Plural(silent, "replica", "replicas"), " of ", replicas.size(),
+                      " did not answer\n");
+    }
+  }
+  return out;
+}
+
 std::string FormatRevisionTable(const std::vector<v1::PolicyRevision>& revisions) {
   if (revisions.empty()) return "no revisions\n";
   TextTable table({"REV", "ACTIVE", "CREATED", "AUTHOR", "SHA256", "COMMENT"});
@@ -234,10 +269,14 @@ std::string FormatRoute(const v1::RouteRequestResponse& resp) {
   std::string placement = Placement(t);
   summary.AddRow({"endpoint", absl::StrCat(t.endpoint_id(), "  ", TargetUrl(t),
                                            placement.empty() ? "" : "  " + placement)});
-  summary.AddRow({"policy", absl::StrCat("revision ", resp.policy_revision(),
-                                         resp.policy_rule().empty()
-                                             ? std::string()
-                                             : absl::StrCat(", rule ", resp.policy_rule()))});
+  summary.AddRow(
+      {"policy",
+       absl::StrCat(resp.policy_sha256().empty()
+                        ? std::string()
+                        : absl::StrCat("sha256 ", resp.policy_sha256().substr(0, kHashDigits), " "),
+                    "revision ", resp.policy_revision(),
+                    resp.policy_rule().empty() ? std::string()
+                                               : absl::StrCat(", rule ", resp.policy_rule()))});
   summary.AddRow({"cost", absl::StrCat(Usd(resp.estimated_cost_usd()), " estimated")});
   if (resp.has_analysis()) {
     const v1::PromptAnalysis& a = resp.analysis();

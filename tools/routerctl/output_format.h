@@ -25,6 +25,18 @@ std::string HealthName(llmrouter::v1::HealthState health);
 // "revision 3 (sha256 0123456789ab, by alice, 2026-01-02 03:04:05Z: "comment")".
 std::string FormatRevisionSummary(const llmrouter::v1::PolicyRevision& revision);
 
+// What one decision replica answered to `policy status`: its active revision, or why not.
+struct ReplicaPolicy {
+  std::string address;
+  bool answered = false;
+  llmrouter::v1::PolicyRevision revision;  // without the bundle text
+  std::string error;                       // when it did not answer
+};
+// A table of replicas and what each runs, then one verdict line: every replica runs the same
+// bundle, or how many bundles there are and which replicas did not answer.
+std::string FormatPolicyStatus(absl::string_view target,
+                               const std::vector<ReplicaPolicy>& replicas);
+
 std::string FormatRevisionTable(const std::vector<llmrouter::v1::PolicyRevision>& revisions);
 // "<source>: valid", or the count and one "  path: message" line per problem.
 std::string FormatValidation(absl::string_view source,

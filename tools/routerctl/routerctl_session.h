@@ -38,6 +38,8 @@ class RouterctlSession {
   int PolicyDiff(const std::vector<std::string>& args);
   int PolicyRollback(const std::vector<std::string>& args);
   int PolicyGet(const std::vector<std::string>& args);
+  // In policy_status.cc: asks every replica behind --decision which bundle it runs.
+  int PolicyStatus(const std::vector<std::string>& args);
   int Route(const std::vector<std::string>& args) { return RouteOrExplain(false); }
   int Explain(const std::vector<std::string>& args) { return RouteOrExplain(true); }
   int WhyNot(const std::vector<std::string>& args);

@@ -41,6 +41,18 @@ v1::InventoryService::Stub& ServiceClients::inventory() {
   return *inventory_;
 }
 
+std::unique_ptr<v1::PolicyService::Stub> ServiceClients::PolicyFor(
+    const ReplicaTarget& replica) const {
+  grpc::ChannelArguments args;
+  if (settings_.tls.enabled() && !replica.host.empty()) {
+    args.SetSslTargetNameOverride(replica.host);
+  }
+  // A channel of its own: replicas must not share a subchannel through gRPC's global pool.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return v1::PolicyService::NewStub(
+      grpc::CreateCustomChannel(replica.target, ChannelCredentials(settings_.tls), args));
+}
+
 void ServiceClients::Prepare(Service service, grpc::ClientContext* ctx) const {
   ctx->set_deadline(std::chrono::system_clock::now() +
                     std::chrono::milliseconds(settings_.timeout_ms));

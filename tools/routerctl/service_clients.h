@@ -11,6 +11,7 @@
 #include "llmrouter/v1/decision.grpc.pb.h"
 #include "llmrouter/v1/inventory.grpc.pb.h"
 #include "llmrouter/v1/policy.grpc.pb.h"
+#include "tools/routerctl/replica_targets.h"
 #include "tools/routerctl/routerctl_commands.h"
 
 namespace llmrouter::routerctl {
@@ -26,6 +27,11 @@ class ServiceClients {
   llmrouter::v1::PolicyService::Stub& policy();
   llmrouter::v1::DecisionService::Stub& decision();
   llmrouter::v1::InventoryService::Stub& inventory();
+
+  // A PolicyService stub on a channel of its own to one replica behind --decision; with TLS its
+  // certificate is checked against the name the replica was resolved from.
+  std::unique_ptr<llmrouter::v1::PolicyService::Stub> PolicyFor(const ReplicaTarget& replica) const;
+  const std::string& decision_target() const { return settings_.decision_target; }
 
   // Sets the deadline and, when that service's token is configured,
   // `authorization: Bearer <token>`.

@@ -246,11 +246,45 @@ timeoutSeconds: {{ $p.timeoutSeconds }}
 {{- .Values.redis.external.passwordSecret }}
 {{- end }}
 {{- end }}
-{{/* host:port of the Redis the gateways share, or empty. */}}
+{{/* host:port of the Redis that the replicas of each service share state through, or empty. */}}
 {{- define "llm-router.redisAddress" -}}
 {{- if .Values.redis.enabled -}}
 {{ include "llm-router.componentName" (dict "root" . "suffix" "redis") }}.{{ .Release.Namespace }}.svc.{{ .Values.clusterDomain }}:6379
 {{- else -}}
 {{ .Values.redis.external.address }}
+{{- end }}
+{{- end }}
+{{/* Where the services read Redis's password: empty without a Redis or a password Secret. */}}
+{{- define "llm-router.redisPasswordFile" -}}
+{{- if and (include "llm-router.redisAddress" .) (include "llm-router.redisSecret" .) -}}
+/etc/llm-router/redis/{{ ternary .Values.redis.passwordKey .Values.redis.external.passwordKey .Values.redis.enabled }}
+{{- end }}
+{{- end }}
+
+{{/*
+Redis flags, volume mount and volume of a service pod: the same for gateway, decision and
+inventory (each shares its own state through it). Empty without a Redis.
+*/}}
+{{- define "llm-router.redisArgs" -}}
+{{- with include "llm-router.redisAddress" . -}}
+- --redis={{ . }}
+{{- end }}
+{{- with include "llm-router.redisPasswordFile" . }}
+- --redis_password_file={{ . }}
+{{- end }}
+{{- end }}
+{{- define "llm-router.redisVolumeMount" -}}
+{{- if include "llm-router.redisPasswordFile" . -}}
+- name: redis
+  mountPath: /etc/llm-router/redis
+  readOnly: true
+{{- end }}
+{{- end }}
+{{- define "llm-router.redisVolume" -}}
+{{- if include "llm-router.redisPasswordFile" . -}}
+- name: redis
+  secret:
+    secretName: {{ include "llm-router.redisSecret" . }}
+    defaultMode: 0440
 {{- end }}
 {{- end }}

@@ -355,6 +355,7 @@ class GatewayServerTest : public ::testing::Test {
     v1::RouteRequestResponse response;
     response.set_decision_id("dec-0001");
     response.set_policy_revision(7);
+    response.set_policy_sha256("3f2a9c0d1e4b5a6978877665544332211000ffeeddccbbaa9988776655443322");
     response.set_estimated_cost_usd(kEstimatedCost);
     *response.mutable_target() = target;
     for (const v1::Target& f : fallbacks) *response.add_fallbacks() = f;
@@ -390,7 +391,9 @@ TEST_F(GatewayServerTest, ProxiesJsonAndAddsRouterHeaders) {
   EXPECT_EQ(r.header("x-router-model"), "m1");
   EXPECT_EQ(r.header("x-router-endpoint"), "ep-json");
   EXPECT_EQ(r.header("x-router-decision-id"), "dec-0001");
-  EXPECT_EQ(r.header("x-router-policy-revision"), "7");
+  // The bundle's hash, the same on every decision replica, not this replica's revision number.
+  EXPECT_EQ(r.header("x-router-policy-revision"), "3f2a9c0d1e4b");
+  EXPECT_THAT(r.body, HasSubstr("\"policy_sha256\":\"3f2a9c0d1e4b5a69"));
   EXPECT_EQ(r.header("x-router-fallbacks"), "0");
   EXPECT_EQ(r.header("x-backend"), "json");  // the backend's own headers come through
   EXPECT_EQ(r.header("content-type"), "application/json");

@@ -10,6 +10,7 @@
 
 #include "tools/routerctl/command_line.h"
 #include "tools/routerctl/output_format.h"
+#include "tools/routerctl/replica_targets.h"
 #include "tools/routerctl/route_request_builder.h"
 #include "tools/routerctl/routerctl_commands.h"
 #include "tools/routerctl/text_table.h"
@@ -445,6 +446,59 @@ TEST(RunRouterctlTest, UnreadableInputsAndUnreachableServicesExitOne) {
   EXPECT_EQ(bad_jsonl.code, kExitFailure);
   EXPECT_THAT(bad_jsonl.err, HasSubstr("routerctl: INVALID_ARGUMENT: "));
   EXPECT_THAT(bad_jsonl.err, HasSubstr("r.jsonl:2: "));
+}
+
+TEST(ReplicaTargetsTest, ANameOrAnAddressListBecomesOneTargetPerReplica) {
+  auto list = ExpandReplicas("ipv4:10.0.0.1:50051,10.0.0.2:50052");
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].target, "ipv4:10.0.0.1:50051");
+  EXPECT_EQ((*list)[1].address, "10.0.0.2:50052");
+  EXPECT_EQ((*list)[1].host, "");
+
+  auto v6 = ExpandReplicas("ipv6:[fd00::1]:7,[fd00::2]:7");
+  ASSERT_TRUE(v6.ok()) << v6.status();
+  EXPECT_EQ((*v6)[1].target, "ipv6:[fd00::2]:7");
+
+  // The resolver answers for a numeric name without a network; each form of dns: is read.
+  for (const char* target : {"dns:///127.0.0.1:9001", "dns://8.8.8.8/127.0.0.1:9001",
+                             "dns:127.0.0.1:9001", "127.0.0.1:9001"}) {
+    auto resolved = ExpandReplicas(target);
+    ASSERT_TRUE(resolved.ok()) << target << ": " << resolved.status();
+    ASSERT_EQ(resolved->size(), 1u) << target;
+    EXPECT_EQ((*resolved)[0].target, "ipv4:127.0.0.1:9001") << target;
+    EXPECT_EQ((*resolved)[0].host, "127.0.0.1") << target;
+  }
+  auto default_port = ExpandReplicas("dns:///127.0.0.1");
+  ASSERT_TRUE(default_port.ok());
+  EXPECT_EQ((*default_port)[0].address, "127.0.0.1:443");
+
+  auto unix_socket = ExpandReplicas("unix:/run/decision.sock");
+  ASSERT_TRUE(unix_socket.ok());
+  EXPECT_EQ((*unix_socket)[0].target, "unix:/run/decision.sock");
+
+  EXPECT_EQ(ExpandReplicas("no-such-host.invalid:1").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ExpandReplicas("").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ExpandReplicas("fd00::1:80").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ExpandReplicas("xds:///decision").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ExpandReplicas("ipv4:").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PolicyStatusFormatTest, SaysWhetherEveryReplicaRunsTheSameBundle) {
+  ReplicaPolicy a{"10.0.0.1:50051", true, {}, ""};
+  a.revision.set_revision(3);
+  a.revision.set_content_hash(std::string(64, 'a'));
+  ReplicaPolicy b = a;
+  b.address = "10.0.0.2:50051";
+  b.revision.set_revision(1);
+  EXPECT_THAT(FormatPolicyStatus("dns:///d:50051", {a, b}),
+              HasSubstr("all 2 replicas of dns:///d:50051 run sha256 aaaaaaaaaaaa\n"));
+  b.revision.set_content_hash(std::string(64, 'b'));
+  ReplicaPolicy c{"10.0.0.3:50051", false, {}, "UNAVAILABLE: connection refused"};
+  std::string out = FormatPolicyStatus("dns:///d:50051", {a, b, c});
+  EXPECT_THAT(out, HasSubstr("replicas disagree: 2 different bundles among 2 replicas\n"));
+  EXPECT_THAT(out, HasSubstr("1 replica of 3 did not answer\n"));
+  EXPECT_THAT(out, HasSubstr("UNAVAILABLE: connection refused"));
 }
 
 }  // namespace
