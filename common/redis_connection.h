@@ -75,6 +75,7 @@ class RedisConnection {
   absl::StatusOr<RedisReply> Eval(const RedisScript& script, const std::vector<std::string>& keys,
                                   const std::vector<std::string>& args);
 
+  const std::string& address() const { return options_.address; }
   bool connected() const { return context_ != nullptr; }
   // Connections made so far, and how many found Redis's data lost (its epoch key changed or
   // gone) since the one before.

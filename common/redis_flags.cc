@@ -6,7 +6,8 @@
 
 ABSL_FLAG(std::string, redis, "",
           "host:port of a Redis shared by every replica of this service, for the state they must "
-          "agree on (gateway: rate limit counts; decision: the spend ledger). Empty: each replica "
+          "agree on (gateway: rate limit counts; decision: the spend ledger; inventory: "
+          "registrations and drains). Empty: each replica "
           "keeps its own, in memory");
 ABSL_FLAG(std::string, redis_password_file, "",
           "File holding Redis's password (e.g. a Secret); empty: no AUTH");

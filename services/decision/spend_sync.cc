@@ -52,17 +52,8 @@ SpendSync::SpendSync(RedisOptions redis, std::chrono::milliseconds interval, Usa
     : interval_(interval),
       ledger_(ledger),
       redis_(std::move(redis)),
-      up_gauge_(prometheus::BuildGauge()
-                    .Name("llmrouter_decision_spend_store_up")
-                    .Help("1 when the last sync of the spend ledger reached Redis, else 0")
-                    .Register(registry)
-                    .Add({})),
-      errors_(prometheus::BuildCounter()
-                  .Name("llmrouter_decision_spend_store_errors_total")
-                  .Help("Syncs of the spend ledger that failed (Redis unreachable, hung or "
-                        "answering errors); the amounts wait for the next one")
-                  .Register(registry)
-                  .Add({})) {
+      health_(registry, "llmrouter_decision_spend_store", "the spend ledger", redis_.address(),
+              "(spend waits for the next sync)") {
   replica_ = RedisReplicaName();
   thread_ = std::thread([this] {
     while (!stop_.WaitForNotificationWithTimeout(absl::FromChrono(interval_))) SyncOnce();
@@ -77,12 +68,10 @@ SpendSync::~SpendSync() {
 
 void SpendSync::SyncOnce() {
   std::vector<UsageLedger::SyncDelta> deltas = ledger_.TakeSyncDeltas();
-  bool ok = true;
   absl::Status failure;
   if (deltas.empty()) {
     absl::StatusOr<RedisReply> pong = redis_.Command({"PING"});
-    ok = pong.ok();
-    if (!ok) failure = pong.status();
+    failure = pong.status();
   } else {
     std::vector<std::string> keys, args = {replica_};
     keys.reserve(deltas.size() * 2);
@@ -96,8 +85,8 @@ void SpendSync::SyncOnce() {
       args.push_back(std::to_string(kMonthTtlSeconds));
     }
     absl::StatusOr<RedisReply> reply = redis_.Eval(SyncScript(), keys, args);
-    ok = reply.ok() && reply->type == RedisReply::Type::kArray &&
-         reply->elements.size() == deltas.size() * 2;
+    const bool ok = reply.ok() && reply->type == RedisReply::Type::kArray &&
+                    reply->elements.size() == deltas.size() * 2;
     if (ok) {
       std::vector<UsageLedger::SharedSpend> shared(deltas.size());
       for (std::size_t i = 0; i < deltas.size(); ++i) {
@@ -110,17 +99,9 @@ void SpendSync::SyncOnce() {
       failure = reply.ok() ? absl::InternalError("unexpected reply") : reply.status();
     }
   }
-  if (!ok) {
-    errors_.Increment();
-    if (up_.load()) {
-      spdlog::warn("spend_store_down error=\"{}\" (spend waits for the next sync)",
-                   failure.message());
-    }
-  } else if (!up_.load()) {
-    spdlog::info("spend_store_up");
-  }
-  up_.store(ok);
-  up_gauge_.Set(ok ? 1 : 0);
+  health_.Observe(redis_, failure);
+  // Redis came back without its data: every total this replica holds is written again.
+  if (health_.new_data_losses() > 0) ledger_.ResendAll();
   syncs_.fetch_add(1);
 }
 

@@ -20,6 +20,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "common/redis_connection.h"
+#include "common/redis_store_health.h"
 #include "services/decision/usage_ledger.h"
 
 namespace prometheus {
@@ -40,7 +41,7 @@ class SpendSync {
   SpendSync(const SpendSync&) = delete;
   SpendSync& operator=(const SpendSync&) = delete;
 
-  bool up() const { return up_.load(); }
+  bool up() const { return health_.up(); }
   int64_t syncs() const { return syncs_.load(); }
 
  private:
@@ -50,9 +51,7 @@ class SpendSync {
   std::string replica_;  // this process's field in the shared hashes
   UsageLedger& ledger_;
   RedisConnection redis_;
-  prometheus::Gauge& up_gauge_;
-  prometheus::Counter& errors_;
-  std::atomic<bool> up_{false};
+  RedisStoreHealth health_;
   std::atomic<int64_t> syncs_{0};
   absl::Notification stop_;
   std::thread thread_;

@@ -59,7 +59,11 @@ std::vector<UsageLedger::SyncDelta> UsageLedger::TakeSyncDeltas() {
   deltas.reserve(totals_.size());
   for (auto& [tenant, unused] : totals_) {
     Totals& t = CurrentLocked(tenant, day, month);
-    if (!t.asked && t.pending_day_micros == 0 && t.pending_month_micros == 0) continue;
+    const bool recorded = t.shared_day_micros > 0 || t.shared_month_micros > 0;
+    if (!t.asked && t.pending_day_micros == 0 && t.pending_month_micros == 0 &&
+        !(resend_all_ && recorded)) {
+      continue;
+    }
     t.shared_day_micros += t.pending_day_micros;
     t.shared_month_micros += t.pending_month_micros;
     deltas.push_back({tenant, day, month, t.pending_day_micros, t.pending_month_micros,
@@ -67,7 +71,13 @@ std::vector<UsageLedger::SyncDelta> UsageLedger::TakeSyncDeltas() {
     t.pending_day_micros = 0;
     t.pending_month_micros = 0;
   }
+  resend_all_ = false;
   return deltas;
+}
+
+void UsageLedger::ResendAll() {
+  absl::MutexLock lock(&mu_);
+  resend_all_ = true;
 }
 
 void UsageLedger::ApplySync(const std::vector<SyncDelta>& deltas,

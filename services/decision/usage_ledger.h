@@ -50,6 +50,9 @@ class UsageLedger final : public SpendLedger {
   void ApplySync(const std::vector<SyncDelta>& deltas, const std::vector<SharedSpend>& shared);
   // The deltas could not be shared: they wait for the next sync.
   void RestoreSyncDeltas(const std::vector<SyncDelta>& deltas);
+  // The shared store lost its data: the next TakeSyncDeltas sends every tenant this replica has
+  // recorded spend for in the current periods, so that its totals are written again.
+  void ResendAll();
 
   static int64_t DayIndex(absl::Time t);
   static int64_t MonthIndex(absl::Time t);
@@ -78,6 +81,7 @@ class UsageLedger final : public SpendLedger {
   // Mutable: Spent() on a tenant not seen yet starts tracking it, so that a sync fetches what
   // other replicas recorded for it.
   mutable absl::flat_hash_map<std::string, Totals> totals_ ABSL_GUARDED_BY(mu_);
+  bool resend_all_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace llmrouter::decision

@@ -73,27 +73,9 @@ RateLimitSync::RateLimitSync(RateLimitSyncOptions options, RateLimiter& limiter,
     : options_(std::move(options)),
       limiter_(limiter),
       redis_(options_.redis),
-      up_gauge_(prometheus::BuildGauge()
-                    .Name("llmrouter_gateway_rate_limit_store_up")
-                    .Help("1 when the last sync of rate limit counts reached Redis, else 0")
-                    .Register(registry)
-                    .Add({})),
-      errors_(prometheus::BuildCounter()
-                  .Name("llmrouter_gateway_rate_limit_store_errors_total")
-                  .Help("Syncs of rate limit counts that failed (Redis unreachable, hung or "
-                        "answering errors); limits fail open or closed meanwhile")
-                  .Register(registry)
-                  .Add({})),
-      data_losses_(prometheus::BuildCounter()
-                       .Name("llmrouter_gateway_rate_limit_store_data_lost_total")
-                       .Help("Reconnections that found Redis had lost its data (epoch changed)")
-                       .Register(registry)
-                       .Add({})),
-      may_evict_(prometheus::BuildGauge()
-                     .Name("llmrouter_gateway_rate_limit_store_may_evict")
-                     .Help("1 when Redis's maxmemory-policy is not noeviction: counts may vanish")
-                     .Register(registry)
-                     .Add({})) {
+      health_(registry, "llmrouter_gateway_rate_limit_store", "rate limit counts",
+              options_.redis.address,
+              options_.fail_closed ? "(limits fail closed)" : "(limits fail open)") {
   spdlog::info("rate_limit_sync redis={} replica={} interval_ms={} fail={}", options_.redis.address,
                options_.replica, options_.interval.count(),
                options_.fail_closed ? "closed" : "open");
@@ -121,12 +103,10 @@ void RateLimitSync::SyncOnce() {
   if (deltas.empty()) {
     // Nothing to share: while Redis is not known to be up, a PING says whether it is (for the
     // gauge, the logs and fail-closed).
-    if (!up_.load()) {
-      const bool ok = redis_.Command({"PING"}).ok();
-      if (ok) spdlog::info("rate_limit_store_up redis={}", options_.redis.address);
-      up_.store(ok);
-      up_gauge_.Set(ok ? 1 : 0);
-      limiter_.SetSharedStoreUnavailable(!ok, options_.fail_closed);
+    if (!health_.up()) {
+      absl::StatusOr<RedisReply> pong = redis_.Command({"PING"});
+      health_.Observe(redis_, pong.status());
+      limiter_.SetSharedStoreUnavailable(!pong.ok(), options_.fail_closed);
     }
     syncs_.fetch_add(1);
     return;
@@ -160,22 +140,10 @@ void RateLimitSync::SyncOnce() {
   } else {
     limiter_.RestoreSyncDeltas(deltas);
     limiter_.SetSharedStoreUnavailable(true, options_.fail_closed);
-    errors_.Increment();
-    if (up_.load()) {
-      spdlog::warn("rate_limit_store_down redis={} error=\"{}\" limits fail {}",
-                   options_.redis.address,
-                   reply.ok() ? "unexpected reply" : reply.status().message(),
-                   options_.fail_closed ? "closed" : "open");
-    }
   }
-  if (ok && !up_.load()) spdlog::info("rate_limit_store_up redis={}", options_.redis.address);
-  up_.store(ok);
-  up_gauge_.Set(ok ? 1 : 0);
-  may_evict_.Set(redis_.may_evict() ? 1 : 0);
-  if (redis_.data_losses() > data_losses_seen_) {
-    data_losses_.Increment(static_cast<double>(redis_.data_losses() - data_losses_seen_));
-    data_losses_seen_ = redis_.data_losses();
-  }
+  health_.Observe(redis_, ok           ? absl::OkStatus()
+                          : reply.ok() ? absl::InternalError("unexpected reply")
+                                       : reply.status());
   syncs_.fetch_add(1);
 }
 

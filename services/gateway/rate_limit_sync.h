@@ -24,6 +24,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "common/redis_connection.h"
+#include "common/redis_store_health.h"
 #include "services/gateway/rate_limiter.h"
 
 namespace prometheus {
@@ -55,7 +56,7 @@ class RateLimitSync {
   RateLimitSync& operator=(const RateLimitSync&) = delete;
 
   // Whether the last sync reached Redis.
-  bool up() const { return up_.load(); }
+  bool up() const { return health_.up(); }
   // Syncs done, successful or not; for tests that wait for one.
   int64_t syncs() const { return syncs_.load(); }
 
@@ -66,13 +67,8 @@ class RateLimitSync {
   RateLimitSyncOptions options_;
   RateLimiter& limiter_;
   RedisConnection redis_;
-  prometheus::Gauge& up_gauge_;
-  prometheus::Counter& errors_;
-  prometheus::Counter& data_losses_;
-  prometheus::Gauge& may_evict_;
-  std::atomic<bool> up_{false};
+  RedisStoreHealth health_;
   std::atomic<int64_t> syncs_{0};
-  int64_t data_losses_seen_ = 0;
   absl::Notification stop_;
   std::thread thread_;
 };

@@ -210,8 +210,12 @@ grpc::ServerUnaryReactor* InventoryServiceImpl::RegisterEndpoint(
   }
   llmrouter::v1::Endpoint e = req->endpoint();
   e.set_source(llmrouter::v1::ENDPOINT_SOURCE_REGISTERED);
+  llmrouter::v1::Endpoint as_registered = e;
   absl::StatusOr<llmrouter::v1::Endpoint> stored = registry_.Upsert(std::move(e), ttl);
   if (!stored.ok()) return Done(ctx, ToGrpcStatus(stored.status()));
+  if (shared_ != nullptr && NormalizeEndpoint(&as_registered).ok()) {
+    shared_->Registered(as_registered, ttl);
+  }
   *resp->mutable_endpoint() = *stored;
   resp->set_inventory_version(registry_.version());
   metrics_.registrations.Add({{"op", "register"}}).Increment();
@@ -228,6 +232,7 @@ grpc::ServerUnaryReactor* InventoryServiceImpl::DeregisterEndpoint(
     return Done(ctx, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "id is required"));
   }
   if (absl::Status s = registry_.Remove(req->id()); !s.ok()) return Done(ctx, ToGrpcStatus(s));
+  if (shared_ != nullptr) shared_->Deregistered(req->id());
   resp->set_inventory_version(registry_.version());
   metrics_.registrations.Add({{"op", "deregister"}}).Increment();
   spdlog::info("endpoint_deregistered id={}", req->id());
@@ -342,6 +347,7 @@ grpc::ServerUnaryReactor* InventoryServiceImpl::DrainEndpoint(
   }
   absl::StatusOr<llmrouter::v1::Endpoint> e = registry_.SetDraining(req->id(), !req->resume());
   if (!e.ok()) return Done(ctx, ToGrpcStatus(e.status()));
+  if (shared_ != nullptr) shared_->Drained(req->id(), !req->resume());
   *resp->mutable_endpoint() = *std::move(e);
   resp->set_inventory_version(registry_.version());
   metrics_.registrations.Add({{"op", op}}).Increment();

@@ -32,6 +32,17 @@ struct OutcomeReportLimits {
   OutcomeRateLimit* per_endpoint = nullptr;
 };
 
+// Told of the registrations and drains made through this replica's RPCs, to share them with the
+// other replicas (RegistrationSync). Called after the local change succeeded; must not block.
+class SharedChanges {
+ public:
+  virtual ~SharedChanges() = default;
+  // `endpoint` as registered and normalized (id set), with its TTL (zero: none).
+  virtual void Registered(const llmrouter::v1::Endpoint& endpoint, absl::Duration ttl) = 0;
+  virtual void Deregistered(const std::string& id) = 0;
+  virtual void Drained(const std::string& id, bool draining) = 0;
+};
+
 // Thread-safe; the registry, metrics, monitor and access must outlive the service. Without a
 // monitor, outcome reports are only counted; without an access policy, writes and reports are
 // open. With one, registrations and drains need the write token (and an allowed address), and
@@ -62,6 +73,10 @@ class InventoryServiceImpl final : public llmrouter::v1::InventoryService::Callb
                                           const llmrouter::v1::DrainEndpointRequest* req,
                                           llmrouter::v1::DrainEndpointResponse* resp) override;
 
+  // Shares this replica's registrations and drains through `shared` from now on (set before
+  // serving; it must outlive the service).
+  void ShareChangesWith(SharedChanges* shared) { shared_ = shared; }
+
   // Ends every open WatchInventory stream and refuses new ones, so that a server shutdown is
   // not held open by subscribers (they reconnect to another replica or later).
   void CloseWatchers();
@@ -81,6 +96,7 @@ class InventoryServiceImpl final : public llmrouter::v1::InventoryService::Callb
   HealthMonitor* const monitor_;
   const WriteAccess* const access_;
   const OutcomeReportLimits limits_;
+  SharedChanges* shared_ = nullptr;
   LogThrottle report_denied_log_;
   LogThrottle rate_limited_log_;
   uint64_t gauge_token_;

@@ -10,6 +10,7 @@
 #include "common/file_change.h"
 #include "common/logging.h"
 #include "common/periodic_task.h"
+#include "common/redis_flags.h"
 #include "common/service_runner.h"
 #include "common/text_file.h"
 #include "services/inventory/backend_prober.h"
@@ -21,6 +22,7 @@
 #include "services/inventory/inventory_metrics.h"
 #include "services/inventory/inventory_service.h"
 #include "services/inventory/outcome_rate_limit.h"
+#include "services/inventory/registration_sync.h"
 #include "services/inventory/write_access.h"
 
 ABSL_FLAG(std::string, endpoints_file, "",
@@ -35,6 +37,9 @@ ABSL_FLAG(bool, active_health_checks, true,
 ABSL_FLAG(int, health_tick_ms, 1000,
           "How often probe, scrape and outcome results are applied (one inventory version at "
           "most per tick) and due probes started");
+ABSL_FLAG(int, registration_sync_ms, 500,
+          "How often registrations and drains are read back from --redis: every replica sees "
+          "one made through another within this (its own are written at once)");
 ABSL_FLAG(int, dns_interval_ms, 10000, "How often DNS discovery names are resolved again");
 ABSL_FLAG(std::string, write_token, "",
           "Bearer token that RegisterEndpoint, DeregisterEndpoint and DrainEndpoint require; "
@@ -189,6 +194,19 @@ int main(int argc, char** argv) {
   report_limits.per_endpoint = &outcome_rate;
   InventoryServiceImpl service(registry, metrics, &monitor, &*access, report_limits);
   service.SetMessageAllocatorFor_ReportOutcomes(&outcome_allocator);
+  absl::StatusOr<std::optional<llmrouter::RedisOptions>> redis = llmrouter::RedisFromFlags();
+  if (!redis.ok()) {
+    spdlog::error("redis_invalid error=\"{}\"", redis.status().message());
+    return 2;
+  }
+  std::unique_ptr<RegistrationSync> registration_sync;
+  if (redis->has_value()) {
+    registration_sync = std::make_unique<RegistrationSync>(
+        **std::move(redis),
+        std::chrono::milliseconds(std::max(1, absl::GetFlag(FLAGS_registration_sync_ms))), registry,
+        *runner.registry());
+    service.ShareChangesWith(registration_sync.get());
+  }
   if (auto s = runner.StartMetrics(); !s.ok()) {
     spdlog::error("startup_failed error=\"{}\"", s.message());
     return 1;
@@ -236,5 +254,6 @@ int main(int argc, char** argv) {
   prober.Stop();
   service.CloseWatchers();
   runner.Shutdown();
+  registration_sync.reset();  // after the server: no RPC is left to queue a change
   return 0;
 }

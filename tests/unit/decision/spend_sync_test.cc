@@ -70,5 +70,22 @@ TEST(SpendSyncTest, SpendRecordedWhileRedisIsDownIsSharedOnceItIsBack) {
   ASSERT_TRUE(WaitUntil([&] { return b.ledger.Spent("acme", "day") == 3.0; }));
 }
 
+TEST(SpendSyncTest, ARedisThatRestartsWithoutItsDataGetsEveryReplicasTotalsBack) {
+  testing::RedisServer redis(testing::MakeTempDir("llmrouter-spend-sync"));
+  Replica a(redis), b(redis);
+  // Neither replica asks about acme (no limit), so nothing but the loss sends its totals again.
+  a.ledger.Record("acme", 2.0);
+  b.ledger.Record("acme", 1.0);
+  ASSERT_TRUE(a.Synced() && b.Synced());
+  redis.Kill();
+  redis.Restart();
+  ASSERT_TRUE(WaitUntil([&] { return a.sync->up() && b.sync->up(); }));
+  ASSERT_TRUE(a.Synced() && b.Synced());
+  Replica c(redis);
+  ASSERT_TRUE(c.Synced());
+  EXPECT_TRUE(WaitUntil([&] { return c.ledger.Spent("acme", "day") == 3.0; }))
+      << c.ledger.Spent("acme", "day");
+}
+
 }  // namespace
 }  // namespace llmrouter::decision
