@@ -137,7 +137,9 @@ absl::Status RedisConnection::Connect() {
           absl::StrCat("redis ", options_.address, ": AUTH failed: ", auth.status().message()));
     }
   }
-  // Keys that Redis may evict make limits and budgets forget what they counted.
+  // Keys that Redis may evict make limits and budgets forget what they counted. (A Redis that
+  // accepts the connection but does not answer, e.g. stopped, times out here: the connection
+  // is gone and the connect fails below.)
   absl::StatusOr<RedisReply> policy = Send({"CONFIG", "GET", "maxmemory-policy"});
   may_evict_ =
       policy.ok() && policy->elements.size() == 2 && policy->elements[1].str != "noeviction";
@@ -171,6 +173,10 @@ absl::Status RedisConnection::Connect() {
 }
 
 absl::StatusOr<RedisReply> RedisConnection::Send(const std::vector<std::string>& argv) {
+  if (context_ == nullptr) {
+    // An earlier command of the same connect broke the connection.
+    return absl::UnavailableError(absl::StrCat("redis ", options_.address, ": connection lost"));
+  }
   std::vector<const char*> args;
   std::vector<size_t> lengths;
   args.reserve(argv.size());

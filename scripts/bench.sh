@@ -16,6 +16,11 @@
 # LLMROUTER_BENCH_AUTO=1 also measures model "auto" through the same gateway (row "gw-auto"),
 # under a bundle that routes auto like the demo bundle does: the built-in classifier, a first
 # auto rule with an intent condition, then complexity, then a catch-all.
+# LLMROUTER_BENCH_LIMITS=1 starts a redis-server on CPU 1 (with wrk), gives the gateway --redis
+# and measures, through the same gateway, a tenant with rate limits (requests, tokens and
+# concurrency, high enough never to refuse: every request is counted, reserved, reconciled and
+# synced) (row "gw-limit") against the tenant without (row "gateway"), then the limited tenant
+# again while Redis is stopped with SIGSTOP (row "gw-frozen": limits fail open, nothing waits).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${LLMROUTER_BUILD_DIR:-$here/build}"
@@ -80,6 +85,26 @@ rules:
   - {name: auto, match: {model: [auto]}, then: {candidates: [$model]}}
 POLICY
 fi
+limits=${LLMROUTER_BENCH_LIMITS:-0}
+redis_flags=""
+if [[ $limits == 1 ]]; then
+  cat >>"$work/policy.yaml" <<POLICY
+tenants:
+  - {name: default}
+  - name: bench-limited
+    rate_limits: {window: 60s, requests: 1000000000, tokens: 4000000000, concurrent: 100000}
+POLICY
+  redis_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "${pin_load[@]}" redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
+    --maxmemory-policy noeviction >"$work/redis.log" 2>&1 &
+  pids+=($!)
+  redis_pid=$!
+  for _ in $(seq 1 100); do
+    redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
+    sleep 0.05
+  done
+  redis_flags="--redis=127.0.0.1:$redis_port"
+fi
 "${pin_inventory[@]}" "$build/services/inventory/inventory" --host=127.0.0.1 --grpc_port=0 \
   --metrics_port=0 --endpoints_file="$work/endpoints.yaml" --ready_file="$work/inv.ready" \
   "${tls[@]}" >"$work/inventory.log" 2>&1 &
@@ -98,7 +123,7 @@ start_gateway() {  # name extra_flags
   "${pin_service[@]}" "$build/services/gateway/gateway" --host=127.0.0.1 --http_port=0 \
     --metrics_port=0 --decision_target="127.0.0.1:$dec_port" --inventory_target="127.0.0.1:$inv_port" \
     --decision_link_target="127.0.0.1:$link_port" --ready_file="$work/$1.ready" "${tls[@]}" \
-    $2 >"$work/$1.log" 2>&1 &
+    $redis_flags $2 >"$work/$1.log" 2>&1 &
   pids+=($!)
 }
 start_gateway gateway "${LLMROUTER_BENCH_GATEWAY_FLAGS:-}"
@@ -168,9 +193,9 @@ usage_of() {  # pid
 hz=$(getconf CLK_TCK)
 
 # Prints "rps p50_ms p99_ms non2xx" for one wrk run.
-run_wrk() {  # port connections
+run_wrk() {  # port connections [model] [tenant]
   local out
-  out=$(BENCH_MODEL=${3:-$model} BENCH_PROMPT_BYTES=${LLMROUTER_BENCH_PROMPT_BYTES:-0} \
+  out=$(BENCH_MODEL=${3:-$model} BENCH_TENANT=${4:-} BENCH_PROMPT_BYTES=${LLMROUTER_BENCH_PROMPT_BYTES:-0} \
     "${pin_load[@]}" wrk -t1 -c"$2" -d"${duration}s" --latency \
     -s "$here/scripts/bench/chat.lua" "http://127.0.0.1:$1/v1/chat/completions")
   echo "$out" >>"$work/wrk.txt"
@@ -194,19 +219,31 @@ for c in 1 32; do
   read -r gt1 gs1 <<<"$(usage_of "$gw_pid")"
   read -r dt1 ds1 <<<"$(usage_of "$dec_pid")"
   read -r it1 is1 <<<"$(usage_of "$inv_pid")"
-  b_bad=0 c_bad=0 a_bad=0
+  b_bad=0 c_bad=0 a_bad=0 l_bad=0 f_bad=0
+  if [[ $limits == 1 ]]; then
+    read -r l_rps l_p50 l_p99 l_bad <<<"$(run_wrk "$gw_port" $c "$model" bench-limited)"
+    kill -STOP "$redis_pid"
+    read -r f_rps f_p50 f_p99 f_bad <<<"$(run_wrk "$gw_port" $c "$model" bench-limited)"
+    kill -CONT "$redis_pid"
+  fi
   if [[ ${LLMROUTER_BENCH_AUTO:-0} == 1 ]]; then
     read -r a_rps a_p50 a_p99 a_bad <<<"$(run_wrk "$gw_port" $c auto)"
   fi
   if [[ -n ${gw_b_port:-} ]]; then read -r b_rps b_p50 b_p99 b_bad <<<"$(run_wrk "$gw_b_port" $c)"; fi
   if [[ -n ${gw_c_port:-} ]]; then read -r c_rps c_p50 c_p99 c_bad <<<"$(run_wrk "$gw_c_port" $c)"; fi
-  if ((d_bad + n_bad + g_bad + b_bad + c_bad + a_bad > 0)); then echo "bench: non-2xx answers (see $work/wrk.txt)" >&2; exit 1; fi
+  if ((d_bad + n_bad + g_bad + b_bad + c_bad + a_bad + l_bad + f_bad > 0)); then echo "bench: non-2xx answers (see $work/wrk.txt)" >&2; exit 1; fi
   printf '%-6s %-8s %12s %10s %10s\n' "$c" direct "$d_rps" "$d_p50" "$d_p99"
   printf '%-6s %-8s %12s %10s %10s\n' "$c" nginx "$n_rps" "$n_p50" "$n_p99"
   printf '%-6s %-8s %12s %10s %10s\n' "$c" gateway "$g_rps" "$g_p50" "$g_p99"
   if [[ ${LLMROUTER_BENCH_AUTO:-0} == 1 ]]; then
     printf '%-6s %-8s %12s %10s %10s\n' "$c" gw-auto "$a_rps" "$a_p50" "$a_p99"
     awk -v c="$c" -v g="$g_rps" -v a="$a_rps" 'BEGIN { printf "%-6s gateway req/s: model auto = %.2f x an explicit model\n", c, a / g }'
+  fi
+  if [[ $limits == 1 ]]; then
+    printf '%-6s %-8s %12s %10s %10s\n' "$c" gw-limit "$l_rps" "$l_p50" "$l_p99"
+    printf '%-6s %-8s %12s %10s %10s\n' "$c" gw-frozen "$f_rps" "$f_p50" "$f_p99"
+    awk -v c="$c" -v g="$g_rps" -v l="$l_rps" -v lp="$l_p99" -v fp="$f_p99" 'BEGIN {
+      printf "%-6s rate limits on = %.2f x off (req/s); Redis stopped: p99 %+.3f ms\n", c, l / g, fp - lp }'
   fi
   if [[ -n ${gw_b_port:-} ]]; then
     printf '%-6s %-8s %12s %10s %10s\n' "$c" gateway-b "$b_rps" "$b_p50" "$b_p99"
@@ -230,4 +267,8 @@ for c in 1 32; do
     printf "%-6s per request: gateway %.0f us CPU, %.1f context switches; decision %.0f us CPU, %.1f context switches; inventory %.1f us CPU\n",
       c, gt * 1e6 / hz / n, gs / n, dt * 1e6 / hz / n, ds / n, it * 1e6 / hz / n }'
 done
+if [[ $limits == 1 ]]; then
+  # The limited tenant's counts reached Redis: the measured path is the shared one.
+  echo "redis: $(redis-cli -p "$redis_port" --scan --pattern 'llmrouter:rl:*' | wc -l) rate limit keys"
+fi
 echo "(raw wrk output: $work/wrk.txt)"

@@ -1,8 +1,11 @@
--- wrk script: the same chat completion for every request. BENCH_MODEL picks the model;
+-- wrk script: the same chat completion for every request. BENCH_MODEL picks the model,
+-- BENCH_TENANT (optional) the x-router-tenant header;
 -- BENCH_PROMPT_BYTES (default: one short sentence) makes the user message that long, a question
 -- followed by pasted code, as a real "auto" request would carry.
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+local tenant = os.getenv("BENCH_TENANT") or ""
+if tenant ~= "" then wrk.headers["x-router-tenant"] = tenant end
 local content = "Summarise the plot of Hamlet in one sentence."
 local bytes = tonumber(os.getenv("BENCH_PROMPT_BYTES") or "0")
 if bytes > 0 then

@@ -90,7 +90,9 @@ bool BundleReader::Uint(const YAML::Node& node, const std::string& path, uint32_
   if (!node) return false;
   uint32_t v = 0;
   if (!node.IsScalar() || !absl::SimpleAtoi(node.Scalar(), &v)) {
-    Problem(path, "must be a non-negative integer");
+    uint64_t wide = 0;
+    const bool too_large = node.IsScalar() && absl::SimpleAtoi(node.Scalar(), &wide);
+    Problem(path, too_large ? "must be at most 4294967295" : "must be a non-negative integer");
     return false;
   }
   *out = v;

@@ -148,7 +148,7 @@ tenants:
   - name: t
     rate_limits: {window: 0.5s, requests: -5, tokens: lots, per_api_key: {concurrent: 1.5, rpm: 3}}
   - name: u
-    rate_limits: {window: forever}
+    rate_limits: {window: forever, requests: 5000000000}
 )",
                                     &bad);
   std::vector<std::string> lines;
@@ -158,7 +158,8 @@ tenants:
         "tenants[0].rate_limits.requests: must be a non-negative integer",
         "tenants[0].rate_limits.tokens: must be a non-negative integer",
         "tenants[0].rate_limits.per_api_key.concurrent: must be a non-negative integer",
-        "tenants[0].rate_limits.per_api_key.rpm", "tenants[1].rate_limits.window: \"forever\""}) {
+        "tenants[0].rate_limits.per_api_key.rpm", "tenants[1].rate_limits.window: \"forever\"",
+        "tenants[1].rate_limits.requests: must be at most 4294967295"}) {
     EXPECT_THAT(lines, ::testing::Contains(HasSubstr(want))) << want;
   }
 }
