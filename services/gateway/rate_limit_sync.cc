@@ -79,20 +79,39 @@ RateLimitSync::RateLimitSync(RateLimitSyncOptions options, RateLimiter& limiter,
   spdlog::info("rate_limit_sync redis={} replica={} interval_ms={} fail={}", options_.redis.address,
                options_.replica, options_.interval.count(),
                options_.fail_closed ? "closed" : "open");
+  limiter_.SetDueHook([this] {
+    absl::MutexLock lock(&wake_mu_);
+    due_ = true;
+  });
   thread_ = std::thread([this] { Run(); });
 }
 
 RateLimitSync::~RateLimitSync() {
-  stop_.Notify();
+  {
+    absl::MutexLock lock(&wake_mu_);
+    stopping_ = true;
+  }
   thread_.join();
+  limiter_.SetDueHook(nullptr);
 }
 
 void RateLimitSync::Run() {
   auto last = std::chrono::steady_clock::now();
-  while (!stop_.WaitForNotificationWithTimeout(absl::FromChrono(options_.min_gap))) {
-    const auto now = std::chrono::steady_clock::now();
-    if (!limiter_.TakeChanged() && now - last < options_.interval) continue;
-    last = now;
+  while (true) {
+    {
+      absl::MutexLock lock(&wake_mu_);
+      wake_mu_.AwaitWithTimeout(absl::Condition(
+                                    +[](RateLimitSync* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                                         self->wake_mu_) { return self->due_ || self->stopping_; },
+                                    this),
+                                absl::FromChrono(options_.interval));
+      if (stopping_) break;
+      due_ = false;
+    }
+    limiter_.TakeChanged();  // the next due change calls the hook again
+    const auto since = std::chrono::steady_clock::now() - last;
+    if (since < options_.min_gap) std::this_thread::sleep_for(options_.min_gap - since);
+    last = std::chrono::steady_clock::now();
     SyncOnce();
   }
   SyncOnce();  // what was counted since the last sync

@@ -22,7 +22,7 @@
 #include <string>
 #include <thread>
 
-#include "absl/synchronization/notification.h"
+#include "absl/synchronization/mutex.h"
 #include "common/redis_connection.h"
 #include "common/redis_store_health.h"
 #include "services/gateway/rate_limiter.h"
@@ -38,8 +38,9 @@ namespace llmrouter::gateway {
 struct RateLimitSyncOptions {
   RedisOptions redis;
   std::string replica;  // unique per gateway process (RedisReplicaName())
-  // A sync follows every change within min_gap, and happens at least every interval (so that
-  // an idle replica keeps its leases and learns the others' counts).
+  // A sync follows a change that leaves a scope near a limit within min_gap (the limiter says
+  // which), and happens at least every interval (batching the rest; an idle replica keeps its
+  // leases and learns the others' counts).
   std::chrono::milliseconds interval{20};
   std::chrono::milliseconds min_gap{1};
   std::chrono::milliseconds lease_ttl{10000};
@@ -69,7 +70,9 @@ class RateLimitSync {
   RedisConnection redis_;
   RedisStoreHealth health_;
   std::atomic<int64_t> syncs_{0};
-  absl::Notification stop_;
+  absl::Mutex wake_mu_;
+  bool due_ ABSL_GUARDED_BY(wake_mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(wake_mu_) = false;
   std::thread thread_;
 };
 

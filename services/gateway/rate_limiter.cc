@@ -100,6 +100,17 @@ RateLimiter::Scope& RateLimiter::ScopeLocked(const std::string& key, int64_t win
   return s;
 }
 
+bool RateLimiter::NearLimit(const Scope& s) {
+  auto near = [](uint64_t limit, uint64_t used, int64_t unshared) {
+    if (limit == 0) return false;
+    const uint64_t left = limit - std::min(limit, used);
+    return static_cast<uint64_t>(unshared < 0 ? -unshared : unshared) * 10 >= left;
+  };
+  return near(s.quota.requests, s.requests + s.others_requests, s.pending_requests) ||
+         near(s.quota.tokens, s.tokens + s.others_tokens, s.pending_tokens) ||
+         (s.quota.concurrent > 0 && (s.in_flight + s.others_in_flight) * 2 >= s.quota.concurrent);
+}
+
 RateLimitStatus RateLimiter::Admit(const RateLimitRequest& request, Lease* lease) {
   lease->Release();  // before the lock: it may hold this limiter's (or another's) slots
   RateLimitStatus status;
@@ -162,6 +173,7 @@ RateLimitStatus RateLimiter::Admit(const RateLimitRequest& request, Lease* lease
     }
   }
   if (status.admitted) {
+    bool near = false;
     for (int i = 0; i < n; ++i) {
       Scope& s = *checks[i].state;
       ++s.requests;
@@ -169,8 +181,10 @@ RateLimitStatus RateLimiter::Admit(const RateLimitRequest& request, Lease* lease
       ++s.in_flight;
       ++s.pending_requests;
       s.pending_tokens += static_cast<int64_t>(request.tokens);
+      s.quota = *checks[i].quota;
+      near = near || NearLimit(s);
     }
-    changed_.store(true, std::memory_order_release);
+    if (near) MarkDueLocked();
     lease->limiter_ = this;
     lease->tenant_ = request.tenant_quota.any() ? request.tenant : std::string();
     lease->api_key_ = request.api_key_quota.any() ? request.api_key : std::string();
@@ -202,7 +216,6 @@ RateLimitStatus RateLimiter::Admit(const RateLimitRequest& request, Lease* lease
 }
 
 void RateLimiter::Reconcile(Lease& lease, uint64_t tokens) {
-  changed_.store(true, std::memory_order_release);
   const int64_t now = clock_();
   const int64_t index = now / lease.window_ms_;
   absl::MutexLock lock(&mu_);
@@ -222,19 +235,20 @@ void RateLimiter::Reconcile(Lease& lease, uint64_t tokens) {
       s.tokens += tokens - lease.reserved_tokens_;
       s.pending_tokens += static_cast<int64_t>(tokens - lease.reserved_tokens_);
     }
+    if (NearLimit(s)) MarkDueLocked();
   }
 }
 
 void RateLimiter::Release(Lease& lease) {
-  changed_.store(true, std::memory_order_release);
   absl::MutexLock lock(&mu_);
-  if (!lease.tenant_.empty()) {
-    auto it = scopes_.find(TenantScope(lease.tenant_));
-    if (it != scopes_.end() && it->second.in_flight > 0) --it->second.in_flight;
-  }
-  if (!lease.api_key_.empty()) {
-    auto it = scopes_.find(ApiKeyScope(lease.api_key_));
-    if (it != scopes_.end() && it->second.in_flight > 0) --it->second.in_flight;
+  for (const std::string* name : {&lease.tenant_, &lease.api_key_}) {
+    if (name->empty()) continue;
+    auto it = scopes_.find(name == &lease.tenant_ ? TenantScope(*name) : ApiKeyScope(*name));
+    if (it == scopes_.end() || it->second.in_flight == 0) continue;
+    // A slot given back near the limit is shared at once: another replica may be refusing.
+    const bool was_near = NearLimit(it->second);
+    --it->second.in_flight;
+    if (was_near) MarkDueLocked();
   }
 }
 

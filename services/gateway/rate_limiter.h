@@ -140,8 +140,16 @@ class RateLimiter {
   void RestoreSyncDeltas(const std::vector<SyncDelta>& deltas);
   // While unavailable (and failing closed), every request with limits is refused.
   void SetSharedStoreUnavailable(bool unavailable, bool fail_closed);
-  // Whether anything was counted (or released) since the last call: a sync is due.
+  // Whether a change since the last call should be shared at once rather than with the next
+  // periodic sync: one that left a scope near a limit (see NearLimit).
   bool TakeChanged() { return changed_.exchange(false, std::memory_order_acq_rel); }
+  // Called when a change becomes due at once (once until TakeChanged), so that the sync thread
+  // can sleep until then instead of polling. Runs under the limiter's lock: it must not block or
+  // call the limiter. Empty: none.
+  void SetDueHook(std::function<void()> hook) {
+    absl::MutexLock lock(&mu_);
+    due_hook_ = std::move(hook);
+  }
 
  private:
   struct Scope {
@@ -159,7 +167,13 @@ class RateLimiter {
     uint64_t others_requests = 0;
     uint64_t others_tokens = 0;
     uint64_t others_in_flight = 0;
+    RateLimitQuota quota;  // the limits of the last request admitted against it
   };
+  // Whether what this replica has not shared yet matters to the others now: a tenth or more of
+  // the room left under the request or token limit, or half the concurrency limit taken. Far
+  // from every limit, counts wait for the periodic sync and go in batches; near one, every change
+  // is shared within a millisecond (what keeps replicas within a few percent of a limit).
+  static bool NearLimit(const Scope& s);
   Scope& ScopeLocked(const std::string& key, int64_t window_ms, int64_t index, int64_t now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Reconcile(Lease& lease, uint64_t tokens);
@@ -173,6 +187,10 @@ class RateLimiter {
   int64_t last_sweep_ms_ ABSL_GUARDED_BY(mu_) = 0;
   bool refuse_all_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<bool> changed_{false};
+  std::function<void()> due_hook_ ABSL_GUARDED_BY(mu_);
+  void MarkDueLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!changed_.exchange(true, std::memory_order_acq_rel) && due_hook_) due_hook_();
+  }
 };
 
 // OpenAI's format for x-ratelimit-reset-*: "1s", "6m0s", "20ms".

@@ -82,6 +82,8 @@ void HealthMonitor::EjectLocked(const std::string& id, State& s, absl::Time now,
   s.error_rate = 0;
 }
 
+constexpr char kClientGone[] = "client_gone";
+
 void HealthMonitor::RecordOutcome(const llmrouter::v1::Outcome& o) {
   const absl::Time now = clock_.Now();
   const double alpha = outlier_.ewma_alpha;
@@ -90,6 +92,9 @@ void HealthMonitor::RecordOutcome(const llmrouter::v1::Outcome& o) {
   State& s = states_[o.endpoint_id()];
   ++s.window_outcomes;
   s.last_outcome = now;
+  // The client left before the answer was complete (a cancelled chat, a load generator that
+  // stops): the request counts as load, but says nothing about the backend's health.
+  if (o.error() == kClientGone) return;
   if (!failed) {
     double latency = absl::ToDoubleSeconds(FromProto(o.latency()));
     s.latency_s = s.have_latency ? alpha * latency + (1 - alpha) * s.latency_s : latency;

@@ -181,6 +181,33 @@ TEST_F(RateLimiterTest, ConcurrentAdmissionsNeverExceedTheLimit) {
   EXPECT_EQ(admitted.load(), 1000);
 }
 
+TEST_F(RateLimiterTest, FarFromItsLimitsACountWaitsForThePeriodicSyncNearOneItIsDueAtOnce) {
+  std::vector<RateLimiter::Lease> leases(12);
+  limiter_.TakeChanged();
+  // 100 requests allowed: the first few leave far more room than ten times what is unshared.
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(limiter_.Admit(Tenant(100, 0, 0), &leases[i]).admitted);
+  EXPECT_FALSE(limiter_.TakeChanged()) << "5 unshared of 95 left: batched";
+  for (int i = 5; i < 10; ++i) ASSERT_TRUE(limiter_.Admit(Tenant(100, 0, 0), &leases[i]).admitted);
+  EXPECT_TRUE(limiter_.TakeChanged()) << "10 unshared of 90 left: shared at once";
+  // Once shared, the next request is far again.
+  std::vector<RateLimiter::SyncDelta> deltas = limiter_.TakeSyncDeltas();
+  limiter_.ApplySync(deltas, {{10, 0, 0}});
+  ASSERT_TRUE(limiter_.Admit(Tenant(100, 0, 0), &leases[10]).admitted);
+  EXPECT_FALSE(limiter_.TakeChanged());
+  // A concurrency limit half taken: every admission and release is due at once.
+  RateLimiter::Lease x, y;
+  RateLimitRequest c = Tenant(0, 0, 4);
+  c.tenant = "busy";
+  ASSERT_TRUE(limiter_.Admit(c, &x).admitted);
+  EXPECT_FALSE(limiter_.TakeChanged());
+  ASSERT_TRUE(limiter_.Admit(c, &y).admitted);
+  EXPECT_TRUE(limiter_.TakeChanged());
+  y.Release();
+  EXPECT_TRUE(limiter_.TakeChanged());
+  x.Release();
+  EXPECT_FALSE(limiter_.TakeChanged());
+}
+
 TEST(RateLimitFormatTest, ResetsReadLikeOpenAis) {
   EXPECT_EQ(FormatResetDuration(milliseconds(20)), "20ms");
   EXPECT_EQ(FormatResetDuration(milliseconds(1000)), "1s");

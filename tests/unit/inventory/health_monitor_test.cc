@@ -209,6 +209,23 @@ TEST_F(HealthMonitorTest, ErrorRateDegradesThenEjects) {
   EXPECT_THAT(ejected.detail, HasSubstr("ejected: error rate"));
 }
 
+TEST_F(HealthMonitorTest, ClientsThatLeaveSayNothingAboutTheBackend) {
+  // 32 clients of a load generator that stops mid-request: no answer arrived (status 0), but
+  // because they left, not because the backend failed.
+  for (int i = 0; i < 32; ++i) {
+    llmrouter::v1::Outcome o;
+    o.set_endpoint_id("a");
+    o.set_error("client_gone");
+    monitor_.RecordOutcome(o);
+  }
+  LiveStatus live = Eval("a");
+  EXPECT_FALSE(live.health.has_value()) << live.detail;
+  EXPECT_EQ(live.load.error_rate(), 0);
+  // The same without the client's leave would eject it.
+  for (int i = 0; i < 3; ++i) Outcome("a", 0);
+  EXPECT_EQ(Health("a"), llmrouter::v1::HEALTH_STATE_UNHEALTHY);
+}
+
 TEST_F(HealthMonitorTest, ForgetsEndpointsThatLeave) {
   for (int i = 0; i < 3; ++i) Outcome("b", 500);
   EXPECT_EQ(Health("b"), llmrouter::v1::HEALTH_STATE_UNHEALTHY);
