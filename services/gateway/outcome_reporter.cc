@@ -75,11 +75,20 @@ v1::ReportUsageRequest SummarizeUsage(const v1::ReportOutcomesRequest& batch) {
 
 namespace {
 
+// Usage batches go to every decision replica in turn, as routing calls do (a pick-first channel
+// sent all of a gateway's usage to one replica). Each batch reaches exactly one replica; with
+// --redis every replica sees the sum, without it each sees its share.
+grpc::ChannelArguments RoundRobin() {
+  grpc::ChannelArguments args;
+  args.SetLoadBalancingPolicyName("round_robin");
+  return args;
+}
+
 class GrpcUsageSink : public OutcomeSink {
  public:
   GrpcUsageSink(const std::string& target, std::chrono::milliseconds timeout)
       : stub_(v1::DecisionService::NewStub(
-            grpc::CreateChannel(target, ChannelCredentialsFromFlags()))),
+            grpc::CreateCustomChannel(target, ChannelCredentialsFromFlags(), RoundRobin()))),
         timeout_(timeout) {}
 
   absl::Status Send(const v1::ReportOutcomesRequest& batch) override {

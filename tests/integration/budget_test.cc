@@ -87,6 +87,48 @@ tenants:
 // With --redis, the spend ledger is shared by every decision replica and outlives a restart:
 // usage reported to one replica (through the gateway that routes by it) makes the other deny
 // the tenant too, and a restarted replica denies it from the start.
+TEST(BudgetTest, AGatewaySpreadsItsUsageOverEveryDecisionReplica) {
+  const std::string dir = MakeTempDir("llmrouter-budget-spread");
+  auto fake = StartFakeLlm(dir, "fake", "m");
+  ASSERT_TRUE(fake);
+  std::ofstream(dir + "/endpoints.yaml") << absl::StrCat(
+      "endpoints:\n  - {id: a, model: m, address: \"127.0.0.1:", fake->port("http_port"), "\"}\n");
+  std::ofstream(dir + "/policy.yaml") << "models:\n  - {name: m, price: {input_per_mtok: 1}}\n";
+  auto inventory = StartInventory(dir, dir + "/endpoints.yaml");
+  ASSERT_TRUE(inventory);
+  std::vector<std::unique_ptr<ServiceProcess>> decisions;
+  for (const char* name : {"decision-a", "decision-b"}) {
+    decisions.push_back(StartService(
+        dir, name, "services/decision/decision",
+        {"--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1",
+         absl::StrCat("--db=", dir, "/", name, ".db"), "--policy_file=" + dir + "/policy.yaml",
+         absl::StrCat("--inventory_target=127.0.0.1:", inventory->port("grpc_port"))}));
+    ASSERT_TRUE(decisions.back());
+  }
+  // Both replicas behind one target, as a headless Service's name resolves.
+  auto gateway = StartService(
+      dir, "gateway", "services/gateway/gateway",
+      {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
+       absl::StrCat("--decision_target=ipv4:127.0.0.1:", decisions[0]->port("grpc_port"),
+                    ",127.0.0.1:", decisions[1]->port("grpc_port")),
+       "--inventory_target="});
+  ASSERT_TRUE(gateway);
+  auto accepted = [&](const ServiceProcess& d) {
+    return ScrapeMetric(d.port("metrics_port"),
+                        "llmrouter_decision_usage_outcomes_total{result=\"accepted\"}");
+  };
+  // Requests spread over several of the reporter's batches (one every 250 ms).
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        HttpCall(gateway->port("http_port"), "POST", "/v1/chat/completions",
+                 R"({"model":"m","messages":[{"role":"user","content":"hi"}]})");
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        return accepted(*decisions[0]) > 0 && accepted(*decisions[1]) > 0;
+      },
+      std::chrono::seconds(20)))
+      << accepted(*decisions[0]) << " and " << accepted(*decisions[1]);
+}
+
 TEST(BudgetTest, TwoReplicasSharingRedisEnforceOneBudgetAcrossARestart) {
   const std::string dir = MakeTempDir("llmrouter-budget-redis");
   RedisServer redis(dir);
