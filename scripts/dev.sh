@@ -2,6 +2,9 @@
 # Sets up, builds and runs the whole system locally on its embedded defaults: three fake-llm
 # backends serving two models, inventory, decision (policies in .state/decision.db, seeded from
 # deploy/examples/local/policy.yaml) and the gateway on http://localhost:8080. Ctrl-C stops all.
+# LLMROUTER_DEV_REDIS=1 shows the shared mode: a redis-server on :6380 (its data in .state/redis),
+# every service given --redis, and a second gateway on http://localhost:8081 that shares rate
+# limit counts with the first (and decision its budgets, inventory its registrations).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${LLMROUTER_BUILD_DIR:-$here/build}"
@@ -17,7 +20,14 @@ if [[ ! -s "$state/admin.token" ]]; then
   head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$state/admin.token"
   chmod 600 "$state/admin.token"
 fi
-for port in 8080 8101 8102 8103 50051 50053 50061 9451 9461 9480; do
+shared=${LLMROUTER_DEV_REDIS:-0}
+ports=(8080 8101 8102 8103 50051 50053 50061 9451 9461 9480)
+redis=()
+if [[ $shared == 1 ]]; then
+  ports+=(6380 8081 9481)
+  redis=(--redis=127.0.0.1:6380)
+fi
+for port in "${ports[@]}"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "dev: port $port is already in use; stop whatever holds it (an earlier dev.sh?)" >&2
     exit 1
@@ -50,6 +60,15 @@ wait_ready() {
   exit 1
 }
 rm -f "$state"/*.ready
+if [[ $shared == 1 ]]; then
+  mkdir -p "$state/redis"
+  start redis redis-server --port 6380 --bind 127.0.0.1 --dir "$state/redis" --appendonly yes \
+    --maxmemory-policy noeviction
+  for _ in $(seq 1 100); do
+    redis-cli -p 6380 ping >/dev/null 2>&1 && break
+    sleep 0.05
+  done
+fi
 
 fake="$build/tools/fake-llm/fake-llm"
 start llama-a "$fake" --port=8101 --model=llama-3.1-8b-instruct --name=llama-a \
@@ -59,18 +78,27 @@ start llama-b "$fake" --port=8102 --model=llama-3.1-8b-instruct --name=llama-b \
 start qwen-a "$fake" --port=8103 --model=qwen2.5-72b-instruct --name=qwen-a \
   --per_token_ms=40 --ready_file="$state/qwen-a.ready"
 start inventory "$build/services/inventory/inventory" --host=127.0.0.1 --grpc_port=50061 \
-  --metrics_port=9461 --endpoints_file="$examples/endpoints.yaml" \
+  --metrics_port=9461 --endpoints_file="$examples/endpoints.yaml" "${redis[@]}" \
   --ready_file="$state/inventory.ready"
 wait_ready "$state/inventory.ready"
 start decision "$build/services/decision/decision" --host=127.0.0.1 --grpc_port=50051 \
   --metrics_port=9451 --db="$state/decision.db" --policy_file="$examples/policy.yaml" \
   --inventory_target=127.0.0.1:50061 --admin_token_file="$state/admin.token" \
-  --route_link_port=50053 --ready_file="$state/decision.ready"
+  --route_link_port=50053 --ready_file="$state/decision.ready" "${redis[@]}"
 # Routing calls go over decision's route link (plain TCP on :50053), gRPC when it cannot carry them.
 start gateway "$build/services/gateway/gateway" --host=127.0.0.1 --http_port=8080 \
   --metrics_port=9480 --decision_target=127.0.0.1:50051 \
-  --decision_link_target=127.0.0.1:50053 --ready_file="$state/gateway.ready"
+  --decision_link_target=127.0.0.1:50053 --ready_file="$state/gateway.ready" "${redis[@]}"
 for f in llama-a llama-b qwen-a decision gateway; do wait_ready "$state/$f.ready"; done
+if [[ $shared == 1 ]]; then
+  start gateway-2 "$build/services/gateway/gateway" --host=127.0.0.1 --http_port=8081 \
+    --metrics_port=9481 --decision_target=127.0.0.1:50051 \
+    --decision_link_target=127.0.0.1:50053 --ready_file="$state/gateway-2.ready" "${redis[@]}"
+  wait_ready "$state/gateway-2.ready"
+  echo
+  echo "Shared mode: Redis on :6380 (.state/redis); a second gateway on http://localhost:8081"
+  echo "counts the same rate limits as the first (llmrouter_gateway_rate_limit_store_up on :9481)."
+fi
 
 cat <<MSG
 
