@@ -115,8 +115,11 @@ ABSL_FLAG(std::string, upstream_ca_file, "",
           "PEM file of extra CA certificates trusted for https backends (the system's are "
           "always trusted); certificates and host names are always verified");
 ABSL_FLAG(int, rate_limit_sync_ms, 20,
-          "Rate limit counts are shared through --redis within a millisecond of a change, and at "
-          "least this often when nothing changes (leases, the other replicas' counts)");
+          "Rate limit counts are shared through --redis this often (in batches), and within a "
+          "millisecond of a change that leaves a tenant or key near a limit");
+ABSL_FLAG(int, rate_limit_lease_ttl_ms, 10000,
+          "How long the concurrency slots a gateway holds stay counted in --redis after it "
+          "stops renewing them (it crashed): the other gateways get them back after this");
 ABSL_FLAG(bool, rate_limits_fail_closed, false,
           "While --redis is unreachable, refuse every request with rate limits (429) instead "
           "of limiting on the counts last seen (the default, failing open)");
@@ -271,6 +274,8 @@ int main(int argc, char** argv) {
     sync.replica = llmrouter::RedisReplicaName();
     sync.interval = std::chrono::milliseconds(std::max(1, absl::GetFlag(FLAGS_rate_limit_sync_ms)));
     sync.fail_closed = absl::GetFlag(FLAGS_rate_limits_fail_closed);
+    sync.lease_ttl =
+        std::chrono::milliseconds(std::max(100, absl::GetFlag(FLAGS_rate_limit_lease_ttl_ms)));
     rate_limit_sync = std::make_unique<llmrouter::gateway::RateLimitSync>(
         std::move(sync), server.rate_limiter(), *runner.registry());
   }

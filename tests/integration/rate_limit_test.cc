@@ -3,6 +3,7 @@
 // tenant, counted as "default" by decision, shares default's allowance instead of escaping it.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <chrono>
 #include <fstream>
@@ -178,6 +179,83 @@ tenants:
   EXPECT_GT(refused, 0);
   EXPECT_GE(used, 600u * 90 / 100) << "the last request that fits may not be the last token";
   EXPECT_LE(used, 600u * 105 / 100) << "within 5% of the limit";
+}
+
+TEST(RateLimitTest, ARedisStoppedOrGoneFailsOpenCountingResumesAndADeadGatewaysSlotsComeBack) {
+  const std::string dir = MakeTempDir("llmrouter-rate-limit-outage");
+  RedisServer redis(dir);
+  // m answers at once; slow takes 3 s (10 tokens, 300 ms apart): requests that hold a slot.
+  auto fast = StartFakeLlm(dir, "fast", "m");
+  auto slow = StartFakeLlm(dir, "slow", "slow", {"--per_token_ms=300", "--completion_tokens=10"});
+  ASSERT_TRUE(fast && slow);
+  std::ofstream(dir + "/endpoints.yaml") << absl::StrCat(
+      "endpoints:\n  - {id: f, model: m, address: \"127.0.0.1:", fast->port("http_port"),
+      "\"}\n  - {id: s, model: slow, address: \"127.0.0.1:", slow->port("http_port"), "\"}\n");
+  std::ofstream(dir + "/policy.yaml") << R"(
+models:
+  - {name: m}
+  - {name: slow}
+tenants:
+  - {name: default}
+  - {name: acme, rate_limits: {window: 10s, requests: 20}}
+  - {name: busy, rate_limits: {concurrent: 2}}
+)";
+  auto inventory = StartInventory(dir, dir + "/endpoints.yaml");
+  ASSERT_TRUE(inventory);
+  auto decision = StartDecision(dir, dir + "/policy.yaml", *inventory);
+  ASSERT_TRUE(decision);
+  std::unique_ptr<ServiceProcess> gateways[2];
+  for (int i = 0; i < 2; ++i) {
+    gateways[i] = StartService(
+        dir, absl::StrCat("gateway-", i), "services/gateway/gateway",
+        {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
+         absl::StrCat("--decision_target=127.0.0.1:", decision->port("grpc_port")),
+         "--inventory_target=", "--redis=" + redis.address(), "--rate_limit_lease_ttl_ms=1500"});
+    ASSERT_TRUE(gateways[i]);
+  }
+  auto chat = [&](int gateway, const std::string& tenant, const std::string& model = "m") {
+    return HttpCall(gateways[gateway]->port("http_port"), "POST", "/v1/chat/completions",
+                    absl::StrCat(R"({"model":")", model,
+                                 R"(","messages":[{"role":"user","content":"Say hi"}]})"),
+                    {{"x-router-tenant", tenant}});
+  };
+  auto store_up = [&](int gateway) {
+    return ScrapeMetric(gateways[gateway]->port("metrics_port"),
+                        "llmrouter_gateway_rate_limit_store_up");
+  };
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(WaitUntil([&] { return chat(i, "default").status == 200; }));
+    ASSERT_TRUE(WaitUntil([&] { return store_up(i) == 1; }));
+  }
+
+  // Stopped (SIGSTOP: connections stay open, nothing answers), then gone: every request is
+  // answered (none waits on Redis) and limits fail open on the counts last seen.
+  redis.Freeze();
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(chat(i % 2, "acme").status, 200) << i;
+  EXPECT_TRUE(WaitUntil([&] { return store_up(0) == 0; }));
+  redis.Thaw();
+  redis.Kill();
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(chat(i % 2, "acme").status, 200) << i;
+
+  // Back, without its data: counting resumes across both gateways.
+  redis.Restart();
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(WaitUntil([&] { return store_up(i) == 1; }));
+  StartOfAWindow();
+  int admitted = 0;
+  for (int i = 0; i < 40; ++i) admitted += chat(i % 2, "acme").status == 200 ? 1 : 0;
+  EXPECT_GE(admitted, 20);
+  EXPECT_LE(admitted, 21) << "within 5% of the limit";
+
+  // Gateway 0 holds busy's two slots with slow requests; gateway 1 is refused a third.
+  std::thread holders[2];
+  for (auto& h : holders) h = std::thread([&] { chat(0, "busy", "slow"); });
+  EXPECT_TRUE(WaitUntil([&] { return chat(1, "busy").status == 429; }, std::chrono::seconds(3)));
+  // Gateway 0 dies holding them: they stay counted until their lease ends, then come back.
+  gateways[0]->Signal(SIGKILL);
+  gateways[0]->Wait(10000);
+  for (auto& h : holders) h.join();
+  EXPECT_TRUE(WaitUntil([&] { return chat(1, "busy").status == 200; }, std::chrono::seconds(10)))
+      << "the dead gateway's slots were never released";
 }
 
 }  // namespace
