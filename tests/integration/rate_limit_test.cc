@@ -198,6 +198,7 @@ models:
 tenants:
   - {name: default}
   - {name: acme, rate_limits: {window: 10s, requests: 20}}
+  - {name: later, rate_limits: {window: 10s, requests: 20}}
   - {name: busy, rate_limits: {concurrent: 2}}
 )";
   auto inventory = StartInventory(dir, dir + "/endpoints.yaml");
@@ -237,12 +238,13 @@ tenants:
   redis.Kill();
   for (int i = 0; i < 6; ++i) EXPECT_EQ(chat(i % 2, "acme").status, 200) << i;
 
-  // Back, without its data: counting resumes across both gateways.
+  // Back, without its data: counting resumes across both gateways (for a tenant the outage's
+  // requests, still in this window, did not count against).
   redis.Restart();
   for (int i = 0; i < 2; ++i) ASSERT_TRUE(WaitUntil([&] { return store_up(i) == 1; }));
   StartOfAWindow();
   int admitted = 0;
-  for (int i = 0; i < 40; ++i) admitted += chat(i % 2, "acme").status == 200 ? 1 : 0;
+  for (int i = 0; i < 40; ++i) admitted += chat(i % 2, "later").status == 200 ? 1 : 0;
   EXPECT_GE(admitted, 20);
   EXPECT_LE(admitted, 21) << "within 5% of the limit";
 
