@@ -17,16 +17,15 @@
 namespace llmrouter::decision {
 namespace {
 
-constexpr const char* kTaxonomy[] = {"code",          "math",        "legal",
-                                     "medical",       "finance",     "creative_writing",
-                                     "summarization", "translation", "data_analysis",
-                                     "general_chat"};
+constexpr const char* kTaxonomy[] = {
+    "code",          "math",        "legal",         "medical",     "finance", "creative_writing",
+    "summarization", "translation", "data_analysis", "general_chat"};
 
 std::vector<LabeledPrompt> Split(const std::string& name) {
   std::vector<LabeledPrompt> prompts;
   std::vector<std::string> files;
-  for (const auto& e : std::filesystem::directory_iterator(
-           testing::SourcePath("data/classifier/" + name))) {
+  for (const auto& e :
+       std::filesystem::directory_iterator(testing::SourcePath("data/classifier/" + name))) {
     if (e.path().extension() == ".jsonl") files.push_back(e.path().string());
   }
   std::sort(files.begin(), files.end());
@@ -89,8 +88,8 @@ TEST(ClassifierCorpusTest, TheBuiltInModelKeepsItsScoresOnTheHeldOutSplit) {
 }
 
 TEST(ClassifierCorpusTest, TrainingOnTheCorpusReproducesTheBuiltInModel) {
-  auto trained = TrainClassifier(Split("train"), TrainingOptions{},
-                                 testing::MakeTempDir("classifier-train"));
+  auto trained =
+      TrainClassifier(Split("train"), TrainingOptions{}, testing::MakeTempDir("classifier-train"));
   ASSERT_TRUE(trained.ok()) << trained.status();
   EXPECT_TRUE(*trained == std::string(BuiltinClassifierModel()))
       << "data/classifier/builtin.ftz is not what the corpus trains: run "

@@ -192,8 +192,8 @@ rules:
   static std::string SmallModel() {
     std::vector<LabeledPrompt> prompts;
     for (const char* intent : {"code", "general_chat"}) {
-      std::ifstream in(testing::SourcePath(absl::StrCat("data/classifier/train/", intent,
-                                                        ".jsonl")));
+      std::ifstream in(
+          testing::SourcePath(absl::StrCat("data/classifier/train/", intent, ".jsonl")));
       std::stringstream text;
       text << in.rdbuf();
       EXPECT_TRUE(ReadLabeledPrompts(text.str(), intent, &prompts).ok());
@@ -265,10 +265,10 @@ TEST_F(ClassifierPolicyTest, AModelFileIsReadOnlyFromTheClassifierFolder) {
 }
 
 TEST_F(ClassifierPolicyTest, RulesMayOnlyNameIntentsTheBundleOrTheModelDefines) {
-  auto refused = policy_->Apply(
-      Bundle(Sha256Hex(Builtin())) + "  - name: x\n    match: {intent: [astrology]}\n"
-                                     "    then: {candidates: [small]}\n",
-      "t", "");
+  auto refused = policy_->Apply(Bundle(Sha256Hex(Builtin())) +
+                                    "  - name: x\n    match: {intent: [astrology]}\n"
+                                    "    then: {candidates: [small]}\n",
+                                "t", "");
   EXPECT_THAT(refused.status().message(),
               HasSubstr("rules[2].match.intent[0]: unknown intent \"astrology\""));
 }

@@ -1,7 +1,6 @@
 // The bundles the project ships must be valid, lint-clean and pass their own tests.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
@@ -44,8 +43,7 @@ TEST(ExampleBundlesTest, LocalDemoBundleIsCleanAndPassesItsTests) {
 }
 
 TEST(ExampleBundlesTest, TheChartsDefaultBundleIsCleanAndPassesItsTests) {
-  const YAML::Node values =
-      YAML::LoadFile(testing::SourcePath("helm/llm-router/values.yaml"));
+  const YAML::Node values = YAML::LoadFile(testing::SourcePath("helm/llm-router/values.yaml"));
   ExpectCleanAndPassing(values["decision"]["policy"]["bundle"].as<std::string>(), 3);
 }
 

@@ -6,6 +6,7 @@
 
 #include "services/decision/router.h"
 #include "services/decision/why_not.h"
+#include "tests/unit/decision/policy_fixtures.h"
 
 namespace llmrouter::decision {
 namespace {
@@ -92,17 +93,12 @@ rules:
 class PolicyEngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto bundle = ParsePolicyBundleOrError(kBundle);
-    ASSERT_TRUE(bundle.ok()) << bundle.status();
-    policy_ = CompiledPolicy::Compile(*bundle, 3, "h");
+    policy_ = CompileForTest(kBundle, 3, "h");
+    ASSERT_TRUE(policy_);
     v1::InventorySnapshot s;
     s.set_version(1);
     for (const char* m : {"small", "coder", "frontier", "canary"}) {
-      auto* e = s.add_endpoints();
-      e->set_id(std::string(m) + "-1");
-      e->set_model(m);
-      e->set_address("h:1");
-      e->set_health(v1::HEALTH_STATE_HEALTHY);
+      AddHealthyEndpoint(&s, m, std::string(m) + "-1");
     }
     view_ = std::make_unique<InventoryView>(s, kNow);
   }

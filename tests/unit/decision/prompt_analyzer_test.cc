@@ -1,9 +1,9 @@
 #include "services/decision/prompt_analyzer.h"
 
-#include "services/decision/builtin_classifier.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "services/decision/builtin_classifier.h"
 
 namespace llmrouter::decision {
 namespace {
