@@ -1,6 +1,7 @@
 // The rules section of a bundle: what a rule matches and what it does.
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "re2/re2.h"
 #include "services/decision/bundle_reader.h"
 
 namespace llmrouter::decision {
@@ -51,14 +52,48 @@ void ReadRuleMatch(BundleReader& r, const YAML::Node& n, const std::string& path
   }
 }
 
+namespace {
+
+// then.tracks: {TRACK: WEIGHT, ...}, in the bundle's order, weights summing to 100.
+void ReadTracks(BundleReader& r, const YAML::Node& t, const std::string& path,
+                std::vector<TrackShare>* out) {
+  if (!t.IsMap() || t.size() == 0) {
+    r.Problem(path, "must map endpoint tracks to weights, e.g. {stable: 95, canary: 5}");
+    return;
+  }
+  static const LazyRE2 kTrackName = {"[a-z0-9][a-z0-9._-]{0,62}"};
+  uint32_t sum = 0;
+  for (const auto& kv : t) {
+    TrackShare share;
+    share.track = kv.first.Scalar();
+    const std::string tp = absl::StrCat(path, ".", share.track);
+    if (!RE2::FullMatch(share.track, *kTrackName)) {
+      r.Problem(tp, "is not a track name (lower-case letters, digits, '.', '_', '-')");
+      continue;
+    }
+    if (!r.Uint(kv.second, tp, &share.weight)) continue;
+    if (share.weight > 100) {
+      r.Problem(tp, "must be a weight from 0 to 100");
+      continue;
+    }
+    sum += share.weight;
+    out->push_back(std::move(share));
+  }
+  if (sum != 100 && out->size() == t.size()) {
+    r.Problem(path, absl::StrCat("weights sum to ", sum, ", not 100"));
+  }
+}
+
+}  // namespace
+
 void ReadRuleAction(BundleReader& r, const YAML::Node& n, const std::string& path, RuleAction* a) {
   if (!n) {
     r.Problem(path, "is required");
     return;
   }
   if (!r.Map(n, path,
-             {"candidates", "split", "sticky", "strategy", "endpoint_strategy", "constraints",
-              "pools", "spill_over", "shed", "fallbacks", "deny"})) {
+             {"candidates", "split", "tracks", "sticky", "strategy", "endpoint_strategy",
+              "constraints", "pools", "spill_over", "shed", "fallbacks", "deny"})) {
     return;
   }
   r.Strings(n["candidates"], Sub(path, "candidates"), &a->candidates);
@@ -66,7 +101,9 @@ void ReadRuleAction(BundleReader& r, const YAML::Node& n, const std::string& pat
   if (n["strategy"]) {
     r.Enum(n["strategy"], Sub(path, "strategy"), {"ordered", "cheapest", "quality"}, &a->strategy);
   }
-  if (n["sticky"]) r.Enum(n["sticky"], Sub(path, "sticky"), {"session", "user"}, &a->sticky);
+  if (n["sticky"]) {
+    r.Enum(n["sticky"], Sub(path, "sticky"), {"session", "user", "tenant"}, &a->sticky);
+  }
   if (n["endpoint_strategy"]) {
     r.Enum(n["endpoint_strategy"], Sub(path, "endpoint_strategy"),
            {"round_robin", "least_outstanding", "p2c", "lowest_latency", "weighted"},
@@ -138,6 +175,7 @@ void ReadRuleAction(BundleReader& r, const YAML::Node& n, const std::string& pat
       if (sum != 100) r.Problem(sp, absl::StrCat("weights sum to ", sum, ", not 100"));
     }
   }
+  if (const YAML::Node t = n["tracks"]) ReadTracks(r, t, Sub(path, "tracks"), &a->tracks);
   if (const YAML::Node c = n["constraints"]) {
     std::string cp = Sub(path, "constraints");
     if (r.Map(
@@ -158,6 +196,7 @@ void ReadRuleAction(BundleReader& r, const YAML::Node& n, const std::string& pat
       }
     }
   }
+  if (a->deny && !a->tracks.empty()) r.Problem(Sub(path, "tracks"), "cannot be combined with deny");
   const bool routes = !a->candidates.empty() || !a->split.empty();
   if (a->deny && routes) r.Problem(path, "deny cannot be combined with candidates or split");
   if (!a->deny && !routes) r.Problem(path, "needs candidates, split or deny");

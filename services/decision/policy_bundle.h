@@ -106,6 +106,12 @@ struct SplitEntry {
   uint32_t weight = 0;
 };
 
+// One endpoint track's share of a rule's traffic (then.tracks).
+struct TrackShare {
+  std::string track;  // the endpoints' track, e.g. "stable", "canary", "blue"
+  uint32_t weight = 0;
+};
+
 struct Constraints {
   std::optional<double> max_cost_usd;
   std::optional<double> min_quality;
@@ -128,7 +134,12 @@ struct TierPools {
 struct RuleAction {
   std::vector<std::string> candidates;  // preference order
   std::vector<SplitEntry> split;        // weighted; excludes candidates
-  std::string sticky;                   // "session", "user" or empty (random draw)
+  // Within each model, the share of its traffic each endpoint track gets (weights sum to 100;
+  // empty: every track alike). A track with no usable endpoint hands its share to the others.
+  std::vector<TrackShare> tracks;
+  // What keeps a split's and the tracks' draws stable: "session", "user", "tenant" or empty
+  // (random draw per request).
+  std::string sticky;
   std::string strategy = "ordered";     // "ordered", "cheapest", "quality"
   // Among one model's endpoints: "round_robin", "least_outstanding", "p2c", "lowest_latency",
   // "weighted".

@@ -53,25 +53,94 @@ std::string Dollars(double v) { return absl::StrFormat("$%.6f", v); }
 // A caller's name for an error message: a 1 MB model name is not echoed back whole.
 absl::string_view Clipped(absl::string_view name) { return name.substr(0, 200); }
 
-// Draws one entry of a weighted split. With a sticky key the draw is a stable hash of the key,
-// so a session or user keeps its track; otherwise it is random.
-int DrawSplit(const CompiledRule& rule, const v1::RouteRequestRequest& req) {
-  const std::string& key = rule.spec->then.sticky == "session" ? req.session_key()
-                           : rule.spec->then.sticky == "user"  ? req.user_key()
-                                                               : std::string();
-  uint64_t point;
-  if (!key.empty()) {
-    point = XXH64(key.data(), key.size(), /*seed=*/0x6c6c6d72) % 100;
-  } else {
-    thread_local std::mt19937_64 rng(std::random_device{}());
-    point = rng() % 100;
-  }
+// A point in [0, 100) for one of the rule's weighted draws. With a sticky key (the session,
+// user or tenant the rule names) it is a stable hash of the key, so a conversation keeps its
+// model and track; otherwise it is random. `seed` keeps the split's and the tracks' draws apart.
+int DrawPoint(const RouteState& s, uint64_t seed) {
+  const std::string& sticky = s.rule->spec->then.sticky;
+  const absl::string_view key = sticky == "session"  ? absl::string_view(s.req.session_key())
+                                : sticky == "user"   ? absl::string_view(s.req.user_key())
+                                : sticky == "tenant" ? s.tenant_name
+                                                     : absl::string_view();
+  if (!key.empty()) return static_cast<int>(XXH64(key.data(), key.size(), seed) % 100);
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  return static_cast<int>(rng() % 100);
+}
+
+// The entry of `weights` that `point` falls in, the weights scaled to their total.
+template <typename Weights, typename WeightOf>
+int Draw(const Weights& weights, WeightOf weight_of, int point) {
+  uint64_t total = 0;
+  for (const auto& w : weights) total += weight_of(w);
+  const uint64_t scaled = static_cast<uint64_t>(point) * total / 100;
   uint64_t cumulative = 0;
-  for (size_t i = 0; i < rule.split.size(); ++i) {
-    cumulative += rule.split[i].second;
-    if (point < cumulative) return static_cast<int>(i);
+  for (size_t i = 0; i < weights.size(); ++i) {
+    cumulative += weight_of(weights[i]);
+    if (scaled < cumulative) return static_cast<int>(i);
   }
-  return static_cast<int>(rule.split.size()) - 1;
+  return static_cast<int>(weights.size()) - 1;
+}
+
+// Draws one entry of a weighted split.
+int DrawSplit(const RouteState& s) {
+  return Draw(
+      s.rule->split, [](const std::pair<int, uint32_t>& e) { return e.second; },
+      DrawPoint(s, /*seed=*/0x6c6c6d72));
+}
+
+// An endpoint's track; endpoints registered without one are "stable".
+absl::string_view TrackOf(const Endpoint& e) {
+  return e.track().empty() ? absl::string_view("stable") : absl::string_view(e.track());
+}
+
+// Under a rule with tracks: puts the endpoints of the drawn track first (the others stay, as
+// fallbacks). Only tracks with a usable endpoint take part, so a track whose endpoints are all
+// ejected or draining hands its share to the others; the trace says which track was drawn and
+// why.
+void OrderByTrack(RouteState& s, absl::string_view model, EndpointList* endpoints) {
+  const std::vector<TrackShare>& shares = s.rule->spec->then.tracks;
+  absl::InlinedVector<uint32_t, 4> live(shares.size(), 0);
+  std::vector<absl::string_view> gone;
+  for (size_t i = 0; i < shares.size(); ++i) {
+    for (const Endpoint* e : *endpoints) {
+      if (TrackOf(*e) == shares[i].track) live[i] = shares[i].weight;
+    }
+    if (live[i] == 0 && shares[i].weight > 0) gone.push_back(shares[i].track);
+  }
+  uint64_t total = 0;
+  for (uint32_t w : live) total += w;
+  if (total == 0) {
+    if (s.trace) {
+      s.trace->add_notes(absl::StrCat("tracks of \"", model,
+                                      "\": no usable endpoint is on a weighted track; every "
+                                      "usable endpoint alike"));
+    }
+    return;
+  }
+  if (s.track_point < 0) s.track_point = DrawPoint(s, /*seed=*/0x74726b73);
+  const TrackShare& drawn = shares[Draw(
+      live, [](uint32_t w) { return w; }, s.track_point)];
+  std::stable_partition(endpoints->begin(), endpoints->end(),
+                        [&](const Endpoint* e) { return TrackOf(*e) == drawn.track; });
+  if (s.drawn_track.empty()) s.drawn_track = drawn.track;
+  if (s.trace == nullptr) return;
+  const std::string& sticky = s.rule->spec->then.sticky;
+  s.trace->add_notes(absl::StrCat(
+      "track \"", drawn.track, "\" drawn for \"", model, "\" (weight ", drawn.weight, " of ", total,
+      sticky.empty() ? ", random draw" : absl::StrCat(", sticky by ", sticky), ")"));
+  for (absl::string_view track : gone) {
+    s.trace->add_notes(absl::StrCat("track \"", track, "\" of \"", model,
+                                    "\" has no usable endpoint: its share went to the others"));
+  }
+  for (const Endpoint* e : *endpoints) {
+    if (TrackOf(*e) == drawn.track) continue;
+    for (const TrackShare& share : shares) {
+      if (share.track != TrackOf(*e)) continue;
+      AddCandidate(s.trace, model, e->id(), v1::CANDIDATE_STAGE_TRACK_NOT_DRAWN, share.weight,
+                   absl::StrCat("track \"", share.track, "\" (weight ", share.weight,
+                                ") not drawn; kept as fallback"));
+    }
+  }
 }
 
 template <typename Strings>
@@ -291,7 +360,7 @@ absl::Status GatherCandidates(RouteState& s) {
   const CompiledRule* rule = s.rule;
   const int requested = s.policy.ModelIndex(s.req.model());
   if (rule && !rule->split.empty()) {
-    s.drawn = DrawSplit(*rule, s.req);
+    s.drawn = DrawSplit(s);
     add_model(rule->split[s.drawn].first, false);
     for (size_t i = 0; i < rule->split.size(); ++i) {
       if (static_cast<int>(i) != s.drawn) add_model(rule->split[i].first, false);
@@ -402,6 +471,9 @@ absl::Status PickEndpoints(RouteState& s, const InventoryView& view,
     total_endpoints += static_cast<int>(group->endpoints.size());
     endpoints.clear();
     OrderEndpoints(*group, m, selection, s.trace, &endpoints, &unusable);
+    if (s.rule && !s.rule->spec->then.tracks.empty() && !endpoints.empty()) {
+      OrderByTrack(s, m.name, &endpoints);
+    }
     for (const Endpoint* e : endpoints) targets->emplace_back(e, &mc);
   }
   if (s.trace && s.drawn >= 0) {

@@ -78,6 +78,10 @@ struct RouteState {
   // ApplyFilters.
   Constraints constraints;
   uint32_t output_tokens = 0;
+  // PickEndpoints, under a rule with tracks: the draw's point in [0, 100) (-1 until drawn) and
+  // the track drawn for the first model that had endpoints on a weighted track.
+  int track_point = -1;
+  std::string drawn_track;
 
   const std::string& rule_name() const;
 };

@@ -1,5 +1,9 @@
 #include "services/decision/why_not.h"
 
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -35,6 +39,17 @@ absl::StatusOr<v1::WhyNotResponse> WhyNot(const CompiledPolicy* policy, const In
     out.set_detail(absl::StrCat(
         "\"", target->name, "\" would be chosen (endpoint ", routed.target().endpoint_id(), ") by ",
         out.rule().empty() ? "the catalog" : "rule \"" + out.rule() + "\""));
+    // Under a rule with tracks: which track was drawn and why, and which were not.
+    std::vector<std::string> tracks;
+    for (const std::string& note : routed.trace().notes()) {
+      if (absl::StartsWith(note, "track \"")) tracks.push_back(note);
+    }
+    for (const v1::CandidateEvaluation& c : routed.trace().candidates()) {
+      if (c.model() == target->name && c.stage() == v1::CANDIDATE_STAGE_TRACK_NOT_DRAWN) {
+        tracks.push_back(absl::StrCat("endpoint ", c.endpoint_id(), ": ", c.detail()));
+      }
+    }
+    if (!tracks.empty()) absl::StrAppend(out.mutable_detail(), "; ", absl::StrJoin(tracks, "; "));
     return out;
   }
   // The first model-level elimination of the target, else its first endpoint-level one.

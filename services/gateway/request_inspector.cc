@@ -129,6 +129,14 @@ absl::Status RequestInspector::ReadTopLevel(ondemand::object object, const char*
       out->model_token_size = raw.size();
     } else if (key == "stream") {
       s = ReadBool(value, "stream", &out->stream);
+    } else if (key == "user") {
+      auto type = TypeOf(value);
+      if (!type.ok()) return type.status();
+      if (*type == ondemand::json_type::null) continue;
+      if (*type != ondemand::json_type::string) return WrongType("user", "a string");
+      std::string_view user;
+      if (auto e = value.get_string().get(user)) return Malformed(e);
+      out->user.assign(user.substr(0, Utf8PrefixLength(user, kMaxUserBytes)));
     } else if (key == "stream_options") {
       auto type = TypeOf(value);
       if (!type.ok()) return type.status();

@@ -22,6 +22,9 @@ struct InspectedRequest {
   // max_completion_tokens when present, else max_tokens; 0 when absent. Clamped to 2^32-1.
   uint32_t max_output_tokens = 0;
   uint32_t message_count = 0;
+  // OpenAI's "user" field (the caller's id for its end user), cut at a UTF-8 character boundary
+  // to at most kMaxUserBytes: decision's user key, which sticky rules keep on one variant.
+  std::string user;
   // The prompt text (message contents joined by '\n', or `prompt`, or `input`), cut at a
   // UTF-8 character boundary to at most the inspector's excerpt limit.
   std::string excerpt;
@@ -43,6 +46,7 @@ struct InspectedRequest {
 
 // A chat message costs its role and the template's separators besides its content, and every
 // reply is primed with a few tokens (OpenAI's cookbook counts 3 + 1 per message and 3 per reply).
+inline constexpr std::size_t kMaxUserBytes = 256;
 inline constexpr uint32_t kChatTokensPerMessage = 4;
 inline constexpr uint32_t kChatReplyTokens = 3;
 

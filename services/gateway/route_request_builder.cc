@@ -59,6 +59,7 @@ absl::StatusOr<v1::RouteRequestRequest> BuildRouteRequest(const HttpRequest& req
                                                           std::string_view gateway_region) {
   v1::RouteRequestRequest out;
   out.set_model(inspected.model);
+  out.set_user_key(inspected.user);
   out.set_region(std::string(gateway_region));
   out.set_kind(kind);
 

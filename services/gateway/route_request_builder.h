@@ -24,13 +24,13 @@ inline constexpr std::string_view kDefaultTenant = "default";
 // Returns the tenant the request is made for.
 absl::StatusOr<std::string> TenantOf(const HttpRequest& request);
 
-// Builds the RouteRequest for one inference request: model, kind, prompt excerpt and estimates
-// from `inspected`; the gateway's own region; tenant, priority (x-router-priority:
-// interactive|standard|batch), the client's region (x-router-region, which decision honours only
-// for tenants trusted with it), session key (x-router-session), explain (x-router-explain:
-// 1|true) and request id (x-request-id) from headers; every x-* header, lower-cased, in
-// `headers`. InvalidArgument, naming the header, for an unknown priority or a value that is not
-// UTF-8.
+// Builds the RouteRequest for one inference request: model, kind, user key (OpenAI's "user"),
+// prompt excerpt and estimates from `inspected`; the gateway's own region; tenant, priority
+// (x-router-priority: interactive|standard|batch), the client's region (x-router-region, which
+// decision honours only for tenants trusted with it), session key (x-router-session), explain
+// (x-router-explain: 1|true) and request id (x-request-id) from headers; every x-* header,
+// lower-cased, in `headers`. InvalidArgument, naming the header, for an unknown priority or a value
+// that is not UTF-8.
 absl::StatusOr<v1::RouteRequestRequest> BuildRouteRequest(const HttpRequest& request,
                                                           const InspectedRequest& inspected,
                                                           v1::RequestKind kind,

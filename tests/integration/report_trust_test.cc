@@ -58,10 +58,8 @@ class ReportTrustTest : public ::testing::Test {
     decision_ = StartDecision(dir_, dir_ + "/policy.yaml", *inventory_);
     ASSERT_TRUE(decision_);
     gateway_ =
-        StartService(dir_, "gateway", "services/gateway/gateway",
-                     {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
-                      absl::StrCat("--decision_target=127.0.0.1:", decision_->port("grpc_port")),
-                      absl::StrCat("--inventory_target=127.0.0.1:", inventory_->port("grpc_port")),
+        StartGateway(dir_, *decision_,
+                     {absl::StrCat("--inventory_target=127.0.0.1:", inventory_->port("grpc_port")),
                       "--inventory_reporter_token_file=" + dir_ + "/reporter-token"});
     ASSERT_TRUE(gateway_);
     stub_ = v1::InventoryService::NewStub(

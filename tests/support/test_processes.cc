@@ -42,6 +42,15 @@ std::unique_ptr<ServiceProcess> StartDecision(const std::string& dir,
                        "--route_link_port=0"});
 }
 
+std::unique_ptr<ServiceProcess> StartGateway(const std::string& dir, const ServiceProcess& decision,
+                                             std::vector<std::string> extra) {
+  std::vector<std::string> args = {
+      "--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
+      absl::StrCat("--decision_target=127.0.0.1:", decision.port("grpc_port"))};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return StartService(dir, "gateway", "services/gateway/gateway", std::move(args));
+}
+
 std::unique_ptr<ServiceProcess> StartGatewayWithoutDecision(const std::string& dir,
                                                             std::vector<std::string> extra) {
   std::vector<std::string> args = {

@@ -32,6 +32,11 @@ std::unique_ptr<ServiceProcess> StartDecision(const std::string& dir,
                                               const std::string& policy_file,
                                               const ServiceProcess& inventory);
 
+// A gateway that routes through `decision` over gRPC, plus `extra` flags (e.g.
+// "--inventory_target=" to report no outcomes).
+std::unique_ptr<ServiceProcess> StartGateway(const std::string& dir, const ServiceProcess& decision,
+                                             std::vector<std::string> extra);
+
 // A gateway whose decision target refuses connections (decision is down), so that it routes by
 // its fail-safe table alone, and that reports no outcomes; plus `extra` flags.
 std::unique_ptr<ServiceProcess> StartGatewayWithoutDecision(const std::string& dir,

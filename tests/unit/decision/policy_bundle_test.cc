@@ -180,24 +180,39 @@ rules:
   - name: r2
     match: {}
     then: {}
+  - name: r3
+    then: {candidates: [a], tracks: {stable: 80, canary: 10}, sticky: forever}
+  - name: r4
+    then: {candidates: [a], tracks: {Stable: 100, canary: 120, blue: lots}}
+  - name: r5
+    then: {candidates: [a], tracks: [stable, canary]}
 tests:
   - {name: t, request: {model: a}, expect: {rule: nope}}
 )",
                                     &b);
   std::vector<std::string> lines;
   for (const auto& p : problems) lines.push_back(p.path + ": " + p.message);
-  for (const char* want :
-       {"models[0].quality: 2 is out of range [0, 1]", "tenants[0].default_tier: \"urgent\"",
-        "intents[0].patterns[0]: invalid RE2 pattern", "rules[0].match.tier[0]: \"sometimes\"",
-        "rules[0].match.complexity: min is greater than max",
-        "rules[0].match.headers.x-a.regex: invalid RE2 pattern",
-        "rules[0].then: deny cannot be combined",
-        "rules[0].then.endpoint_strategy: \"fastest\" is not one of",
-        "rules[0].match.tenant[0]: unknown tenant \"nobody\"",
-        "rules[0].match.intent[0]: unknown intent \"legal\"",
-        "rules[1].then.split: weights sum to 90, not 100", "rules[1].name: duplicate rule \"r0\"",
-        "rules[2].then: needs candidates, split or deny", "tests[0].expect: needs model or deny",
-        "tests[0].expect.rule: unknown rule \"nope\""}) {
+  for (const char* want : {"models[0].quality: 2 is out of range [0, 1]",
+                           "tenants[0].default_tier: \"urgent\"",
+                           "intents[0].patterns[0]: invalid RE2 pattern",
+                           "rules[0].match.tier[0]: \"sometimes\"",
+                           "rules[0].match.complexity: min is greater than max",
+                           "rules[0].match.headers.x-a.regex: invalid RE2 pattern",
+                           "rules[0].then: deny cannot be combined",
+                           "rules[0].then.endpoint_strategy: \"fastest\" is not one of",
+                           "rules[0].match.tenant[0]: unknown tenant \"nobody\"",
+                           "rules[0].match.intent[0]: unknown intent \"legal\"",
+                           "rules[1].then.split: weights sum to 90, not 100",
+                           "rules[1].name: duplicate rule \"r0\"",
+                           "rules[2].then: needs candidates, split or deny",
+                           "tests[0].expect: needs model or deny",
+                           "rules[3].then.tracks: weights sum to 90, not 100",
+                           "rules[3].then.sticky: \"forever\" is not one of session, user, tenant",
+                           "rules[4].then.tracks.Stable: is not a track name",
+                           "rules[4].then.tracks.canary: must be a weight from 0 to 100",
+                           "rules[4].then.tracks.blue: must be a non-negative integer",
+                           "rules[5].then.tracks: must map endpoint tracks to weights",
+                           "tests[0].expect.rule: unknown rule \"nope\""}) {
     EXPECT_THAT(lines, ::testing::Contains(HasSubstr(want))) << want;
   }
 }

@@ -5,10 +5,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "services/decision/router.h"
 #include "services/decision/usage_ledger.h"
 #include "tests/unit/decision/policy_fixtures.h"
@@ -66,6 +69,15 @@ rules:
   - name: cheapest
     match: {model: [auto]}
     then: {candidates: [large, medium, small], strategy: cheapest}
+  - name: canary
+    match: {model: [small], headers: {x-test: canary}}
+    then: {candidates: [small], tracks: {canary: 100}}
+  - name: tracks
+    match: {model: [small]}
+    then:
+      candidates: [small]
+      tracks: {stable: 90, canary: 10}
+      sticky: user
   - name: shed-batch
     match: {model: [busy]}
     then:
@@ -303,13 +315,109 @@ TEST_F(RouteStagesTest, FillAnswerGivesTheChoiceTheFallbacksUpToTheLimitAndTheTe
   EXPECT_EQ(resp.target().model(), "small");
   ASSERT_EQ(resp.fallbacks_size(), 1);
   EXPECT_EQ(resp.fallbacks(0).model(), "large");
-  EXPECT_EQ(resp.policy_rule(), "catalog");
+  EXPECT_EQ(resp.policy_rule(), "tracks");
   EXPECT_EQ(resp.policy_revision(), 3u);
   EXPECT_EQ(resp.policy_sha256(), "abc");
   EXPECT_EQ(resp.decision_id().size(), 16u);
   EXPECT_EQ(resp.rate_limits().tenant(), "metered");
   EXPECT_EQ(resp.rate_limits().tenant_limits().requests(), 100u);
   EXPECT_EQ(trace_.candidates(trace_.candidates_size() - 2).stage(), v1::CANDIDATE_STAGE_SELECTED);
+}
+
+// One model served by stable and canary endpoints: "small-s1", "small-s2" (stable, the
+// second registered without a track) and "small-c1" (canary).
+std::unique_ptr<InventoryView> TrackView(v1::HealthState canary = v1::HEALTH_STATE_HEALTHY) {
+  v1::InventorySnapshot snap;
+  snap.set_version(4);
+  AddHealthyEndpoint(&snap, "small", "small-s1")->set_track("stable");
+  AddHealthyEndpoint(&snap, "small", "small-s2");
+  v1::Endpoint* c = AddHealthyEndpoint(&snap, "small", "small-c1");
+  c->set_track("canary");
+  c->set_health(canary);
+  return std::make_unique<InventoryView>(snap, kTestNow);
+}
+
+TEST_F(RouteStagesTest, TracksDrawOneTrackPerUserAndKeepTheOthersAsFallbacks) {
+  auto view = TrackView();
+  std::map<std::string, int> first_track;
+  for (int u = 0; u < 400; ++u) {
+    req_.set_user_key(absl::StrCat("user-", u));
+    std::string drawn;
+    for (int again = 0; again < 3; ++again) {
+      RouteState& s = Filtered("small");
+      RouteTargets targets;
+      ASSERT_TRUE(PickEndpoints(s, *view, SelectionFor(s, kTestNow), &targets).ok());
+      ASSERT_EQ(targets.size(), 3u) << "the other track stays, as fallbacks";
+      const std::string track =
+          targets[0].first->track().empty() ? "stable" : targets[0].first->track();
+      EXPECT_EQ(s.drawn_track, track);
+      if (again == 0) drawn = track;
+      EXPECT_EQ(track, drawn) << "a user keeps its track";
+      if (track == "canary") {
+        EXPECT_NE(targets[1].first->track(), "canary");
+      } else {
+        EXPECT_EQ(targets[2].first->track(), "canary");
+      }
+    }
+    ++first_track[drawn];
+  }
+  // 10% of 400 users: a binomial draw, far from 0 and from half.
+  EXPECT_GT(first_track["canary"], 15);
+  EXPECT_LT(first_track["canary"], 70);
+  req_.clear_user_key();
+}
+
+TEST_F(RouteStagesTest, TheTraceSaysWhichTrackWasDrawnAndWhyTheOthersWereNot) {
+  auto view = TrackView();
+  req_.set_user_key("someone");
+  RouteState& s = Filtered("small");
+  RouteTargets targets;
+  ASSERT_TRUE(PickEndpoints(s, *view, SelectionFor(s, kTestNow), &targets).ok());
+  ASSERT_GE(trace_.notes_size(), 1);
+  EXPECT_THAT(trace_.notes(trace_.notes_size() - 1),
+              HasSubstr(absl::StrCat("track \"", s.drawn_track, "\" drawn for \"small\"")));
+  EXPECT_THAT(trace_.notes(trace_.notes_size() - 1), HasSubstr("sticky by user"));
+  int not_drawn = 0;
+  for (const v1::CandidateEvaluation& c : trace_.candidates()) {
+    if (c.stage() != v1::CANDIDATE_STAGE_TRACK_NOT_DRAWN) continue;
+    ++not_drawn;
+    EXPECT_THAT(c.detail(), HasSubstr("not drawn; kept as fallback"));
+  }
+  EXPECT_EQ(not_drawn, s.drawn_track == "canary" ? 2 : 1);
+  req_.clear_user_key();
+}
+
+TEST_F(RouteStagesTest, ATrackWithoutAUsableEndpointHandsItsShareToTheOthers) {
+  auto view = TrackView(v1::HEALTH_STATE_UNHEALTHY);
+  for (int u = 0; u < 100; ++u) {
+    req_.set_user_key(absl::StrCat("user-", u));
+    RouteState& s = Filtered("small");
+    RouteTargets targets;
+    ASSERT_TRUE(PickEndpoints(s, *view, SelectionFor(s, kTestNow), &targets).ok());
+    EXPECT_EQ(s.drawn_track, "stable");
+    ASSERT_EQ(targets.size(), 2u);
+  }
+  bool said = false;
+  for (const std::string& note : trace_.notes()) {
+    said = said || absl::StrContains(note, "track \"canary\" of \"small\" has no usable endpoint");
+  }
+  EXPECT_TRUE(said);
+  req_.clear_user_key();
+}
+
+TEST_F(RouteStagesTest, AHeaderCanPinATrackWithAHundredPercentRule) {
+  auto view = TrackView();
+  (*req_.mutable_headers())["x-test"] = "canary";
+  for (int u = 0; u < 20; ++u) {
+    req_.set_user_key(absl::StrCat("user-", u));
+    RouteState& s = Filtered("small");
+    RouteTargets targets;
+    ASSERT_TRUE(PickEndpoints(s, *view, SelectionFor(s, kTestNow), &targets).ok());
+    EXPECT_EQ(s.rule_name(), "canary");
+    EXPECT_EQ(targets[0].first->id(), "small-c1");
+  }
+  req_.mutable_headers()->clear();
+  req_.clear_user_key();
 }
 
 }  // namespace

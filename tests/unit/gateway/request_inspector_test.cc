@@ -44,6 +44,23 @@ TEST(RequestInspectorTest, ReadsTheFieldsRoutingNeeds) {
   EXPECT_EQ(r->last_user_message, "Hello there");
 }
 
+TEST(RequestInspectorTest, TheUserFieldIsTheEndUsersIdCutAtACharacterBoundary) {
+  RequestInspector inspector;
+  auto r = inspector.Inspect(R"({"model":"m","user":"user-1234","messages":[]})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->user, "user-1234");
+  // 200 two-byte characters: cut to 128 of them (256 bytes), never inside one.
+  std::string long_user;
+  for (int i = 0; i < 200; ++i) long_user += "\xc3\xa9";
+  r = inspector.Inspect(absl::StrCat(R"({"model":"m","user":")", long_user, R"("})"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->user.size(), kMaxUserBytes);
+  EXPECT_EQ(r->user, long_user.substr(0, kMaxUserBytes));
+  EXPECT_TRUE(inspector.Inspect(R"({"model":"m","user":null})")->user.empty());
+  EXPECT_THAT(inspector.Inspect(R"({"model":"m","user":42})").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("\"user\" must be a string")));
+}
+
 TEST(RequestInspectorTest, DefaultsWhenOptionalFieldsAreAbsentOrNull) {
   RequestInspector inspector;
   absl::StatusOr<InspectedRequest> r =
