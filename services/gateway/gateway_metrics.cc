@@ -113,6 +113,28 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& r)
                 .Help("Time from a streamed request's arrival until its first byte was relayed")
                 .Register(r)
                 .Add({}, RequestBuckets())),
+      upstream_requests_(
+          prometheus::BuildCounter()
+              .Name("llmrouter_gateway_upstream_requests_total")
+              .Help("Attempts on backend endpoints (fallbacks included), by model, endpoint, "
+                    "track and code_class (2xx, 3xx, 4xx, 5xx, error: no answer, cancelled: the "
+                    "client left)")
+              .Register(r)),
+      upstream_duration_(prometheus::BuildHistogram()
+                             .Name("llmrouter_gateway_upstream_duration_seconds")
+                             .Help("Duration of attempts on backend endpoints, by model, endpoint "
+                                   "and track")
+                             .Register(r)),
+      upstream_ttft_(prometheus::BuildHistogram()
+                         .Name("llmrouter_gateway_upstream_ttft_seconds")
+                         .Help("Time to first token of streamed attempts, by model, endpoint "
+                               "and track")
+                         .Register(r)),
+      upstream_tokens_(prometheus::BuildCounter()
+                           .Name("llmrouter_gateway_upstream_tokens_total")
+                           .Help("Tokens backends reported, by model, endpoint, track and kind "
+                                 "(prompt|completion)")
+                           .Register(r)),
       tokens_(prometheus::BuildCounter()
                   .Name("llmrouter_gateway_tokens_total")
                   .Help("Tokens backends reported (usage), by tenant, model and type "
@@ -207,11 +229,11 @@ void GatewayMetrics::Usage(std::string_view tenant, std::string_view model, uint
   if (estimated_cost_usd > 0) cells.cost->Increment(estimated_cost_usd);
 }
 
-std::string GatewayMetrics::Bounded(absl::flat_hash_set<std::string>& seen,
-                                    std::string_view value) {
+std::string GatewayMetrics::Bounded(absl::flat_hash_set<std::string>& seen, std::string_view value,
+                                    std::size_t cap) {
   std::string v(value);
   if (seen.contains(v)) return v;
-  if (seen.size() >= kMaxLabelValues) return std::string("other");
+  if (seen.size() >= cap) return std::string("other");
   seen.insert(v);
   return v;
 }
@@ -231,6 +253,57 @@ void GatewayMetrics::RateLimited(std::string_view tenant, std::string_view kind)
     cell = it->second;
   }
   cell->Increment();
+}
+
+GatewayMetrics::VariantCells& GatewayMetrics::VariantLocked(std::string_view model,
+                                                            std::string_view endpoint,
+                                                            std::string_view track) {
+  std::string key = std::string(model) + '\n' + std::string(endpoint) + '\n' + std::string(track);
+  auto it = variant_cells_.find(key);
+  if (it != variant_cells_.end()) return *it->second;
+  const std::string m = Bounded(variant_models_, model);
+  const std::string e = Bounded(variant_endpoints_, endpoint, kMaxEndpointLabels);
+  const std::string t = Bounded(variant_tracks_, track, kMaxTrackLabels);
+  // Values folded into "other" share the series of their fold.
+  const std::string folded = m + '\n' + e + '\n' + t;
+  if (folded != key) {
+    auto shared = variant_cells_.find(folded);
+    if (shared != variant_cells_.end()) return *shared->second;
+    key = folded;
+  }
+  auto cells = std::make_unique<VariantCells>();
+  const prometheus::Labels labels = {{"model", m}, {"endpoint", e}, {"track", t}};
+  static constexpr const char* kClasses[] = {"2xx", "3xx", "4xx", "5xx", "error", "cancelled"};
+  for (std::size_t i = 0; i < cells->by_class.size(); ++i) {
+    prometheus::Labels with_class = labels;
+    with_class.emplace("code_class", kClasses[i]);
+    cells->by_class[i] = &upstream_requests_.Add(with_class);
+  }
+  cells->duration = &upstream_duration_.Add(labels, RequestBuckets());
+  cells->ttft = &upstream_ttft_.Add(labels, RequestBuckets());
+  prometheus::Labels prompt = labels, completion = labels;
+  prompt.emplace("kind", "prompt");
+  completion.emplace("kind", "completion");
+  cells->prompt = &upstream_tokens_.Add(prompt);
+  cells->completion = &upstream_tokens_.Add(completion);
+  return *variant_cells_.emplace(std::move(key), std::move(cells)).first->second;
+}
+
+void GatewayMetrics::Variant(const VariantAttempt& a) {
+  const std::size_t code_class = a.cancelled ? 5
+                                 : a.http_status >= 200 && a.http_status < 600
+                                     ? a.http_status / 100 - 2
+                                     : 4;
+  VariantCells* cells;
+  {
+    absl::MutexLock lock(&variant_mu_);
+    cells = &VariantLocked(a.model, a.endpoint, a.track.empty() ? "stable" : a.track);
+  }
+  cells->by_class[code_class]->Increment();
+  cells->duration->Observe(a.seconds);
+  if (a.ttft_seconds > 0) cells->ttft->Observe(a.ttft_seconds);
+  if (a.prompt_tokens > 0) cells->prompt->Increment(a.prompt_tokens);
+  if (a.completion_tokens > 0) cells->completion->Increment(a.completion_tokens);
 }
 
 }  // namespace llmrouter::gateway

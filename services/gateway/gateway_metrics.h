@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -75,6 +76,26 @@ class GatewayMetrics {
   void Usage(std::string_view tenant, std::string_view model, uint32_t prompt_tokens,
              uint32_t completion_tokens, double estimated_cost_usd);
 
+  // One attempt on a backend endpoint (a fallback is another attempt), by model, endpoint and
+  // track: the variants a rollout compares. `http_status` 0 is no answer (connect failure,
+  // timeout, reset); `cancelled` means the client left first. `ttft_seconds` 0: not streamed.
+  // At most kMaxLabelValues models, kMaxEndpointLabels endpoints and kMaxTrackLabels tracks get
+  // their own series; the rest count under "other".
+  struct VariantAttempt {
+    std::string_view model;
+    std::string_view endpoint;
+    std::string_view track;  // empty: "stable"
+    int http_status = 0;
+    bool cancelled = false;
+    double seconds = 0;
+    double ttft_seconds = 0;
+    uint32_t prompt_tokens = 0;
+    uint32_t completion_tokens = 0;
+  };
+  void Variant(const VariantAttempt& attempt);
+  static constexpr std::size_t kMaxEndpointLabels = 500;
+  static constexpr std::size_t kMaxTrackLabels = 20;
+
   // A request refused by its tenant's or API key's rate limit of `kind` ("requests", "tokens",
   // "concurrent"); tenants are bounded like Usage's.
   void RateLimited(std::string_view tenant, std::string_view kind);
@@ -109,6 +130,26 @@ class GatewayMetrics {
   prometheus::Family<prometheus::Counter>& cost_;
   prometheus::Family<prometheus::Counter>& config_reloads_;
   prometheus::Family<prometheus::Counter>& rate_limited_;
+  prometheus::Family<prometheus::Counter>& upstream_requests_;
+  prometheus::Family<prometheus::Histogram>& upstream_duration_;
+  prometheus::Family<prometheus::Histogram>& upstream_ttft_;
+  prometheus::Family<prometheus::Counter>& upstream_tokens_;
+  // One variant's series; the counters per code class: 2xx, 3xx, 4xx, 5xx, error, cancelled.
+  struct VariantCells {
+    std::array<prometheus::Counter*, 6> by_class{};
+    prometheus::Histogram* duration = nullptr;
+    prometheus::Histogram* ttft = nullptr;
+    prometheus::Counter* prompt = nullptr;
+    prometheus::Counter* completion = nullptr;
+  };
+  VariantCells& VariantLocked(std::string_view model, std::string_view endpoint,
+                              std::string_view track) ABSL_EXCLUSIVE_LOCKS_REQUIRED(variant_mu_);
+  absl::Mutex variant_mu_;
+  absl::flat_hash_set<std::string> variant_models_ ABSL_GUARDED_BY(variant_mu_);
+  absl::flat_hash_set<std::string> variant_endpoints_ ABSL_GUARDED_BY(variant_mu_);
+  absl::flat_hash_set<std::string> variant_tracks_ ABSL_GUARDED_BY(variant_mu_);
+  absl::flat_hash_map<std::string, std::unique_ptr<VariantCells>> variant_cells_
+      ABSL_GUARDED_BY(variant_mu_);
 
   struct UsageCells {
     prometheus::Counter* prompt;
@@ -129,8 +170,9 @@ class GatewayMetrics {
   absl::flat_hash_map<std::string, UsageCells> usage_cells_ ABSL_GUARDED_BY(usage_mu_);
   absl::flat_hash_map<std::string, prometheus::Counter*> rate_limited_cells_
       ABSL_GUARDED_BY(usage_mu_);
-  // `value` itself while fewer than kMaxLabelValues values were seen, else "other".
-  static std::string Bounded(absl::flat_hash_set<std::string>& seen, std::string_view value);
+  // `value` itself while fewer than `cap` values were seen, else "other".
+  static std::string Bounded(absl::flat_hash_set<std::string>& seen, std::string_view value,
+                             std::size_t cap = kMaxLabelValues);
 };
 
 }  // namespace llmrouter::gateway

@@ -715,6 +715,19 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Relay(beast::tcp_stream& client,
 void InferenceProxy::RecordOutcome(const Attempt& attempt, int http_status, std::string_view error,
                                    const TokenUsage& usage, double ttft_seconds) {
   const v1::Target& target = *attempt.target;
+  GatewayMetrics::VariantAttempt variant;
+  variant.model = target.model();
+  variant.endpoint = target.endpoint_id();
+  variant.track = target.track();
+  variant.http_status = http_status;
+  variant.cancelled = error == "client_gone";
+  variant.seconds = SecondsSince(attempt.start);
+  variant.ttft_seconds = ttft_seconds;
+  if (usage.found) {
+    variant.prompt_tokens = usage.prompt_tokens;
+    variant.completion_tokens = usage.completion_tokens;
+  }
+  metrics_.Variant(variant);
   if (usage.found) {
     metrics_.Usage(*attempt.tenant, target.model(), usage.prompt_tokens, usage.completion_tokens,
                    attempt.estimated_cost_usd);

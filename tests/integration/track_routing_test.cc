@@ -84,6 +84,19 @@ rules:
   EXPECT_GT(served["b"], 5);
   EXPECT_LT(served["b"], 40);
   EXPECT_EQ(served["a"] + served["b"], 100);
+  // The gateway counts each variant's attempts, by model, endpoint and track.
+  const int metrics = gateway_->port("metrics_port");
+  auto attempts = [&](const std::string& endpoint, const std::string& track) {
+    return ScrapeMetric(metrics, absl::StrCat("llmrouter_gateway_upstream_requests_total{"
+                                              "code_class=\"2xx\",endpoint=\"",
+                                              endpoint, "\",model=\"m\",track=\"", track, "\"}"));
+  };
+  EXPECT_EQ(attempts("b", "canary"), 3 * served["b"]);
+  EXPECT_GE(attempts("a", "stable"), 3 * served["a"]);  // and the warm-up
+  EXPECT_GT(ScrapeMetric(metrics,
+                         "llmrouter_gateway_upstream_duration_seconds_count{endpoint=\"b\","
+                         "model=\"m\",track=\"canary\"}"),
+            0);
 
   // A tester pins the canary with a header the first rule matches.
   for (int u = 0; u < 10; ++u) {
