@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/openai_error.h"
+#include "services/gateway/request_identity.h"
 #include "services/gateway/route_request_builder.h"
 
 namespace llmrouter::gateway {
@@ -182,6 +183,13 @@ asio::awaitable<bool> GatewayServer::Handle(beast::tcp_stream& stream, HttpReque
   const bool is_inference = kind != v1::REQUEST_KIND_UNSPECIFIED;
   // Which API key a request came with is the gateway's to say, never the client's.
   request.erase(kApiKeyIdHeader);
+  if (is_inference) AssignRequestIdentity(request);
+  // The request id goes back with every answer to an inference request, refusals included.
+  auto identified = [&request](Headers headers) {
+    std::string_view id = RequestIdOf(request);
+    if (!id.empty()) headers.emplace_back(std::string(kRequestIdHeader), std::string(id));
+    return headers;
+  };
 
   // Literals are turned into strings before co_await: g++ 12 fails on array temporaries kept
   // in a coroutine frame.
@@ -213,7 +221,7 @@ asio::awaitable<bool> GatewayServer::Handle(beast::tcp_stream& stream, HttpReque
     std::string body = OpenAiErrorJson(
         status, "Incorrect or missing API key. Send it as \"Authorization: Bearer <key>\".",
         "invalid_api_key");
-    Headers headers = {{"www-authenticate", "Bearer"}};
+    Headers headers = identified({{"www-authenticate", "Bearer"}});
     written = co_await WriteHttpResponse(stream, request.version(), keep_alive, status, kJson,
                                          std::move(body), headers);
   } else if (is_inference) {
@@ -228,7 +236,7 @@ asio::awaitable<bool> GatewayServer::Handle(beast::tcp_stream& stream, HttpReque
                                          absl::StrCat("the gateway is serving its limit of ", limit,
                                                       " concurrent requests; retry shortly"),
                                          "overloaded");
-      Headers headers = {{"retry-after", "1"}};
+      Headers headers = identified({{"retry-after", "1"}});
       written = co_await WriteHttpResponse(stream, request.version(), keep_alive, status, kJson,
                                            std::move(body), headers);
     } else {

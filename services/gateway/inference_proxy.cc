@@ -24,6 +24,7 @@
 #include "common/logging.h"
 #include "common/openai_error.h"
 #include "services/gateway/client_watch.h"
+#include "services/gateway/request_identity.h"
 #include "services/gateway/route_request_builder.h"
 #include "services/gateway/upstream_exchange.h"
 
@@ -43,6 +44,9 @@ std::string_view StdView(beast::string_view s) { return std::string_view(s.data(
 asio::awaitable<ProxyOutcome> WriteError(beast::tcp_stream& client, const HttpRequest& request,
                                          bool keep_alive, int status, std::string_view message,
                                          std::string_view code, Headers headers = {}) {
+  if (std::string_view id = RequestIdOf(request); !id.empty()) {
+    headers.emplace_back(std::string(kRequestIdHeader), std::string(id));
+  }
   bool written =
       co_await WriteHttpResponse(client, request.version(), keep_alive, status, "application/json",
                                  OpenAiErrorJson(status, message, code), headers);
@@ -146,6 +150,16 @@ UpstreamRequest MakeUpstreamRequest(const HttpRequest& request, const v1::Target
                                          : beast::string_view("application/json"));
   auto accept = request.find(http::field::accept);
   if (accept != request.end()) out.set(http::field::accept, accept->value());
+  // The request's identity and trace context: the backend's logs and spans join the caller's.
+  if (std::string_view id = RequestIdOf(request); !id.empty()) {
+    out.set(beast::string_view(kRequestIdHeader.data(), kRequestIdHeader.size()),
+            beast::string_view(id.data(), id.size()));
+  }
+  if (std::string child = ChildTraceparent(request); !child.empty()) {
+    out.set("traceparent", child);
+    auto state = request.find("tracestate");
+    if (state != request.end()) out.set("tracestate", state->value());
+  }
   if (!authorization.empty()) {
     out.set(http::field::authorization,
             beast::string_view(authorization.data(), authorization.size()));
@@ -156,8 +170,9 @@ UpstreamRequest MakeUpstreamRequest(const HttpRequest& request, const v1::Target
   return out;
 }
 
-// The backend's own headers reach the client (x-request-id, rate-limit hints, ...), except those
-// about this hop's framing, which the gateway sets itself, and any x-router-* it may not claim.
+// The backend's own headers reach the client (rate-limit hints, ...), except those about this
+// hop's framing, which the gateway sets itself, the request id (the gateway's stands), and any
+// x-router-* it may not claim.
 bool IsEndToEnd(const http::fields::value_type& field) {
   switch (field.name()) {
     case http::field::connection:
@@ -172,7 +187,8 @@ bool IsEndToEnd(const http::fields::value_type& field) {
     case http::field::server:
       return false;
     default:
-      return !beast::iequals(field.name_string().substr(0, 9), "x-router-");
+      return !beast::iequals(field.name_string().substr(0, 9), "x-router-") &&
+             !beast::iequals(field.name_string(), "x-request-id");
   }
 }
 
@@ -564,6 +580,9 @@ asio::awaitable<std::optional<ProxyOutcome>> InferenceProxy::TryTarget(
       {"x-router-policy-revision", PolicyRevisionHeader(plan.decision)},
       {"x-router-fallbacks", std::to_string(attempt)},
   };
+  if (std::string_view id = RequestIdOf(call.request); !id.empty()) {
+    headers.emplace_back(std::string(kRequestIdHeader), std::string(id));
+  }
   if (!plan.decision.policy_rule().empty()) {
     headers.emplace_back("x-router-policy-rule", plan.decision.policy_rule());
   }

@@ -449,6 +449,56 @@ TEST_F(GatewayServerTest, TheGatewaySendsItsOwnRegionBesideTheClients) {
   EXPECT_EQ(decision_.routes()[0].client_region(), "ap-south-1");
 }
 
+TEST_F(GatewayServerTest, TheClientsRequestIdReachesDecisionAndTheBackendAndComesBack) {
+  TestUpstream upstream(TestUpstream::Mode::kJson);
+  Route(MakeTarget("ep-json", upstream.port(), "m1"));
+  HttpResult r = Chat(kChatBody, {{"x-request-id", "req-42"}});
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("x-request-id"), "req-42");
+  ASSERT_THAT(decision_.routes(), SizeIs(1));
+  EXPECT_EQ(decision_.routes()[0].request_id(), "req-42");
+  ASSERT_THAT(upstream.seen(), SizeIs(1));
+  EXPECT_EQ(upstream.seen()[0].headers["x-request-id"], "req-42");
+
+  // None, or one too long or not printable: a new one, the same everywhere.
+  for (const std::string& bad : {std::string(), std::string(200, 'a'), std::string("a b")}) {
+    std::map<std::string, std::string> headers;
+    if (!bad.empty()) headers["x-request-id"] = bad;
+    HttpResult fresh = Chat(kChatBody, headers);
+    ASSERT_EQ(fresh.status, 200);
+    const std::string id = fresh.header("x-request-id");
+    EXPECT_THAT(id, ::testing::MatchesRegex("[0-9a-f]{32}")) << "for \"" << bad << "\"";
+    EXPECT_EQ(decision_.routes().back().request_id(), id);
+    EXPECT_EQ(upstream.seen().back().headers["x-request-id"], id);
+  }
+}
+
+TEST_F(GatewayServerTest, TraceContextGoesToTheBackendAsAChildAndAMalformedOneStartsANewTrace) {
+  TestUpstream upstream(TestUpstream::Mode::kJson);
+  Route(MakeTarget("ep-json", upstream.port(), "m1"));
+  const std::string parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  ASSERT_EQ(Chat(kChatBody, {{"traceparent", parent}, {"tracestate", "vendor=opaque"}}).status,
+            200);
+  std::map<std::string, std::string> seen = upstream.seen().back().headers;
+  ASSERT_THAT(seen["traceparent"],
+              ::testing::MatchesRegex("00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01"));
+  EXPECT_NE(seen["traceparent"], parent) << "the backend's span is a child, not the caller's";
+  EXPECT_EQ(seen["tracestate"], "vendor=opaque");
+
+  for (const std::string& bad :
+       {std::string("00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
+        std::string("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"),
+        std::string("garbage"),
+        std::string("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")}) {
+    HttpResult r = Chat(kChatBody, {{"traceparent", bad}, {"tracestate", "vendor=opaque"}});
+    ASSERT_EQ(r.status, 200) << bad;
+    seen = upstream.seen().back().headers;
+    EXPECT_THAT(seen["traceparent"], ::testing::MatchesRegex("00-[0-9a-f]{32}-[0-9a-f]{16}-01"));
+    EXPECT_EQ(seen["traceparent"].find("4bf92f3577b34da6"), std::string::npos) << bad;
+    EXPECT_EQ(seen.count("tracestate"), 0u) << "dropped with the trace it belonged to";
+  }
+}
+
 TEST_F(GatewayServerTest, TenantHeaderReachesDecision) {
   TestUpstream upstream(TestUpstream::Mode::kJson);
   Route(MakeTarget("ep-json", upstream.port(), "m1"));
@@ -458,10 +508,11 @@ TEST_F(GatewayServerTest, TenantHeaderReachesDecision) {
 }
 
 TEST_F(GatewayServerTest, UnknownPriorityIs400WithoutAskingDecision) {
-  HttpResult r = Chat(kChatBody, {{"x-router-priority", "urgent"}});
+  HttpResult r = Chat(kChatBody, {{"x-router-priority", "urgent"}, {"x-request-id", "bad-1"}});
   EXPECT_EQ(r.status, 400);
   EXPECT_THAT(r.body, HasSubstr("x-router-priority"));
   EXPECT_THAT(decision_.routes(), SizeIs(0));
+  EXPECT_EQ(r.header("x-request-id"), "bad-1") << "errors carry the request id too";
 }
 
 TEST_F(GatewayServerTest, ModelIsRewrittenOnlyWhenTheBackendNamesItDifferently) {
