@@ -195,6 +195,7 @@ asio::awaitable<bool> GatewayServer::Handle(beast::tcp_stream& stream, HttpReque
   // in a coroutine frame.
   int status = 0;
   bool written = true;
+  RequestRecord record;
   if (route == "other") {
     status = 404;
     std::string body =
@@ -240,7 +241,7 @@ asio::awaitable<bool> GatewayServer::Handle(beast::tcp_stream& stream, HttpReque
       written = co_await WriteHttpResponse(stream, request.version(), keep_alive, status, kJson,
                                            std::move(body), headers);
     } else {
-      ProxyOutcome outcome = co_await proxy_.Serve(stream, request, kind, keep_alive);
+      ProxyOutcome outcome = co_await proxy_.Serve(stream, request, kind, keep_alive, &record);
       in_flight.reset();
       status = outcome.http_status;
       written = outcome.keep_alive;
@@ -268,9 +269,25 @@ asio::awaitable<bool> GatewayServer::Handle(beast::tcp_stream& stream, HttpReque
     written = co_await WriteHttpResponse(stream, request.version(), keep_alive, status, kJson,
                                          std::move(body));
   }
-  metrics_.RequestDone(
-      route, status,
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  metrics_.RequestDone(route, status, seconds);
+  if (is_inference && options_.access_log != nullptr && options_.access_log->Sampled()) {
+    AccessLogEntry entry;
+    entry.time = absl::Now();
+    entry.request_id = RequestIdOf(request);
+    auto traceparent = request.find("traceparent");
+    if (traceparent != request.end()) {
+      entry.traceparent =
+          std::string_view(traceparent->value().data(), traceparent->value().size());
+    }
+    entry.route = route;
+    entry.status = status;
+    entry.seconds = seconds;
+    entry.request_bytes = request.body().size();
+    entry.record = &record;
+    options_.access_log->Write(AccessLogLine(entry));
+  }
   co_return keep_alive&& written;
 }
 

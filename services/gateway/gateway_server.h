@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "common/http_server.h"
+#include "services/gateway/access_log.h"
 #include "services/gateway/api_key_store.h"
 #include "services/gateway/decision_client.h"
 #include "services/gateway/gateway_metrics.h"
@@ -32,6 +33,8 @@ struct GatewayServerOptions {
   // (401 otherwise) and the key's tenant replaces any x-router-tenant header. Null: no auth,
   // x-router-tenant is trusted.
   std::shared_ptr<const ApiKeyStore> api_keys;
+  // One line per inference request (a sample of them) when set; must outlive the server.
+  AccessLog* access_log = nullptr;
 };
 
 // Routes: POST /v1/chat/completions, /v1/completions, /v1/embeddings (proxied, see

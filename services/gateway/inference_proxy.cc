@@ -324,10 +324,15 @@ InferenceProxy::Worker& InferenceProxy::LocalWorker(const asio::any_io_executor&
 void InferenceProxy::StartWorker(asio::any_io_executor executor) { LocalWorker(executor); }
 
 asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, HttpRequest& request,
-                                                    v1::RequestKind kind, bool keep_alive) {
+                                                    v1::RequestKind kind, bool keep_alive,
+                                                    RequestRecord* record) {
   const RetryBudget::Request in_flight(retry_budget_);
-  Call call{client, request, keep_alive, std::chrono::steady_clock::now(),
-            LocalWorker(client.get_executor())};
+  Call call{client,
+            request,
+            keep_alive,
+            std::chrono::steady_clock::now(),
+            LocalWorker(client.get_executor()),
+            record};
   // 1. What the client asks for.
   if (!IsJsonContentType(request)) {
     co_return co_await WriteError(
@@ -348,6 +353,11 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
   }
   const std::string tenant = route->tenant();
   const bool explain = route->explain();
+  if (record != nullptr) {
+    record->tenant = tenant;
+    record->requested_model = inspected->model;
+    record->stream = inspected->stream;
+  }
   // 2. Where it goes.
   absl::StatusOr<v1::RouteRequestResponse> decision =
       co_await Decide(call.worker, *std::move(route), inspected->model);
@@ -359,6 +369,12 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
     }
     co_return co_await WriteError(client, request, keep_alive, error.http_status, error.message,
                                   error.code, std::move(headers));
+  }
+  if (record != nullptr) {
+    record->decision_id = decision->decision_id();
+    record->rule = decision->policy_rule();
+    record->policy = PolicyRevisionHeader(*decision);
+    record->estimated_cost_usd = decision->estimated_cost_usd();
   }
   // 3. What the tenant's rate limits allow.
   RateLimiter::Lease rate_limit;
@@ -549,7 +565,8 @@ asio::awaitable<std::optional<ProxyOutcome>> InferenceProxy::TryTarget(
                        plan.decision.estimated_cost_usd(),
                        call.start,
                        std::chrono::steady_clock::now(),
-                       plan.rate_limit};
+                       plan.rate_limit,
+                       call.record};
   AttemptResult result = co_await exchange.Start(upstream_request);
   // The response has begun: gaps in its body get the full per-attempt allowance.
   exchange.set_timeout(options_.upstream_timeout);
@@ -747,6 +764,17 @@ void InferenceProxy::RecordOutcome(const Attempt& attempt, int http_status, std:
     variant.completion_tokens = usage.completion_tokens;
   }
   metrics_.Variant(variant);
+  if (RequestRecord* r = attempt.request_record; r != nullptr) {
+    ++r->attempts;
+    r->routed_model = target.model();
+    r->endpoint = target.endpoint_id();
+    r->track = target.track().empty() ? "stable" : target.track();
+    if (ttft_seconds > 0) r->ttft_seconds = ttft_seconds;
+    if (usage.found) {
+      r->prompt_tokens = usage.prompt_tokens;
+      r->completion_tokens = usage.completion_tokens;
+    }
+  }
   if (usage.found) {
     metrics_.Usage(*attempt.tenant, target.model(), usage.prompt_tokens, usage.completion_tokens,
                    attempt.estimated_cost_usd);

@@ -28,6 +28,7 @@
 #include "services/gateway/outcome_reporter.h"
 #include "services/gateway/rate_limiter.h"
 #include "services/gateway/request_inspector.h"
+#include "services/gateway/request_record.h"
 #include "services/gateway/retry_policy.h"
 #include "services/gateway/route_link_client.h"
 #include "services/gateway/upstream_credentials.h"
@@ -98,9 +99,11 @@ class InferenceProxy {
   void StartWorker(boost::asio::any_io_executor executor);
 
   // Serves one request that arrived on `client`; `keep_alive` is what the response may
-  // promise. Must run on the thread of the io_context that `client` belongs to.
+  // promise. What it learns about the request goes to `record` when given. Must run on the
+  // thread of the io_context that `client` belongs to.
   boost::asio::awaitable<ProxyOutcome> Serve(boost::beast::tcp_stream& client, HttpRequest& request,
-                                             v1::RequestKind kind, bool keep_alive);
+                                             v1::RequestKind kind, bool keep_alive,
+                                             RequestRecord* record = nullptr);
 
   RateLimiter& rate_limiter() { return rate_limiter_; }
 
@@ -118,6 +121,7 @@ class InferenceProxy {
     std::chrono::steady_clock::time_point start;
     // Corrected by the usage the backend reports; null without rate limits.
     RateLimiter::Lease* rate_limit;
+    RequestRecord* request_record;  // null: not recorded
   };
 
   // One request as it goes through Serve's stages.
@@ -127,6 +131,7 @@ class InferenceProxy {
     bool keep_alive;
     std::chrono::steady_clock::time_point start;
     Worker& worker;
+    RequestRecord* record;  // null: not recorded
   };
   // What every attempt of one request shares.
   struct TargetPlan {

@@ -114,6 +114,11 @@ ABSL_FLAG(int, outcome_queue_size, 10000,
 ABSL_FLAG(std::string, upstream_ca_file, "",
           "PEM file of extra CA certificates trusted for https backends (the system's are "
           "always trusted); certificates and host names are always verified");
+ABSL_FLAG(std::string, access_log, "",
+          "Where the access log goes, one JSON line per inference request: \"-\" or \"stdout\", "
+          "or a file (appended to); empty: no access log");
+ABSL_FLAG(double, access_log_sample, 1.0,
+          "The share of inference requests the access log records, from 0 to 1");
 ABSL_FLAG(int, rate_limit_sync_ms, 20,
           "Rate limit counts are shared through --redis this often (in batches), and within a "
           "millisecond of a change that leaves a tenant or key near a limit");
@@ -224,6 +229,17 @@ int main(int argc, char** argv) {
     options.api_keys = reloader.Follow("api_keys", *std::move(loaded));
     spdlog::info("api_keys_loaded keys={}", options.api_keys->size());
   }
+  std::unique_ptr<llmrouter::gateway::AccessLog> access_log;
+  if (!absl::GetFlag(FLAGS_access_log).empty()) {
+    absl::StatusOr<std::unique_ptr<llmrouter::gateway::AccessLog>> opened =
+        llmrouter::gateway::AccessLog::Open(
+            {absl::GetFlag(FLAGS_access_log), absl::GetFlag(FLAGS_access_log_sample)},
+            *runner.registry());
+    if (!opened.ok()) return Fail(opened.status());
+    access_log = *std::move(opened);
+    options.access_log = access_log.get();
+  }
+
   reloader.Start();
 
   llmrouter::gateway::GrpcDecisionClientOptions decision_options;

@@ -1087,6 +1087,81 @@ RecordingSink* RecordOutcomes(GatewayServerOptions& options, prometheus::Registr
   return recorded;
 }
 
+// The access log's lines, read after the log is closed.
+std::vector<std::string> LinesOf(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+TEST_F(GatewayServerTest, TheAccessLogHasALinePerRequestWithItsRoutingTimingAndTokens) {
+  const std::string path = llmrouter::testing::MakeTempDir("llmrouter-access-log") + "/access.log";
+  auto log = AccessLog::Open({path, 1.0}, registry_);
+  ASSERT_TRUE(log.ok()) << log.status();
+  GatewayServerOptions options = DefaultOptions();
+  options.access_log = log->get();
+  Restart(options);
+  TestUpstream failing(TestUpstream::Mode::kStatus500);
+  TestUpstream json(TestUpstream::Mode::kJson);
+  Route(MakeTarget("ep-bad", failing.port(), "m1"), {MakeTarget("ep-json", json.port(), "m1")});
+  ASSERT_EQ(Chat(kChatBody, {{"x-router-tenant", "acme"},
+                             {"x-request-id", "req-1"},
+                             {"authorization", "Bearer sk-secret-key"}})
+                .status,
+            200);
+  TestUpstream sse(TestUpstream::Mode::kSse);
+  sse.release();
+  Route(MakeTarget("ep-sse", sse.port(), "m1"));
+  ASSERT_EQ(Chat(R"({"model":"m1","stream":true,"stream_options":{"include_usage":true},)"
+                 R"("messages":[{"role":"user","content":"my secret prompt"}]})",
+                 {{"x-request-id", "req-2"},
+                  {"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}})
+                .status,
+            200);
+  StopServingRequests();
+  log->reset();  // writes what is queued
+  std::vector<std::string> lines = LinesOf(path);
+  ASSERT_THAT(lines, SizeIs(2));
+  EXPECT_THAT(lines[0], HasSubstr(R"("request_id":"req-1")"));
+  EXPECT_THAT(lines[0], HasSubstr(R"("tenant":"acme","model":"m1","routed_model":"m1")"));
+  EXPECT_THAT(lines[0], HasSubstr(R"("endpoint":"ep-json","track":"stable")"));
+  EXPECT_THAT(lines[0], HasSubstr(R"("decision_id":"dec-0001")"));
+  EXPECT_THAT(lines[0], HasSubstr(R"("policy":"3f2a9c0d1e4b")"));
+  EXPECT_THAT(lines[0], HasSubstr(R"("status":200,"attempts":2,)"));
+  EXPECT_THAT(lines[0], HasSubstr(R"("prompt_tokens":5,"completion_tokens":2,)"));
+  EXPECT_THAT(lines[1], HasSubstr(R"("trace_id":"4bf92f3577b34da6a3ce929d0e0e4736")"));
+  EXPECT_THAT(lines[1], HasSubstr(R"("endpoint":"ep-sse")"));
+  EXPECT_THAT(lines[1], HasSubstr(R"("completion_tokens":3,)"));
+  EXPECT_THAT(lines[1], HasSubstr(R"("stream":true)"));
+  EXPECT_THAT(lines[1], Not(HasSubstr(R"("ttft_ms":0.000)"))) << "a streamed answer has a TTFT";
+  for (const std::string& line : lines) {
+    EXPECT_THAT(line, Not(HasSubstr("secret"))) << "never the prompt, never a key";
+  }
+  EXPECT_EQ(
+      MetricValue(registry_, "llmrouter_gateway_access_log_lines_total", {{"result", "written"}}),
+      2);
+}
+
+TEST(AccessLogTest, ASampleOfNoneWritesNothingAndAFullQueueDropsAndCounts) {
+  prometheus::Registry registry;
+  const std::string dir = llmrouter::testing::MakeTempDir("llmrouter-access-log");
+  auto none = AccessLog::Open({dir + "/none.log", 0.0}, registry);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE((*none)->Sampled());
+  auto full = AccessLog::Open({dir + "/full.log", 1.0, /*queue=*/0}, registry);
+  ASSERT_TRUE(full.ok());
+  EXPECT_TRUE((*full)->Sampled());
+  for (int i = 0; i < 5; ++i) (*full)->Write("{}");
+  EXPECT_EQ(
+      MetricValue(registry, "llmrouter_gateway_access_log_lines_total", {{"result", "dropped"}}),
+      5);
+  EXPECT_EQ(AccessLog::Open({dir + "/x.log", 1.5}, registry).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(AccessLog::Open({dir + "/no/such/dir/x.log", 1.0}, registry).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST_F(GatewayServerTest, OutcomesAndTokenUsageAreRecordedPerTenantAndModel) {
   GatewayServerOptions options = DefaultOptions();
   RecordingSink* recorded = RecordOutcomes(options, registry_);
