@@ -378,6 +378,33 @@ fi
 render_checked busy-poll --set gateway.busyPollUs=50
 expect busy-poll.yaml "gateway.busyPollUs passed to the gateway" '--busy_poll_us=50$'
 
+# The access log: off by default; when on, to the gateway's stdout at the sample given, and only
+# the gateway container gets the flags.
+expect_not defaults.yaml "no access log by default" '--access_log'
+render_checked access-log --set gateway.accessLog.enabled=true --set gateway.accessLog.sample=0.25
+if python3 - "$out/access-log.yaml" <<'PY'; then
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+want = ["--access_log=-", "--access_log_sample=0.25"]
+problems, seen = [], False
+for d in docs:
+    spec = d.get("spec", {})
+    spec = spec.get("template", {}).get("spec", spec)
+    for c in spec.get("containers", []) + spec.get("initContainers", []):
+        got = [a for a in c.get("args", []) if a.startswith("--access_log")]
+        gateway = d["metadata"]["name"] == "llm-router-gateway" and c["name"] == "gateway"
+        seen = seen or gateway
+        if got != (want if gateway else []):
+            problems.append(f"{d['metadata']['name']}/{c['name']}: {got}")
+if not seen:
+    problems.append("no gateway container rendered")
+sys.exit("\n".join(problems) or None)
+PY
+  ok "gateway.accessLog: --access_log=- and --access_log_sample=0.25 on the gateway container only"
+else
+  fail "gateway.accessLog flags on the gateway container only"
+fi
+
 # NOTES.txt renders for every scenario (helm template skips it; render it as a template here).
 notes_chart="$out/notes-chart"
 cp -r "$chart" "$notes_chart"
@@ -426,6 +453,11 @@ refuse "route link on decision's gRPC port" 'decision.ports.routeLink' \
 refuse "one key for both inventory tokens" 'must differ' \
   --set tokens.inventoryReporterKey=inventory-write-token
 refuse "negative gateway.busyPollUs" 'busyPollUs' --set gateway.busyPollUs=-1
+refuse "gateway.accessLog.sample above 1" 'accessLog.sample: Must be less than or equal to 1' \
+  --set gateway.accessLog.enabled=true --set gateway.accessLog.sample=2
+refuse "gateway.accessLog.sample=1.5 (a string from --set)" \
+  'accessLog.sample: Does not match pattern' \
+  --set gateway.accessLog.enabled=true --set gateway.accessLog.sample=1.5
 refuse "misspelt key decision.routeLink.enable" 'enable is not allowed' \
   --set decision.routeLink.enable=false
 refuse "API key without key or digest" 'apiKeys' --set 'secrets.apiKeys[0].tenant=t'
