@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "common/openai_error.h"
 
 namespace llmrouter::gateway {
@@ -23,13 +22,40 @@ void AppendField(std::string* out, std::string_view name, std::string_view value
   AppendJsonString(out, value);
 }
 
+// "2026-12-07T04:33:20.123Z", with the part up to the second formatted once a second per thread.
+void AppendTime(std::string* out, absl::Time t) {
+  thread_local int64_t cached_second = -1;
+  thread_local std::string cached;
+  const int64_t ms = absl::ToUnixMillis(t);
+  const int64_t second = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+  if (second != cached_second) {
+    cached =
+        absl::FormatTime("%Y-%m-%dT%H:%M:%S.", absl::FromUnixSeconds(second), absl::UTCTimeZone());
+    cached_second = second;
+  }
+  const int64_t milli = ms - second * 1000;
+  absl::StrAppend(out, "\"", cached, milli < 100 ? "0" : "", milli < 10 ? "0" : "", milli, "Z\"");
+}
+
+// `value` with three decimals, without printf.
+void AppendMillis(std::string* out, double value) {
+  const int64_t thousandths = static_cast<int64_t>(value * 1000 + 0.5);
+  const int64_t frac = thousandths % 1000;
+  absl::StrAppend(out, thousandths / 1000, ".", frac < 100 ? "0" : "", frac < 10 ? "0" : "", frac);
+}
+
+constexpr std::size_t kBatchLines = 256;
+constexpr absl::Duration kFlushInterval = absl::Milliseconds(20);
+
 }  // namespace
 
 std::string AccessLogLine(const AccessLogEntry& e) {
   static const RequestRecord kNone;
   const RequestRecord& r = e.record != nullptr ? *e.record : kNone;
-  std::string out = "{\"time\":";
-  AppendJsonString(&out, absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", e.time, absl::UTCTimeZone()));
+  std::string out;
+  out.reserve(512);
+  out.append("{\"time\":");
+  AppendTime(&out, e.time);
   AppendField(&out, "request_id", e.request_id);
   AppendField(&out, "trace_id",
               e.traceparent.size() >= 35 ? e.traceparent.substr(3, 32) : std::string_view());
@@ -43,11 +69,13 @@ std::string AccessLogLine(const AccessLogEntry& e) {
   AppendField(&out, "rule", r.rule);
   AppendField(&out, "policy", r.policy);
   absl::StrAppend(&out, ",\"status\":", e.status, ",\"attempts\":", r.attempts);
-  absl::StrAppend(&out, absl::StrFormat(",\"ttft_ms\":%.3f,\"duration_ms\":%.3f",
-                                        r.ttft_seconds * 1e3, e.seconds * 1e3));
+  out.append(",\"ttft_ms\":");
+  AppendMillis(&out, r.ttft_seconds * 1e3);
+  out.append(",\"duration_ms\":");
+  AppendMillis(&out, e.seconds * 1e3);
   absl::StrAppend(&out, ",\"prompt_tokens\":", r.prompt_tokens,
                   ",\"completion_tokens\":", r.completion_tokens);
-  absl::StrAppend(&out, absl::StrFormat(",\"estimated_cost_usd\":%.8f", r.estimated_cost_usd));
+  absl::StrAppend(&out, ",\"estimated_cost_usd\":", r.estimated_cost_usd);
   absl::StrAppend(&out, ",\"request_bytes\":", e.request_bytes,
                   ",\"stream\":", r.stream ? "true" : "false", "}");
   return out;
@@ -119,11 +147,15 @@ void AccessLog::Run() {
   while (true) {
     {
       absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](AccessLog* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
-            return !self->queue_.empty() || self->stopping_;
-          },
-          this));
+      // Woken by a batch's worth of lines, else every kFlushInterval: not once per request,
+      // which would cost the workers a wake-up (a futex call) each.
+      mu_.AwaitWithTimeout(absl::Condition(
+                               +[](AccessLog* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
+                                 return self->queue_.size() >= kBatchLines || self->stopping_;
+                               },
+                               this),
+                           kFlushInterval);
+      if (queue_.empty() && !stopping_) continue;
       if (queue_.empty() && stopping_) break;
       batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
       queue_.clear();

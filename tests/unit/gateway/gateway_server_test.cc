@@ -1123,6 +1123,10 @@ TEST_F(GatewayServerTest, TheAccessLogHasALinePerRequestWithItsRoutingTimingAndT
   log->reset();  // writes what is queued
   std::vector<std::string> lines = LinesOf(path);
   ASSERT_THAT(lines, SizeIs(2));
+  EXPECT_THAT(lines[0],
+              ::testing::MatchesRegex(
+                  R"(\{"time":"20[0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-9:]{8}\.[0-9]{3}Z",.*)"));
+  EXPECT_THAT(lines[0], ::testing::MatchesRegex(R"(.*"duration_ms":[0-9]+\.[0-9]{3},.*)"));
   EXPECT_THAT(lines[0], HasSubstr(R"("request_id":"req-1")"));
   EXPECT_THAT(lines[0], HasSubstr(R"("tenant":"acme","model":"m1","routed_model":"m1")"));
   EXPECT_THAT(lines[0], HasSubstr(R"("endpoint":"ep-json","track":"stable")"));
