@@ -19,6 +19,15 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// One request costs about (20 × 1000 + 8 × 1000) / 1e6 = $0.03; acme may spend $0.01 a day.
+constexpr char kAcmeBudget[] = R"(
+models:
+  - {name: m, price: {input_per_mtok: 1000, output_per_mtok: 1000}}
+tenants:
+  - {name: default}
+  - {name: acme, spend_limit: {usd: 0.01, period: day, over_limit: deny}}
+)";
+
 TEST(BudgetTest, TenantOverItsLimitIsDeniedOthersAreServed) {
   const std::string dir = MakeTempDir("llmrouter-budget");
   auto fake = ServiceProcess::Start("fake", BuildPath("tools/fake-llm/fake-llm"),
@@ -27,14 +36,7 @@ TEST(BudgetTest, TenantOverItsLimitIsDeniedOthersAreServed) {
   std::ofstream(dir + "/endpoints.yaml") << absl::StrCat(
       "endpoints:\n  - {id: a, model: m, address: \"127.0.0.1:", (*fake)->port("http_port"),
       "\"}\n");
-  // One request costs about (20 × 1000 + 8 × 1000) / 1e6 = $0.03; acme may spend $0.01 a day.
-  std::ofstream(dir + "/policy.yaml") << R"(
-models:
-  - {name: m, price: {input_per_mtok: 1000, output_per_mtok: 1000}}
-tenants:
-  - {name: default}
-  - {name: acme, spend_limit: {usd: 0.01, period: day, over_limit: deny}}
-)";
+  std::ofstream(dir + "/policy.yaml") << kAcmeBudget;
   auto inventory = ServiceProcess::Start("inventory", BuildPath("services/inventory/inventory"),
                                          {"--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1",
                                           "--endpoints_file=" + dir + "/endpoints.yaml"},
@@ -136,13 +138,7 @@ TEST(BudgetTest, TwoReplicasSharingRedisEnforceOneBudgetAcrossARestart) {
   ASSERT_TRUE(fake);
   std::ofstream(dir + "/endpoints.yaml") << absl::StrCat(
       "endpoints:\n  - {id: a, model: m, address: \"127.0.0.1:", fake->port("http_port"), "\"}\n");
-  std::ofstream(dir + "/policy.yaml") << R"(
-models:
-  - {name: m, price: {input_per_mtok: 1000, output_per_mtok: 1000}}
-tenants:
-  - {name: default}
-  - {name: acme, spend_limit: {usd: 0.01, period: day, over_limit: deny}}
-)";
+  std::ofstream(dir + "/policy.yaml") << kAcmeBudget;
   auto inventory = StartInventory(dir, dir + "/endpoints.yaml");
   ASSERT_TRUE(inventory);
   auto start_decision = [&](const std::string& name, int grpc_port) {
