@@ -2,7 +2,7 @@
 
 #include <random>
 
-#include "absl/strings/str_format.h"
+#include "absl/strings/str_cat.h"
 
 namespace llmrouter::gateway {
 
@@ -17,13 +17,17 @@ bool IsLowerHex(std::string_view s) {
 
 bool AllZeros(std::string_view s) { return s.find_first_not_of('0') == std::string_view::npos; }
 
+// `bytes` random bytes as lower-case hex; on every request, so without printf.
 std::string RandomHex(int bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
   thread_local std::mt19937_64 rng(std::random_device{}());
-  std::string out;
-  while (static_cast<int>(out.size()) < 2 * bytes) {
-    out += absl::StrFormat("%016x", rng());
+  std::string out(2 * bytes, '0');
+  uint64_t word = 0;
+  for (int i = 0; i < 2 * bytes; ++i) {
+    if (i % 16 == 0) word = rng();
+    out[i] = kDigits[word & 0xf];
+    word >>= 4;
   }
-  out.resize(2 * bytes);
   return out;
 }
 
@@ -64,7 +68,7 @@ void AssignRequestIdentity(HttpRequest& request) {
   }
   if (!IsValidTraceparent(Field(request, "traceparent"))) {
     // A new trace: sampled, so that a backend that traces records its part.
-    request.set("traceparent", absl::StrFormat("00-%s-%s-01", RandomHex(16), RandomHex(8)));
+    request.set("traceparent", absl::StrCat("00-", RandomHex(16), "-", RandomHex(8), "-01"));
     request.erase("tracestate");
   }
 }
@@ -77,8 +81,10 @@ std::string ChildTraceparent(const HttpRequest& request) {
   std::string_view parent = Field(request, "traceparent");
   if (parent.size() < 55) return {};
   // The version this gateway speaks, the same trace and flags, a span id of its own.
-  return absl::StrFormat("00-%s-%s-%s", std::string(parent.substr(3, 32)), RandomHex(8),
-                         std::string(parent.substr(53, 2)));
+  std::string out = "00-";
+  out.append(parent.substr(3, 32)).append("-").append(RandomHex(8)).append("-");
+  out.append(parent.substr(53, 2));
+  return out;
 }
 
 }  // namespace llmrouter::gateway
