@@ -248,10 +248,16 @@ tenants:
   EXPECT_GE(admitted, 20);
   EXPECT_LE(admitted, 21) << "within 5% of the limit";
 
-  // Gateway 0 holds busy's two slots with slow requests; gateway 1 is refused a third.
+  // Gateway 0 holds busy's two slots with slow requests (gateway 1 is asked only once both run:
+  // a request of its own in flight meanwhile would take one of the two); gateway 1 is refused a
+  // third.
   std::thread holders[2];
   for (auto& h : holders) h = std::thread([&] { chat(0, "busy", "slow"); });
-  EXPECT_TRUE(WaitUntil([&] { return chat(1, "busy").status == 429; }, std::chrono::seconds(3)));
+  EXPECT_TRUE(WaitUntil([&] {
+    return ScrapeMetric(slow->port("http_port"),
+                        "vllm:num_requests_running{model_name=\"slow\"}") == 2;
+  })) << "gateway 0 never sent both slow requests";
+  EXPECT_TRUE(WaitUntil([&] { return chat(1, "busy").status == 429; }, std::chrono::seconds(2)));
   // Gateway 0 dies holding them: they stay counted until their lease ends, then come back.
   gateways[0]->Signal(SIGKILL);
   gateways[0]->Wait(10000);
