@@ -16,6 +16,8 @@
 # LLMROUTER_BENCH_AUTO=1 also measures model "auto" through the same gateway (row "gw-auto"),
 # under a bundle that routes auto like the demo bundle does: the built-in classifier, a first
 # auto rule with an intent condition, then complexity, then a catch-all.
+# LLMROUTER_BENCH_DECISION_FLAGS adds flags to decision, e.g. "--decision_log_bytes=0" (the
+# decision log off) to compare runs with and without it.
 # LLMROUTER_BENCH_LIMITS=1 starts a redis-server on CPU 1 (with wrk), gives the gateway --redis
 # and measures, through the same gateway, a tenant with rate limits (requests, tokens and
 # concurrency, high enough never to refuse: every request is counted, reserved, reconciled and
@@ -114,7 +116,7 @@ inv_port=$(ready_port "$work/inv.ready" grpc_port)
 "${pin_service[@]}" "$build/services/decision/decision" --host=127.0.0.1 --grpc_port=0 \
   --metrics_port=0 --db="$work/decision.db" --policy_file="$work/policy.yaml" \
   --inventory_target="127.0.0.1:$inv_port" --route_link_port=0 --ready_file="$work/dec.ready" \
-  "${tls[@]}" >"$work/decision.log" 2>&1 &
+  "${tls[@]}" ${LLMROUTER_BENCH_DECISION_FLAGS:-} >"$work/decision.log" 2>&1 &
 pids+=($!)
 dec_pid=$!
 dec_port=$(ready_port "$work/dec.ready" grpc_port)

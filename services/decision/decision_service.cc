@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
@@ -43,8 +45,20 @@ absl::Status DecisionServiceImpl::RouteOne(const llmrouter::v1::RouteRequestRequ
   std::shared_ptr<const CompiledPolicy> policy = policy_.Current();
   std::shared_ptr<const InventoryView> view = inventory_.load();
   RouteNotes notes;
-  absl::Status status =
-      Route(policy.get(), view.get(), request, clock_.Now(), options_, resp, &notes);
+  PromptSnapshot prompt;
+  const bool logged = log_ != nullptr && log_->enabled();
+  if (logged) {
+    notes.trace = log_->SampleTrace();
+    notes.prompt = &prompt;
+  }
+  const absl::Time now = clock_.Now();
+  absl::Status status = Route(policy.get(), view.get(), request, now, options_, resp, &notes);
+  if (logged) {
+    // Before the explain policy trims the trace: the log keeps it whole.
+    log_->Add(now, request, status, *resp, prompt,
+              status.ok() ? absl::string_view(resp->decision_id()) : NewDecisionId());
+    if (!request.explain()) resp->clear_trace();  // the log's sample, not asked for
+  }
   if (!notes.budget_action.empty()) {
     metrics_.budget_limited.Add({{"tenant", notes.tenant}, {"action", notes.budget_action}})
         .Increment();
@@ -61,29 +75,74 @@ absl::Status DecisionServiceImpl::RouteOne(const llmrouter::v1::RouteRequestRequ
       metrics_.fallback_model_routes.Increment();
     }
   } else {
-    spdlog::debug("route_failed model=\"{}\" code={} error=\"{}\"", request.model(),
-                  absl::StatusCodeToString(status.code()), status.message());
+    spdlog::debug("route_failed request_id=\"{}\" model=\"{}\" code={} error=\"{}\"",
+                  request.request_id(), request.model(), absl::StatusCodeToString(status.code()),
+                  status.message());
   }
   return status;
 }
+
+bool DecisionServiceImpl::CheckAdmin(grpc::CallbackServerContext& ctx,
+                                     grpc::ServerUnaryReactor* reactor) const {
+  if (admin_ == nullptr || !admin_->configured()) return true;
+  absl::Status s = admin_->Check(ctx);
+  if (!s.ok()) reactor->Finish(ToGrpcStatus(s));
+  return s.ok();
+}
+
+namespace {
+
+absl::Status NotLogged(absl::string_view id, const DecisionLog* log) {
+  if (log == nullptr || !log->enabled()) {
+    return absl::NotFoundError("this replica keeps no decision log (--decision_log_bytes=0)");
+  }
+  return absl::NotFoundError(absl::StrCat(
+      "no decision or request \"", id,
+      "\" in this replica's decision log: another replica made it, or it was evicted (the log "
+      "holds ",
+      log->records(), " decisions)"));
+}
+
+}  // namespace
 
 grpc::ServerUnaryReactor* DecisionServiceImpl::WhyNot(grpc::CallbackServerContext* ctx,
                                                       const llmrouter::v1::WhyNotRequest* req,
                                                       llmrouter::v1::WhyNotResponse* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   // It names rules and conditions of every tenant.
-  if (admin_ != nullptr && admin_->configured()) {
-    if (absl::Status s = admin_->Check(*ctx); !s.ok()) {
-      reactor->Finish(ToGrpcStatus(s));
-      return reactor;
-    }
-  }
+  if (!CheckAdmin(*ctx, reactor)) return reactor;
   std::shared_ptr<const CompiledPolicy> policy = policy_.Current();
   std::shared_ptr<const InventoryView> view = inventory_.load();
-  auto answer = decision::WhyNot(policy.get(), view.get(), req->request(), req->model(),
-                                 clock_.Now(), options_);
+  absl::StatusOr<llmrouter::v1::WhyNotResponse> answer;
+  if (req->decision().empty()) {
+    answer = decision::WhyNot(policy.get(), view.get(), req->request(), req->model(), clock_.Now(),
+                              options_);
+  } else if (std::optional<LoggedDecision> logged =
+                 log_ ? log_->Find(req->decision(), clock_.Now()) : std::nullopt) {
+    answer = WhyNotLogged(policy.get(), view.get(), *logged, req->model(), clock_.Now(), options_);
+  } else {
+    answer = NotLogged(req->decision(), log_);
+  }
   if (answer.ok()) *resp = *std::move(answer);
   reactor->Finish(ToGrpcStatus(answer.status()));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* DecisionServiceImpl::GetDecision(
+    grpc::CallbackServerContext* ctx, const llmrouter::v1::GetDecisionRequest* req,
+    llmrouter::v1::GetDecisionResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (!CheckAdmin(*ctx, reactor)) return reactor;
+  absl::Status status;
+  if (req->id().empty()) {
+    status = absl::InvalidArgumentError("id is required: a decision id or a request id");
+  } else if (std::optional<LoggedDecision> logged =
+                 log_ ? log_->Find(req->id(), clock_.Now()) : std::nullopt) {
+    *resp->mutable_decision() = std::move(logged->record);
+  } else {
+    status = NotLogged(req->id(), log_);
+  }
+  reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
 

@@ -10,6 +10,7 @@
 #include "llmrouter/v1/decision.grpc.pb.h"
 #include "services/decision/active_policy.h"
 #include "services/decision/admin_auth.h"
+#include "services/decision/decision_log.h"
 #include "services/decision/decision_metrics.h"
 #include "services/decision/inventory_view.h"
 #include "services/decision/router.h"
@@ -38,6 +39,9 @@ class DecisionServiceImpl final : public llmrouter::v1::DecisionService::Callbac
   grpc::ServerUnaryReactor* WhyNot(grpc::CallbackServerContext* ctx,
                                    const llmrouter::v1::WhyNotRequest* req,
                                    llmrouter::v1::WhyNotResponse* resp) override;
+  grpc::ServerUnaryReactor* GetDecision(grpc::CallbackServerContext* ctx,
+                                        const llmrouter::v1::GetDecisionRequest* req,
+                                        llmrouter::v1::GetDecisionResponse* resp) override;
   // Prices each outcome with the active catalog and records it in `usage` (when given).
   grpc::ServerUnaryReactor* ReportUsage(grpc::CallbackServerContext* ctx,
                                         const llmrouter::v1::ReportUsageRequest* req,
@@ -49,6 +53,8 @@ class DecisionServiceImpl final : public llmrouter::v1::DecisionService::Callbac
   // gRPC callers. RouteStream and route link callers (gateways, speaking for their clients)
   // always get what the tenant's explain setting allows.
   void set_admin(const AdminAuth* admin) { admin_ = admin; }
+  // Where every decision is recorded (GetDecision, WhyNot for a past decision); null: nowhere.
+  void set_decision_log(DecisionLog* log) { log_ = log; }
 
   // One routing decision, counted in the metrics: what RouteRequest and RouteStream answer.
   // `full_trace`: the caller may see the whole trace, whatever the tenant's explain setting.
@@ -66,9 +72,13 @@ class DecisionServiceImpl final : public llmrouter::v1::DecisionService::Callbac
   std::atomic<std::shared_ptr<const InventoryView>> inventory_;
   // True when the call may act as an operator: it carries the admin token, or none is set.
   bool IsAdmin(const grpc::CallbackServerContext& ctx) const;
+  // Finishes `reactor` with PERMISSION_DENIED or UNAUTHENTICATED and returns false when an
+  // admin token is set and the call does not carry it.
+  bool CheckAdmin(grpc::CallbackServerContext& ctx, grpc::ServerUnaryReactor* reactor) const;
 
   UsageLedger* usage_ = nullptr;
   const AdminAuth* admin_ = nullptr;
+  DecisionLog* log_ = nullptr;
 };
 
 }  // namespace llmrouter::decision

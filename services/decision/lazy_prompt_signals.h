@@ -11,6 +11,15 @@
 
 namespace llmrouter::decision {
 
+// What one decision learned of its prompt: enough to route the request again without its text
+// (the decision log keeps it to replay a decision for why-not).
+struct PromptSnapshot {
+  uint32_t estimated_tokens = 0;
+  bool analysed = false;
+  std::optional<uint32_t> pii;  // unset: nothing asked for PII
+  PromptSignals signals;        // meaningful when analysed
+};
+
 // One per request, not thread-safe; the analyzer and the prompt must outlive it. Each value is
 // computed at most once: the token estimate alone (the caller's, else the estimator's on the
 // excerpt) without the analysis, the analysis (intents, complexity, classifier) at its first
@@ -19,6 +28,10 @@ class LazyPromptSignals {
  public:
   LazyPromptSignals(const PromptAnalyzer& analyzer, const llmrouter::v1::Prompt& prompt)
       : analyzer_(analyzer), prompt_(prompt) {}
+  // Replays `known`: nothing is computed from the prompt; what the decision did not compute
+  // reads as nothing found (no intent, no PII), as it did not matter to it.
+  LazyPromptSignals(const PromptAnalyzer& analyzer, const llmrouter::v1::Prompt& prompt,
+                    const PromptSnapshot& known);
   LazyPromptSignals(const LazyPromptSignals&) = delete;
   LazyPromptSignals& operator=(const LazyPromptSignals&) = delete;
 
@@ -32,6 +45,8 @@ class LazyPromptSignals {
   uint32_t pii_mask();
   // Whether analysis() has run for this request.
   bool analyzed() const { return analyzed_; }
+  // What has been computed so far.
+  PromptSnapshot Snapshot() const;
 
   // Writes what is known into `out`: the token estimate always, the rest when analysed (with
   // every intent's confidence when `every_intent`, for explain; analysis.analysed says which).
@@ -42,6 +57,7 @@ class LazyPromptSignals {
   const llmrouter::v1::Prompt& prompt_;
   std::optional<uint32_t> tokens_;
   bool analyzed_ = false;
+  bool replay_ = false;  // built from a snapshot: computes nothing
   std::optional<uint32_t> pii_;
   PromptSignals signals_;
 };

@@ -1,8 +1,13 @@
 // decision: answers RouteRequest from the active policy and the live inventory.
 
+#include <unistd.h>
+
+#include <algorithm>
+
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
 #include "common/file_change.h"
 #include "common/logging.h"
 #include "common/periodic_task.h"
@@ -58,6 +63,14 @@ ABSL_FLAG(int, route_link_max_connections, 1024,
 ABSL_FLAG(int, spend_sync_ms, 100,
           "How often the spend ledger is shared through --redis: every replica sees a tenant's "
           "spend within this");
+ABSL_FLAG(int64_t, decision_log_bytes, 32 << 20,
+          "Memory the decision log may take for recent decisions (routerctl decision show, "
+          "why-not for a past request); the oldest go first. 0 turns it off");
+ABSL_FLAG(int, decision_log_max_age_s, 86400,
+          "Decisions older than this leave the decision log even when there is room");
+ABSL_FLAG(double, decision_log_trace_sample, 0.01,
+          "Share of decisions whose full trace the decision log keeps (explain requests always "
+          "do); the others keep a compact record and are replayed for why-not");
 ABSL_FLAG(int, stale_after_ms, 30000,
           "An inventory view older than this is reported stale in decisions and metrics");
 
@@ -106,7 +119,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (auto current = policy.Current()) metrics.ShowPolicy(current->revision(), current->content_hash());
+  if (auto current = policy.Current())
+    metrics.ShowPolicy(current->revision(), current->content_hash());
 
   llmrouter::decision::RouterOptions router_options;
   router_options.stale_after = absl::Milliseconds(absl::GetFlag(FLAGS_stale_after_ms));
@@ -140,6 +154,13 @@ int main(int argc, char** argv) {
         "are open to gRPC callers)");
   }
   decision.set_admin(&*admin);
+  llmrouter::decision::DecisionLogOptions log_options;
+  log_options.max_bytes =
+      static_cast<std::size_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_decision_log_bytes)));
+  log_options.max_age = absl::Seconds(std::max(1, absl::GetFlag(FLAGS_decision_log_max_age_s)));
+  log_options.trace_sample = std::clamp(absl::GetFlag(FLAGS_decision_log_trace_sample), 0.0, 1.0);
+  llmrouter::decision::DecisionLog decision_log(log_options, runner.registry().get());
+  decision.set_decision_log(&decision_log);
   llmrouter::decision::PolicyServiceOptions policy_options{
       *admin, absl::GetFlag(FLAGS_policy_file_exclusive) ? policy_file : std::string(),
       [&decision] { return decision.inventory(); }};
@@ -166,6 +187,12 @@ int main(int argc, char** argv) {
       !s.ok()) {
     spdlog::error("startup_failed error=\"{}\"", s.message());
     return 1;
+  }
+  {
+    // Records name the replica that made them: its pod's (host) name and gRPC port.
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+    decision_log.set_replica(absl::StrCat(host[0] ? host : "decision", ":", runner.grpc_port()));
   }
 
   // The route link: gateways route over it on their own event-loop threads (common/route_link.h).

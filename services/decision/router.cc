@@ -25,25 +25,22 @@ double EstimateCost(const ModelSpec& model, uint32_t prompt_tokens, uint32_t out
          1e6;
 }
 
-absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
-                   const v1::RouteRequestRequest& req, absl::Time now, const RouterOptions& options,
-                   v1::RouteRequestResponse* response, RouteNotes* notes) {
-  if (policy == nullptr) {
-    return absl::UnavailableError(
-        "no policy revision is active; apply a bundle with PolicyService/ApplyBundle");
-  }
-  if (req.model().empty()) return absl::InvalidArgumentError("model is required");
-  v1::RouteTrace* trace = req.explain() ? response->mutable_trace() : nullptr;
+namespace {
 
+// Route's stages, for Route and Replay: `policy` is set and the request names a model.
+absl::Status RouteWith(const CompiledPolicy& policy, const InventoryView* view,
+                       const v1::RouteRequestRequest& req, absl::Time now,
+                       const RouterOptions& options, LazyPromptSignals& signals,
+                       v1::RouteTrace* trace, v1::RouteRequestResponse* response,
+                       RouteNotes* notes) {
   // The prompt is analysed when a rule or filter first asks, or for the trace; whatever was
   // computed by the time Route returns is reported, on every path.
-  LazyPromptSignals signals(policy->analyzer(), req.prompt());
   if (trace) signals.analysis();
   absl::Cleanup fill_analysis = [&] {
     signals.Fill(response->mutable_analysis(), /*every_intent=*/trace != nullptr);
   };
 
-  RouteState s(*policy, req, trace, signals);
+  RouteState s(policy, req, trace, signals);
   RETURN_IF_ERROR(ResolveRequester(s));
   RETURN_IF_ERROR(ChooseRule(s));
   RETURN_IF_ERROR(GatherCandidates(s));
@@ -68,6 +65,35 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
   ToProto(age, response->mutable_inventory_age());
   response->set_inventory_stale(stale);
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
+                   const v1::RouteRequestRequest& req, absl::Time now, const RouterOptions& options,
+                   v1::RouteRequestResponse* response, RouteNotes* notes) {
+  if (policy == nullptr) {
+    return absl::UnavailableError(
+        "no policy revision is active; apply a bundle with PolicyService/ApplyBundle");
+  }
+  if (req.model().empty()) return absl::InvalidArgumentError("model is required");
+  v1::RouteTrace* trace =
+      req.explain() || (notes != nullptr && notes->trace) ? response->mutable_trace() : nullptr;
+  LazyPromptSignals signals(policy->analyzer(), req.prompt());
+  absl::Status status =
+      RouteWith(*policy, view, req, now, options, signals, trace, response, notes);
+  if (notes != nullptr && notes->prompt != nullptr) *notes->prompt = signals.Snapshot();
+  return status;
+}
+
+absl::Status Replay(const CompiledPolicy* policy, const InventoryView* view,
+                    const v1::RouteRequestRequest& req, const PromptSnapshot& known, absl::Time now,
+                    const RouterOptions& options, v1::RouteRequestResponse* response) {
+  if (policy == nullptr) return absl::UnavailableError("no policy revision is active");
+  if (req.model().empty()) return absl::InvalidArgumentError("model is required");
+  LazyPromptSignals signals(policy->analyzer(), req.prompt(), known);
+  return RouteWith(*policy, view, req, now, options, signals, response->mutable_trace(), response,
+                   nullptr);
 }
 
 }  // namespace llmrouter::decision

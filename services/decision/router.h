@@ -24,11 +24,17 @@ struct RouterOptions {
   const SpendLedger* ledger = nullptr;
 };
 
+struct PromptSnapshot;
+
 // What a decision did that the caller counts; filled when Route is given one.
 struct RouteNotes {
   std::string budget_action;  // "deny" or "downgrade" when the tenant's spending limit applied
   std::string tenant;         // the tenant as resolved
   bool shed = false;          // refused because every usable endpoint was saturated
+  // Asked of Route by the caller: build the full trace even though the request did not ask for
+  // explain (the decision log's sample), and say what was learned of the prompt.
+  bool trace = false;
+  PromptSnapshot* prompt = nullptr;
 };
 
 // Route is a pure function of its inputs apart from the views' round-robin cursors, and is
@@ -41,6 +47,14 @@ absl::Status Route(const CompiledPolicy* policy, const InventoryView* view,
                    const llmrouter::v1::RouteRequestRequest& request, absl::Time now,
                    const RouterOptions& options, llmrouter::v1::RouteRequestResponse* response,
                    RouteNotes* notes = nullptr);
+
+// Routes a request again, as the decision log kept it: with the prompt as it was analysed then
+// (`known`; the request's prompt text is empty) and the trace on, on the given view and time.
+// Draws not fixed by a session, user or tenant key may come out differently.
+absl::Status Replay(const CompiledPolicy* policy, const InventoryView* view,
+                    const llmrouter::v1::RouteRequestRequest& request, const PromptSnapshot& known,
+                    absl::Time now, const RouterOptions& options,
+                    llmrouter::v1::RouteRequestResponse* response);
 
 // A new random decision id (16 hex digits).
 std::string NewDecisionId();

@@ -6,31 +6,30 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "common/proto_time.h"
 
 namespace llmrouter::decision {
 
 namespace v1 = llmrouter::v1;
 
-absl::StatusOr<v1::WhyNotResponse> WhyNot(const CompiledPolicy* policy, const InventoryView* view,
-                                          v1::RouteRequestRequest request, absl::string_view model,
-                                          absl::Time now, const RouterOptions& options) {
-  if (model.empty()) return absl::InvalidArgumentError("model is required");
-  if (policy == nullptr) return absl::UnavailableError("no policy revision is active");
+namespace {
+
+// Reads the answer for `model` out of a decision made with the trace on (`routed`, `status`).
+v1::WhyNotResponse ReadAnswer(const CompiledPolicy& policy, const v1::RouteRequestResponse& routed,
+                              const absl::Status& status, absl::string_view model) {
   v1::WhyNotResponse out;
-  request.set_explain(true);
-  v1::RouteRequestResponse routed;
-  absl::Status status = Route(policy, view, request, now, options, &routed);
   *out.mutable_trace() = routed.trace();
   out.set_chosen_model(routed.target().model());
   out.set_rule(routed.policy_rule());
   for (const v1::RuleEvaluation& r : routed.trace().rules()) {
     if (r.matched()) out.set_rule(r.rule());
   }
-  const ModelSpec* target = policy->Resolve(model);
+  const ModelSpec* target = policy.Resolve(model);
   if (target == nullptr) {
     out.set_stage(v1::CANDIDATE_STAGE_UNKNOWN_MODEL);
     out.set_detail(absl::StrCat("\"", model, "\" is not in the policy catalog (revision ",
-                                policy->revision(), ")"));
+                                policy.revision(), ")"));
     return out;
   }
   if (status.ok() && routed.target().model() == target->name) {
@@ -102,6 +101,66 @@ absl::StatusOr<v1::WhyNotResponse> WhyNot(const CompiledPolicy* policy, const In
                                   : absl::StrCat("rule \"", out.rule(), "\" matched first"),
                               " and does not list \"", target->name,
                               "\" (candidates: ", absl::StrJoin(considered, ", "), ")"));
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::WhyNotResponse> WhyNot(const CompiledPolicy* policy, const InventoryView* view,
+                                          v1::RouteRequestRequest request, absl::string_view model,
+                                          absl::Time now, const RouterOptions& options) {
+  if (model.empty()) return absl::InvalidArgumentError("model is required");
+  if (policy == nullptr) return absl::UnavailableError("no policy revision is active");
+  request.set_explain(true);
+  v1::RouteRequestResponse routed;
+  absl::Status status = Route(policy, view, request, now, options, &routed);
+  return ReadAnswer(*policy, routed, status, model);
+}
+
+absl::StatusOr<v1::WhyNotResponse> WhyNotLogged(const CompiledPolicy* policy,
+                                                const InventoryView* view,
+                                                const LoggedDecision& logged,
+                                                absl::string_view model, absl::Time now,
+                                                const RouterOptions& options) {
+  if (model.empty()) return absl::InvalidArgumentError("model is required");
+  if (policy == nullptr) return absl::UnavailableError("no policy revision is active");
+  const v1::DecisionRecord& record = logged.record;
+  const std::string when =
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", FromProto(record.time()), absl::UTCTimeZone());
+  const std::string made_under = record.response().policy_sha256().empty()
+                                     ? std::string("no policy")
+                                     : "policy " + record.response().policy_sha256().substr(0, 12);
+  if (record.trace_kept()) {
+    v1::WhyNotResponse out = ReadAnswer(
+        *policy, record.response(),
+        absl::Status(static_cast<absl::StatusCode>(record.status_code()), record.status_message()),
+        model);
+    out.set_basis(absl::StrCat("the trace kept when decision ", record.decision_id(), " was made, ",
+                               when, " under ", made_under, " on replica ", record.replica()));
+    return out;
+  }
+  if (record.response().policy_sha256() != policy->content_hash()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "decision ", record.decision_id(), " kept no trace and was made under ", made_under,
+        "; the active policy is ", policy->content_hash().substr(0, 12),
+        ", so it cannot be replayed as it was (decisions that ask for explain, and a sample, keep "
+        "their trace: --decision_log_trace_sample)"));
+  }
+  v1::RouteRequestResponse routed;
+  const absl::Status status =
+      Replay(policy, view, record.request(), logged.prompt, now, options, &routed);
+  v1::WhyNotResponse out = ReadAnswer(*policy, routed, status, model);
+  const std::string then = record.status_code() == 0
+                               ? absl::StrCat("\"", record.response().target().model(), "\" (",
+                                              record.response().target().endpoint_id(), ")")
+                               : absl::StrCat("refused: ", record.status_message());
+  out.set_basis(absl::StrCat(
+      "decision ", record.decision_id(), " (", when, ", replica ", record.replica(),
+      ") kept no trace, so it was replayed now under the same policy with the prompt as it was "
+      "analysed then; endpoint health, load and spend are today's. Then it went to ",
+      then, "; the replay goes to ",
+      status.ok() ? absl::StrCat("\"", routed.target().model(), "\"")
+                  : absl::StrCat("nothing (", status.message(), ")")));
   return out;
 }
 

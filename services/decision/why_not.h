@@ -4,6 +4,7 @@
 
 #include "absl/status/statusor.h"
 #include "llmrouter/v1/decision.pb.h"
+#include "services/decision/decision_log.h"
 #include "services/decision/router.h"
 
 namespace llmrouter::decision {
@@ -16,6 +17,15 @@ absl::StatusOr<llmrouter::v1::WhyNotResponse> WhyNot(const CompiledPolicy* polic
                                                      llmrouter::v1::RouteRequestRequest request,
                                                      absl::string_view model, absl::Time now,
                                                      const RouterOptions& options);
+
+// The same for a decision in the decision log: read from the trace it kept, else replayed with
+// the request and the prompt's analysis it kept, on `view` now — only under the policy it was
+// made under (FailedPrecondition otherwise). WhyNotResponse.basis says which.
+absl::StatusOr<llmrouter::v1::WhyNotResponse> WhyNotLogged(const CompiledPolicy* policy,
+                                                           const InventoryView* view,
+                                                           const LoggedDecision& logged,
+                                                           absl::string_view model, absl::Time now,
+                                                           const RouterOptions& options);
 
 }  // namespace llmrouter::decision
 

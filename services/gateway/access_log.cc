@@ -77,6 +77,7 @@ std::string AccessLogLine(const AccessLogEntry& e) {
                   ",\"completion_tokens\":", r.completion_tokens);
   absl::StrAppend(&out, ",\"estimated_cost_usd\":", r.estimated_cost_usd);
   absl::StrAppend(&out, ",\"request_bytes\":", e.request_bytes,
+                  ",\"response_bytes\":", r.response_bytes,
                   ",\"stream\":", r.stream ? "true" : "false", "}");
   return out;
 }

@@ -49,7 +49,7 @@ struct AccessLogEntry {
 // The line, without its newline: {"time":...,"request_id":...,"trace_id":...,"tenant":...,
 // "model":...,"routed_model":...,"endpoint":...,"track":...,"rule":...,"policy":...,
 // "status":...,"attempts":...,"ttft_ms":...,"duration_ms":...,"prompt_tokens":...,
-// "completion_tokens":...,"estimated_cost_usd":...,"request_bytes":...,"stream":...}.
+// "completion_tokens":...,"estimated_cost_usd":...,"request_bytes":...,"response_bytes":...,"stream":...}.
 std::string AccessLogLine(const AccessLogEntry& entry);
 
 class AccessLog {

@@ -41,15 +41,18 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 std::string_view StdView(absl::string_view s) { return std::string_view(s.data(), s.size()); }
 std::string_view StdView(beast::string_view s) { return std::string_view(s.data(), s.size()); }
 
-asio::awaitable<ProxyOutcome> WriteError(beast::tcp_stream& client, const HttpRequest& request,
-                                         bool keep_alive, int status, std::string_view message,
-                                         std::string_view code, Headers headers = {}) {
+// `record` (may be null) counts the error's bytes.
+asio::awaitable<ProxyOutcome> WriteError(RequestRecord* record, beast::tcp_stream& client,
+                                         const HttpRequest& request, bool keep_alive, int status,
+                                         std::string_view message, std::string_view code,
+                                         Headers headers = {}) {
   if (std::string_view id = RequestIdOf(request); !id.empty()) {
     headers.emplace_back(std::string(kRequestIdHeader), std::string(id));
   }
-  bool written =
-      co_await WriteHttpResponse(client, request.version(), keep_alive, status, "application/json",
-                                 OpenAiErrorJson(status, message, code), headers);
+  std::string body = OpenAiErrorJson(status, message, code);
+  if (record != nullptr) record->response_bytes += body.size();
+  bool written = co_await WriteHttpResponse(client, request.version(), keep_alive, status,
+                                            "application/json", std::move(body), headers);
   co_return ProxyOutcome{status, written && keep_alive};
 }
 
@@ -336,19 +339,19 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
   // 1. What the client asks for.
   if (!IsJsonContentType(request)) {
     co_return co_await WriteError(
-        client, request, keep_alive, 415,
+        record, client, request, keep_alive, 415,
         "the request body must be JSON: send it with content-type: application/json",
         "unsupported_media_type");
   }
   absl::StatusOr<InspectedRequest> inspected = call.worker.inspector.Inspect(request.body());
   if (!inspected.ok()) {
-    co_return co_await WriteError(client, request, keep_alive, 400,
+    co_return co_await WriteError(record, client, request, keep_alive, 400,
                                   StdView(inspected.status().message()), "");
   }
   absl::StatusOr<v1::RouteRequestRequest> route =
       BuildRouteRequest(request, *inspected, kind, options_.region);
   if (!route.ok()) {
-    co_return co_await WriteError(client, request, keep_alive, 400,
+    co_return co_await WriteError(record, client, request, keep_alive, 400,
                                   StdView(route.status().message()), "");
   }
   const std::string tenant = route->tenant();
@@ -367,8 +370,8 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
     if (error.retry_after_seconds > 0) {
       headers.emplace_back("retry-after", std::to_string(error.retry_after_seconds));
     }
-    co_return co_await WriteError(client, request, keep_alive, error.http_status, error.message,
-                                  error.code, std::move(headers));
+    co_return co_await WriteError(record, client, request, keep_alive, error.http_status,
+                                  error.message, error.code, std::move(headers));
   }
   if (record != nullptr) {
     record->decision_id = decision->decision_id();
@@ -385,7 +388,7 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Serve(beast::tcp_stream& client, H
     rate_limit_headers = RateLimitHeaders(limits);
     if (!limits.admitted) {
       metrics_.RateLimited(decision->rate_limits().tenant(), RateLimitKindName(limits.exceeded));
-      co_return co_await WriteError(client, request, keep_alive, 429,
+      co_return co_await WriteError(record, client, request, keep_alive, 429,
                                     RateLimitMessage(limits, decision->rate_limits()),
                                     "rate_limit_exceeded", std::move(rate_limit_headers));
     }
@@ -447,7 +450,7 @@ asio::awaitable<ProxyOutcome> InferenceProxy::TryTargets(Call& call,
     targets.resize(std::max(1, options_.max_attempts));
   }
   if (targets.empty()) {
-    co_return co_await WriteError(call.client, call.request, call.keep_alive, 502,
+    co_return co_await WriteError(call.record, call.client, call.request, call.keep_alive, 502,
                                   "routing decision named no target", "upstream_error");
   }
   TargetPlan plan{
@@ -530,7 +533,7 @@ asio::awaitable<ProxyOutcome> InferenceProxy::TryTargets(Call& call,
     }
   }
   if (watch.gone()) co_return ProxyOutcome{kClientClosedRequest, false};
-  co_return co_await WriteError(call.client, call.request, call.keep_alive, 502,
+  co_return co_await WriteError(call.record, call.client, call.request, call.keep_alive, 502,
                                 absl::StrCat("all ", failures.size(), " upstream attempts failed: ",
                                              absl::StrJoin(failures, "; ")),
                                 "upstream_error", rate_limit_headers);
@@ -539,7 +542,7 @@ asio::awaitable<ProxyOutcome> InferenceProxy::TryTargets(Call& call,
 asio::awaitable<ProxyOutcome> InferenceProxy::WriteDeadlineError(
     Call& call, const std::vector<std::string>& failures) {
   co_return co_await WriteError(
-      call.client, call.request, call.keep_alive, 504,
+      call.record, call.client, call.request, call.keep_alive, 504,
       absl::StrCat("no backend answered within the request deadline of ",
                    options_.request_timeout.count(), " ms: ", absl::StrJoin(failures, "; ")),
       "upstream_timeout");
@@ -637,6 +640,7 @@ asio::awaitable<std::optional<ProxyOutcome>> InferenceProxy::TryTarget(
   AppendAnswerHead(call.request.version(), upstream, headers, call.keep_alive, answer.size(),
                    &head);
   beast::error_code ec;
+  if (call.record != nullptr) call.record->response_bytes += answer.size();
   co_await WriteHttpHeadAndBody(call.client, head, answer, ec);
   co_return ProxyOutcome{status, !ec && call.keep_alive};
 }
@@ -678,8 +682,11 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Relay(beast::tcp_stream& client,
       co_return ProxyOutcome{status, false};
     }
     if (!piece.ok()) {
-      spdlog::warn("upstream_stream_broken endpoint={} decision_id={} error=\"{}\"",
-                   target.endpoint_id(), decision_id, piece.status().message());
+      spdlog::warn(
+          "upstream_stream_broken endpoint={} decision_id={} request_id={} trace_id={} "
+          "error=\"{}\"",
+          target.endpoint_id(), decision_id, RequestIdOf(request), TraceIdOf(request),
+          piece.status().message());
       metrics_.UpstreamAttempt(piece.status().code() == absl::StatusCode::kDeadlineExceeded
                                    ? AttemptResult::kTimeout
                                    : AttemptResult::kReset);
@@ -731,6 +738,7 @@ asio::awaitable<ProxyOutcome> InferenceProxy::Relay(beast::tcp_stream& client,
       ttft = SecondsSince(attempt.start);
       metrics_.FirstToken(SecondsSince(attempt.request_start));
     }
+    if (attempt.request_record != nullptr) attempt.request_record->response_bytes += piece->size();
     if (chunked) {
       co_await asio::async_write(client,
                                  http::make_chunk(asio::buffer(piece->data(), piece->size())),

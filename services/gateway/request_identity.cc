@@ -77,6 +77,12 @@ std::string_view RequestIdOf(const HttpRequest& request) {
   return Field(request, kRequestIdHeader);
 }
 
+std::string_view TraceIdOf(const HttpRequest& request) {
+  auto it = request.find("traceparent");
+  if (it == request.end() || it->value().size() < 35) return {};
+  return std::string_view(it->value().data() + 3, 32);
+}
+
 std::string ChildTraceparent(const HttpRequest& request) {
   std::string_view parent = Field(request, "traceparent");
   if (parent.size() < 55) return {};

@@ -22,6 +22,10 @@ void AssignRequestIdentity(HttpRequest& request);
 // The request's x-request-id; empty before AssignRequestIdentity.
 std::string_view RequestIdOf(const HttpRequest& request);
 
+// The request's trace id (32 hex digits) from its traceparent; empty before
+// AssignRequestIdentity. For logs.
+std::string_view TraceIdOf(const HttpRequest& request);
+
 // The traceparent of a call made for `request`: its trace id and flags, and a new span id (a
 // child of the caller's). Empty when the request has no traceparent.
 std::string ChildTraceparent(const HttpRequest& request);

@@ -27,6 +27,8 @@ struct RequestRecord {
   double ttft_seconds = 0;  // of a streamed answer; 0 when none
   uint32_t prompt_tokens = 0;
   uint32_t completion_tokens = 0;
+  // Body bytes sent to the client: the backend's answer as relayed, or the gateway's error.
+  uint64_t response_bytes = 0;
 };
 
 }  // namespace llmrouter::gateway

@@ -3,6 +3,7 @@
 // decision and p50/p99 from a timed sample.
 //   build/tests/benchmarks/decision_benchmark
 #include <benchmark/benchmark.h>
+#include <prometheus/registry.h>
 
 #include <algorithm>
 #include <chrono>
@@ -11,8 +12,11 @@
 #include "absl/strings/str_cat.h"
 #include "common/sha256.h"
 #include "services/decision/builtin_classifier.h"
+#include "services/decision/decision_log.h"
+#include "services/decision/decision_service.h"
 #include "services/decision/learned_classifier.h"
 #include "services/decision/router.h"
+#include "services/decision/sqlite_policy_store.h"
 
 namespace llmrouter::decision {
 namespace {
@@ -81,6 +85,7 @@ struct Fixture {
       ep->set_health(e % 17 == 0 ? v1::HEALTH_STATE_UNHEALTHY : v1::HEALTH_STATE_HEALTHY);
     }
     view = std::make_unique<InventoryView>(s, absl::Now());
+    snapshot = s;
     std::string prompt;
     while (prompt.size() < 2048) {
       prompt +=
@@ -94,6 +99,7 @@ struct Fixture {
   }
   std::shared_ptr<const CompiledPolicy> policy;
   std::unique_ptr<InventoryView> view;
+  v1::InventorySnapshot snapshot;
   v1::RouteRequestRequest request;
 };
 
@@ -227,7 +233,41 @@ void BM_DecisionAutoClassified(benchmark::State& state) {
   RunDecisions(state, *f, req);
 }
 
+// The service's route path (what RouteStream and the route link call for each request:
+// DecisionServiceImpl::AnswerCall, with its metrics) and the decision log: 0 off, 1 a compact
+// record of every decision, 2 the default (compact, and the full trace for 1%), 3 every trace.
+void BM_ServiceRoute(benchmark::State& state) {
+  const Fixture& f = TwoHundred();
+  auto store = SqlitePolicyStore::Open(":memory:");
+  if (!store.ok()) std::abort();
+  ActivePolicy policy(**store);
+  if (!policy.Apply(Bundle(), "bench", "").ok()) std::abort();
+  prometheus::Registry registry;
+  DecisionMetrics metrics(registry);
+  DecisionLogOptions options;
+  // A full log, as in steady state: each record replaces the oldest.
+  options.max_bytes = state.range(0) == 0 ? 0 : 4u << 20;
+  options.trace_sample = state.range(0) == 1 ? 0 : state.range(0) == 2 ? 0.01 : 1;
+  DecisionLog log(options, &registry);
+  DecisionServiceImpl service(policy, metrics, RouterOptions{});
+  service.SetInventory(std::make_shared<InventoryView>(f.snapshot, absl::Now()));
+  service.set_decision_log(&log);
+  v1::RouteCall call;
+  *call.mutable_request() = f.request;
+  uint64_t n = 0;
+  for (auto _ : state) {
+    call.set_id(++n);
+    call.mutable_request()->set_request_id(absl::StrCat("req-", n));
+    v1::RouteResult result;
+    service.AnswerCall(call, &result);
+    if (result.status_code() != 0) state.SkipWithError(result.status_message().c_str());
+    benchmark::DoNotOptimize(result);
+  }
+  state.counters["log_records"] = static_cast<double>(log.records());
+}
+
 BENCHMARK(BM_Decision);
+BENCHMARK(BM_ServiceRoute)->Arg(0)->Arg(1)->Arg(2)->Arg(3);
 BENCHMARK(BM_DecisionExplicitModel);
 BENCHMARK(BM_ClassifyOnly)->Arg(200)->Arg(2048);
 BENCHMARK(BM_DecisionAutoClassified)->Arg(200)->Arg(2048);

@@ -405,6 +405,14 @@ else
   fail "gateway.accessLog flags on the gateway container only"
 fi
 
+# The decision log: decision's flags from decision.decisionLog (large byte counts stay integers).
+expect defaults.yaml "decision log default size on decision" '--decision_log_bytes=33554432$'
+render_checked decision-log --set decision.decisionLog.bytes=4294967296 \
+  --set decision.decisionLog.maxAgeSeconds=3600 --set decision.decisionLog.traceSample=0.5
+expect decision-log.yaml "decision.decisionLog.bytes passed as an integer" '--decision_log_bytes=4294967296$'
+expect decision-log.yaml "decision.decisionLog.maxAgeSeconds passed" '--decision_log_max_age_s=3600$'
+expect decision-log.yaml "decision.decisionLog.traceSample passed" '--decision_log_trace_sample=0.5$'
+
 # NOTES.txt renders for every scenario (helm template skips it; render it as a template here).
 notes_chart="$out/notes-chart"
 cp -r "$chart" "$notes_chart"

@@ -10,6 +10,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "common/proto_time.h"
+#include "tools/routerctl/service_clients.h"
 #include "tools/routerctl/text_table.h"
 
 namespace llmrouter::routerctl {
@@ -311,6 +313,46 @@ std::string FormatRoute(const v1::RouteRequestResponse& resp) {
   return out;
 }
 
+std::string FormatDecisionRecord(const v1::DecisionRecord& record) {
+  const v1::RouteRequestRequest& req = record.request();
+  TextTable head({"decision", record.decision_id()});
+  if (!record.request_id().empty()) head.AddRow({"request", record.request_id()});
+  head.AddRow({"time", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", FromProto(record.time()),
+                                        absl::UTCTimeZone())});
+  head.AddRow({"replica", record.replica()});
+  std::string asked =
+      absl::StrCat("model ", req.model(), ", tenant ", req.tenant().empty() ? "-" : req.tenant());
+  if (req.priority() != v1::PRIORITY_TIER_UNSPECIFIED) {
+    absl::StrAppend(&asked, ", priority ",
+                    absl::AsciiStrToLower(absl::StripPrefix(v1::PriorityTier_Name(req.priority()),
+                                                            "PRIORITY_TIER_")));
+  }
+  if (!req.region().empty()) absl::StrAppend(&asked, ", region ", req.region());
+  absl::StrAppend(&asked, ", ", req.prompt().message_count(),
+                  req.prompt().message_count() == 1 ? " message" : " messages");
+  if (req.prompt().max_output_tokens() > 0) {
+    absl::StrAppend(&asked, ", max_tokens ", req.prompt().max_output_tokens());
+  }
+  head.AddRow({"asked", asked});
+  if (record.status_code() != 0) {
+    head.AddRow({"refused",
+                 absl::StrCat(StatusCodeName(static_cast<grpc::StatusCode>(record.status_code())),
+                              ": ", record.status_message())});
+  }
+  std::string out = head.Render();
+  if (record.status_code() == 0) {
+    out += FormatRoute(record.response());
+  } else if (record.response().has_trace()) {
+    out += FormatTrace(record.response().trace());
+  }
+  if (!record.trace_kept()) {
+    out +=
+        "trace: not kept for this decision (a sample and explain requests keep theirs); "
+        "`routerctl decision why-not ID MODEL` replays it\n";
+  }
+  return out;
+}
+
 std::string FormatWhyNot(absl::string_view model, const v1::WhyNotResponse& resp) {
   std::string out = resp.would_be_chosen()
                         ? absl::StrCat(model, ": would be chosen\n")
@@ -321,6 +363,7 @@ std::string FormatWhyNot(absl::string_view model, const v1::WhyNotResponse& resp
     details.AddRow(
         {"instead", resp.chosen_model().empty() ? "nothing can serve it" : resp.chosen_model()});
   }
+  if (!resp.basis().empty()) details.AddRow({"basis", resp.basis()});
   return out + details.Render();
 }
 

@@ -48,6 +48,9 @@ std::string FormatTestReport(const llmrouter::v1::TestBundleResponse& response,
 // The decision, then the trace when the answer carries one.
 std::string FormatRoute(const llmrouter::v1::RouteRequestResponse& response);
 std::string FormatTrace(const llmrouter::v1::RouteTrace& trace);
+// A logged decision: when, where, the request as received (without its text), then what
+// FormatRoute prints of the answer (or why it was refused), with the trace when it was kept.
+std::string FormatDecisionRecord(const llmrouter::v1::DecisionRecord& record);
 std::string FormatWhyNot(absl::string_view model, const llmrouter::v1::WhyNotResponse& response);
 std::string FormatEndpoints(const llmrouter::v1::ListEndpointsResponse& response);
 

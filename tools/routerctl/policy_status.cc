@@ -15,9 +15,6 @@ namespace v1 = llmrouter::v1;
 
 namespace {
 
-// More replicas than this behind one name is a mistake in --decision, not a fleet.
-constexpr size_t kMaxReplicas = 256;
-
 std::string StatusJson(const std::vector<ReplicaPolicy>& replicas, bool agree) {
   std::string out = "{\"replicas\":[";
   for (size_t i = 0; i < replicas.size(); ++i) {
@@ -41,13 +38,8 @@ std::string StatusJson(const std::vector<ReplicaPolicy>& replicas, bool agree) {
 }  // namespace
 
 int RouterctlSession::PolicyStatus(const std::vector<std::string>& args) {
-  auto replicas = ExpandReplicas(clients_.decision_target());
+  auto replicas = ReplicasToAsk(clients_.decision_target());
   if (!replicas.ok()) return LocalError(replicas.status());
-  if (replicas->size() > kMaxReplicas) {
-    return LocalError(absl::InvalidArgumentError(
-        absl::StrCat(clients_.decision_target(), " names ", replicas->size(),
-                     " addresses; at most ", kMaxReplicas, " replicas are asked")));
-  }
   // Every replica at once, so that one that does not answer costs one timeout, not one each.
   std::vector<std::future<ReplicaPolicy>> asked;
   for (const ReplicaTarget& replica : *replicas) {

@@ -117,4 +117,14 @@ absl::StatusOr<std::vector<ReplicaTarget>> ExpandReplicas(absl::string_view targ
   return Resolve(rest);
 }
 
+absl::StatusOr<std::vector<ReplicaTarget>> ReplicasToAsk(absl::string_view target) {
+  auto replicas = ExpandReplicas(target);
+  if (replicas.ok() && replicas->size() > kMaxAskedReplicas) {
+    return absl::InvalidArgumentError(absl::StrCat(target, " names ", replicas->size(),
+                                                   " addresses; at most ", kMaxAskedReplicas,
+                                                   " replicas are asked"));
+  }
+  return replicas;
+}
+
 }  // namespace llmrouter::routerctl

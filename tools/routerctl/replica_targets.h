@@ -26,6 +26,13 @@ struct ReplicaTarget {
 // replica). NotFound when the name does not resolve; InvalidArgument for a malformed target.
 absl::StatusOr<std::vector<ReplicaTarget>> ExpandReplicas(absl::string_view target);
 
+// More replicas than this behind one name is a mistake in --decision, not a fleet.
+inline constexpr size_t kMaxAskedReplicas = 256;
+
+// ExpandReplicas for a command that asks every replica: InvalidArgument beyond
+// kMaxAskedReplicas.
+absl::StatusOr<std::vector<ReplicaTarget>> ReplicasToAsk(absl::string_view target);
+
 }  // namespace llmrouter::routerctl
 
 #endif  // LLMROUTER_TOOLS_ROUTERCTL_REPLICA_TARGETS_H_

@@ -2,6 +2,7 @@
 #ifndef LLMROUTER_TOOLS_ROUTERCTL_ROUTERCTL_SESSION_H_
 #define LLMROUTER_TOOLS_ROUTERCTL_ROUTERCTL_SESSION_H_
 
+#include <functional>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -43,6 +44,9 @@ class RouterctlSession {
   int Route(const std::vector<std::string>& args) { return RouteOrExplain(false); }
   int Explain(const std::vector<std::string>& args) { return RouteOrExplain(true); }
   int WhyNot(const std::vector<std::string>& args);
+  // In decision_commands.cc: a past decision from the decision log of the replica that made it.
+  int DecisionShow(const std::vector<std::string>& args);
+  int DecisionWhyNot(const std::vector<std::string>& args);
   int InventoryList(const std::vector<std::string>& args);
   int InventoryDrain(const std::vector<std::string>& args);
   // In api_key_commands.cc: the gateway's key store, opened from --db.
@@ -76,6 +80,12 @@ class RouterctlSession {
     return kExitFailure;
   }
   int RouteOrExplain(bool explain);
+  // Asks every replica behind --decision at once (`ask` fills the response it is given); the
+  // first that answers fills `out`. When none does, prints that none holds `what` (every
+  // replica answered NOT_FOUND) or which replicas failed, and returns kExitFailure.
+  using ReplicaCall = std::function<grpc::Status(llmrouter::v1::DecisionService::Stub&,
+                                                 grpc::ClientContext*, google::protobuf::Message*)>;
+  int AskReplicas(const ReplicaCall& ask, const std::string& what, google::protobuf::Message* out);
   // The model file --classifier names into `out` (unchanged without the flag); false after
   // printing why it cannot be read.
   bool ReadClassifierModel(std::string* out);

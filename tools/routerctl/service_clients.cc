@@ -41,16 +41,24 @@ v1::InventoryService::Stub& ServiceClients::inventory() {
   return *inventory_;
 }
 
-std::unique_ptr<v1::PolicyService::Stub> ServiceClients::PolicyFor(
-    const ReplicaTarget& replica) const {
+std::shared_ptr<grpc::Channel> ServiceClients::ReplicaChannel(const ReplicaTarget& replica) const {
   grpc::ChannelArguments args;
   if (settings_.tls.enabled() && !replica.host.empty()) {
     args.SetSslTargetNameOverride(replica.host);
   }
   // A channel of its own: replicas must not share a subchannel through gRPC's global pool.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return v1::PolicyService::NewStub(
-      grpc::CreateCustomChannel(replica.target, ChannelCredentials(settings_.tls), args));
+  return grpc::CreateCustomChannel(replica.target, ChannelCredentials(settings_.tls), args);
+}
+
+std::unique_ptr<v1::PolicyService::Stub> ServiceClients::PolicyFor(
+    const ReplicaTarget& replica) const {
+  return v1::PolicyService::NewStub(ReplicaChannel(replica));
+}
+
+std::unique_ptr<v1::DecisionService::Stub> ServiceClients::DecisionFor(
+    const ReplicaTarget& replica) const {
+  return v1::DecisionService::NewStub(ReplicaChannel(replica));
 }
 
 void ServiceClients::Prepare(Service service, grpc::ClientContext* ctx) const {

@@ -28,9 +28,12 @@ class ServiceClients {
   llmrouter::v1::DecisionService::Stub& decision();
   llmrouter::v1::InventoryService::Stub& inventory();
 
-  // A PolicyService stub on a channel of its own to one replica behind --decision; with TLS its
-  // certificate is checked against the name the replica was resolved from.
+  // A PolicyService (DecisionService) stub on a channel of its own to one replica behind
+  // --decision; with TLS its certificate is checked against the name the replica was resolved
+  // from.
   std::unique_ptr<llmrouter::v1::PolicyService::Stub> PolicyFor(const ReplicaTarget& replica) const;
+  std::unique_ptr<llmrouter::v1::DecisionService::Stub> DecisionFor(
+      const ReplicaTarget& replica) const;
   const std::string& decision_target() const { return settings_.decision_target; }
 
   // Sets the deadline and, when that service's token is configured,
@@ -43,6 +46,7 @@ class ServiceClients {
 
  private:
   std::shared_ptr<grpc::Channel> Channel(Service service);
+  std::shared_ptr<grpc::Channel> ReplicaChannel(const ReplicaTarget& replica) const;
 
   ConnectionSettings settings_;
   std::shared_ptr<grpc::Channel> decision_channel_;

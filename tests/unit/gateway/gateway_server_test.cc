@@ -1105,20 +1105,19 @@ TEST_F(GatewayServerTest, TheAccessLogHasALinePerRequestWithItsRoutingTimingAndT
   TestUpstream failing(TestUpstream::Mode::kStatus500);
   TestUpstream json(TestUpstream::Mode::kJson);
   Route(MakeTarget("ep-bad", failing.port(), "m1"), {MakeTarget("ep-json", json.port(), "m1")});
-  ASSERT_EQ(Chat(kChatBody, {{"x-router-tenant", "acme"},
-                             {"x-request-id", "req-1"},
-                             {"authorization", "Bearer sk-secret-key"}})
-                .status,
-            200);
+  const auto json_answer = Chat(kChatBody, {{"x-router-tenant", "acme"},
+                                            {"x-request-id", "req-1"},
+                                            {"authorization", "Bearer sk-secret-key"}});
+  ASSERT_EQ(json_answer.status, 200);
   TestUpstream sse(TestUpstream::Mode::kSse);
   sse.release();
   Route(MakeTarget("ep-sse", sse.port(), "m1"));
-  ASSERT_EQ(Chat(R"({"model":"m1","stream":true,"stream_options":{"include_usage":true},)"
-                 R"("messages":[{"role":"user","content":"my secret prompt"}]})",
-                 {{"x-request-id", "req-2"},
-                  {"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}})
-                .status,
-            200);
+  const auto sse_answer =
+      Chat(R"({"model":"m1","stream":true,"stream_options":{"include_usage":true},)"
+           R"("messages":[{"role":"user","content":"my secret prompt"}]})",
+           {{"x-request-id", "req-2"},
+            {"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}});
+  ASSERT_EQ(sse_answer.status, 200);
   StopServingRequests();
   log->reset();  // writes what is queued
   std::vector<std::string> lines = LinesOf(path);
@@ -1139,6 +1138,9 @@ TEST_F(GatewayServerTest, TheAccessLogHasALinePerRequestWithItsRoutingTimingAndT
   EXPECT_THAT(lines[1], HasSubstr(R"("completion_tokens":3,)"));
   EXPECT_THAT(lines[1], HasSubstr(R"("stream":true)"));
   EXPECT_THAT(lines[1], Not(HasSubstr(R"("ttft_ms":0.000)"))) << "a streamed answer has a TTFT";
+  // The body bytes the client received, relayed whole or piece by piece.
+  EXPECT_THAT(lines[0], HasSubstr(absl::StrCat("\"response_bytes\":", json_answer.body.size())));
+  EXPECT_THAT(lines[1], HasSubstr(absl::StrCat("\"response_bytes\":", sse_answer.body.size())));
   for (const std::string& line : lines) {
     EXPECT_THAT(line, Not(HasSubstr("secret"))) << "never the prompt, never a key";
   }
