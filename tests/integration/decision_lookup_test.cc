@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "tests/support/http_test_client.h"
@@ -62,10 +63,13 @@ class DecisionLookupTest : public ::testing::Test {
       decisions_[i] =
           StartService(dir_, absl::StrCat("decision-", i), "services/decision/decision", args);
       ASSERT_TRUE(decisions_[i]);
-      gateways_[i] = StartService(
-          dir_, absl::StrCat("gateway-", i), "services/gateway/gateway",
-          {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1", "--inventory_target=",
-           absl::StrCat("--decision_target=127.0.0.1:", decisions_[i]->port("grpc_port"))});
+      // Gateway 1 writes an access log.
+      std::vector<std::string> gateway_args = {
+          "--http_port=0", "--metrics_port=0", "--host=127.0.0.1", "--inventory_target=",
+          absl::StrCat("--decision_target=127.0.0.1:", decisions_[i]->port("grpc_port"))};
+      if (i == 1) gateway_args.push_back("--access_log=" + dir_ + "/access.log");
+      gateways_[i] =
+          StartService(dir_, absl::StrCat("gateway-", i), "services/gateway/gateway", gateway_args);
       ASSERT_TRUE(gateways_[i]);
     }
     for (int i = 0; i < 2; ++i) {
@@ -73,11 +77,15 @@ class DecisionLookupTest : public ::testing::Test {
     }
   }
 
-  HttpResult Chat(int gateway, const std::string& text, const std::string& request_id) {
+  HttpResult Chat(int gateway, const std::string& text, const std::string& request_id,
+                  std::map<std::string, std::string> headers = {}, bool stream = false) {
+    headers["x-request-id"] = request_id;
     return HttpCall(
         gateways_[gateway]->port("http_port"), "POST", "/v1/chat/completions",
-        absl::StrCat(R"({"model":"auto","messages":[{"role":"user","content":")", text, R"("}]})"),
-        {{"x-request-id", request_id}});
+        absl::StrCat(R"({"model":"auto",)",
+                     stream ? R"("stream":true,"stream_options":{"include_usage":true},)" : "",
+                     R"("messages":[{"role":"user","content":")", text, R"("}]})"),
+        headers);
   }
 
   // routerctl against both replicas at once, with the admin token unless told otherwise.
@@ -137,6 +145,56 @@ TEST_F(DecisionLookupTest, RouterctlFindsADecisionMadeByEitherReplicaByTheIdsThe
   EXPECT_EQ(unknown.code, 1);
   EXPECT_THAT(unknown.err, HasSubstr("no decision replica behind"));
   EXPECT_THAT(unknown.err, HasSubstr("2 replicas asked"));
+}
+
+TEST_F(DecisionLookupTest, ARequestIdAndTraceContextReachTheBackendAndDecisionAndComeBack) {
+  const std::string trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  HttpResult r = Chat(1, "hello", "client-id-7",
+                      {{"traceparent", absl::StrCat("00-", trace_id, "-00f067aa0ba902b7-01")},
+                       {"tracestate", "vendor=opaque"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers["x-request-id"], "client-id-7");
+  EXPECT_EQ(r.headers["x-fake-llm-request-id"], "client-id-7") << "the backend got it";
+  // The backend's traceparent is a child: same trace and flags, a span of the gateway's own.
+  const std::string upstream = r.headers["x-fake-llm-traceparent"];
+  EXPECT_THAT(upstream, ::testing::MatchesRegex(absl::StrCat("00-", trace_id, "-[0-9a-f]{16}-01")));
+  EXPECT_THAT(upstream, ::testing::Not(HasSubstr("00f067aa0ba902b7")));
+  EXPECT_EQ(r.headers["x-fake-llm-tracestate"], "vendor=opaque");
+  // Decision got it: its log has the decision under that request id.
+  CommandResult shown = Ctl({"decision", "show", "client-id-7"});
+  ASSERT_EQ(shown.code, 0) << shown.err;
+  EXPECT_THAT(shown.out, HasSubstr(r.headers["x-router-decision-id"]));
+
+  // A malformed traceparent starts a new trace instead of failing the request; an oversized
+  // request id is replaced, and the replacement is what everyone sees.
+  HttpResult bad = Chat(1, "hello", std::string(200, 'x'), {{"traceparent", "00-zz-yy-01"}});
+  ASSERT_EQ(bad.status, 200) << bad.body;
+  EXPECT_THAT(bad.headers["x-request-id"], ::testing::MatchesRegex("[0-9a-f]{32}"));
+  EXPECT_EQ(bad.headers["x-fake-llm-request-id"], bad.headers["x-request-id"]);
+  EXPECT_THAT(bad.headers["x-fake-llm-traceparent"],
+              ::testing::MatchesRegex("00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]"));
+  EXPECT_EQ(Ctl({"decision", "show", bad.headers["x-request-id"]}).code, 0);
+}
+
+TEST_F(DecisionLookupTest, TheAccessLogLineOfAStreamedRequestCarriesItsTtftAndTokens) {
+  HttpResult r = Chat(1, "hello", "streamed-1", {}, /*stream=*/true);
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::string line;
+  ASSERT_TRUE(WaitUntil([&] {
+    std::ifstream in(dir_ + "/access.log");
+    for (std::string l; std::getline(in, l);) {
+      if (l.find("\"request_id\":\"streamed-1\"") != std::string::npos) line = l;
+    }
+    return !line.empty();
+  })) << "no access log line for the request";
+  EXPECT_THAT(line, HasSubstr("\"stream\":true"));
+  EXPECT_THAT(
+      line, HasSubstr(absl::StrCat("\"decision_id\":\"", r.headers["x-router-decision-id"], "\"")));
+  EXPECT_THAT(line, HasSubstr("\"routed_model\":\"small\",\"endpoint\":\"small-1\""));
+  EXPECT_THAT(line, HasSubstr("\"completion_tokens\":8,")) << "fake-llm's usage chunk";
+  EXPECT_THAT(line, ::testing::Not(HasSubstr("\"ttft_ms\":0.000")));
+  EXPECT_THAT(line, HasSubstr(absl::StrCat("\"response_bytes\":", r.body.size())));
+  EXPECT_THAT(line, ::testing::Not(HasSubstr("hello"))) << "never the prompt";
 }
 
 TEST_F(DecisionLookupTest, ADecisionLogEvictsItsOldestRecordsPastItsCap) {

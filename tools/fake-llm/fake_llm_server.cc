@@ -33,6 +33,21 @@ namespace http = beast::http;
 
 namespace {
 
+// The request headers a test checks reached the backend, sent back under names of fake-llm's own
+// (a gateway relays them as any end-to-end header).
+constexpr std::pair<std::string_view, std::string_view> kEchoedHeaders[] = {
+    {"x-request-id", "x-fake-llm-request-id"},
+    {"traceparent", "x-fake-llm-traceparent"},
+    {"tracestate", "x-fake-llm-tracestate"}};
+
+void AppendEchoedHeaders(const HttpRequest& req, std::string* head) {
+  for (const auto& [from, to] : kEchoedHeaders) {
+    auto it = req.find(beast::string_view(from.data(), from.size()));
+    if (it == req.end()) continue;
+    head->append(to).append(": ").append(it->value().data(), it->value().size()).append("\r\n");
+  }
+}
+
 constexpr auto kHangPoll = std::chrono::milliseconds(50);
 
 // A string borrowed from this thread's pool, so that a warm server formats answers without
@@ -291,6 +306,11 @@ asio::awaitable<bool> FakeLlmServer::WriteStream(Stream& stream, HttpRequest& re
   res.set(http::field::cache_control, "no-cache");
   const std::string& name = options_.backend_name();
   res.set("x-fake-llm-backend", beast::string_view(name.data(), name.size()));
+  for (const auto& [from, to] : kEchoedHeaders) {
+    if (auto it = req.find(beast::string_view(from.data(), from.size())); it != req.end()) {
+      res.set(beast::string_view(to.data(), to.size()), it->value());
+    }
+  }
   res.keep_alive(keep_alive);
   res.chunked(true);
   http::response_serializer<http::empty_body> serializer{res};
@@ -341,6 +361,7 @@ asio::awaitable<bool> FakeLlmServer::Write(Stream& stream, const HttpRequest& re
   head.append(reason.data(), reason.size());
   head.append("\r\nServer: fake-llm\r\nContent-Type: ").append(content_type).append("\r\n");
   head.append(backend_header_).append(extra_header);
+  AppendEchoedHeaders(req, &head);
   head.append(keep_alive ? "Connection: keep-alive\r\nContent-Length: "
                          : "Connection: close\r\nContent-Length: ");
   AppendInt(&head, static_cast<std::int64_t>(body.size()));

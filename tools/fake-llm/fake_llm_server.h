@@ -27,8 +27,9 @@ namespace llmrouter {
 //   POST /v1/chat/completions, /v1/completions  JSON or SSE stream ("stream": true)
 //   POST /v1/embeddings                         deterministic unit vectors per input
 //   GET  /v1/models, /health, /metrics          (vLLM metric names)
-// Every inference answer carries the header x-fake-llm-backend: <backend name>. With an
-// api_key, an inference request without `Authorization: Bearer <api_key>` gets 401 first.
+// Every inference answer carries the header x-fake-llm-backend: <backend name>, and the request's
+// x-request-id, traceparent and tracestate as x-fake-llm-request-id, -traceparent, -tracestate.
+// With an api_key, an inference request without `Authorization: Bearer <api_key>` gets 401 first.
 //
 // A valid inference request waits for a slot (max_concurrency), then for latency_ms, then meets
 // the injected faults, each drawn independently in this order: error (an OpenAI error with
