@@ -75,6 +75,15 @@ class LoadShiftTest : public ::testing::Test {
            (r.header("x-router-fallbacks") == "0" ? "" : "+fallback");
   }
 
+  // "a=2 b=18" ("" for failed requests).
+  static std::string Describe(const std::map<std::string, int>& spread) {
+    std::string out;
+    for (const auto& [endpoint, n] : spread) {
+      absl::StrAppend(&out, out.empty() ? "" : " ", endpoint.empty() ? "failed" : endpoint, "=", n);
+    }
+    return out;
+  }
+
   std::map<std::string, int> Spread(int n) {
     std::map<std::string, int> out;
     for (int i = 0; i < n; ++i) ++out[Send()];
@@ -109,7 +118,8 @@ TEST_F(LoadShiftTest, TrafficFollowsLoadAndAvoidsADeadBackend) {
   ASSERT_TRUE(Eventually([](auto s) { return s["b"] == 10; })) << "traffic did not leave a";
   // Most of it stays away: under a loaded machine a few requests have gone back to a (15 of 20
   // stayed on b in one run; issue 11 lists finding why), so this holds three quarters, not all.
-  EXPECT_GE(Spread(20)["b"], 15);
+  std::map<std::string, int> loaded = Spread(20);
+  EXPECT_GE(loaded["b"], 15) << Describe(loaded);
 
   Control("a", "waiting=-1");  // a drains
   ASSERT_TRUE(Eventually([](auto s) { return s["a"] > 0; })) << "traffic did not come back to a";
@@ -122,7 +132,7 @@ TEST_F(LoadShiftTest, TrafficFollowsLoadAndAvoidsADeadBackend) {
   EXPECT_EQ(gap[""], 0) << "no request failed while b was dying";
   ASSERT_TRUE(Eventually([](auto s) { return s["a"] == 10; }));
   std::map<std::string, int> after = Spread(20);
-  EXPECT_EQ(after["a"], 20);
+  EXPECT_EQ(after["a"], 20) << Describe(after);
   EXPECT_EQ(after["a+fallback"], 0);
 }
 
