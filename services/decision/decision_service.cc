@@ -168,6 +168,10 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::ReportUsage(
                                 : o.cost_usd());
     }
   }
+  if (variants_ != nullptr && req->variants_size() > 0) {
+    const absl::Time now = clock_.Now();
+    for (const llmrouter::v1::VariantStats& v : req->variants()) variants_->Record(v, now);
+  }
   resp->set_accepted(accepted);
   resp->set_unknown_model(unknown);
   metrics_.usage_outcomes.Add({{"result", "accepted"}}).Increment(accepted);

@@ -15,6 +15,7 @@
 #include "services/decision/inventory_view.h"
 #include "services/decision/router.h"
 #include "services/decision/usage_ledger.h"
+#include "services/decision/variant_windows.h"
 
 namespace llmrouter::decision {
 
@@ -47,6 +48,8 @@ class DecisionServiceImpl final : public llmrouter::v1::DecisionService::Callbac
                                         const llmrouter::v1::ReportUsageRequest* req,
                                         llmrouter::v1::ReportUsageResponse* resp) override;
   void set_usage_ledger(UsageLedger* usage) { usage_ = usage; }
+  // Where ReportUsage's per-track counts go (rollout analysis); null: dropped.
+  void set_variant_windows(VariantWindows* variants) { variants_ = variants; }
   // Who sees whole traces and may ask WhyNot: with a configured admin token, RouteRequest
   // callers presenting it get the full trace and everyone else what their tenant's explain
   // setting allows, and WhyNot needs it. Without one (the local default), both are open to
@@ -77,6 +80,7 @@ class DecisionServiceImpl final : public llmrouter::v1::DecisionService::Callbac
   bool CheckAdmin(grpc::CallbackServerContext& ctx, grpc::ServerUnaryReactor* reactor) const;
 
   UsageLedger* usage_ = nullptr;
+  VariantWindows* variants_ = nullptr;
   const AdminAuth* admin_ = nullptr;
   DecisionLog* log_ = nullptr;
 };

@@ -161,6 +161,9 @@ int main(int argc, char** argv) {
   log_options.trace_sample = std::clamp(absl::GetFlag(FLAGS_decision_log_trace_sample), 0.0, 1.0);
   llmrouter::decision::DecisionLog decision_log(log_options, runner.registry().get());
   decision.set_decision_log(&decision_log);
+  // What each model's tracks did lately, from the gateways' usage reports (rollout analysis).
+  llmrouter::decision::VariantWindows variant_windows;
+  decision.set_variant_windows(&variant_windows);
   llmrouter::decision::PolicyServiceOptions policy_options{
       *admin, absl::GetFlag(FLAGS_policy_file_exclusive) ? policy_file : std::string(),
       [&decision] { return decision.inventory(); }};

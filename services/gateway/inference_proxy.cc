@@ -794,6 +794,7 @@ void InferenceProxy::RecordOutcome(const Attempt& attempt, int http_status, std:
   v1::Outcome outcome;
   outcome.set_endpoint_id(target.endpoint_id());
   outcome.set_model(target.model());
+  outcome.set_track(target.track());
   outcome.set_decision_id(*attempt.decision_id);
   outcome.set_tenant(*attempt.tenant);
   outcome.set_http_status(static_cast<uint32_t>(http_status));

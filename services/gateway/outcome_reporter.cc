@@ -6,13 +6,17 @@
 
 #include <algorithm>
 #include <limits>
+#include <string_view>
 #include <tuple>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
+#include "common/proto_time.h"
 #include "common/tls_credentials.h"
+#include "common/variant_buckets.h"
 #include "llmrouter/v1/decision.grpc.pb.h"
 #include "llmrouter/v1/inventory.grpc.pb.h"
 
@@ -70,7 +74,38 @@ v1::ReportUsageRequest SummarizeUsage(const v1::ReportOutcomesRequest& batch) {
     sum->set_completion_tokens(sum->completion_tokens() + o.completion_tokens());
     sum->set_cost_usd(sum->cost_usd() + o.cost_usd());
   }
+  SummarizeVariants(batch, &request);
   return request;
+}
+
+void SummarizeVariants(const v1::ReportOutcomesRequest& batch, v1::ReportUsageRequest* out) {
+  absl::flat_hash_map<std::pair<std::string_view, std::string_view>, v1::VariantStats*> stats;
+  for (const v1::Outcome& o : batch.outcomes()) {
+    if (o.error() == "client_gone") continue;  // nobody waited for the answer: not judged
+    const std::string_view track = o.track().empty() ? std::string_view("stable") : o.track();
+    v1::VariantStats*& v = stats[{o.model(), track}];
+    if (v == nullptr) {
+      v = out->add_variants();
+      v->set_model(o.model());
+      v->set_track(track.data(), track.size());
+      v->mutable_latency_buckets()->Resize(kVariantLatencyBounds.size() + 1, 0);
+      v->mutable_ttft_buckets()->Resize(kVariantTtftBounds.size() + 1, 0);
+    }
+    const uint32_t attempts = std::max<uint32_t>(1, o.attempts());
+    v->set_requests(v->requests() + attempts);
+    if (o.http_status() == 0 || o.http_status() >= 500) {
+      v->set_errors(v->errors() + attempts);
+      continue;
+    }
+    if (o.http_status() < 200 || o.http_status() >= 300) continue;
+    const double latency = absl::ToDoubleSeconds(FromProto(o.latency()));
+    (*v->mutable_latency_buckets())[VariantBucket(kVariantLatencyBounds, latency)] += attempts;
+    if (o.has_time_to_first_token()) {
+      const double ttft = absl::ToDoubleSeconds(FromProto(o.time_to_first_token()));
+      if (ttft > 0)
+        (*v->mutable_ttft_buckets())[VariantBucket(kVariantTtftBounds, ttft)] += attempts;
+    }
+  }
 }
 
 namespace {

@@ -42,6 +42,9 @@ std::unique_ptr<OutcomeSink> MakeGrpcUsageSink(const std::string& target,
 // reported tokens, one outcome with the attempts, tokens and costs added up. A sum that would
 // overflow its token counters starts another outcome.
 v1::ReportUsageRequest SummarizeUsage(const v1::ReportOutcomesRequest& batch);
+// Adds to `out` the batch's attempts counted per model and track (VariantStats), for rollout
+// analysis; SummarizeUsage calls it.
+void SummarizeVariants(const v1::ReportOutcomesRequest& batch, v1::ReportUsageRequest* out);
 
 // Sends every batch to each sink in turn; fails when any failed, after trying them all.
 std::unique_ptr<OutcomeSink> MakeFanOutSink(std::vector<std::unique_ptr<OutcomeSink>> sinks);

@@ -25,6 +25,7 @@ class ReportUsageTest : public ::testing::Test {
     ASSERT_TRUE(policy_->Apply(kBundle, "test", "").ok());
     service_ = std::make_unique<DecisionServiceImpl>(*policy_, metrics_, RouterOptions{}, clock_);
     service_->set_usage_ledger(&ledger_);
+    service_->set_variant_windows(&variants_);
     testing::LoopbackServer served = testing::ServeOnLoopback(*service_);
     ASSERT_TRUE(served.server);
     server_ = std::move(served.server);
@@ -57,12 +58,28 @@ class ReportUsageTest : public ::testing::Test {
   prometheus::Registry registry_;
   DecisionMetrics metrics_{registry_};
   UsageLedger ledger_{clock_};
+  VariantWindows variants_;
   std::unique_ptr<SqlitePolicyStore> store_;
   std::unique_ptr<ActivePolicy> policy_;
   std::unique_ptr<DecisionServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::DecisionService::Stub> stub_;
 };
+
+TEST_F(ReportUsageTest, PerTrackCountsGoToTheVariantWindows) {
+  v1::ReportUsageRequest req;
+  v1::VariantStats* canary = req.add_variants();
+  canary->set_model("m1");
+  canary->set_track("canary");
+  canary->set_requests(40);
+  canary->set_errors(4);
+  grpc::ClientContext ctx;
+  v1::ReportUsageResponse resp;
+  ASSERT_TRUE(stub_->ReportUsage(&ctx, req, &resp).ok());
+  VariantCounts c = variants_.Window("m1", "canary", absl::Minutes(1), clock_.Now());
+  EXPECT_EQ(c.requests, 40u);
+  EXPECT_DOUBLE_EQ(c.ErrorRate(), 0.1);
+}
 
 TEST_F(ReportUsageTest, ReportedTokensArePricedWithTheCatalog) {
   // The catalog's price of the real tokens wins over the gateway's estimate.

@@ -6,6 +6,7 @@
 
 #include <mutex>
 
+#include "common/variant_buckets.h"
 #include "services/gateway/usage_scanner.h"
 #include "tests/support/metric_value.h"
 
@@ -132,6 +133,52 @@ TEST(SummarizeUsageTest, ASumThatWouldOverflowStartsAnother) {
   ASSERT_EQ(usage.outcomes_size(), 2);
   EXPECT_EQ(usage.outcomes(0).prompt_tokens(), 3000000000u);
   EXPECT_EQ(usage.outcomes(1).prompt_tokens(), 3000000000u);
+}
+
+// One attempt of model m on `track`: its status, error kind, latency and TTFT in ms.
+v1::Outcome Attempt(const std::string& track, uint32_t status, const std::string& error,
+                    int latency_ms, int ttft_ms = 0) {
+  v1::Outcome o = Usage("acme", "m", 1, 1, 0);
+  o.set_track(track);
+  o.set_http_status(status);
+  o.set_error(error);
+  o.mutable_latency()->set_nanos(latency_ms % 1000 * 1000000);
+  o.mutable_latency()->set_seconds(latency_ms / 1000);
+  if (ttft_ms > 0) o.mutable_time_to_first_token()->set_nanos(ttft_ms * 1000000);
+  return o;
+}
+
+TEST(SummarizeUsageTest, CountsEachModelsTracksForRolloutAnalysis) {
+  v1::ReportOutcomesRequest batch;
+  *batch.add_outcomes() =
+      Attempt("canary", 200, "", 300, 70);  // latency (0.25, 0.5], TTFT (0.05, 0.1]
+  *batch.add_outcomes() = Attempt("canary", 200, "", 5000);           // (4, 8], not streamed
+  *batch.add_outcomes() = Attempt("canary", 503, "", 10);             // an error
+  *batch.add_outcomes() = Attempt("canary", 0, "timeout", 60000);     // an error without an answer
+  *batch.add_outcomes() = Attempt("canary", 404, "", 10);             // the client's mistake
+  *batch.add_outcomes() = Attempt("canary", 200, "client_gone", 10);  // not judged
+  *batch.add_outcomes() = Attempt("", 200, "", 100);                  // no track: stable
+  v1::ReportUsageRequest usage = SummarizeUsage(batch);
+  ASSERT_EQ(usage.variants_size(), 2);
+  const v1::VariantStats& canary = usage.variants(0);
+  EXPECT_EQ(canary.model(), "m");
+  EXPECT_EQ(canary.track(), "canary");
+  EXPECT_EQ(canary.requests(), 5u);
+  EXPECT_EQ(canary.errors(), 2u);
+  ASSERT_EQ(canary.latency_buckets_size(), static_cast<int>(kVariantLatencyBounds.size() + 1));
+  ASSERT_EQ(canary.ttft_buckets_size(), static_cast<int>(kVariantTtftBounds.size() + 1));
+  EXPECT_EQ(canary.latency_buckets(2), 1u);
+  EXPECT_EQ(canary.latency_buckets(6), 1u);
+  EXPECT_EQ(canary.ttft_buckets(2), 1u);
+  uint64_t latencies = 0, ttfts = 0;
+  for (uint64_t n : canary.latency_buckets()) latencies += n;
+  for (uint64_t n : canary.ttft_buckets()) ttfts += n;
+  EXPECT_EQ(latencies, 2u) << "successful answers only";
+  EXPECT_EQ(ttfts, 1u) << "streamed answers only";
+  const v1::VariantStats& stable = usage.variants(1);
+  EXPECT_EQ(stable.track(), "stable");
+  EXPECT_EQ(stable.requests(), 1u);
+  EXPECT_EQ(stable.latency_buckets(0), 1u) << "0.1 s is within the first bound";
 }
 
 TEST(UsageScannerTest, FindsUsageInJsonAnswers) {
