@@ -184,10 +184,19 @@ absl::Status RegistrationSync::ReadAndApply() {
 
   const int64_t now_ms = absl::ToUnixMillis(clock_.Now());
   absl::flat_hash_map<std::string, std::string> live;
+  absl::flat_hash_map<std::string, std::string> refused;
+  // True the first time (id, value) is refused: what is logged.
+  auto newly_refused = [&](const std::string& id, const std::string& value) {
+    refused[id] = value;
+    auto before = refused_.find(id);
+    return before == refused_.end() || before->second != value;
+  };
   for (auto& [id, value] : Pairs(*endpoints)) {
     StoredRegistration stored;
     if (!ParseStored(value, &stored)) {
-      spdlog::warn("registration_unreadable id={} (left in Redis, ignored)", id);
+      if (newly_refused(id, value)) {
+        spdlog::warn("registration_unreadable id={} (left in Redis, ignored)", id);
+      }
       continue;
     }
     if (stored.expires_ms != 0 && stored.expires_ms <= now_ms) {
@@ -202,7 +211,9 @@ absl::Status RegistrationSync::ReadAndApply() {
                                      : absl::Milliseconds(stored.expires_ms - now_ms);
       absl::StatusOr<v1::Endpoint> added = registry_.Upsert(stored.endpoint, ttl);
       if (!added.ok()) {
-        spdlog::warn("registration_rejected id={} error=\"{}\"", id, added.status().message());
+        if (newly_refused(id, value)) {
+          spdlog::warn("registration_rejected id={} error=\"{}\"", id, added.status().message());
+        }
         continue;
       }
       if (known == shared_endpoints_.end()) {
@@ -225,6 +236,7 @@ absl::Status RegistrationSync::ReadAndApply() {
     }
   }
   shared_endpoints_ = std::move(live);
+  refused_ = std::move(refused);  // one that is gone or fixed is logged again if it returns
 
   absl::flat_hash_set<std::string> drained;
   for (size_t i = 0; i + 1 < drains->elements.size(); i += 2) {

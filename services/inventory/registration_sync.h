@@ -81,6 +81,9 @@ class RegistrationSync final : public SharedChanges {
   absl::flat_hash_map<std::string, std::string> shared_endpoints_;
   absl::flat_hash_set<std::string> shared_drains_;
   int64_t data_losses_seen_ = 0;
+  // Registrations left in Redis that this replica cannot take (unreadable or rejected), by id,
+  // with the value it logged: each is logged once, not at every sync.
+  absl::flat_hash_map<std::string, std::string> refused_;
 
   std::atomic<int64_t> syncs_{0};
   std::atomic<bool> stopping_{false};

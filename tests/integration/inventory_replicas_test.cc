@@ -179,5 +179,35 @@ TEST_F(InventoryReplicasTest,
       [&] { return c.Has("reg-1") && c.Has("reg-while-down") && c.Draining("file-a"); }, kSeen));
 }
 
+// How many lines of `file` contain `text`.
+int LinesWith(const std::string& file, const std::string& text) {
+  std::ifstream in(file);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) n += line.find(text) != std::string::npos;
+  return n;
+}
+
+TEST_F(InventoryReplicasTest, ARegistrationNoReplicaCanReadIsLoggedOnceNotAtEverySync) {
+  Replica& a = *a_;
+  Replica& b = *b_;
+  // Something else wrote garbage where registrations are kept.
+  CommandResult set = RunCommand("/usr/bin/redis-cli",
+                                 {"-p", std::to_string(redis.port()), "HSET",
+                                  "llmrouter:inventory:endpoints", "junk", "not a registration"});
+  ASSERT_EQ(set.code, 0) << set.err;
+  ASSERT_TRUE(WaitUntil(
+      [&] { return LinesWith(dir + "/inventory-b.log", "registration_unreadable id=junk") > 0; },
+      kSeen));
+  // Several syncs later (each registration below has gone through both replicas), still once.
+  for (int i = 0; i < 3; ++i) {
+    const std::string id = absl::StrCat("later-", i);
+    ASSERT_TRUE(a.Register(id, 20 + i).ok());
+    ASSERT_TRUE(WaitUntil([&] { return b.Has(id); }, kSeen));
+  }
+  EXPECT_EQ(LinesWith(dir + "/inventory-a.log", "registration_unreadable id=junk"), 1);
+  EXPECT_EQ(LinesWith(dir + "/inventory-b.log", "registration_unreadable id=junk"), 1);
+  EXPECT_FALSE(a.Has("junk"));
+}
+
 }  // namespace
 }  // namespace llmrouter::testing
