@@ -28,7 +28,8 @@ std::shared_ptr<const CompiledPolicy> CompiledPolicy::Compile(
   }
   p->classifier_ = std::move(classifier);
   p->analyzer_ = std::make_unique<PromptAnalyzer>(
-      b.intents, p->classifier_, b.classifier ? b.classifier->min_confidence : ClassifierSpec{}.min_confidence);
+      b.intents, p->classifier_,
+      b.classifier ? b.classifier->min_confidence : ClassifierSpec{}.min_confidence);
   for (const auto& [from, row] : b.region_latency_ms) {
     for (const auto& [to, ms] : row) p->region_latency_[from][to] = ms;
   }
@@ -45,6 +46,7 @@ std::shared_ptr<const CompiledPolicy> CompiledPolicy::Compile(
     rule.spec = &spec;
     for (const HeaderMatch& h : spec.match.headers) {
       rule.header_regex.push_back(h.regex.empty() ? nullptr : std::make_unique<RE2>(h.regex));
+      p->header_names_.insert(h.name);
     }
     for (const std::string& intent : spec.match.intents) {
       int i = p->analyzer_->IntentIndex(intent);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "services/decision/endpoint_selector.h"
 #include "services/decision/policy_bundle.h"
@@ -62,6 +63,9 @@ class CompiledPolicy {
   const TenantSpec* ResolveTenant(absl::string_view requested) const;
   // Whether `tenant` (nullptr: no tenants defined) may use catalog model `index`.
   bool TenantAllows(const TenantSpec* tenant, int index) const;
+  // Whether a rule matches on the request header `name` (lower-case): what the decision log
+  // keeps of a request's headers.
+  bool MatchesHeader(absl::string_view name) const { return header_names_.contains(name); }
 
  private:
   CompiledPolicy() = default;
@@ -74,6 +78,7 @@ class CompiledPolicy {
   // Per tenant, a bitmap over catalog indexes of allowed models; absent: all allowed.
   absl::flat_hash_map<const TenantSpec*, std::vector<bool>> allowed_;
   std::vector<CompiledRule> rules_;
+  absl::flat_hash_set<std::string> header_names_;
   std::shared_ptr<const LearnedClassifier> classifier_;
   std::unique_ptr<PromptAnalyzer> analyzer_;
   absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, double>> region_latency_;

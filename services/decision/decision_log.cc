@@ -58,17 +58,23 @@ void IdsOf(absl::string_view encoded, absl::string_view* decision_id,
 
 }  // namespace
 
-void CopyWithoutPromptText(const v1::RouteRequestRequest& from, v1::RouteRequestRequest* to) {
-  // Every field but the prompt's excerpt and last_user_message: decision_log_test checks that
-  // none is left out (through the descriptor), so a field added to the request must be added
-  // here.
+void CopyWithoutPromptText(const v1::RouteRequestRequest& from, v1::RouteRequestRequest* to,
+                           const std::function<bool(absl::string_view)>* keep_header) {
+  // Every field but the prompt's excerpt and last_user_message, and headers no rule reads:
+  // decision_log_test checks that none is left out (through the descriptor), so a field added to
+  // the request must be added here.
   to->set_model(from.model());
   to->set_tenant(from.tenant());
   to->set_priority(from.priority());
   to->set_region(from.region());
   to->set_session_key(from.session_key());
   to->set_user_key(from.user_key());
-  *to->mutable_headers() = from.headers();
+  to->mutable_headers()->clear();
+  if (keep_header != nullptr) {
+    for (const auto& [name, value] : from.headers()) {
+      if ((*keep_header)(name)) (*to->mutable_headers())[name] = value;
+    }
+  }
   if (from.has_prompt()) {
     const v1::Prompt& p = from.prompt();
     v1::Prompt* q = to->mutable_prompt();
@@ -137,7 +143,8 @@ bool DecisionLog::SampleTrace() const {
 
 void DecisionLog::Add(absl::Time at, const v1::RouteRequestRequest& request,
                       const absl::Status& status, const v1::RouteRequestResponse& response,
-                      const PromptSnapshot& prompt, absl::string_view decision_id) {
+                      const PromptSnapshot& prompt, absl::string_view decision_id,
+                      const std::function<bool(absl::string_view)>* keep_header) {
   if (!enabled()) return;
   // The record is written field by field into one buffer, without copying the answer: its
   // envelope (ids first, for lookups), the request without its text, the answer as it is.
@@ -152,7 +159,7 @@ void DecisionLog::Add(absl::Time at, const v1::RouteRequestRequest& request,
   envelope.set_status_message(status.message().data(), status.message().size());
   envelope.set_trace_kept(response.has_trace());
   thread_local v1::RouteRequestRequest asked;
-  CopyWithoutPromptText(request, &asked);
+  CopyWithoutPromptText(request, &asked, keep_header);
 
   using google::protobuf::io::CodedOutputStream;
   const std::size_t envelope_size = envelope.ByteSizeLong();

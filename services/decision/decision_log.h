@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -39,10 +40,12 @@ struct DecisionLogOptions {
   std::string replica;
 };
 
-// `to` becomes `from` without the prompt's text (excerpt, last_user_message): what the log
-// keeps of a request. `to` may be reused: its buffers are.
+// `to` becomes `from` without the prompt's text (excerpt, last_user_message), and with only the
+// headers `keep_header` accepts (those a policy rule matches on; null keeps none): what the log
+// keeps of a request. Other headers may carry credentials. `to` may be reused: its buffers are.
 void CopyWithoutPromptText(const llmrouter::v1::RouteRequestRequest& from,
-                           llmrouter::v1::RouteRequestRequest* to);
+                           llmrouter::v1::RouteRequestRequest* to,
+                           const std::function<bool(absl::string_view)>* keep_header = nullptr);
 
 // A record found in the log, with what the decision learned of the prompt (to replay it).
 struct LoggedDecision {
@@ -65,9 +68,11 @@ class DecisionLog {
   // Records one decision made at `at`. `response` is the answer before the explain policy
   // trimmed its trace (its trace, when present, is kept whole); for a failed decision it holds
   // what Route filled. `decision_id` names failed decisions (response has none).
+  // `keep_header` (may be null: none) says which request headers are kept.
   void Add(absl::Time at, const llmrouter::v1::RouteRequestRequest& request,
            const absl::Status& status, const llmrouter::v1::RouteRequestResponse& response,
-           const PromptSnapshot& prompt, absl::string_view decision_id);
+           const PromptSnapshot& prompt, absl::string_view decision_id,
+           const std::function<bool(absl::string_view)>* keep_header = nullptr);
 
   // The decision with this decision id, else the latest with this request id; nullopt when
   // neither is held (never made here, or evicted).

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -54,9 +55,20 @@ absl::Status DecisionServiceImpl::RouteOne(const llmrouter::v1::RouteRequestRequ
   const absl::Time now = clock_.Now();
   absl::Status status = Route(policy.get(), view.get(), request, now, options_, resp, &notes);
   if (logged) {
+    // A refusal names the policy that refused it too (the answer sets it only on success): a
+    // why-not replays it only under the same one.
+    if (!status.ok() && policy != nullptr && resp->policy_sha256().empty()) {
+      resp->set_policy_sha256(policy->content_hash());
+      resp->set_policy_revision(policy->revision());
+    }
+    // Only the headers a rule reads are kept: others may carry credentials.
+    const CompiledPolicy* rules = policy.get();
+    const std::function<bool(absl::string_view)> keep_header = [rules](absl::string_view name) {
+      return rules != nullptr && rules->MatchesHeader(name);
+    };
     // Before the explain policy trims the trace: the log keeps it whole.
     log_->Add(now, request, status, *resp, prompt,
-              status.ok() ? absl::string_view(resp->decision_id()) : NewDecisionId());
+              status.ok() ? absl::string_view(resp->decision_id()) : NewDecisionId(), &keep_header);
     if (!request.explain()) resp->clear_trace();  // the log's sample, not asked for
   }
   if (!notes.budget_action.empty()) {

@@ -93,7 +93,8 @@ void SummarizeVariants(const v1::ReportOutcomesRequest& batch, v1::ReportUsageRe
     }
     const uint32_t attempts = std::max<uint32_t>(1, o.attempts());
     v->set_requests(v->requests() + attempts);
-    if (o.http_status() == 0 || o.http_status() >= 500) {
+    // A stream cut after its 200 (error "reset", "timeout") failed too.
+    if (o.http_status() == 0 || o.http_status() >= 500 || !o.error().empty()) {
       v->set_errors(v->errors() + attempts);
       continue;
     }

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
+#include <functional>
+
 #include "services/decision/decision_service.h"
 #include "services/decision/sqlite_policy_store.h"
 #include "tests/support/loopback_server.h"
@@ -147,9 +149,14 @@ TEST_F(DecisionLogTest, ARefusedDecisionIsLoggedUnderItsRequestId) {
             grpc::StatusCode::UNAVAILABLE);
   v1::DecisionRecord record;
   ASSERT_TRUE(Get("req-refused", &record).ok());
+  EXPECT_FALSE(record.response().policy_sha256().empty()) << "the policy that refused it";
   EXPECT_EQ(record.status_code(), static_cast<int>(grpc::StatusCode::UNAVAILABLE));
   EXPECT_NE(record.status_message().find("small"), std::string::npos) << record.status_message();
   EXPECT_EQ(record.decision_id().size(), 16u) << "a refused decision gets an id of its own";
+  // Why-not replays a refusal (it kept no trace) under the policy that refused it.
+  v1::WhyNotResponse answer;
+  ASSERT_TRUE(WhyNotLogged("req-refused", "small", &answer).ok());
+  EXPECT_NE(answer.basis().find("refused"), std::string::npos) << answer.basis();
 }
 
 TEST_F(DecisionLogTest, TheSampleAndExplainRequestsKeepTheFullTraceTheCallerSeesOnlyWhatItAsked) {
@@ -208,6 +215,31 @@ TEST_F(DecisionLogTest, WhyNotForAPastDecisionReadsItsTraceOrReplaysItUnderTheSa
   EXPECT_EQ(WhyNotLogged(compact, "small", &answer).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(WhyNotLogged("nope", "small", &answer).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(DecisionLogTest, OnlyHeadersARuleReadsAreKept) {
+  // The bundle's rules match on no header: a credential a client sent in one is not logged.
+  v1::RouteRequestRequest req = Request("req-headers", "hello");
+  (*req.mutable_headers())["x-api-key"] = "sk-secret-credential";
+  Route(req);
+  v1::DecisionRecord record;
+  ASSERT_TRUE(Get("req-headers", &record).ok());
+  EXPECT_TRUE(record.request().headers().empty());
+  EXPECT_EQ(record.SerializeAsString().find("sk-secret"), std::string::npos);
+  // Under a bundle whose rule reads x-team, that header is kept.
+  ASSERT_TRUE(
+      policy_
+          ->Apply("models:\n  - {name: small}\n  - {name: big}\nrules:\n"
+                  "  - {name: team, match: {headers: {x-team: platform}}, then: {candidates: "
+                  "[big]}}\n  - {name: rest, then: {candidates: [small]}}\n",
+                  "test", "")
+          .ok());
+  (*req.mutable_headers())["x-team"] = "platform";
+  req.set_request_id("req-team");
+  EXPECT_EQ(Route(req).target().model(), "big");
+  ASSERT_TRUE(Get("req-team", &record).ok());
+  EXPECT_EQ(record.request().headers().size(), 1u);
+  EXPECT_EQ(record.request().headers().at("x-team"), "platform");
 }
 
 TEST_F(DecisionLogTest, ReadsNeedTheAdminTokenWhenOneIsSet) {
@@ -326,7 +358,8 @@ TEST(DecisionLogBoundsTest, TheLogKeepsEveryFieldOfTheRequestButThePromptsText) 
   v1::RouteRequestRequest to;
   to.mutable_prompt()->set_excerpt("left over from the last request");
   (*to.mutable_headers())["stale"] = "x";
-  CopyWithoutPromptText(from, &to);
+  const std::function<bool(absl::string_view)> keep_all = [](absl::string_view) { return true; };
+  CopyWithoutPromptText(from, &to, &keep_all);
   std::string diff;
   google::protobuf::util::MessageDifferencer differencer;
   differencer.ReportDifferencesToString(&diff);

@@ -156,6 +156,7 @@ TEST(SummarizeUsageTest, CountsEachModelsTracksForRolloutAnalysis) {
   *batch.add_outcomes() = Attempt("canary", 503, "", 10);             // an error
   *batch.add_outcomes() = Attempt("canary", 0, "timeout", 60000);     // an error without an answer
   *batch.add_outcomes() = Attempt("canary", 404, "", 10);             // the client's mistake
+  *batch.add_outcomes() = Attempt("canary", 200, "reset", 900);       // a stream cut after its 200
   *batch.add_outcomes() = Attempt("canary", 200, "client_gone", 10);  // not judged
   *batch.add_outcomes() = Attempt("", 200, "", 100);                  // no track: stable
   v1::ReportUsageRequest usage = SummarizeUsage(batch);
@@ -163,8 +164,8 @@ TEST(SummarizeUsageTest, CountsEachModelsTracksForRolloutAnalysis) {
   const v1::VariantStats& canary = usage.variants(0);
   EXPECT_EQ(canary.model(), "m");
   EXPECT_EQ(canary.track(), "canary");
-  EXPECT_EQ(canary.requests(), 5u);
-  EXPECT_EQ(canary.errors(), 2u);
+  EXPECT_EQ(canary.requests(), 6u);
+  EXPECT_EQ(canary.errors(), 3u);
   ASSERT_EQ(canary.latency_buckets_size(), static_cast<int>(kVariantLatencyBounds.size() + 1));
   ASSERT_EQ(canary.ttft_buckets_size(), static_cast<int>(kVariantTtftBounds.size() + 1));
   EXPECT_EQ(canary.latency_buckets(2), 1u);
