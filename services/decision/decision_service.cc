@@ -180,9 +180,21 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::ReportUsage(
                                 : o.cost_usd());
     }
   }
-  if (variants_ != nullptr && req->variants_size() > 0) {
+  if (variants_ != nullptr && policy != nullptr && req->variants_size() > 0) {
+    // Only the catalog's models, under a track name's length: what a caller sends cannot make
+    // decision keep variants no rollout could ask about.
     const absl::Time now = clock_.Now();
-    for (const llmrouter::v1::VariantStats& v : req->variants()) variants_->Record(v, now);
+    for (const llmrouter::v1::VariantStats& v : req->variants()) {
+      const ModelSpec* model = policy->Resolve(v.model());
+      if (model == nullptr || v.track().size() > kMaxTrackBytes) continue;
+      if (model->name == v.model()) {
+        variants_->Record(v, now);
+      } else {
+        llmrouter::v1::VariantStats named = v;
+        named.set_model(model->name);
+        variants_->Record(named, now);
+      }
+    }
   }
   resp->set_accepted(accepted);
   resp->set_unknown_model(unknown);

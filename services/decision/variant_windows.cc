@@ -78,6 +78,11 @@ void VariantWindows::Record(const llmrouter::v1::VariantStats& stats, absl::Time
   auto it = variants_.find(key);
   if (it == variants_.end()) {
     if (variants_.size() >= max_variants_) {
+      absl::erase_if(variants_, [&](const auto& v) {
+        return v.second.empty() || v.second.back().index <= index - keep_slots_;
+      });
+    }
+    if (variants_.size() >= max_variants_) {
       ++dropped_;
       return;
     }

@@ -20,6 +20,9 @@
 
 namespace llmrouter::decision {
 
+// Track names are at most this long (the bundle's track names are 63 characters at most).
+inline constexpr std::size_t kMaxTrackBytes = 63;
+
 // One variant's counts over some time.
 struct VariantCounts {
   uint64_t requests = 0;
@@ -40,7 +43,8 @@ struct VariantCounts {
 };
 
 // Thread-safe. Keeps `keep` of history per model and track in slots of `slot`; at most
-// `max_variants` variants (reports for more are dropped and counted in dropped()).
+// `max_variants` variants: when full, variants with nothing left in the kept history make room,
+// and reports for more are dropped and counted in dropped().
 class VariantWindows {
  public:
   explicit VariantWindows(absl::Duration slot = absl::Seconds(10),

@@ -79,6 +79,20 @@ TEST_F(ReportUsageTest, PerTrackCountsGoToTheVariantWindows) {
   VariantCounts c = variants_.Window("m1", "canary", absl::Minutes(1), clock_.Now());
   EXPECT_EQ(c.requests, 40u);
   EXPECT_DOUBLE_EQ(c.ErrorRate(), 0.1);
+  // Models outside the catalog and overlong track names are not kept.
+  v1::ReportUsageRequest junk;
+  junk.add_variants()->set_model("not-in-the-catalog");
+  v1::VariantStats* long_track = junk.add_variants();
+  long_track->set_model("m1");
+  long_track->set_track(std::string(1000, 't'));
+  long_track->set_requests(1);
+  grpc::ClientContext junk_ctx;
+  ASSERT_TRUE(stub_->ReportUsage(&junk_ctx, junk, &resp).ok());
+  EXPECT_EQ(
+      variants_.Window("not-in-the-catalog", "stable", absl::Minutes(1), clock_.Now()).requests,
+      0u);
+  EXPECT_EQ(variants_.Window("m1", std::string(1000, 't'), absl::Minutes(1), clock_.Now()).requests,
+            0u);
 }
 
 TEST_F(ReportUsageTest, ReportedTokensArePricedWithTheCatalog) {

@@ -98,6 +98,10 @@ TEST(VariantWindowsTest, BadInputIsBoundedAndDoesNotBreakTheCounts) {
   windows.Record(Stats("c", 1, 0), kTestNow);  // a third variant
   EXPECT_EQ(windows.dropped(), 1u);
   EXPECT_EQ(windows.Window("m", "c", absl::Minutes(1), kTestNow).requests, 0u);
+  // Once a and b have nothing left in the minute kept, a new variant takes their room.
+  windows.Record(Stats("d", 1, 0), kTestNow + absl::Minutes(5));
+  EXPECT_EQ(windows.dropped(), 1u);
+  EXPECT_EQ(windows.Window("m", "d", absl::Minutes(1), kTestNow + absl::Minutes(5)).requests, 1u);
 }
 
 }  // namespace
