@@ -60,6 +60,7 @@ void ReadBundleTest(BundleReader& r, const YAML::Node& n, const std::string& pat
 
 // Cross-references (bundle_references.cc): names unique, every model, tenant and intent a rule
 // or test names exists, the intents within RE2's budget.
+void ReadRollout(BundleReader& r, const YAML::Node& n, const std::string& path, RolloutSpec* spec);
 void CheckBundleReferences(const PolicyBundle& b, BundleReader& r);
 
 }  // namespace llmrouter::decision

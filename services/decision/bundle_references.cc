@@ -120,6 +120,30 @@ void CheckBundleReferences(const PolicyBundle& b, BundleReader& r) {
       r.Problem(Sub(path, "expect.rule"), absl::StrCat("unknown rule \"", t.expect_rule, "\""));
     }
   }
+  absl::flat_hash_map<std::string, std::string> rollout_names, rollout_models;
+  for (size_t i = 0; i < b.rollouts.size(); ++i) {
+    const RolloutSpec& ro = b.rollouts[i];
+    std::string path = absl::StrCat("rollouts[", i, "]");
+    if (!ro.name.empty()) {
+      auto [it, fresh] = rollout_names.emplace(ro.name, Sub(path, "name"));
+      if (!fresh) {
+        r.Problem(Sub(path, "name"),
+                  absl::StrCat("\"", ro.name, "\" is already defined at ", it->second));
+      }
+    }
+    if (ro.model.empty()) continue;
+    if (!names.contains(ro.model)) {
+      r.Problem(Sub(path, "model"),
+                absl::StrCat("unknown model \"", ro.model, "\" (a rollout names a catalog model, ",
+                             "not an alias)"));
+      continue;
+    }
+    auto [it, fresh] = rollout_models.emplace(ro.model, Sub(path, "model"));
+    if (!fresh) {
+      r.Problem(Sub(path, "model"), absl::StrCat("\"", ro.model, "\" already has a rollout at ",
+                                                 it->second, " (one per model)"));
+    }
+  }
 }
 
 }  // namespace llmrouter::decision

@@ -1,12 +1,17 @@
 // decision: answers RouteRequest from the active policy and the live inventory.
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/file_change.h"
 #include "common/logging.h"
@@ -21,6 +26,8 @@
 #include "services/decision/decision_service.h"
 #include "services/decision/inventory_watcher.h"
 #include "services/decision/policy_service.h"
+#include "services/decision/rollout_controller.h"
+#include "services/decision/rollout_service.h"
 #include "services/decision/route_link_server.h"
 #include "services/decision/spend_sync.h"
 #include "services/decision/sqlite_policy_store.h"
@@ -71,10 +78,48 @@ ABSL_FLAG(int, decision_log_max_age_s, 86400,
 ABSL_FLAG(double, decision_log_trace_sample, 0.01,
           "Share of decisions whose full trace the decision log keeps (explain requests always "
           "do); the others keep a compact record and are replayed for why-not");
+ABSL_FLAG(int, rollout_interval_ms, 500,
+          "How often rollouts are judged and every replica reads their progress (all replicas "
+          "route by the same step within this)");
+ABSL_FLAG(int, rollout_lease_ttl_ms, 5000,
+          "With --redis: how long the replica judging rollouts holds its lease without renewing "
+          "it (a dead holder's successor takes over after this)");
+ABSL_FLAG(std::string, rollout_peers, "",
+          "Without --redis: a DNS name with an address per decision replica (the chart's "
+          "headless service); when it has more than one, rollouts are refused rather than run "
+          "by each replica on its own. Empty: this replica runs alone");
+ABSL_FLAG(int, variant_slot_ms, 10000,
+          "Length of the slots per-track counts are kept in for rollout analysis (the same on "
+          "every replica sharing --redis); an analysis window is rounded out to whole slots");
 ABSL_FLAG(int, stale_after_ms, 30000,
           "An inventory view older than this is reported stale in decisions and metrics");
 
 namespace {
+
+// Addresses behind `target` (a host name, host:port or dns:///host:port): how many decision
+// replicas a headless service has. -1 when it does not resolve.
+int CountAddresses(std::string target) {
+  if (absl::StartsWith(target, "dns:///")) target = target.substr(7);
+  if (const size_t colon = target.rfind(':'); colon != std::string::npos &&
+                                               target.find(':') == colon) {
+    target = target.substr(0, colon);
+  }
+  addrinfo hints = {};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(target.c_str(), nullptr, &hints, &found) != 0) return -1;
+  std::set<std::string> addresses;
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    char text[INET6_ADDRSTRLEN] = {};
+    const void* raw = a->ai_family == AF_INET
+                          ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
+                          : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
+    if (inet_ntop(a->ai_family, raw, text, sizeof text)) addresses.insert(text);
+  }
+  freeaddrinfo(found);
+  return static_cast<int>(addresses.size());
+}
 
 absl::Status ApplyPolicyFile(llmrouter::decision::ActivePolicy& policy, const std::string& path) {
   auto text = llmrouter::ReadTextFile(path);
@@ -132,6 +177,32 @@ int main(int argc, char** argv) {
     spdlog::error("redis_invalid error=\"{}\"", redis.status().message());
     return 2;
   }
+  // Rollouts: their progress in Redis when replicas share it, else in the --db file.
+  std::optional<llmrouter::RedisOptions> rollout_redis = *redis;
+  const int slot_ms = absl::GetFlag(FLAGS_variant_slot_ms);
+  const int rollout_interval_ms = absl::GetFlag(FLAGS_rollout_interval_ms);
+  const int lease_ms = absl::GetFlag(FLAGS_rollout_lease_ttl_ms);
+  if (slot_ms < 100 || slot_ms > 600000 || rollout_interval_ms < 10 ||
+      lease_ms < 2 * rollout_interval_ms) {
+    spdlog::error(
+        "startup_failed error=\"--variant_slot_ms must be 100..600000, --rollout_interval_ms at "
+        "least 10 and --rollout_lease_ttl_ms at least twice --rollout_interval_ms\"");
+    return 2;
+  }
+  std::unique_ptr<llmrouter::decision::RolloutStore> rollout_store;
+  if (rollout_redis) {
+    rollout_store = llmrouter::decision::NewRedisRolloutStore(*rollout_redis);
+  } else {
+    auto sqlite = llmrouter::decision::OpenSqliteRolloutStore(absl::GetFlag(FLAGS_db));
+    if (!sqlite.ok()) {
+      spdlog::error("rollout_store_failed db={} error=\"{}\"", absl::GetFlag(FLAGS_db),
+                    sqlite.status().message());
+      return 1;
+    }
+    rollout_store = *std::move(sqlite);
+  }
+  llmrouter::decision::RolloutRoutes rollout_routes;
+  router_options.rollouts = &rollout_routes;
   if (*redis) {
     spdlog::info("spend_sync redis={} interval_ms={}", (*redis)->address,
                  absl::GetFlag(FLAGS_spend_sync_ms));
@@ -162,13 +233,32 @@ int main(int argc, char** argv) {
   llmrouter::decision::DecisionLog decision_log(log_options, runner.registry().get());
   decision.set_decision_log(&decision_log);
   // What each model's tracks did lately, from the gateways' usage reports (rollout analysis).
-  llmrouter::decision::VariantWindows variant_windows;
+  llmrouter::decision::VariantWindows variant_windows(absl::Milliseconds(slot_ms));
   decision.set_variant_windows(&variant_windows);
   llmrouter::decision::PolicyServiceOptions policy_options{
       *admin, absl::GetFlag(FLAGS_policy_file_exclusive) ? policy_file : std::string(),
       [&decision] { return decision.inventory(); }};
   llmrouter::decision::PolicyServiceImpl policy_service(policy, **store, metrics,
                                                         std::move(policy_options));
+
+  const std::string replica_name = llmrouter::RedisReplicaName();
+  std::unique_ptr<llmrouter::decision::SharedVariantCounts> shared_counts;
+  if (rollout_redis) {
+    variant_windows.EnableSharing();
+    shared_counts = std::make_unique<llmrouter::decision::SharedVariantCounts>(
+        *rollout_redis, replica_name, absl::Milliseconds(slot_ms), absl::Hours(1));
+  }
+  llmrouter::decision::RolloutControllerOptions rollout_options;
+  rollout_options.replica = replica_name;
+  rollout_options.lease_ttl = absl::Milliseconds(lease_ms);
+  if (const std::string peers = absl::GetFlag(FLAGS_rollout_peers); !peers.empty()) {
+    rollout_options.replicas_source = peers;
+    rollout_options.replicas = [peers] { return CountAddresses(peers); };
+  }
+  llmrouter::decision::RolloutController rollouts(
+      policy, [&decision] { return decision.inventory(); }, variant_windows, *rollout_store,
+      shared_counts.get(), rollout_routes, runner.registry().get(), std::move(rollout_options));
+  llmrouter::decision::RolloutServiceImpl rollout_service(rollouts, *admin);
 
   llmrouter::decision::InventoryWatcher watcher(
       {absl::GetFlag(FLAGS_inventory_target), "decision"},
@@ -185,8 +275,10 @@ int main(int argc, char** argv) {
     spdlog::error("startup_failed error=\"{}\"", s.message());
     return 1;
   }
-  if (auto s = runner.StartGrpc({&decision, &policy_service},
-                                {"llmrouter.v1.DecisionService", "llmrouter.v1.PolicyService"});
+  if (auto s = runner.StartGrpc(
+          {&decision, &policy_service, &rollout_service},
+          {"llmrouter.v1.DecisionService", "llmrouter.v1.PolicyService",
+           "llmrouter.v1.RolloutService"});
       !s.ok()) {
     spdlog::error("startup_failed error=\"{}\"", s.message());
     return 1;
@@ -271,12 +363,16 @@ int main(int argc, char** argv) {
     }
   });
   maintenance.Start();
+  llmrouter::PeriodicTask rollout_task(absl::Milliseconds(rollout_interval_ms),
+                                       [&] { rollouts.Tick(absl::Now()); });
+  rollout_task.Start();
 
   if (auto s = runner.WriteReadyFile(); !s.ok())
     spdlog::warn("ready_file error=\"{}\"", s.message());
   int sig = llmrouter::WaitForShutdownSignal();
   spdlog::info("shutdown signal={}", sig);
   maintenance.Stop();
+  rollout_task.Stop();
   // Gateways move to gRPC (or to other replicas) as their links close; gRPC drains after.
   if (route_link) route_link->Stop(options->shutdown_grace);
   runner.Shutdown();

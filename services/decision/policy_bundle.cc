@@ -67,7 +67,8 @@ std::vector<BundleProblem> ParsePolicyBundle(const std::string& yaml, PolicyBund
   }
   try {
     r.Map(root, "",
-          {"defaults", "regions", "models", "tenants", "intents", "classifier", "rules", "tests"});
+          {"defaults", "regions", "models", "tenants", "intents", "classifier", "rules", "tests",
+           "rollouts"});
     if (const YAML::Node c = root["classifier"]) ReadClassifier(r, c, "classifier", out);
     if (const YAML::Node regions = root["regions"]) {
       if (r.Map(regions, "regions", {"latency_ms"}) && regions["latency_ms"]) {
@@ -115,6 +116,10 @@ std::vector<BundleProblem> ParsePolicyBundle(const std::string& yaml, PolicyBund
     ReadList(r, root, "tests", false, &out->tests,
              [&](const YAML::Node& n, const std::string& p, BundleTest* t) {
                ReadBundleTest(r, n, p, t);
+             });
+    ReadList(r, root, "rollouts", false, &out->rollouts,
+             [&](const YAML::Node& n, const std::string& p, RolloutSpec* spec) {
+               ReadRollout(r, n, p, spec);
              });
   } catch (const YAML::Exception& e) {
     r.Problem(absl::StrCat("line ", e.mark.line + 1), absl::StrCat("unreadable YAML: ", e.what()));

@@ -187,6 +187,42 @@ struct ClassifierSpec {
   double min_confidence = 0.4;
 };
 
+// A limit on one figure of the canary: absolute (max) and relative to the stable track over the
+// same window (max_increase: a difference of rates; max_ratio: canary / stable). 0: not set.
+struct AnalysisLimit {
+  double max = 0;
+  double max_increase = 0;  // error_rate only
+  double max_ratio = 0;     // p95_latency and p95_ttft only
+};
+
+// rollouts[].analysis: judged over the last `window` (and never before the step started).
+struct RolloutAnalysis {
+  int64_t window_ms = 60000;
+  uint32_t min_requests = 20;  // canary requests in the window before judging
+  AnalysisLimit error_rate;
+  AnalysisLimit p95_latency;  // seconds
+  AnalysisLimit p95_ttft;     // seconds
+};
+
+struct RolloutStep {
+  uint32_t weight = 0;       // the canary's share, 0 to 100
+  int64_t duration_ms = 0;   // at least this long at this weight
+};
+
+// A canary rollout of one model's endpoints by track (docs/policies.md, "Rollouts"). While the
+// bundle declares it, decision runs it and its weight overrides the model's track split.
+struct RolloutSpec {
+  std::string name;
+  std::string model;  // catalog name
+  std::string stable_track = "stable";
+  std::string canary_track = "canary";
+  std::string sticky;  // "", "session", "user" or "tenant"
+  std::vector<RolloutStep> steps;  // weights rising, the last 100
+  RolloutAnalysis analysis;
+  // Hex SHA-256 of the declaration: progress kept for another declaration starts over.
+  std::string Fingerprint() const;
+};
+
 struct PolicyBundle {
   uint32_t default_output_tokens = 256;
   // Configured latency between regions in ms (region -> region -> ms); either direction.
@@ -197,6 +233,7 @@ struct PolicyBundle {
   std::optional<ClassifierSpec> classifier;
   std::vector<RuleSpec> rules;
   std::vector<BundleTest> tests;
+  std::vector<RolloutSpec> rollouts;
 };
 
 // One located problem, e.g. {"rules[3].then.split", "weights sum to 90, not 100"}.

@@ -6,6 +6,7 @@
 #include "common/line_diff.h"
 #include "services/decision/bundle_tester.h"
 #include "services/decision/policy_lint.h"
+#include "services/decision/rollout_controller.h"
 
 namespace llmrouter::decision {
 namespace {
@@ -44,6 +45,15 @@ absl::Status PolicyServiceImpl::CheckWrite(const grpc::CallbackServerContext& ct
   return options_.admin.Check(ctx);
 }
 
+absl::Status PolicyServiceImpl::CheckRolloutTracks(const std::string& text) const {
+  std::shared_ptr<const InventoryView> view = options_.inventory ? options_.inventory() : nullptr;
+  if (view == nullptr) return absl::OkStatus();  // nothing to check against yet
+  PolicyBundle bundle;
+  if (!ParsePolicyBundle(text, &bundle).empty()) return absl::OkStatus();  // Apply says why
+  std::vector<BundleProblem> problems = RolloutTrackProblems(bundle, *view);
+  return problems.empty() ? absl::OkStatus() : BundleProblemsError(problems);
+}
+
 void PolicyServiceImpl::UpdateRevisionGauge() {
   auto current = policy_.Current();
   metrics_.ShowPolicy(current ? current->revision() : 0,
@@ -55,6 +65,7 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::ApplyBundle(
     llmrouter::v1::ApplyBundleResponse* resp) {
   absl::Status status = CheckWrite(*ctx);
   if (status.ok()) status = CheckSize(req->bundle());
+  if (status.ok()) status = CheckRolloutTracks(req->bundle());
   if (status.ok()) {
     auto result = policy_.Apply(req->bundle(), AuthorOf(ctx, req->author()), req->comment(),
                                 req->classifier_model());
@@ -129,7 +140,12 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::ValidateBundle(
     if (absl::Status s = options_.admin.Check(*ctx); !s.ok()) return Done(ctx, s);
   }
   PolicyBundle bundle;
-  for (const BundleProblem& p : ParsePolicyBundle(req->bundle(), &bundle)) {
+  std::vector<BundleProblem> problems = ParsePolicyBundle(req->bundle(), &bundle);
+  if (std::shared_ptr<const InventoryView> view = options_.inventory ? options_.inventory() : nullptr;
+      view != nullptr && problems.empty()) {
+    problems = RolloutTrackProblems(bundle, *view);
+  }
+  for (const BundleProblem& p : problems) {
     auto* out = resp->add_problems();
     out->set_path(p.path);
     out->set_message(p.message);

@@ -57,6 +57,9 @@ class PolicyServiceImpl final : public llmrouter::v1::PolicyService::CallbackSer
 
  private:
   void UpdateRevisionGauge();
+  // InvalidArgument, located, when a rollout names a track no endpoint of its model has in the
+  // live inventory (when there is one).
+  absl::Status CheckRolloutTracks(const std::string& bundle) const;
   absl::Status CheckWrite(const grpc::CallbackServerContext& ctx) const;
 
   ActivePolicy& policy_;

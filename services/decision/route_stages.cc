@@ -53,11 +53,10 @@ std::string Dollars(double v) { return absl::StrFormat("$%.6f", v); }
 // A caller's name for an error message: a 1 MB model name is not echoed back whole.
 absl::string_view Clipped(absl::string_view name) { return name.substr(0, 200); }
 
-// A point in [0, 100) for one of the rule's weighted draws. With a sticky key (the session,
-// user or tenant the rule names) it is a stable hash of the key, so a conversation keeps its
-// model and track; otherwise it is random. `seed` keeps the split's and the tracks' draws apart.
-int DrawPoint(const RouteState& s, uint64_t seed) {
-  const std::string& sticky = s.rule->spec->then.sticky;
+// A point in [0, 100) for one weighted draw. With a sticky key (the session, user or tenant
+// `sticky` names) it is a stable hash of the key, so a conversation keeps its model and track;
+// otherwise it is random. `seed` keeps the split's and the tracks' draws apart.
+int DrawPoint(const RouteState& s, const std::string& sticky, uint64_t seed) {
   const absl::string_view key = sticky == "session"  ? absl::string_view(s.req.session_key())
                                 : sticky == "user"   ? absl::string_view(s.req.user_key())
                                 : sticky == "tenant" ? s.tenant_name
@@ -85,7 +84,7 @@ int Draw(const Weights& weights, WeightOf weight_of, int point) {
 int DrawSplit(const RouteState& s) {
   return Draw(
       s.rule->split, [](const std::pair<int, uint32_t>& e) { return e.second; },
-      DrawPoint(s, /*seed=*/0x6c6c6d72));
+      DrawPoint(s, s.rule->spec->then.sticky, /*seed=*/0x6c6c6d72));
 }
 
 // An endpoint's track; endpoints registered without one are "stable".
@@ -93,12 +92,41 @@ absl::string_view TrackOf(const Endpoint& e) {
   return e.track().empty() ? absl::string_view("stable") : absl::string_view(e.track());
 }
 
-// Under a rule with tracks: puts the endpoints of the drawn track first (the others stay, as
+// A model's track weights: its rollout's when one runs, else the rule's `tracks`.
+struct TrackSplit {
+  absl::InlinedVector<TrackShare, 2> shares;
+  const std::string* sticky = nullptr;
+  std::string source;  // for the trace, e.g. "rollout \"m-v2\" step 2 of 4 (progressing)"
+};
+
+bool TrackSplitFor(const RouteState& s, const ModelSpec& m, TrackSplit* split) {
+  if (s.rollouts != nullptr) {
+    if (auto it = s.rollouts->find(m.name); it != s.rollouts->end()) {
+      const RolloutRoute& r = it->second;
+      split->shares.push_back({r.stable_track, 100 - r.canary_weight});
+      split->shares.push_back({r.canary_track, r.canary_weight});
+      split->sticky = &r.sticky;
+      if (s.trace) {
+        split->source = absl::StrCat("rollout \"", r.rollout, "\" step ", r.step + 1, " of ",
+                                     r.steps, " (", r.state, ")");
+      }
+      return true;
+    }
+  }
+  if (s.rule == nullptr || s.rule->spec->then.tracks.empty()) return false;
+  split->shares.assign(s.rule->spec->then.tracks.begin(), s.rule->spec->then.tracks.end());
+  split->sticky = &s.rule->spec->then.sticky;
+  if (s.trace) split->source = absl::StrCat("rule \"", s.rule->spec->name, "\"");
+  return true;
+}
+
+// Under a track split: puts the endpoints of the drawn track first (the others stay, as
 // fallbacks). Only tracks with a usable endpoint take part, so a track whose endpoints are all
 // ejected or draining hands its share to the others; the trace says which track was drawn and
 // why.
-void OrderByTrack(RouteState& s, absl::string_view model, EndpointList* endpoints) {
-  const std::vector<TrackShare>& shares = s.rule->spec->then.tracks;
+void OrderByTrack(RouteState& s, absl::string_view model, const TrackSplit& split,
+                  EndpointList* endpoints) {
+  const auto& shares = split.shares;
   absl::InlinedVector<uint32_t, 4> live(shares.size(), 0);
   std::vector<absl::string_view> gone;
   for (size_t i = 0; i < shares.size(); ++i) {
@@ -117,17 +145,18 @@ void OrderByTrack(RouteState& s, absl::string_view model, EndpointList* endpoint
     }
     return;
   }
-  if (s.track_point < 0) s.track_point = DrawPoint(s, /*seed=*/0x74726b73);
+  if (s.track_point < 0) s.track_point = DrawPoint(s, *split.sticky, /*seed=*/0x74726b73);
   const TrackShare& drawn = shares[Draw(
       live, [](uint32_t w) { return w; }, s.track_point)];
   std::stable_partition(endpoints->begin(), endpoints->end(),
                         [&](const Endpoint* e) { return TrackOf(*e) == drawn.track; });
   if (s.drawn_track.empty()) s.drawn_track = drawn.track;
   if (s.trace == nullptr) return;
-  const std::string& sticky = s.rule->spec->then.sticky;
+  const std::string& sticky = *split.sticky;
   s.trace->add_notes(absl::StrCat(
       "track \"", drawn.track, "\" drawn for \"", model, "\" (weight ", drawn.weight, " of ", total,
-      sticky.empty() ? ", random draw" : absl::StrCat(", sticky by ", sticky), ")"));
+      sticky.empty() ? ", random draw" : absl::StrCat(", sticky by ", sticky), "; ", split.source,
+      ")"));
   for (absl::string_view track : gone) {
     s.trace->add_notes(absl::StrCat("track \"", track, "\" of \"", model,
                                     "\" has no usable endpoint: its share went to the others"));
@@ -471,8 +500,8 @@ absl::Status PickEndpoints(RouteState& s, const InventoryView& view,
     total_endpoints += static_cast<int>(group->endpoints.size());
     endpoints.clear();
     OrderEndpoints(*group, m, selection, s.trace, &endpoints, &unusable);
-    if (s.rule && !s.rule->spec->then.tracks.empty() && !endpoints.empty()) {
-      OrderByTrack(s, m.name, &endpoints);
+    if (TrackSplit split; !endpoints.empty() && TrackSplitFor(s, m, &split)) {
+      OrderByTrack(s, m.name, split, &endpoints);
     }
     for (const Endpoint* e : endpoints) targets->emplace_back(e, &mc);
   }

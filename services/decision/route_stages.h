@@ -29,6 +29,7 @@
 #include "services/decision/endpoint_selector.h"
 #include "services/decision/inventory_view.h"
 #include "services/decision/lazy_prompt_signals.h"
+#include "services/decision/rollout_routes.h"
 #include "services/decision/spend_ledger.h"
 #include "services/decision/tenant_scope.h"
 
@@ -82,6 +83,8 @@ struct RouteState {
   // the track drawn for the first model that had endpoints on a weighted track.
   int track_point = -1;
   std::string drawn_track;
+  // The running rollouts (RouterOptions::rollouts), consulted only when the bundle has any.
+  const RolloutRouteMap* rollouts = nullptr;
 
   const std::string& rule_name() const;
 };

@@ -41,6 +41,11 @@ absl::Status RouteWith(const CompiledPolicy& policy, const InventoryView* view,
   };
 
   RouteState s(policy, req, trace, signals);
+  std::shared_ptr<const RolloutRouteMap> rollouts;
+  if (options.rollouts != nullptr && !policy.bundle().rollouts.empty()) {
+    rollouts = options.rollouts->Current();
+    s.rollouts = rollouts.get();
+  }
   RETURN_IF_ERROR(ResolveRequester(s));
   RETURN_IF_ERROR(ChooseRule(s));
   RETURN_IF_ERROR(GatherCandidates(s));

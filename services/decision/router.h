@@ -11,6 +11,7 @@
 #include "llmrouter/v1/decision.pb.h"
 #include "services/decision/compiled_policy.h"
 #include "services/decision/inventory_view.h"
+#include "services/decision/rollout_routes.h"
 #include "services/decision/spend_ledger.h"
 
 namespace llmrouter::decision {
@@ -22,6 +23,8 @@ struct RouterOptions {
   int max_fallbacks = 4;
   // Tenants' spend; null: nobody is over a limit.
   const SpendLedger* ledger = nullptr;
+  // The running rollouts' track weights, which override a model's track split; null: none.
+  const RolloutRoutes* rollouts = nullptr;
 };
 
 struct PromptSnapshot;

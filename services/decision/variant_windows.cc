@@ -2,6 +2,10 @@
 
 #include <algorithm>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
 namespace llmrouter::decision {
 
 namespace {
@@ -96,6 +100,10 @@ void VariantWindows::Record(const llmrouter::v1::VariantStats& stats, absl::Time
                               [](const Slot& s, int64_t i) { return s.index < i; });
   if (pos == slots.end() || pos->index != index) pos = slots.insert(pos, Slot{index, {}});
   pos->counts.Add(add);
+  if (sharing_) {
+    pos->changed = true;
+    any_changed_ = true;
+  }
   while (!slots.empty() && slots.front().index <= newest - keep_slots_) slots.pop_front();
 }
 
@@ -112,6 +120,47 @@ VariantCounts VariantWindows::Window(const std::string& model, const std::string
     if (s.index >= first && s.index <= last) out.Add(s.counts);
   }
   return out;
+}
+
+void VariantWindows::EnableSharing() {
+  absl::MutexLock lock(&mu_);
+  sharing_ = true;
+}
+
+std::vector<VariantSlotTotals> VariantWindows::TakeChanged() {
+  std::vector<VariantSlotTotals> out;
+  absl::MutexLock lock(&mu_);
+  if (!any_changed_) return out;
+  any_changed_ = false;
+  for (auto& [key, slots] : variants_) {
+    for (Slot& s : slots) {
+      if (!s.changed) continue;
+      s.changed = false;
+      out.push_back({key.first, key.second, s.index, s.counts});
+    }
+  }
+  return out;
+}
+
+std::string EncodeVariantCounts(const VariantCounts& c) {
+  std::string out = absl::StrCat(c.requests, ",", c.errors);
+  for (uint64_t n : c.latency) absl::StrAppend(&out, ",", n);
+  for (uint64_t n : c.ttft) absl::StrAppend(&out, ",", n);
+  return out;
+}
+
+bool DecodeVariantCounts(std::string_view text, VariantCounts* out) {
+  std::vector<absl::string_view> parts = absl::StrSplit(absl::string_view(text.data(), text.size()), ',');
+  if (parts.size() != 2 + out->latency.size() + out->ttft.size()) return false;
+  std::vector<uint64_t> n(parts.size());
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (!absl::SimpleAtoi(parts[i], &n[i])) return false;
+  }
+  out->requests = n[0];
+  out->errors = n[1];
+  std::copy(n.begin() + 2, n.begin() + 2 + out->latency.size(), out->latency.begin());
+  std::copy(n.begin() + 2 + out->latency.size(), n.end(), out->ttft.begin());
+  return true;
 }
 
 uint64_t VariantWindows::dropped() const {

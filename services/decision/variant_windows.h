@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <deque>
 #include <string>
+#include <string_view>
+#include <vector>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -42,6 +44,19 @@ struct VariantCounts {
   uint64_t ttft_samples() const;
 };
 
+// One slot's counts of one variant, as shared with other replicas (rollout_store.h).
+struct VariantSlotTotals {
+  std::string model;
+  std::string track;
+  int64_t slot = 0;  // unix time / slot length
+  VariantCounts counts;
+};
+
+// "requests,errors,latency buckets...,ttft buckets..." as decimal numbers; false when `text` is
+// not one.
+std::string EncodeVariantCounts(const VariantCounts& counts);
+bool DecodeVariantCounts(std::string_view text, VariantCounts* out);
+
 // Thread-safe. Keeps `keep` of history per model and track in slots of `slot`; at most
 // `max_variants` variants: when full, variants with nothing left in the kept history make room,
 // and reports for more are dropped and counted in dropped().
@@ -57,11 +72,17 @@ class VariantWindows {
   VariantCounts Window(const std::string& model, const std::string& track, absl::Duration window,
                        absl::Time now) const;
   uint64_t dropped() const;
+  absl::Duration slot() const { return slot_; }
+  // The slots changed since the last call, with their totals (for the shared counts). Only
+  // after EnableSharing: before, nothing is marked.
+  std::vector<VariantSlotTotals> TakeChanged();
+  void EnableSharing();
 
  private:
   struct Slot {
     int64_t index = 0;  // time / slot
     VariantCounts counts;
+    bool changed = false;
   };
   const absl::Duration slot_;
   const int64_t keep_slots_;
@@ -70,6 +91,8 @@ class VariantWindows {
   absl::flat_hash_map<std::pair<std::string, std::string>, std::deque<Slot>> variants_
       ABSL_GUARDED_BY(mu_);
   uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
+  bool sharing_ ABSL_GUARDED_BY(mu_) = false;
+  bool any_changed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace llmrouter::decision

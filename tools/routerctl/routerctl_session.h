@@ -47,6 +47,13 @@ class RouterctlSession {
   // In decision_commands.cc: a past decision from the decision log of the replica that made it.
   int DecisionShow(const std::vector<std::string>& args);
   int DecisionWhyNot(const std::vector<std::string>& args);
+  // In rollout_commands.cc: the rollouts decision runs, and an operator's hand on them.
+  int RolloutStatus(const std::vector<std::string>& args);
+  int RolloutHistory(const std::vector<std::string>& args);
+  int RolloutPause(const std::vector<std::string>& args);
+  int RolloutResume(const std::vector<std::string>& args);
+  int RolloutPromote(const std::vector<std::string>& args);
+  int RolloutAbort(const std::vector<std::string>& args);
   int InventoryList(const std::vector<std::string>& args);
   int InventoryDrain(const std::vector<std::string>& args);
   // In api_key_commands.cc: the gateway's key store, opened from --db.
@@ -80,6 +87,10 @@ class RouterctlSession {
     return kExitFailure;
   }
   int RouteOrExplain(bool explain);
+  template <typename Request, typename Response>
+  int RolloutAction(const std::vector<std::string>& args,
+                    grpc::Status (llmrouter::v1::RolloutService::Stub::*method)(
+                        grpc::ClientContext*, const Request&, Response*));
   // Asks every replica behind --decision at once (`ask` fills the response it is given); the
   // first that answers fills `out`. When none does, prints that none holds `what` (every
   // replica answered NOT_FOUND) or which replicas failed, and returns kExitFailure.

@@ -31,6 +31,11 @@ v1::PolicyService::Stub& ServiceClients::policy() {
   return *policy_;
 }
 
+v1::RolloutService::Stub& ServiceClients::rollout() {
+  if (!rollout_) rollout_ = v1::RolloutService::NewStub(Channel(Service::kDecision));
+  return *rollout_;
+}
+
 v1::DecisionService::Stub& ServiceClients::decision() {
   if (!decision_) decision_ = v1::DecisionService::NewStub(Channel(Service::kDecision));
   return *decision_;

@@ -11,6 +11,7 @@
 #include "llmrouter/v1/decision.grpc.pb.h"
 #include "llmrouter/v1/inventory.grpc.pb.h"
 #include "llmrouter/v1/policy.grpc.pb.h"
+#include "llmrouter/v1/rollout.grpc.pb.h"
 #include "tools/routerctl/replica_targets.h"
 #include "tools/routerctl/routerctl_commands.h"
 
@@ -27,6 +28,7 @@ class ServiceClients {
   llmrouter::v1::PolicyService::Stub& policy();
   llmrouter::v1::DecisionService::Stub& decision();
   llmrouter::v1::InventoryService::Stub& inventory();
+  llmrouter::v1::RolloutService::Stub& rollout();
 
   // A PolicyService (DecisionService) stub on a channel of its own to one replica behind
   // --decision; with TLS its certificate is checked against the name the replica was resolved
@@ -54,6 +56,7 @@ class ServiceClients {
   std::unique_ptr<llmrouter::v1::PolicyService::Stub> policy_;
   std::unique_ptr<llmrouter::v1::DecisionService::Stub> decision_;
   std::unique_ptr<llmrouter::v1::InventoryService::Stub> inventory_;
+  std::unique_ptr<llmrouter::v1::RolloutService::Stub> rollout_;
 };
 
 // "INVALID_ARGUMENT" for grpc::StatusCode::INVALID_ARGUMENT.

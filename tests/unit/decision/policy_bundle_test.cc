@@ -219,3 +219,91 @@ tests:
 
 }  // namespace
 }  // namespace llmrouter::decision
+
+namespace llmrouter::decision {
+namespace {
+
+TEST(PolicyBundleRolloutsTest, ReadsARollout) {
+  PolicyBundle b;
+  auto problems = ParsePolicyBundle(R"(
+models: [{name: m}]
+rollouts:
+  - name: m-v2
+    model: m
+    tracks: {stable: blue, canary: green}
+    sticky: user
+    steps: [{weight: 5, duration: 10m}, {weight: 100, duration: 1h}]
+    analysis:
+      window: 5m
+      min_requests: 50
+      error_rate: {max: 0.05, max_increase: 0.01}
+      p95_ttft: {max_ratio: 1.5}
+)",
+                                    &b);
+  ASSERT_TRUE(problems.empty()) << problems[0].path << ": " << problems[0].message;
+  ASSERT_EQ(b.rollouts.size(), 1u);
+  const RolloutSpec& r = b.rollouts[0];
+  EXPECT_EQ(r.canary_track, "green");
+  EXPECT_EQ(r.stable_track, "blue");
+  EXPECT_EQ(r.sticky, "user");
+  ASSERT_EQ(r.steps.size(), 2u);
+  EXPECT_EQ(r.steps[0].weight, 5u);
+  EXPECT_EQ(r.steps[0].duration_ms, 600000);
+  EXPECT_EQ(r.analysis.window_ms, 300000);
+  EXPECT_EQ(r.analysis.min_requests, 50u);
+  EXPECT_DOUBLE_EQ(r.analysis.error_rate.max_increase, 0.01);
+  EXPECT_DOUBLE_EQ(r.analysis.p95_ttft.max_ratio, 1.5);
+  EXPECT_EQ(r.Fingerprint().size(), 64u);
+}
+
+TEST(PolicyBundleRolloutsTest, LocatesEveryRolloutProblem) {
+  PolicyBundle b;
+  auto problems = ParsePolicyBundle(R"(
+models: [{name: m, aliases: [mm]}, {name: n}]
+rollouts:
+  - name: r0
+    model: m
+    steps: [{weight: 20, duration: 1m}, {weight: 10}, {weight: 50, duration: soon}]
+    analysis: {window: 1m, min_requests: 0, error_rate: {}}
+  - name: r0
+    model: mm
+    tracks: {stable: canary, canary: canary}
+    steps: [{weight: 150, duration: 1m}]
+    analysis: {window: 1m}
+  - name: Bad Name
+    model: n
+    sticky: forever
+    steps: []
+  - model: n
+    steps: [{weight: 5, duration: 1m}]
+    analysis: {error_rate: {max: 0.1}}
+)",
+                                    &b);
+  std::vector<std::string> lines;
+  for (const auto& p : problems) lines.push_back(p.path + ": " + p.message);
+  for (const char* want : {
+           "rollouts[0].steps[1].weight: must be above the previous step's 20",
+           "rollouts[0].steps[1].duration: is required",
+           "rollouts[0].steps[2].duration: must be a duration",
+           "rollouts[0].steps[2].weight: the last step must give the canary 100, not 50",
+           "rollouts[0].analysis.min_requests: must be at least 1",
+           "rollouts[0].analysis.error_rate: sets no limit",
+           "rollouts[1].name: \"r0\" is already defined at rollouts[0].name",
+           "rollouts[1].model: unknown model \"mm\" (a rollout names a catalog model",
+           "rollouts[1].tracks: stable and canary must be different tracks",
+           "rollouts[1].steps[0].weight: 150 is out of range",
+           "rollouts[1].analysis: judges nothing",
+           "rollouts[2].name: must be 1 to 63 lower-case letters",
+           "rollouts[2].sticky: must be session, user or tenant",
+           "rollouts[2].steps: must list steps",
+           "rollouts[2].analysis: is required",
+           "rollouts[3].name: is required",
+           "rollouts[3].model: \"n\" already has a rollout at rollouts[2].model",
+           "rollouts[3].steps[0].weight: the last step must give the canary 100, not 5",
+       }) {
+    EXPECT_THAT(lines, ::testing::Contains(HasSubstr(want))) << want;
+  }
+}
+
+}  // namespace
+}  // namespace llmrouter::decision

@@ -420,5 +420,33 @@ TEST_F(RouteStagesTest, AHeaderCanPinATrackWithAHundredPercentRule) {
   req_.clear_user_key();
 }
 
+TEST_F(RouteStagesTest, ARunningRolloutsWeightOverridesTheRulesTracks) {
+  auto view = TrackView();
+  RolloutRouteMap rollouts;
+  rollouts["small"] = RolloutRoute{"small-v2", "stable", "canary", 100, "user", "completed", 2, 3};
+  for (int u = 0; u < 20; ++u) {
+    req_.set_user_key(absl::StrCat("user-", u));
+    RouteState& s = Filtered("small");
+    s.rollouts = &rollouts;
+    RouteTargets targets;
+    ASSERT_TRUE(PickEndpoints(s, *view, SelectionFor(s, kTestNow), &targets).ok());
+    EXPECT_EQ(targets[0].first->id(), "small-c1") << "the rule alone gives the canary 10%";
+    ASSERT_EQ(targets.size(), 3u) << "stable stays, as fallbacks";
+  }
+  EXPECT_THAT(trace_.notes(trace_.notes_size() - 1),
+              HasSubstr("rollout \"small-v2\" step 3 of 3 (completed)"));
+  // Rolled back: weight 0, every request on stable.
+  rollouts["small"].canary_weight = 0;
+  for (int u = 0; u < 20; ++u) {
+    req_.set_user_key(absl::StrCat("user-", u));
+    RouteState& s = Filtered("small");
+    s.rollouts = &rollouts;
+    RouteTargets targets;
+    ASSERT_TRUE(PickEndpoints(s, *view, SelectionFor(s, kTestNow), &targets).ok());
+    EXPECT_EQ(s.drawn_track, "stable");
+  }
+  req_.clear_user_key();
+}
+
 }  // namespace
 }  // namespace llmrouter::decision
