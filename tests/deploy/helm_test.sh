@@ -413,6 +413,20 @@ expect decision-log.yaml "decision.decisionLog.bytes passed as an integer" '--de
 expect decision-log.yaml "decision.decisionLog.maxAgeSeconds passed" '--decision_log_max_age_s=3600$'
 expect decision-log.yaml "decision.decisionLog.traceSample passed" '--decision_log_trace_sample=0.5$'
 
+# Rollouts: judged on the interval given; without Redis the replicas behind the headless service
+# are counted (a rollout is refused when there are several), with Redis they share a lease.
+expect defaults.yaml "rollout interval on decision" '--rollout_interval_ms=500$'
+expect defaults.yaml "variant slots on decision" '--variant_slot_ms=10000$'
+expect defaults.yaml "without Redis, decision counts its replicas for rollouts" \
+  '--rollout_peers=llm-router-decision-headless\.llm\.svc\.cluster\.local$'
+expect_not external-redis.yaml "with Redis, rollouts share a lease instead of counting replicas" \
+  '--rollout_peers'
+render_checked rollouts --set decision.rollouts.intervalMs=250 --set decision.rollouts.leaseTtlMs=2000 \
+  --set decision.rollouts.variantSlotMs=5000
+expect rollouts.yaml "decision.rollouts.intervalMs passed" '--rollout_interval_ms=250$'
+expect rollouts.yaml "decision.rollouts.leaseTtlMs passed" '--rollout_lease_ttl_ms=2000$'
+expect rollouts.yaml "decision.rollouts.variantSlotMs passed" '--variant_slot_ms=5000$'
+
 # NOTES.txt renders for every scenario (helm template skips it; render it as a template here).
 notes_chart="$out/notes-chart"
 cp -r "$chart" "$notes_chart"
