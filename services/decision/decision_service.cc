@@ -161,6 +161,17 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::GetDecision(
 grpc::ServerUnaryReactor* DecisionServiceImpl::ReportUsage(
     grpc::CallbackServerContext* ctx, const llmrouter::v1::ReportUsageRequest* req,
     llmrouter::v1::ReportUsageResponse* resp) {
+  if (reporter_ != nullptr && reporter_->configured() && !reporter_->Check(*ctx).ok() &&
+      !(admin_ != nullptr && admin_->configured() && admin_->Check(*ctx).ok())) {
+    uint64_t attempts = 0;
+    for (const llmrouter::v1::Outcome& o : req->outcomes()) attempts += std::max(1u, o.attempts());
+    metrics_.usage_outcomes.Add({{"result", "unauthenticated"}}).Increment(attempts);
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                                 "ReportUsage needs decision's reporter token (its "
+                                 "--reporter_token_file) as \"authorization: Bearer <token>\""));
+    return reactor;
+  }
   std::shared_ptr<const CompiledPolicy> policy = policy_.Current();
   uint32_t accepted = 0, unknown = 0;
   for (const llmrouter::v1::Outcome& o : req->outcomes()) {

@@ -56,6 +56,9 @@ class DecisionServiceImpl final : public llmrouter::v1::DecisionService::Callbac
   // gRPC callers. RouteStream and route link callers (gateways, speaking for their clients)
   // always get what the tenant's explain setting allows.
   void set_admin(const AdminAuth* admin) { admin_ = admin; }
+  // The gateways' token: when configured, ReportUsage needs it (or the admin token), so that
+  // nobody else can move budgets or a rollout's analysis with made-up usage.
+  void set_reporter(const AdminAuth* reporter) { reporter_ = reporter; }
   // Where every decision is recorded (GetDecision, WhyNot for a past decision); null: nowhere.
   void set_decision_log(DecisionLog* log) { log_ = log; }
 
@@ -82,6 +85,7 @@ class DecisionServiceImpl final : public llmrouter::v1::DecisionService::Callbac
   UsageLedger* usage_ = nullptr;
   VariantWindows* variants_ = nullptr;
   const AdminAuth* admin_ = nullptr;
+  const AdminAuth* reporter_ = nullptr;
   DecisionLog* log_ = nullptr;
 };
 

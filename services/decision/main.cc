@@ -1,6 +1,7 @@
 // decision: answers RouteRequest from the active policy and the live inventory.
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <unistd.h>
@@ -47,6 +48,11 @@ ABSL_FLAG(std::string, admin_token_file, "",
           "File holding the admin token that policy writes (ApplyBundle, Rollback) must present "
           "as \"authorization: Bearer <token>\"; else the LLMROUTER_ADMIN_TOKEN environment "
           "variable; without either, writes are refused");
+ABSL_FLAG(std::string, reporter_token_file, "",
+          "File holding the token gateways present on ReportUsage (their "
+          "--decision_reporter_token_file); the admin token is accepted too. Else the "
+          "LLMROUTER_DECISION_REPORTER_TOKEN environment variable; without either, usage reports "
+          "are open to every gRPC caller");
 ABSL_FLAG(bool, policy_file_exclusive, false,
           "GitOps mode: --policy_file is the only source of policies and write RPCs answer "
           "FAILED_PRECONDITION");
@@ -96,9 +102,23 @@ ABSL_FLAG(int, stale_after_ms, 30000,
 
 namespace {
 
-// Addresses behind `target` (a host name, host:port or dns:///host:port): how many decision
-// replicas a headless service has. -1 when it does not resolve.
-int CountAddresses(std::string target) {
+// The text form of an IPv4 or IPv6 socket address; empty for another family.
+std::string AddressText(const sockaddr* a) {
+  char text[INET6_ADDRSTRLEN] = {};
+  const void* raw = a->sa_family == AF_INET
+                        ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(a)->sin_addr)
+                    : a->sa_family == AF_INET6
+                        ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(a)->sin6_addr)
+                        : nullptr;
+  if (raw == nullptr || inet_ntop(a->sa_family, raw, text, sizeof text) == nullptr) return "";
+  return text;
+}
+
+// How many decision replicas run, from `target` (a host name, host:port or dns:///host:port
+// naming one address per ready replica, e.g. a headless Service): this one, plus every address
+// that is not one of this host's own (a replica not yet ready is not listed, and another may
+// be). -1 when the name does not resolve.
+int CountReplicas(std::string target) {
   if (absl::StartsWith(target, "dns:///")) target = target.substr(7);
   if (const size_t colon = target.rfind(':'); colon != std::string::npos &&
                                                target.find(':') == colon) {
@@ -110,15 +130,17 @@ int CountAddresses(std::string target) {
   addrinfo* found = nullptr;
   if (getaddrinfo(target.c_str(), nullptr, &hints, &found) != 0) return -1;
   std::set<std::string> addresses;
-  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
-    char text[INET6_ADDRSTRLEN] = {};
-    const void* raw = a->ai_family == AF_INET
-                          ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
-                          : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
-    if (inet_ntop(a->ai_family, raw, text, sizeof text)) addresses.insert(text);
-  }
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) addresses.insert(AddressText(a->ai_addr));
   freeaddrinfo(found);
-  return static_cast<int>(addresses.size());
+  ifaddrs* own = nullptr;
+  if (getifaddrs(&own) == 0) {
+    for (ifaddrs* i = own; i != nullptr; i = i->ifa_next) {
+      if (i->ifa_addr != nullptr) addresses.erase(AddressText(i->ifa_addr));
+    }
+    freeifaddrs(own);
+  }
+  addresses.erase("");
+  return 1 + static_cast<int>(addresses.size());
 }
 
 absl::Status ApplyPolicyFile(llmrouter::decision::ActivePolicy& policy, const std::string& path) {
@@ -225,6 +247,18 @@ int main(int argc, char** argv) {
         "are open to gRPC callers)");
   }
   decision.set_admin(&*admin);
+  auto reporter = llmrouter::decision::AdminAuth::Load(absl::GetFlag(FLAGS_reporter_token_file),
+                                                       "LLMROUTER_DECISION_REPORTER_TOKEN");
+  if (!reporter.ok()) {
+    spdlog::error("reporter_token_invalid error=\"{}\"", reporter.status().message());
+    return 2;
+  }
+  if (!reporter->configured()) {
+    spdlog::warn(
+        "usage_reports_open reason=\"no --reporter_token_file\" risk=\"any gRPC caller can "
+        "report usage: move spending limits and rollout analysis\"");
+  }
+  decision.set_reporter(&*reporter);
   llmrouter::decision::DecisionLogOptions log_options;
   log_options.max_bytes =
       static_cast<std::size_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_decision_log_bytes)));
@@ -253,7 +287,14 @@ int main(int argc, char** argv) {
   rollout_options.lease_ttl = absl::Milliseconds(lease_ms);
   if (const std::string peers = absl::GetFlag(FLAGS_rollout_peers); !peers.empty()) {
     rollout_options.replicas_source = peers;
-    rollout_options.replicas = [peers] { return CountAddresses(peers); };
+    // Asked every 5 s; a name that stops resolving keeps the last count.
+    rollout_options.replicas = [peers, last = -1, asked = absl::InfinitePast()]() mutable {
+      if (absl::Now() - asked >= absl::Seconds(5)) {
+        asked = absl::Now();
+        if (const int n = CountReplicas(peers); n > 0) last = n;
+      }
+      return last;
+    };
   }
   llmrouter::decision::RolloutController rollouts(
       policy, [&decision] { return decision.inventory(); }, variant_windows, *rollout_store,

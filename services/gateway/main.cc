@@ -109,6 +109,9 @@ ABSL_FLAG(std::string, inventory_reporter_token_file, "",
           "File holding inventory's reporter token (its --reporter_token_file), sent with every "
           "outcome report; read at start. Inventory refuses reports without it once it "
           "protects writes");
+ABSL_FLAG(std::string, decision_reporter_token_file, "",
+          "File holding decision's reporter token (its --reporter_token_file), sent with every "
+          "usage report (spending limits and rollout analysis trust only reports that carry it)");
 ABSL_FLAG(int, outcome_queue_size, 10000,
           "Outcomes waiting to be sent; beyond it new ones are dropped and counted");
 ABSL_FLAG(std::string, upstream_ca_file, "",
@@ -268,8 +271,14 @@ int main(int argc, char** argv) {
                                                               std::chrono::seconds(1),
                                                               std::move(reporter_token)));
     }
-    sinks.push_back(llmrouter::gateway::MakeGrpcUsageSink(absl::GetFlag(FLAGS_decision_target),
-                                                          std::chrono::seconds(1)));
+    std::string usage_token;
+    if (const std::string file = absl::GetFlag(FLAGS_decision_reporter_token_file); !file.empty()) {
+      absl::StatusOr<std::string> token = llmrouter::ReadSecretFile(file);
+      if (!token.ok()) return Fail(token.status());
+      usage_token = *std::move(token);
+    }
+    sinks.push_back(llmrouter::gateway::MakeGrpcUsageSink(
+        absl::GetFlag(FLAGS_decision_target), std::chrono::seconds(1), std::move(usage_token)));
     llmrouter::gateway::OutcomeReporterOptions reporter;
     char host[256] = {};
     gethostname(host, sizeof host - 1);

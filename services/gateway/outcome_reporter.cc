@@ -122,14 +122,17 @@ grpc::ChannelArguments RoundRobin() {
 
 class GrpcUsageSink : public OutcomeSink {
  public:
-  GrpcUsageSink(const std::string& target, std::chrono::milliseconds timeout)
+  GrpcUsageSink(const std::string& target, std::chrono::milliseconds timeout,
+                std::string reporter_token)
       : stub_(v1::DecisionService::NewStub(
             grpc::CreateCustomChannel(target, ChannelCredentialsFromFlags(), RoundRobin()))),
-        timeout_(timeout) {}
+        timeout_(timeout),
+        authorization_(reporter_token.empty() ? "" : "Bearer " + reporter_token) {}
 
   absl::Status Send(const v1::ReportOutcomesRequest& batch) override {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + timeout_);
+    if (!authorization_.empty()) context.AddMetadata("authorization", authorization_);
     v1::ReportUsageRequest request = SummarizeUsage(batch);
     v1::ReportUsageResponse response;
     return FromGrpcStatus(stub_->ReportUsage(&context, request, &response));
@@ -138,6 +141,7 @@ class GrpcUsageSink : public OutcomeSink {
  private:
   std::unique_ptr<v1::DecisionService::Stub> stub_;
   std::chrono::milliseconds timeout_;
+  const std::string authorization_;
 };
 
 class FanOutSink : public OutcomeSink {
@@ -175,8 +179,9 @@ std::unique_ptr<OutcomeSink> MakeGrpcOutcomeSink(const std::string& target,
 }
 
 std::unique_ptr<OutcomeSink> MakeGrpcUsageSink(const std::string& target,
-                                               std::chrono::milliseconds timeout) {
-  return std::make_unique<GrpcUsageSink>(target, timeout);
+                                               std::chrono::milliseconds timeout,
+                                               std::string reporter_token) {
+  return std::make_unique<GrpcUsageSink>(target, timeout, std::move(reporter_token));
 }
 
 std::unique_ptr<OutcomeSink> MakeFanOutSink(std::vector<std::unique_ptr<OutcomeSink>> sinks) {

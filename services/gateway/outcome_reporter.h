@@ -35,9 +35,11 @@ class OutcomeSink {
 std::unique_ptr<OutcomeSink> MakeGrpcOutcomeSink(const std::string& target,
                                                  std::chrono::milliseconds timeout,
                                                  std::string reporter_token = "");
-// A sink that calls DecisionService/ReportUsage at `target` (spending limits).
+// A sink that calls DecisionService/ReportUsage at `target` (spending limits, rollout analysis),
+// with `reporter_token` (decision's --reporter_token_file) as its bearer token when set.
 std::unique_ptr<OutcomeSink> MakeGrpcUsageSink(const std::string& target,
-                                               std::chrono::milliseconds timeout);
+                                               std::chrono::milliseconds timeout,
+                                               std::string reporter_token = "");
 // What DecisionService/ReportUsage needs of a batch: per tenant, model and whether the backend
 // reported tokens, one outcome with the attempts, tokens and costs added up. A sum that would
 // overflow its token counters starts another outcome.

@@ -413,6 +413,13 @@ expect decision-log.yaml "decision.decisionLog.bytes passed as an integer" '--de
 expect decision-log.yaml "decision.decisionLog.maxAgeSeconds passed" '--decision_log_max_age_s=3600$'
 expect decision-log.yaml "decision.decisionLog.traceSample passed" '--decision_log_trace_sample=0.5$'
 
+# Usage reports carry the reporter token, which decision asks for (the write token stays out of
+# both pods).
+expect defaults.yaml "decision asks for the reporter token on ReportUsage" \
+  '--reporter_token_file=/etc/llm-router/tokens/inventory-reporter-token$'
+expect defaults.yaml "the gateway sends the reporter token with its usage reports" \
+  '--decision_reporter_token_file=/etc/llm-router/tokens/inventory-reporter-token$'
+
 # Rollouts: judged on the interval given; without Redis the replicas behind the headless service
 # are counted (a rollout is refused when there are several), with Redis they share a lease.
 expect defaults.yaml "rollout interval on decision" '--rollout_interval_ms=500$'

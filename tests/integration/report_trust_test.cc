@@ -1,7 +1,7 @@
 // Issue 11, finding 4, with the real binaries: once inventory protects writes, only gateways
 // (holding the reporter token) are trusted with outcome reports. A forged report of 30 HTTP 500s
 // per endpoint from a client without the token ejects nothing, while the real gateway's reports
-// keep arriving.
+// keep arriving. The same holds for the usage decision judges budgets and rollouts by.
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "llmrouter/v1/decision.grpc.pb.h"
 #include "llmrouter/v1/inventory.grpc.pb.h"
 #include "tests/support/http_test_client.h"
 #include "tests/support/process_harness.h"
@@ -55,12 +56,14 @@ class ReportTrustTest : public ::testing::Test {
                                  "--write_token_file=" + dir_ + "/write-token",
                                  "--reporter_token_file=" + dir_ + "/reporter-token"});
     ASSERT_TRUE(inventory_);
-    decision_ = StartDecision(dir_, dir_ + "/policy.yaml", *inventory_);
+    decision_ = StartDecision(dir_, dir_ + "/policy.yaml", *inventory_,
+                              {"--reporter_token_file=" + dir_ + "/reporter-token"});
     ASSERT_TRUE(decision_);
     gateway_ =
         StartGateway(dir_, *decision_,
                      {absl::StrCat("--inventory_target=127.0.0.1:", inventory_->port("grpc_port")),
-                      "--inventory_reporter_token_file=" + dir_ + "/reporter-token"});
+                      "--inventory_reporter_token_file=" + dir_ + "/reporter-token",
+                      "--decision_reporter_token_file=" + dir_ + "/reporter-token"});
     ASSERT_TRUE(gateway_);
     stub_ = v1::InventoryService::NewStub(
         grpc::CreateChannel(absl::StrCat("127.0.0.1:", inventory_->port("grpc_port")),
@@ -148,6 +151,52 @@ TEST_F(ReportTrustTest, ForgedFailuresEjectNothingWhileTheGatewaysReportsArrive)
     return fleet["a"].health() == v1::HEALTH_STATE_UNHEALTHY &&
            fleet["b"].health() == v1::HEALTH_STATE_UNHEALTHY;
   }));
+}
+
+TEST_F(ReportTrustTest, ForgedUsageIsRefusedWhileTheGatewaysUsageCounts) {
+  auto decision = v1::DecisionService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", decision_->port("grpc_port")),
+                          grpc::InsecureChannelCredentials()));
+  // What an attacker would send to roll a canary back or exhaust a tenant's budget.
+  auto forge = [&](const std::string& authorization) {
+    grpc::ClientContext ctx;
+    if (!authorization.empty()) ctx.AddMetadata("authorization", authorization);
+    v1::ReportUsageRequest req;
+    v1::Outcome* o = req.add_outcomes();
+    o->set_model("m");
+    o->set_attempts(1000);
+    o->set_cost_usd(1000);
+    v1::VariantStats* v = req.add_variants();
+    v->set_model("m");
+    v->set_track("canary");
+    v->set_requests(1000);
+    v->set_errors(1000);
+    v1::ReportUsageResponse resp;
+    return decision->ReportUsage(&ctx, req, &resp);
+  };
+  grpc::Status anonymous = forge("");
+  EXPECT_EQ(anonymous.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(anonymous.error_message(), HasSubstr("reporter token"));
+  EXPECT_EQ(forge("Bearer guessed").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  const int decision_metrics = decision_->port("metrics_port");
+  EXPECT_EQ(ScrapeMetric(decision_metrics,
+                         "llmrouter_decision_usage_outcomes_total{result=\"unauthenticated\"}"),
+            2000);
+
+  // The gateway's usage carries the token and counts.
+  const int port = gateway_->port("http_port");
+  for (int i = 0; i < 4; ++i) {
+    HttpResult r = HttpCall(port, "POST", "/v1/chat/completions",
+                            R"({"model":"m","messages":[{"role":"user","content":"hi"}]})");
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  ASSERT_TRUE(Eventually([&] {
+    return ScrapeMetric(decision_metrics,
+                        "llmrouter_decision_usage_outcomes_total{result=\"accepted\"}") >= 4;
+  })) << gateway_->ReadLog();
+  EXPECT_EQ(ScrapeMetric(gateway_->port("metrics_port"),
+                         "llmrouter_gateway_outcomes_total{result=\"dropped_send_failed\"}"),
+            0);
 }
 
 }  // namespace

@@ -34,12 +34,18 @@ std::unique_ptr<ServiceProcess> StartInventory(const std::string& dir,
 
 std::unique_ptr<ServiceProcess> StartDecision(const std::string& dir,
                                               const std::string& policy_file,
-                                              const ServiceProcess& inventory) {
-  return StartService(dir, "decision", "services/decision/decision",
-                      {"--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1",
-                       "--db=" + dir + "/decision.db", "--policy_file=" + policy_file,
-                       absl::StrCat("--inventory_target=127.0.0.1:", inventory.port("grpc_port")),
-                       "--route_link_port=0"});
+                                              const ServiceProcess& inventory,
+                                              std::vector<std::string> extra) {
+  std::vector<std::string> args = {
+      "--grpc_port=0",
+      "--metrics_port=0",
+      "--host=127.0.0.1",
+      "--db=" + dir + "/decision.db",
+      "--policy_file=" + policy_file,
+      absl::StrCat("--inventory_target=127.0.0.1:", inventory.port("grpc_port")),
+      "--route_link_port=0"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return StartService(dir, "decision", "services/decision/decision", std::move(args));
 }
 
 std::unique_ptr<ServiceProcess> StartGateway(const std::string& dir, const ServiceProcess& decision,

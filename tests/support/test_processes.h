@@ -27,10 +27,11 @@ std::unique_ptr<ServiceProcess> StartInventory(const std::string& dir,
                                                std::vector<std::string> extra = {});
 
 // A decision with its own database in `dir`, the policy bundle `policy_file`, watching
-// `inventory`.
+// `inventory`, plus `extra` flags.
 std::unique_ptr<ServiceProcess> StartDecision(const std::string& dir,
                                               const std::string& policy_file,
-                                              const ServiceProcess& inventory);
+                                              const ServiceProcess& inventory,
+                                              std::vector<std::string> extra = {});
 
 // A gateway that routes through `decision` over gRPC, plus `extra` flags (e.g.
 // "--inventory_target=" to report no outcomes).
