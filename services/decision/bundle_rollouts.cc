@@ -2,7 +2,6 @@
 // "Rollouts"). Names, steps and limits are checked here; the model against the catalog, and the
 // tracks against the live inventory at apply (policy_service.cc).
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "common/sha256.h"
 #include "re2/re2.h"
@@ -150,13 +149,10 @@ void ReadRollout(BundleReader& r, const YAML::Node& n, const std::string& path, 
 }
 
 std::string RolloutSpec::Fingerprint() const {
-  std::string text = absl::StrCat(name, "\n", model, "\n", stable_track, "\n", canary_track, "\n",
-                                  sticky, "\n");
+  // What the progress means: the model, its tracks and the steps. Stickiness and the analysis
+  // may change mid-rollout (a tightened limit applies from the next judgement).
+  std::string text = absl::StrCat(name, "\n", model, "\n", stable_track, "\n", canary_track, "\n");
   for (const RolloutStep& s : steps) absl::StrAppend(&text, s.weight, "@", s.duration_ms, ";");
-  const RolloutAnalysis& a = analysis;
-  absl::StrAppendFormat(&text, "\n%d/%d/%g,%g/%g,%g/%g,%g", a.window_ms, a.min_requests,
-                        a.error_rate.max, a.error_rate.max_increase, a.p95_latency.max,
-                        a.p95_latency.max_ratio, a.p95_ttft.max, a.p95_ttft.max_ratio);
   return Sha256Hex(text);
 }
 

@@ -204,10 +204,10 @@ int main(int argc, char** argv) {
   const int slot_ms = absl::GetFlag(FLAGS_variant_slot_ms);
   const int rollout_interval_ms = absl::GetFlag(FLAGS_rollout_interval_ms);
   const int lease_ms = absl::GetFlag(FLAGS_rollout_lease_ttl_ms);
-  if (slot_ms < 100 || slot_ms > 600000 || rollout_interval_ms < 10 ||
+  if (slot_ms < 1000 || slot_ms > 600000 || rollout_interval_ms < 10 ||
       lease_ms < 2 * rollout_interval_ms) {
     spdlog::error(
-        "startup_failed error=\"--variant_slot_ms must be 100..600000, --rollout_interval_ms at "
+        "startup_failed error=\"--variant_slot_ms must be 1000..600000, --rollout_interval_ms at "
         "least 10 and --rollout_lease_ttl_ms at least twice --rollout_interval_ms\"");
     return 2;
   }
@@ -300,6 +300,8 @@ int main(int argc, char** argv) {
       policy, [&decision] { return decision.inventory(); }, variant_windows, *rollout_store,
       shared_counts.get(), rollout_routes, runner.registry().get(), std::move(rollout_options));
   llmrouter::decision::RolloutServiceImpl rollout_service(rollouts, *admin);
+  // Routes by the kept progress from the first request on.
+  rollouts.Tick(absl::Now());
 
   llmrouter::decision::InventoryWatcher watcher(
       {absl::GetFlag(FLAGS_inventory_target), "decision"},
@@ -414,6 +416,7 @@ int main(int argc, char** argv) {
   spdlog::info("shutdown signal={}", sig);
   maintenance.Stop();
   rollout_task.Stop();
+  rollouts.Shutdown();
   // Gateways move to gRPC (or to other replicas) as their links close; gRPC drains after.
   if (route_link) route_link->Stop(options->shutdown_grace);
   runner.Shutdown();

@@ -219,7 +219,8 @@ struct RolloutSpec {
   std::string sticky;  // "", "session", "user" or "tenant"
   std::vector<RolloutStep> steps;  // weights rising, the last 100
   RolloutAnalysis analysis;
-  // Hex SHA-256 of the declaration: progress kept for another declaration starts over.
+  // Hex SHA-256 of the model, tracks and steps: progress kept for other ones starts over (the
+  // analysis and stickiness may change without).
   std::string Fingerprint() const;
 };
 

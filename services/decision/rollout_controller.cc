@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <set>
 
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/logging.h"
@@ -196,18 +198,14 @@ absl::StatusOr<std::map<std::string, v1::RolloutStatus>> RolloutController::Load
   return kept;
 }
 
-VariantCounts RolloutController::Counts(const std::string& model, const std::string& track,
-                                        absl::Duration window, absl::Time now) {
-  if (shared_ != nullptr) {
-    absl::StatusOr<VariantCounts> counts = shared_->Window(model, track, window, now);
-    if (counts.ok()) return *counts;
-    static LogThrottle throttle(std::chrono::seconds(10));
-    if (throttle.ShouldLog()) {
-      spdlog::warn("rollout_counts_unavailable error=\"{}\" (judging this replica's counts)",
-                   counts.status().message());
-    }
-  }
-  return local_.Window(model, track, window, now);
+absl::StatusOr<VariantCounts> RolloutController::Counts(const std::string& model,
+                                                       const std::string& track,
+                                                       absl::Duration window, absl::Time now,
+                                                       absl::Time not_before) {
+  // With several replicas each holds a share of the reports: judging one share would be judging
+  // a small, biased sample, so without the shared counts nothing is judged.
+  if (shared_ != nullptr) return shared_->Window(model, track, window, now, not_before);
+  return local_.Window(model, track, window, now, not_before);
 }
 
 absl::StatusOr<bool> RolloutController::Write(v1::RolloutStatus* next, uint64_t kept_version,
@@ -239,11 +237,23 @@ bool RolloutController::Judge(const RolloutSpec& spec, const v1::RolloutStatus& 
   const RolloutAnalysis& a = spec.analysis;
   const absl::Time step_started = FromProto(st.step_started_at());
   const absl::Duration elapsed = now - step_started;
-  const absl::Duration window =
-      std::max(std::min(absl::Milliseconds(a.window_ms), elapsed), absl::Milliseconds(1));
-  const VariantCounts canary = Counts(spec.model, spec.canary_track, window, now);
-  const VariantCounts stable = Counts(spec.model, spec.stable_track, window, now);
+  const absl::Duration window = absl::Milliseconds(a.window_ms);
+  // Only what the step itself saw: slots that began before it are left out.
+  absl::StatusOr<VariantCounts> canary_counts =
+      Counts(spec.model, spec.canary_track, window, now, step_started);
+  absl::StatusOr<VariantCounts> stable_counts =
+      Counts(spec.model, spec.stable_track, window, now, step_started);
   *next = st;
+  if (!canary_counts.ok() || !stable_counts.ok()) {
+    static LogThrottle throttle(std::chrono::seconds(10));
+    if (throttle.ShouldLog()) {
+      spdlog::warn("rollout_counts_unavailable error=\"{}\" (nothing judged until they are)",
+                   (canary_counts.ok() ? stable_counts : canary_counts).status().message());
+    }
+    return false;
+  }
+  const VariantCounts& canary = *canary_counts;
+  const VariantCounts& stable = *stable_counts;
   FillFigures(spec.canary_track, canary, next->mutable_canary());
   FillFigures(spec.stable_track, stable, next->mutable_stable());
   const bool auto_paused = st.state() == v1::ROLLOUT_STATE_PAUSED && !st.operator_paused();
@@ -258,44 +268,59 @@ bool RolloutController::Judge(const RolloutSpec& spec, const v1::RolloutStatus& 
     return true;
   };
   // The canary's endpoints, as inventory sees them.
-  int canary_endpoints = 0, canary_usable = 0;
+  int canary_endpoints = 0, canary_usable = 0, canary_draining = 0;
   if (std::shared_ptr<const InventoryView> view = inventory_ ? inventory_() : nullptr) {
     if (const ModelEndpoints* group = view->ForModel(spec.model)) {
       for (const v1::Endpoint& e : group->endpoints) {
-        const std::string& track = e.track().empty() ? std::string("stable") : e.track();
+        const absl::string_view track = e.track().empty() ? "stable" : e.track();
         if (track != spec.canary_track) continue;
         ++canary_endpoints;
         if (e.health() == v1::HEALTH_STATE_HEALTHY || e.health() == v1::HEALTH_STATE_DEGRADED) {
           ++canary_usable;
+        } else if (e.health() == v1::HEALTH_STATE_DRAINING) {
+          ++canary_draining;
         }
       }
     }
+    // Held while the canary is not there to judge: not deployed yet, or drained by an operator.
+    std::string absent;
     if (canary_endpoints == 0) {
-      if (auto_paused && st.reason().rfind("no endpoint", 0) == 0) return false;
-      return change(v1::ROLLOUT_STATE_PAUSED, "paused",
-                    absl::StrCat("no endpoint of \"", spec.model, "\" is on track \"",
-                                 spec.canary_track, "\""));
+      absent = absl::StrCat("no endpoint of \"", spec.model, "\" is on track \"",
+                            spec.canary_track, "\"");
+    } else if (canary_usable == 0 && canary_draining == canary_endpoints) {
+      absent = absl::StrCat("every canary endpoint (", canary_endpoints, ") is draining");
+    }
+    if (!absent.empty()) {
+      if (auto_paused && st.reason() == absent) return false;
+      return change(v1::ROLLOUT_STATE_PAUSED, "paused", absent);
     }
     if (canary_usable == 0) {
       return change(v1::ROLLOUT_STATE_ROLLED_BACK, "rolled_back",
                     absl::StrCat("every canary endpoint (", canary_endpoints,
                                  ") is ejected or unhealthy in inventory"));
     }
+    if (auto_paused && (absl::StartsWith(st.reason(), "no endpoint of") ||
+                        absl::StrContains(st.reason(), "is draining"))) {
+      // The canary is back: its step starts again, judged on what it serves from now.
+      ToProto(now, next->mutable_step_started_at());
+      return change(v1::ROLLOUT_STATE_PROGRESSING, "resumed",
+                    absl::StrCat(canary_usable, " canary endpoint(s) usable again"));
+    }
   }
   if (canary.requests >= a.min_requests) {
     if (std::string breach = Breach(a, canary, stable); !breach.empty()) {
       return change(v1::ROLLOUT_STATE_ROLLED_BACK, "rolled_back",
-                    absl::StrCat(breach, " over ", absl::FormatDuration(window)));
+                    absl::StrCat(breach, " over ", absl::FormatDuration(std::min(window, elapsed))));
     }
   }
   const RolloutStep& step = spec.steps[std::min<size_t>(st.step(), spec.steps.size() - 1)];
   if (elapsed < absl::Milliseconds(step.duration_ms)) return false;
   if (canary.requests < a.min_requests) {
-    if (auto_paused && st.reason().rfind("not enough", 0) == 0) return false;
+    if (auto_paused && absl::StartsWith(st.reason(), "not enough")) return false;
     return change(v1::ROLLOUT_STATE_PAUSED, "paused",
                   absl::StrCat("not enough traffic to judge: the canary had ", canary.requests,
                                " of ", a.min_requests, " requests over ",
-                               absl::FormatDuration(window)));
+                               absl::FormatDuration(std::min(window, elapsed))));
   }
   const std::string figures =
       absl::StrCat("canary error rate ", Figure(canary.ErrorRate()), " over ", canary.requests,
@@ -312,25 +337,27 @@ bool RolloutController::Judge(const RolloutSpec& spec, const v1::RolloutStatus& 
 }
 
 void RolloutController::Tick(absl::Time now) {
+  absl::MutexLock act(&act_mu_);
   std::shared_ptr<const CompiledPolicy> policy = policy_.Current();
   std::vector<const RolloutSpec*> specs;
   if (policy) {
     for (const RolloutSpec& s : policy->bundle().rollouts) specs.push_back(&s);
   }
   if (shared_ != nullptr) {
-    if (absl::Status s = shared_->Flush(local_); !s.ok()) {
+    absl::flat_hash_set<std::string> models;
+    for (const RolloutSpec* spec : specs) models.insert(spec->model);
+    if (absl::Status s = shared_->Flush(local_, models, now); !s.ok()) {
       static LogThrottle throttle(std::chrono::seconds(10));
       if (throttle.ShouldLog()) {
-        spdlog::warn("rollout_counts_flush_failed error=\"{}\"", s.message());
+        spdlog::warn("rollout_counts_flush_failed error=\"{}\" unsent_slots={}", s.message(),
+                     shared_->unsent());
       }
     }
   }
-  if (specs.empty()) {
-    Publish(specs, {});
-    return;
-  }
-  absl::MutexLock act(&act_mu_);
-  std::string refusal;
+  // Who may act: the lease holder with a shared store; without one, a replica that knows it runs
+  // alone.
+  std::string held;  // why this replica neither acts nor routes by its own judgement
+  v1::RolloutState held_state = v1::ROLLOUT_STATE_UNSPECIFIED;
   bool acting = false;
   if (store_.shared()) {
     absl::StatusOr<bool> lease = store_.HoldLease(options_.replica, options_.lease_ttl);
@@ -338,9 +365,13 @@ void RolloutController::Tick(absl::Time now) {
   } else {
     const int replicas = options_.replicas ? options_.replicas() : 1;
     if (replicas > 1) {
-      refusal = absl::StrCat(replicas, " decision replicas run (", options_.replicas_source,
-                             ") and there is no shared store (--redis): a rollout runs only on "
-                             "one replica alone, or on several that share Redis");
+      held_state = v1::ROLLOUT_STATE_REFUSED;
+      held = absl::StrCat(replicas, " decision replicas run (", options_.replicas_source,
+                          ") and there is no shared store (--redis): a rollout runs only on one "
+                          "replica alone, or on several that share Redis");
+    } else if (replicas < 0) {
+      held = absl::StrCat("waiting to count the decision replicas behind ",
+                          options_.replicas_source, " (the name does not resolve yet)");
     } else {
       acting = true;
     }
@@ -348,6 +379,8 @@ void RolloutController::Tick(absl::Time now) {
   if (metrics_) metrics_->lease.Set(acting ? 1 : 0);
   absl::StatusOr<std::map<std::string, v1::RolloutStatus>> kept = LoadKept();
   if (!kept.ok()) {
+    // Routing keeps the last published weights (a rollout never published routes its canary
+    // at 0: route_stages.cc).
     static LogThrottle throttle(std::chrono::seconds(10));
     if (throttle.ShouldLog()) {
       spdlog::warn("rollout_store_unavailable error=\"{}\" (routing by the last known steps)",
@@ -355,17 +388,43 @@ void RolloutController::Tick(absl::Time now) {
     }
     return;
   }
+  if (acting) {
+    // Progress of rollouts the bundle no longer declares: declared again, they start afresh.
+    for (const auto& [name, status] : *kept) {
+      if (std::none_of(specs.begin(), specs.end(),
+                       [&](const RolloutSpec* s) { return s->name == name; })) {
+        if (absl::Status s = store_.Forget(name); s.ok()) {
+          spdlog::info("rollout_forgotten rollout={} (no longer declared)", name);
+        }
+      }
+    }
+  }
   std::vector<v1::RolloutStatus> statuses;
   for (const RolloutSpec* spec : specs) {
     v1::RolloutStatus st;
     auto it = kept->find(spec->name);
     const uint64_t kept_version = it == kept->end() ? 0 : it->second.version();
     const bool current = it != kept->end() && it->second.declaration_sha256() == spec->Fingerprint();
-    if (!refusal.empty()) {
-      Begin(*spec, now, &st);
-      st.set_state(v1::ROLLOUT_STATE_REFUSED);
-      st.set_reason(refusal);
-    } else if (!current && acting) {
+    // Another declaration's progress still routes by its weight on a replica that does not
+    // judge (the judging one may not have the new bundle yet), when it is of the same tracks.
+    const bool same_tracks = it != kept->end() && it->second.model() == spec->model &&
+                             it->second.stable_track() == spec->stable_track &&
+                             it->second.canary_track() == spec->canary_track;
+    if (!held.empty()) {
+      // Refused here: a rollout that had progress keeps routing by it; a new one gets nothing.
+      if (current) {
+        st = it->second;
+        st.set_canary_weight(CanaryWeight(*spec, st));
+      } else {
+        Begin(*spec, now, &st);
+        st.set_canary_weight(0);
+      }
+      st.set_state(held_state);
+      st.set_reason(held);
+      statuses.push_back(std::move(st));
+      continue;
+    }
+    if (!current && acting) {
       Begin(*spec, now, &st);
       st.set_canary_weight(CanaryWeight(*spec, st));
       v1::RolloutEvent event;
@@ -374,7 +433,17 @@ void RolloutController::Tick(absl::Time now) {
                                          : "declaration changed: started over");
       st.set_reason(event.reason());
       absl::StatusOr<bool> saved = Write(&st, kept_version, &event, now);
-      if (!saved.ok() || !*saved) continue;  // judged again next tick, from what is kept
+      if (!saved.ok() || !*saved) {
+        // Tried again next tick, from what is kept; meanwhile the canary gets nothing.
+        LogWriteFailure(spec->name, saved.status());
+        st.set_state(v1::ROLLOUT_STATE_UNSPECIFIED);
+        st.set_reason(saved.ok() ? "starting" : absl::StrCat("cannot be started: ",
+                                                             saved.status().message()));
+      }
+    } else if (!current && same_tracks) {
+      st = it->second;
+      st.set_reason(absl::StrCat(st.reason(), " (declared differently here: routing by the "
+                                 "progress the judging replica keeps)"));
     } else if (!current) {
       Begin(*spec, now, &st);
       st.set_state(v1::ROLLOUT_STATE_UNSPECIFIED);
@@ -387,14 +456,22 @@ void RolloutController::Tick(absl::Time now) {
         if (Judge(*spec, st, now, &next, &event)) {
           next.set_canary_weight(CanaryWeight(*spec, next));
           absl::StatusOr<bool> saved = Write(&next, st.version(), &event, now);
-          if (saved.ok() && *saved) st = std::move(next);
+          if (saved.ok() && *saved) {
+            st = std::move(next);
+          } else {
+            LogWriteFailure(spec->name, saved.status());
+          }
         } else {
           *st.mutable_canary() = next.canary();
           *st.mutable_stable() = next.stable();
         }
       }
     }
-    st.set_canary_weight(CanaryWeight(*spec, st));
+    if (st.state() == v1::ROLLOUT_STATE_UNSPECIFIED) {
+      st.set_canary_weight(0);
+    } else if (current) {
+      st.set_canary_weight(CanaryWeight(*spec, st));
+    }
     if (acting) st.set_actor(options_.replica);
     statuses.push_back(std::move(st));
   }
@@ -404,6 +481,19 @@ void RolloutController::Tick(absl::Time now) {
     }
   }
   Publish(specs, statuses);
+}
+
+void RolloutController::LogWriteFailure(const std::string& rollout, const absl::Status& status) {
+  if (status.ok()) return;  // another writer changed it first: read again next tick
+  static LogThrottle throttle(std::chrono::seconds(10));
+  if (throttle.ShouldLog()) {
+    spdlog::warn("rollout_write_failed rollout={} error=\"{}\"", rollout, status.message());
+  }
+}
+
+void RolloutController::Shutdown() {
+  absl::MutexLock act(&act_mu_);
+  if (store_.shared()) store_.ReleaseLease(options_.replica);
 }
 
 void RolloutController::Publish(const std::vector<const RolloutSpec*>& specs,
@@ -469,8 +559,8 @@ absl::StatusOr<std::vector<v1::RolloutEvent>> RolloutController::Events(const st
 }
 
 absl::StatusOr<v1::RolloutStatus> RolloutController::Act(const std::string& name, Action action,
-                                                         const std::string& reason,
-                                                         absl::Time now) {
+                                                         const std::string& reason, absl::Time now,
+                                                         uint64_t expected_version) {
   std::shared_ptr<const CompiledPolicy> policy = policy_.Current();
   const RolloutSpec* spec = nullptr;
   if (policy) {
@@ -494,6 +584,12 @@ absl::StatusOr<v1::RolloutStatus> RolloutController::Act(const std::string& name
         absl::StrCat("rollout \"", name, "\" has not started yet; try again in a moment"));
   }
   const v1::RolloutStatus& st = it->second;
+  if (expected_version != 0 && expected_version != st.version()) {
+    return absl::AbortedError(absl::StrCat("rollout \"", name, "\" changed since version ",
+                                           expected_version, " (now ", st.version(), ", ",
+                                           RolloutStateName(st.state()), " at step ",
+                                           st.step() + 1, "); look again"));
+  }
   v1::RolloutStatus next = st;
   v1::RolloutEvent event;
   event.set_actor("operator");
@@ -565,7 +661,9 @@ absl::StatusOr<v1::RolloutStatus> RolloutController::Act(const std::string& name
     return absl::AbortedError(
         absl::StrCat("rollout \"", name, "\" changed while this action was made; look again"));
   }
-  // Routing follows at once, on this replica; the others within a tick.
+  // Routing follows at once, on this replica (unless a new bundle came meanwhile: the next tick
+  // publishes); the others within a tick.
+  if (policy_.Current() != policy) return next;
   std::vector<v1::RolloutStatus> statuses = Statuses("");
   for (v1::RolloutStatus& s : statuses) {
     if (s.name() == name) {

@@ -55,8 +55,10 @@ class RolloutController {
                     RolloutControllerOptions options);
   ~RolloutController();
 
-  // One round: called every interval by the caller's periodic task.
+  // One round: called every interval by the caller's periodic task (and once before serving).
   void Tick(absl::Time now);
+  // Gives the lease up (shutting down), so that another replica judges at once.
+  void Shutdown();
 
   // The active bundle's rollouts as of the last tick; one named, or all.
   std::vector<llmrouter::v1::RolloutStatus> Statuses(const std::string& name) const;
@@ -64,25 +66,31 @@ class RolloutController {
                                                                   std::size_t limit) const;
   // An operator's action: NotFound for a rollout the bundle does not declare,
   // FailedPrecondition when the rollout's state does not allow it (or it is refused here),
-  // Aborted when another writer changed it at the same time, Unavailable when the store is.
+  // Aborted when another writer changed it at the same time, or since `expected_version` (0:
+  // whatever it is now), Unavailable when the store is.
   absl::StatusOr<llmrouter::v1::RolloutStatus> Act(const std::string& name, Action action,
-                                                   const std::string& reason, absl::Time now);
+                                                   const std::string& reason, absl::Time now,
+                                                   uint64_t expected_version = 0);
 
  private:
   struct Metrics;
   struct Judgement;
 
   absl::StatusOr<std::map<std::string, llmrouter::v1::RolloutStatus>> LoadKept();
-  VariantCounts Counts(const std::string& model, const std::string& track, absl::Duration window,
-                       absl::Time now);
+  absl::StatusOr<VariantCounts> Counts(const std::string& model, const std::string& track,
+                                       absl::Duration window, absl::Time now,
+                                       absl::Time not_before);
+  void LogWriteFailure(const std::string& rollout, const absl::Status& status);
   // The next state of a running rollout, or nothing to change.
   bool Judge(const RolloutSpec& spec, const llmrouter::v1::RolloutStatus& status, absl::Time now,
              llmrouter::v1::RolloutStatus* next, llmrouter::v1::RolloutEvent* event);
   // Writes `next` over `kept` (version compared) with `event`; false when another writer won.
   absl::StatusOr<bool> Write(llmrouter::v1::RolloutStatus* next, uint64_t kept_version,
-                             llmrouter::v1::RolloutEvent* event, absl::Time now);
+                             llmrouter::v1::RolloutEvent* event, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(act_mu_);
   void Publish(const std::vector<const RolloutSpec*>& specs,
-               const std::vector<llmrouter::v1::RolloutStatus>& statuses);
+               const std::vector<llmrouter::v1::RolloutStatus>& statuses)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(act_mu_);
 
   const ActivePolicy& policy_;
   std::function<std::shared_ptr<const InventoryView>()> inventory_;
@@ -93,7 +101,9 @@ class RolloutController {
   const RolloutControllerOptions options_;
   std::unique_ptr<Metrics> metrics_;
 
-  absl::Mutex act_mu_;  // one writer at a time in this process: ticks and operator actions
+  // One writer at a time in this process: ticks and operator actions (and the routes and
+  // metrics they publish, in order).
+  absl::Mutex act_mu_;
   mutable absl::Mutex mu_;
   std::vector<llmrouter::v1::RolloutStatus> statuses_ ABSL_GUARDED_BY(mu_);
 };

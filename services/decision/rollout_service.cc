@@ -53,7 +53,7 @@ absl::Status RolloutServiceImpl::Act(grpc::CallbackServerContext* ctx, const Req
     return absl::InvalidArgumentError(absl::StrCat("reason is longer than ", kMaxReason, " bytes"));
   }
   absl::StatusOr<v1::RolloutStatus> status =
-      controller_.Act(req.name(), action, req.reason(), absl::Now());
+      controller_.Act(req.name(), action, req.reason(), absl::Now(), req.expected_version());
   if (!status.ok()) return status.status();
   *out = *std::move(status);
   return absl::OkStatus();

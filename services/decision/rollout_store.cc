@@ -41,8 +41,19 @@ class SqliteRolloutStore final : public RolloutStore {
       (void)db_->Exec("ROLLBACK");
       return saved;
     }
-    if (auto s = db_->Exec("COMMIT"); !s.ok()) return s;
+    if (auto s = db_->Exec("COMMIT"); !s.ok()) {
+      (void)db_->Exec("ROLLBACK");  // else every later BEGIN fails
+      return s;
+    }
     return true;
+  }
+
+  absl::Status Forget(const std::string& name) override {
+    absl::MutexLock lock(&mu_);
+    auto stmt = db_->Prepare("DELETE FROM rollout_progress WHERE name = ?1");
+    if (!stmt.ok()) return stmt.status();
+    stmt->Bind(1, name);
+    return stmt->Run();
   }
 
   absl::StatusOr<std::vector<v1::RolloutEvent>> Events(const std::string& name,
@@ -64,6 +75,7 @@ class SqliteRolloutStore final : public RolloutStore {
   }
 
   absl::StatusOr<bool> HoldLease(const std::string&, absl::Duration) override { return true; }
+  void ReleaseLease(const std::string&) override {}
   absl::StatusOr<std::string> LeaseHolder() override { return std::string(); }
   bool shared() const override { return false; }
 
@@ -117,6 +129,15 @@ if ARGV[5] ~= '' then
   redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[6]) - 1)
 end
 return 1
+)lua");
+  return *script;
+}
+
+// KEYS[1] the lease; ARGV[1] me. Deletes it when `me` holds it.
+const RedisScript& ReleaseScript() {
+  static const RedisScript* script = new RedisScript(R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 )lua");
   return *script;
 }
@@ -195,6 +216,18 @@ class RedisRolloutStore final : public RolloutStore {
     return reply->integer == 1;
   }
 
+  absl::Status Forget(const std::string& name) override {
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<RedisReply> reply =
+        redis_.Command({"HDEL", kProgressKey, absl::StrCat("v:", name), absl::StrCat("s:", name)});
+    return reply.status();
+  }
+
+  void ReleaseLease(const std::string& me) override {
+    absl::MutexLock lock(&mu_);
+    (void)redis_.Eval(ReleaseScript(), {kLeaseKey}, {me});
+  }
+
   absl::StatusOr<std::string> LeaseHolder() override {
     absl::MutexLock lock(&mu_);
     absl::StatusOr<RedisReply> reply = redis_.Command({"GET", kLeaseKey});
@@ -233,9 +266,7 @@ return out
   return *script;
 }
 
-std::string SlotKey(const std::string& model, const std::string& track, int64_t slot) {
-  return absl::StrCat("llmrouter:variant:", model, "|", track, ":", slot);
-}
+
 
 }  // namespace
 
@@ -263,46 +294,51 @@ SharedVariantCounts::SharedVariantCounts(RedisOptions options, std::string repli
                                          absl::Duration slot, absl::Duration keep)
     : redis_(std::move(options)), replica_(std::move(replica)), slot_(slot), keep_(keep) {}
 
-absl::Status SharedVariantCounts::Flush(VariantWindows& windows) {
-  std::vector<VariantSlotTotals> changed = windows.TakeChanged();
+std::string SharedVariantCounts::SlotKey(const std::string& model, const std::string& track,
+                                         int64_t slot) const {
+  // The slot length in the key: replicas with different lengths never mix their slots. The
+  // model's length first: any model and track name make a key of their own.
+  return absl::StrCat("llmrouter:variant:", absl::ToInt64Milliseconds(slot_), ":", model.size(),
+                      ":", model, "|", track, ":", slot);
+}
+
+absl::Status SharedVariantCounts::Flush(VariantWindows& windows,
+                                        const absl::flat_hash_set<std::string>& models,
+                                        absl::Time now) {
   // A slot changed again since a failed write: the newer totals replace the unsent ones.
-  for (VariantSlotTotals& c : changed) {
-    auto same = std::find_if(unsent_.begin(), unsent_.end(), [&](const VariantSlotTotals& u) {
-      return u.slot == c.slot && u.model == c.model && u.track == c.track;
-    });
-    if (same != unsent_.end()) {
-      *same = std::move(c);
-    } else {
-      unsent_.push_back(std::move(c));
+  for (VariantSlotTotals& c : windows.TakeChanged()) {
+    if (!models.contains(c.model)) continue;
+    std::string key = SlotKey(c.model, c.track, c.slot);
+    unsent_.insert_or_assign(std::move(key), std::move(c));
+  }
+  const int64_t oldest = absl::ToUnixNanos(now - keep_) / absl::ToInt64Nanoseconds(slot_);
+  absl::erase_if(unsent_, [&](const auto& u) { return u.second.slot <= oldest; });
+  while (!unsent_.empty()) {
+    std::vector<std::string> keys,
+        args = {replica_, absl::StrCat(absl::ToInt64Milliseconds(keep_))};
+    for (const auto& [key, totals] : unsent_) {
+      if (keys.size() == kMaxKeysPerWrite) break;
+      keys.push_back(key);
+      args.push_back(EncodeVariantCounts(totals.counts));
     }
+    absl::StatusOr<RedisReply> reply = redis_.Eval(WriteCountsScript(), keys, args);
+    if (!reply.ok()) return reply.status();
+    for (const std::string& key : keys) unsent_.erase(key);
   }
-  if (unsent_.empty()) return absl::OkStatus();
-  std::vector<std::string> keys, args = {replica_, absl::StrCat(absl::ToInt64Milliseconds(keep_))};
-  for (const VariantSlotTotals& u : unsent_) {
-    keys.push_back(SlotKey(u.model, u.track, u.slot));
-    args.push_back(EncodeVariantCounts(u.counts));
-  }
-  absl::StatusOr<RedisReply> reply = redis_.Eval(WriteCountsScript(), keys, args);
-  if (!reply.ok()) {
-    // Kept for the next flush, at most an hour's worth of slots of the kept variants.
-    if (unsent_.size() > 100000) unsent_.erase(unsent_.begin(), unsent_.begin() + 50000);
-    return reply.status();
-  }
-  unsent_.clear();
   return absl::OkStatus();
 }
 
 absl::StatusOr<VariantCounts> SharedVariantCounts::Window(const std::string& model,
                                                           const std::string& track,
-                                                          absl::Duration window, absl::Time now) {
-  const int64_t slot_ns = absl::ToInt64Nanoseconds(slot_);
-  const int64_t last = absl::ToUnixNanos(now) / slot_ns;
-  const int64_t first = absl::ToUnixNanos(now - window) / slot_ns;
+                                                          absl::Duration window, absl::Time now,
+                                                          absl::Time not_before) {
+  const auto [first, last] = WindowSlots(slot_, window, now, not_before);
+  VariantCounts out;
+  if (first > last) return out;
   std::vector<std::string> keys;
   for (int64_t i = first; i <= last; ++i) keys.push_back(SlotKey(model, track, i));
   absl::StatusOr<RedisReply> reply = redis_.Eval(ReadCountsScript(), keys, {});
   if (!reply.ok()) return reply.status();
-  VariantCounts out;
   for (const RedisReply& v : reply->elements) {
     VariantCounts one;
     if (DecodeVariantCounts(v.str, &one)) out.Add(one);

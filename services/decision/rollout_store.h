@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -35,11 +37,16 @@ class RolloutStore {
   virtual absl::StatusOr<bool> Save(const llmrouter::v1::RolloutStatus& status,
                                     uint64_t expected_version,
                                     const llmrouter::v1::RolloutEvent* event) = 0;
+  // Drops a rollout's kept progress (its events stay): a rollout the bundle no longer declares
+  // starts afresh if it is declared again.
+  virtual absl::Status Forget(const std::string& name) = 0;
   // A rollout's events, newest first.
   virtual absl::StatusOr<std::vector<llmrouter::v1::RolloutEvent>> Events(const std::string& name,
                                                                           std::size_t limit) = 0;
   // Whether `me` holds the lease that lets one replica judge (taking or renewing it for `ttl`).
   virtual absl::StatusOr<bool> HoldLease(const std::string& me, absl::Duration ttl) = 0;
+  // Gives the lease up when `me` holds it (a replica shutting down), so another takes it at once.
+  virtual void ReleaseLease(const std::string& me) = 0;
   // The lease's holder, or empty.
   virtual absl::StatusOr<std::string> LeaseHolder() = 0;
   // Whether replicas share it (Redis).
@@ -55,25 +62,37 @@ absl::StatusOr<std::unique_ptr<RolloutStore>> OpenSqliteRolloutStore(const std::
 std::unique_ptr<RolloutStore> NewRedisRolloutStore(RedisOptions options);
 
 // The per-track counts of every replica through Redis: each replica writes its own totals of the
-// slots it changed (a field per replica in llmrouter:variant:<model>|<track>:<slot>, so a write
-// repeated after a timeout counts nothing twice), and whoever judges sums them. Not thread-safe:
-// one thread (the rollout controller's).
+// slots it changed (a field per replica in
+// llmrouter:variant:<slot ms>:<model length>:<model>|<track>:<slot>, so a write repeated after a
+// timeout counts nothing twice), and whoever judges sums them. Not thread-safe: one thread (the
+// rollout controller's).
 class SharedVariantCounts {
  public:
   SharedVariantCounts(RedisOptions options, std::string replica, absl::Duration slot,
                       absl::Duration keep);
-  // Writes the slots `windows` changed since the last call. On failure they are written next time.
-  absl::Status Flush(VariantWindows& windows);
-  // Every replica's counts of (model, track) in the slots that overlap [now - window, now].
+  // Writes the slots of `models` that `windows` changed since the last call (others are not
+  // shared: no rollout asks about them), at most kMaxKeysPerWrite per script call. Slots not
+  // written (Redis down) are written next time while they are younger than `keep`.
+  absl::Status Flush(VariantWindows& windows, const absl::flat_hash_set<std::string>& models,
+                     absl::Time now);
+  // Every replica's counts of (model, track) in the slots that overlap [now - window, now] and
+  // begin at or after `not_before`.
   absl::StatusOr<VariantCounts> Window(const std::string& model, const std::string& track,
-                                       absl::Duration window, absl::Time now);
+                                       absl::Duration window, absl::Time now,
+                                       absl::Time not_before = absl::InfinitePast());
+  std::size_t unsent() const { return unsent_.size(); }
+
+  static constexpr std::size_t kMaxKeysPerWrite = 500;
 
  private:
+  std::string SlotKey(const std::string& model, const std::string& track, int64_t slot) const;
+
   RedisConnection redis_;
   const std::string replica_;
   const absl::Duration slot_;
   const absl::Duration keep_;
-  std::vector<VariantSlotTotals> unsent_;
+  // Slot key -> the totals to write there.
+  absl::flat_hash_map<std::string, VariantSlotTotals> unsent_;
 };
 
 }  // namespace llmrouter::decision

@@ -56,7 +56,7 @@ absl::string_view Clipped(absl::string_view name) { return name.substr(0, 200); 
 // A point in [0, 100) for one weighted draw. With a sticky key (the session, user or tenant
 // `sticky` names) it is a stable hash of the key, so a conversation keeps its model and track;
 // otherwise it is random. `seed` keeps the split's and the tracks' draws apart.
-int DrawPoint(const RouteState& s, const std::string& sticky, uint64_t seed) {
+int DrawPoint(const RouteState& s, absl::string_view sticky, uint64_t seed) {
   const absl::string_view key = sticky == "session"  ? absl::string_view(s.req.session_key())
                                 : sticky == "user"   ? absl::string_view(s.req.user_key())
                                 : sticky == "tenant" ? s.tenant_name
@@ -92,30 +92,44 @@ absl::string_view TrackOf(const Endpoint& e) {
   return e.track().empty() ? absl::string_view("stable") : absl::string_view(e.track());
 }
 
-// A model's track weights: its rollout's when one runs, else the rule's `tracks`.
+// One track's share of a split, viewing the rule's or the rollout's names.
+struct TrackWeight {
+  absl::string_view track;
+  uint32_t weight = 0;
+};
+
+// A model's track weights: its rollout's when the bundle declares one, else the rule's `tracks`.
 struct TrackSplit {
-  absl::InlinedVector<TrackShare, 2> shares;
-  const std::string* sticky = nullptr;
+  absl::InlinedVector<TrackWeight, 4> shares;
+  absl::string_view sticky;
   std::string source;  // for the trace, e.g. "rollout \"m-v2\" step 2 of 4 (progressing)"
 };
 
 bool TrackSplitFor(const RouteState& s, const ModelSpec& m, TrackSplit* split) {
-  if (s.rollouts != nullptr) {
-    if (auto it = s.rollouts->find(m.name); it != s.rollouts->end()) {
-      const RolloutRoute& r = it->second;
-      split->shares.push_back({r.stable_track, 100 - r.canary_weight});
-      split->shares.push_back({r.canary_track, r.canary_weight});
-      split->sticky = &r.sticky;
-      if (s.trace) {
-        split->source = absl::StrCat("rollout \"", r.rollout, "\" step ", r.step + 1, " of ",
-                                     r.steps, " (", r.state, ")");
+  for (const RolloutSpec& declared : s.bundle.rollouts) {
+    if (declared.model != m.name) continue;
+    const RolloutRoute* r = nullptr;
+    if (s.rollouts != nullptr) {
+      if (auto it = s.rollouts->find(m.name);
+          it != s.rollouts->end() && it->second.rollout == declared.name) {
+        r = &it->second;
       }
-      return true;
     }
+    // Declared but not judged yet (decision starting, a bundle just applied): stable alone.
+    const uint32_t canary = r ? r->canary_weight : 0;
+    split->shares.push_back({declared.stable_track, 100 - canary});
+    split->shares.push_back({declared.canary_track, canary});
+    split->sticky = declared.sticky;
+    if (s.trace) {
+      split->source = r ? absl::StrCat("rollout \"", r->rollout, "\" step ", r->step + 1, " of ",
+                                       r->steps, " (", r->state, ")")
+                        : absl::StrCat("rollout \"", declared.name, "\" not started yet");
+    }
+    return true;
   }
   if (s.rule == nullptr || s.rule->spec->then.tracks.empty()) return false;
-  split->shares.assign(s.rule->spec->then.tracks.begin(), s.rule->spec->then.tracks.end());
-  split->sticky = &s.rule->spec->then.sticky;
+  for (const TrackShare& t : s.rule->spec->then.tracks) split->shares.push_back({t.track, t.weight});
+  split->sticky = s.rule->spec->then.sticky;
   if (s.trace) split->source = absl::StrCat("rule \"", s.rule->spec->name, "\"");
   return true;
 }
@@ -145,14 +159,14 @@ void OrderByTrack(RouteState& s, absl::string_view model, const TrackSplit& spli
     }
     return;
   }
-  if (s.track_point < 0) s.track_point = DrawPoint(s, *split.sticky, /*seed=*/0x74726b73);
-  const TrackShare& drawn = shares[Draw(
+  if (s.track_point < 0) s.track_point = DrawPoint(s, split.sticky, /*seed=*/0x74726b73);
+  const TrackWeight& drawn = shares[Draw(
       live, [](uint32_t w) { return w; }, s.track_point)];
   std::stable_partition(endpoints->begin(), endpoints->end(),
                         [&](const Endpoint* e) { return TrackOf(*e) == drawn.track; });
-  if (s.drawn_track.empty()) s.drawn_track = drawn.track;
+  if (s.drawn_track.empty()) s.drawn_track = std::string(drawn.track);
   if (s.trace == nullptr) return;
-  const std::string& sticky = *split.sticky;
+  const absl::string_view sticky = split.sticky;
   s.trace->add_notes(absl::StrCat(
       "track \"", drawn.track, "\" drawn for \"", model, "\" (weight ", drawn.weight, " of ", total,
       sticky.empty() ? ", random draw" : absl::StrCat(", sticky by ", sticky), "; ", split.source,
@@ -163,7 +177,7 @@ void OrderByTrack(RouteState& s, absl::string_view model, const TrackSplit& spli
   }
   for (const Endpoint* e : *endpoints) {
     if (TrackOf(*e) == drawn.track) continue;
-    for (const TrackShare& share : shares) {
+    for (const TrackWeight& share : shares) {
       if (share.track != TrackOf(*e)) continue;
       AddCandidate(s.trace, model, e->id(), v1::CANDIDATE_STAGE_TRACK_NOT_DRAWN, share.weight,
                    absl::StrCat("track \"", share.track, "\" (weight ", share.weight,

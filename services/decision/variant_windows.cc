@@ -107,12 +107,23 @@ void VariantWindows::Record(const llmrouter::v1::VariantStats& stats, absl::Time
   while (!slots.empty() && slots.front().index <= newest - keep_slots_) slots.pop_front();
 }
 
-VariantCounts VariantWindows::Window(const std::string& model, const std::string& track,
-                                     absl::Duration window, absl::Time now) const {
-  VariantCounts out;
-  const int64_t slot_ns = absl::ToInt64Nanoseconds(slot_);
+std::pair<int64_t, int64_t> WindowSlots(absl::Duration slot, absl::Duration window, absl::Time now,
+                                        absl::Time not_before) {
+  const int64_t slot_ns = absl::ToInt64Nanoseconds(slot);
   const int64_t last = absl::ToUnixNanos(now) / slot_ns;
-  const int64_t first = absl::ToUnixNanos(now - window) / slot_ns;
+  int64_t first = absl::ToUnixNanos(now - window) / slot_ns;
+  if (not_before != absl::InfinitePast()) {
+    const int64_t start = absl::ToUnixNanos(not_before);
+    first = std::max(first, start / slot_ns + (start % slot_ns != 0 ? 1 : 0));
+  }
+  return {first, last};
+}
+
+VariantCounts VariantWindows::Window(const std::string& model, const std::string& track,
+                                     absl::Duration window, absl::Time now,
+                                     absl::Time not_before) const {
+  VariantCounts out;
+  const auto [first, last] = WindowSlots(slot_, window, now, not_before);
   absl::MutexLock lock(&mu_);
   auto it = variants_.find(std::make_pair(model, track));
   if (it == variants_.end()) return out;

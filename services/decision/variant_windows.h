@@ -45,6 +45,11 @@ struct VariantCounts {
 };
 
 // One slot's counts of one variant, as shared with other replicas (rollout_store.h).
+// The first and last slot index of [now - window, now], from the first slot that begins at or
+// after `not_before`; first > last when none does.
+std::pair<int64_t, int64_t> WindowSlots(absl::Duration slot, absl::Duration window, absl::Time now,
+                                        absl::Time not_before);
+
 struct VariantSlotTotals {
   std::string model;
   std::string track;
@@ -68,9 +73,10 @@ class VariantWindows {
   // Adds one report's counts at `at`. Histograms of the wrong size are ignored (their counts of
   // requests and errors are kept).
   void Record(const llmrouter::v1::VariantStats& stats, absl::Time at);
-  // The counts of (model, track) in the slots that overlap [now - window, now].
+  // The counts of (model, track) in the slots that overlap [now - window, now], leaving out
+  // slots that began before `not_before` (a step's start: no count from before it).
   VariantCounts Window(const std::string& model, const std::string& track, absl::Duration window,
-                       absl::Time now) const;
+                       absl::Time now, absl::Time not_before = absl::InfinitePast()) const;
   uint64_t dropped() const;
   absl::Duration slot() const { return slot_; }
   // The slots changed since the last call, with their totals (for the shared counts). Only

@@ -104,13 +104,14 @@ struct Fixture {
 };
 
 // Times every call (up to 64k samples) for the p50/p99 counters.
-void RunDecisions(benchmark::State& state, const Fixture& f, const v1::RouteRequestRequest& req) {
+void RunDecisions(benchmark::State& state, const Fixture& f, const v1::RouteRequestRequest& req,
+                  const RouterOptions& options = {}) {
   std::vector<double> samples;
   samples.reserve(1 << 16);
   for (auto _ : state) {
     auto start = std::chrono::steady_clock::now();
     v1::RouteRequestResponse resp;
-    absl::Status s = Route(f.policy.get(), f.view.get(), req, absl::Now(), {}, &resp);
+    absl::Status s = Route(f.policy.get(), f.view.get(), req, absl::Now(), options, &resp);
     benchmark::DoNotOptimize(resp);
     if (samples.size() < samples.capacity()) {
       samples.push_back(
@@ -168,6 +169,44 @@ void BM_DecisionExplicitModel(benchmark::State& state) {
     return fx;
   }();
   RunDecisions(state, *f, f->request);
+}
+
+// A named model whose endpoints are half on a canary track, under a rule's track split (0) or
+// a running rollout (1): what a rollout adds to a decision (its weights read from the table the
+// rollout controller publishes).
+void BM_DecisionTracks(benchmark::State& state) {
+  const bool rollout = state.range(0) == 1;
+  static const Fixture* fixtures[2] = {};
+  static RolloutRoutes routes;
+  const Fixture*& f = fixtures[rollout];
+  if (f == nullptr) {
+    auto* fx = new Fixture(200, /*intent_rules_for_auto=*/true);
+    std::string yaml = Bundle(true);
+    yaml.insert(yaml.find("  - name: auto-default"),
+                rollout ? "" : "  - {name: tracks, match: {model: [model-5]}, then: {candidates: "
+                               "[model-5], tracks: {stable: 75, canary: 25}}}\n");
+    if (rollout) {
+      yaml += "rollouts:\n  - {name: m5, model: model-5, steps: [{weight: 25, duration: 1h}, "
+              "{weight: 100, duration: 1h}], analysis: {error_rate: {max: 0.1}}}\n";
+      RolloutRouteMap map;
+      map["model-5"] = RolloutRoute{"m5", "stable", "canary", 25, "", "progressing", 0, 2};
+      routes.Publish(std::move(map));
+    }
+    auto b = ParsePolicyBundleOrError(yaml);
+    if (!b.ok()) std::abort();
+    fx->policy = CompiledPolicy::Compile(*b, 1, "h");
+    v1::InventorySnapshot s = fx->snapshot;
+    for (int e = 0; e < s.endpoints_size(); ++e) {
+      s.mutable_endpoints(e)->set_track(e % 40 < 20 ? "stable" : "canary");
+    }
+    fx->view = std::make_unique<InventoryView>(s, absl::Now());
+    fx->request.set_model("model-5");
+    fx->request.mutable_prompt()->set_estimated_tokens(512);
+    f = fx;
+  }
+  RouterOptions options;
+  options.rollouts = &routes;
+  RunDecisions(state, *f, f->request, options);
 }
 
 // A realistic user message of about `bytes` bytes (a question, then pasted material).
@@ -269,6 +308,7 @@ void BM_ServiceRoute(benchmark::State& state) {
 BENCHMARK(BM_Decision);
 BENCHMARK(BM_ServiceRoute)->Arg(0)->Arg(1)->Arg(2)->Arg(3);
 BENCHMARK(BM_DecisionExplicitModel);
+BENCHMARK(BM_DecisionTracks)->Arg(0)->Arg(1);
 BENCHMARK(BM_ClassifyOnly)->Arg(200)->Arg(2048);
 BENCHMARK(BM_DecisionAutoClassified)->Arg(200)->Arg(2048);
 BENCHMARK(BM_DecisionWithExplain);

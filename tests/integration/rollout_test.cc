@@ -123,18 +123,21 @@ class RolloutTest : public ::testing::Test {
     return StartService(dir_, name, "services/decision/decision", std::move(args));
   }
 
-  void Start(const std::string& policy) {
+  // `outcomes`: the gateway reports outcomes to inventory, which may then eject a failing
+  // canary on its own.
+  void Start(const std::string& policy, bool outcomes = true) {
     decision_ = StartDecisionReplica("decision", policy);
     ASSERT_TRUE(decision_);
-    StartGatewayFor(absl::StrCat("127.0.0.1:", decision_->port("grpc_port")));
+    StartGatewayFor(absl::StrCat("127.0.0.1:", decision_->port("grpc_port")), outcomes);
   }
 
-  void StartGatewayFor(const std::string& decision_target) {
+  void StartGatewayFor(const std::string& decision_target, bool outcomes = true) {
     gateway_ = StartService(
         dir_, "gateway", "services/gateway/gateway",
         {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
          "--decision_target=" + decision_target,
-         absl::StrCat("--inventory_target=127.0.0.1:", inventory_->port("grpc_port"))});
+         outcomes ? absl::StrCat("--inventory_target=127.0.0.1:", inventory_->port("grpc_port"))
+                  : std::string("--inventory_target=")});
     ASSERT_TRUE(gateway_);
     ASSERT_TRUE(WaitUntil([&] { return Chat().status == 200; }));
   }
@@ -156,12 +159,18 @@ class RolloutTest : public ::testing::Test {
     if (at == std::string::npos) return r.out + r.err;
     return r.out.substr(at + 10, r.out.find('"', at + 10) - at - 10);
   }
+  // The events that move a rollout, oldest last: pauses for want of traffic (a slow start on a
+  // loaded machine) and the resumptions after them are left out.
   std::vector<std::string> HistoryKinds(const ServiceProcess& decision) {
     CommandResult r = Routerctl(decision, {"rollout", "history", "m-v2", "--limit", "100"});
     std::vector<std::string> kinds;
     for (absl::string_view line : absl::StrSplit(r.out, '\n', absl::SkipEmpty())) {
       std::vector<absl::string_view> cells = absl::StrSplit(line, "  ", absl::SkipEmpty());
-      if (cells.size() >= 2 && cells[0] != "TIME") kinds.emplace_back(absl::StripAsciiWhitespace(cells[1]));
+      if (cells.size() < 2 || cells[0] == "TIME") continue;
+      const absl::string_view kind = absl::StripAsciiWhitespace(cells[1]);
+      const bool traffic_pause = absl::StrContains(line, "not enough traffic") ||
+                                 (kind == "resumed" && !absl::StrContains(line, "operator"));
+      if (!traffic_pause) kinds.emplace_back(kind);
     }
     return kinds;
   }
@@ -192,7 +201,9 @@ TEST_F(RolloutTest, AHealthyCanaryIsPromotedThroughEveryStepAndStableDrains) {
   EXPECT_THAT(HistoryKinds(*decision_),
               ::testing::ElementsAre("completed", "promoted", "promoted", "started"));
   EXPECT_GT(traffic.served_by("b"), 0);
-  // Stable drains: every new request goes to the canary.
+  // Stable drains: every new request goes to the canary (after those already under way).
+  const int total_done = traffic.total();
+  ASSERT_TRUE(WaitUntil([&] { return traffic.total() >= total_done + 10; }));
   const int stable_before = traffic.served_by("a");
   const int total_before = traffic.total();
   ASSERT_TRUE(WaitUntil([&] { return traffic.total() >= total_before + 40; }));
@@ -212,8 +223,10 @@ TEST_F(RolloutTest, AHealthyCanaryIsPromotedThroughEveryStepAndStableDrains) {
 
 TEST_F(RolloutTest, AFailingCanaryIsRolledBackWithinAWindowAndClientsSeeNoFailure) {
   StartBackends({"--error_rate=0.3"});
+  // Inventory gets no outcomes, so it cannot eject the canary: the analysis alone rolls it back.
   Start(Bundle("[{weight: 20, duration: 30s}, {weight: 100, duration: 30s}]",
-               "{window: 10s, min_requests: 10, error_rate: {max: 0.1}}"));
+               "{window: 10s, min_requests: 10, error_rate: {max: 0.1}}"),
+        /*outcomes=*/false);
   Traffic traffic(gateway_->port("http_port"));
   ASSERT_TRUE(WaitUntil([&] { return State(*decision_) == "ROLLOUT_STATE_ROLLED_BACK"; },
                         std::chrono::seconds(40)))
@@ -223,12 +236,11 @@ TEST_F(RolloutTest, AFailingCanaryIsRolledBackWithinAWindowAndClientsSeeNoFailur
   EXPECT_THAT(traffic.failures(), ::testing::IsEmpty());
   CommandResult history = Routerctl(*decision_, {"--json", "rollout", "history", "m-v2"});
   EXPECT_THAT(history.out, HasSubstr("\"kind\": \"rolled_back\""));
-  // Within one analysis window of the start, on the canary's error rate (or its ejection by
-  // inventory, whichever came first).
+  // On the canary's error rate, within one analysis window of the start.
   CommandResult status = Routerctl(*decision_, {"rollout", "status", "m-v2"});
   EXPECT_THAT(status.out, HasSubstr("canary weight  0%"));
-  EXPECT_THAT(status.out, ::testing::AnyOf(HasSubstr("canary error rate"),
-                                           HasSubstr("ejected or unhealthy")));
+  EXPECT_THAT(status.out, HasSubstr("canary error rate"));
+  EXPECT_THAT(status.out, HasSubstr("above its limit 0.1"));
   EXPECT_EQ(ScrapeMetric(decision_->port("metrics_port"),
                          "llmrouter_decision_rollout_state{rollout=\"m-v2\",state=\"rolled_back\"}"),
             1);
@@ -339,7 +351,7 @@ TEST_F(RolloutTest, TwoReplicasShareOneRolloutAndTheLeaseOutlivesItsHolder) {
   RedisServer redis(dir_);
   StartBackends();
   const std::string policy =
-      Bundle("[{weight: 20, duration: 3s}, {weight: 40, duration: 3s}, {weight: 60, duration: 3s},"
+      Bundle("[{weight: 20, duration: 3s}, {weight: 40, duration: 4s}, {weight: 60, duration: 4s},"
              " {weight: 100, duration: 3s}]",
              "{window: 3s, min_requests: 3, error_rate: {max: 0.2}}");
   std::vector<std::string> shared = {"--redis=" + redis.address(),
@@ -357,10 +369,14 @@ TEST_F(RolloutTest, TwoReplicasShareOneRolloutAndTheLeaseOutlivesItsHolder) {
     return ScrapeMetric(replicas[i]->port("metrics_port"),
                         "llmrouter_decision_rollout_canary_weight{rollout=\"m-v2\"}");
   };
-  // Exactly one replica judges; both route by the same step.
+  // Exactly one replica judges; both route by the same step, mid-rollout.
   ASSERT_TRUE(WaitUntil([&] { return lease_held(0) + lease_held(1) == 1; }));
-  ASSERT_TRUE(WaitUntil([&] { return weight(0) == 40 && weight(1) == 40; },
-                        std::chrono::seconds(40)));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        const double w = weight(0);
+        return (w == 40 || w == 60) && weight(1) == w;
+      },
+      std::chrono::seconds(40)));
   const int holder = lease_held(0) == 1 ? 0 : 1;
   const int survivor = 1 - holder;
   // Kill the holder mid-rollout: the survivor takes the lease and carries on.
@@ -374,14 +390,7 @@ TEST_F(RolloutTest, TwoReplicasShareOneRolloutAndTheLeaseOutlivesItsHolder) {
   // Every step once, in order: none taken twice, none skipped.
   CommandResult history =
       Routerctl(*replicas[survivor], {"--json", "rollout", "history", "m-v2", "--limit", "100"});
-  std::vector<std::string> moves;
-  for (absl::string_view line : absl::StrSplit(history.out, '\n')) {
-    if (absl::StrContains(line, "\"kind\"")) moves.emplace_back(absl::StripAsciiWhitespace(line));
-  }
-  EXPECT_THAT(moves, ::testing::ElementsAre(HasSubstr("completed"), HasSubstr("promoted"),
-                                            HasSubstr("promoted"), HasSubstr("promoted"),
-                                            HasSubstr("started")))
-      << history.out;
+  EXPECT_THAT(history.out, HasSubstr("\"kind\": \"completed\""));
   EXPECT_THAT(HistoryKinds(*replicas[survivor]),
               ::testing::ElementsAre("completed", "promoted", "promoted", "promoted", "started"));
   CommandResult text = Routerctl(*replicas[survivor], {"rollout", "history", "m-v2"});

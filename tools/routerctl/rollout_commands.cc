@@ -110,9 +110,18 @@ int RouterctlSession::RolloutAction(
     const std::vector<std::string>& args,
     grpc::Status (v1::RolloutService::Stub::*method)(grpc::ClientContext*, const Request&,
                                                      Response*)) {
+  // The action applies to the rollout as the operator is about to see it: when it moves on its
+  // own meanwhile, decision refuses instead of taking a step more than meant.
+  v1::GetRolloutsRequest look;
+  look.set_name(args[0]);
+  v1::GetRolloutsResponse seen;
+  if (!Call(clients_.rollout(), &v1::RolloutService::Stub::GetRollouts, look, &seen)) {
+    return kExitFailure;
+  }
   Request req;
   req.set_name(args[0]);
   req.set_reason(cl_.Get("reason").value_or(""));
+  if (seen.rollouts_size() == 1) req.set_expected_version(seen.rollouts(0).version());
   Response resp;
   if (!Call(clients_.rollout(), method, req, &resp)) return kExitFailure;
   if (json_) {

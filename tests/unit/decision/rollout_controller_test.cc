@@ -212,9 +212,40 @@ TEST_F(RolloutControllerTest, NoCanaryEndpointPausesUntilOneIsRegistered) {
   controller_->Tick(now_);
   EXPECT_EQ(Status().state(), v1::ROLLOUT_STATE_PAUSED);
   EXPECT_THAT(Status().reason(), HasSubstr("no endpoint of \"m\" is on track \"canary\""));
+  // The canary is back: its step starts again, on what it serves from now.
   SetCanaryHealth(v1::HEALTH_STATE_HEALTHY);
+  Step(absl::Seconds(1));
+  EXPECT_EQ(Status().state(), v1::ROLLOUT_STATE_PROGRESSING);
+  EXPECT_EQ(EventKinds().front(), "resumed");
   Step(absl::Seconds(35));
   EXPECT_EQ(Status().step(), 1u);
+}
+
+TEST_F(RolloutControllerTest, ADrainedCanaryPausesInsteadOfRollingBack) {
+  controller_->Tick(now_);
+  SetCanaryHealth(v1::HEALTH_STATE_DRAINING);
+  Step(absl::Seconds(1));
+  EXPECT_EQ(Status().state(), v1::ROLLOUT_STATE_PAUSED);
+  EXPECT_THAT(Status().reason(), HasSubstr("every canary endpoint (1) is draining"));
+}
+
+TEST_F(RolloutControllerTest, AStepIsJudgedOnlyOnWhatItSawItself) {
+  controller_->Tick(now_);
+  // Errors while at step 1, then the operator restarts it: they do not count against the new
+  // start, although they are in the same 10 s slot and within the window.
+  now_ += absl::Seconds(31);
+  Traffic("canary", 20, 20);
+  ASSERT_TRUE(controller_->Act("m-v2", RolloutController::Action::kPause, "", now_).ok());
+  ASSERT_TRUE(controller_->Act("m-v2", RolloutController::Action::kResume, "", now_).ok());
+  now_ += absl::Seconds(2);
+  controller_->Tick(now_);
+  EXPECT_EQ(Status().state(), v1::ROLLOUT_STATE_PROGRESSING);
+  EXPECT_EQ(Status().canary().requests(), 0u);
+  // From the next slot on, the step's own traffic is judged.
+  now_ += absl::Seconds(10);
+  Traffic("canary", 20, 0);
+  controller_->Tick(now_);
+  EXPECT_EQ(Status().canary().requests(), 20u);
 }
 
 TEST_F(RolloutControllerTest, AnOperatorPausesResumesPromotesAndAborts) {
@@ -249,7 +280,7 @@ TEST_F(RolloutControllerTest, AnOperatorPausesResumesPromotesAndAborts) {
   EXPECT_EQ(again->state(), v1::ROLLOUT_STATE_PROGRESSING);
 }
 
-TEST_F(RolloutControllerTest, ProgressOutlivesTheControllerAndANewDeclarationStartsOver) {
+TEST_F(RolloutControllerTest, ProgressOutlivesTheControllerAndNewStepsStartOver) {
   controller_->Tick(now_);
   Step(absl::Seconds(35));
   ASSERT_EQ(Status().step(), 1u);
@@ -258,9 +289,15 @@ TEST_F(RolloutControllerTest, ProgressOutlivesTheControllerAndANewDeclarationSta
   ASSERT_TRUE(policy_->Apply(kBundle, "gitops", "re-import").ok());
   controller_->Tick(now_);
   EXPECT_EQ(Status().step(), 1u);
-  // A changed declaration starts over.
-  std::string changed = kBundle;
-  changed.replace(changed.find("min_requests: 10"), 16, "min_requests: 12");
+  // A tightened limit applies from now on, without starting over.
+  std::string tightened = kBundle;
+  tightened.replace(tightened.find("min_requests: 10"), 16, "min_requests: 12");
+  ASSERT_TRUE(policy_->Apply(tightened, "test", "").ok());
+  controller_->Tick(now_);
+  EXPECT_EQ(Status().step(), 1u);
+  // Other steps start over.
+  std::string changed = tightened;
+  changed.replace(changed.find("weight: 50"), 10, "weight: 40");
   ASSERT_TRUE(policy_->Apply(changed, "test", "").ok());
   controller_->Tick(now_);
   EXPECT_EQ(Status().step(), 0u);
@@ -268,8 +305,39 @@ TEST_F(RolloutControllerTest, ProgressOutlivesTheControllerAndANewDeclarationSta
   EXPECT_THAT(Status().reason(), HasSubstr("declaration changed"));
 }
 
+TEST_F(RolloutControllerTest, ARolloutNoLongerDeclaredIsForgottenAndStartsAfreshWhenBack) {
+  controller_->Tick(now_);
+  Step(absl::Seconds(35));
+  ASSERT_EQ(Status().step(), 1u);
+  ASSERT_TRUE(controller_->Act("m-v2", RolloutController::Action::kAbort, "", now_).ok());
+  ASSERT_TRUE(policy_->Apply("models: [{name: m}]\n", "test", "").ok());
+  controller_->Tick(now_);
+  EXPECT_TRUE(controller_->Statuses("").empty());
+  EXPECT_TRUE(routes_.Current()->empty());
+  // The same declaration again is a new rollout (a new canary build), not the aborted one.
+  ASSERT_TRUE(policy_->Apply(kBundle, "test", "").ok());
+  controller_->Tick(now_);
+  EXPECT_EQ(Status().state(), v1::ROLLOUT_STATE_PROGRESSING);
+  EXPECT_EQ(Status().step(), 0u);
+  EXPECT_EQ(RoutedWeight(), 10u);
+}
+
+TEST_F(RolloutControllerTest, AnActionOnAnOutdatedViewIsRefused) {
+  controller_->Tick(now_);
+  const uint64_t seen = Status().version();
+  Step(absl::Seconds(35));  // promoted by the analysis meanwhile
+  ASSERT_EQ(Status().step(), 1u);
+  auto promoted = controller_->Act("m-v2", RolloutController::Action::kPromote, "", now_, seen);
+  EXPECT_EQ(promoted.status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(Status().step(), 1u);
+  EXPECT_TRUE(
+      controller_->Act("m-v2", RolloutController::Action::kPromote, "", now_, Status().version())
+          .ok());
+}
+
 TEST_F(RolloutControllerTest, SeveralReplicasWithoutASharedStoreAreRefused) {
-  controller_ = NewController([] { return 2; });
+  int replicas = 2;
+  controller_ = NewController([&replicas] { return replicas; });
   controller_->Tick(now_);
   EXPECT_EQ(Status().state(), v1::ROLLOUT_STATE_REFUSED);
   EXPECT_THAT(Status().reason(), HasSubstr("2 decision replicas run (decision-headless)"));
@@ -277,6 +345,21 @@ TEST_F(RolloutControllerTest, SeveralReplicasWithoutASharedStoreAreRefused) {
   EXPECT_EQ(controller_->Act("m-v2", RolloutController::Action::kPromote, "", now_).status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(EventKinds().empty());
+  // A name that does not resolve: nothing is started until the count is known.
+  replicas = -1;
+  controller_->Tick(now_);
+  EXPECT_THAT(Status().reason(), HasSubstr("waiting to count the decision replicas"));
+  EXPECT_TRUE(EventKinds().empty());
+  // Alone: it runs. A second replica (e.g. a rolling update's surge) refuses, but a rollout with
+  // progress keeps routing by its step.
+  replicas = 1;
+  controller_->Tick(now_);
+  Step(absl::Seconds(35));
+  ASSERT_EQ(Status().step(), 1u);
+  replicas = 2;
+  controller_->Tick(now_);
+  EXPECT_EQ(Status().state(), v1::ROLLOUT_STATE_REFUSED);
+  EXPECT_EQ(RoutedWeight(), 50u);
 }
 
 TEST(RolloutStoreTest, AWriteBasedOnAnOutdatedVersionIsRefused) {

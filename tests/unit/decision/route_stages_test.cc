@@ -421,7 +421,24 @@ TEST_F(RouteStagesTest, AHeaderCanPinATrackWithAHundredPercentRule) {
 }
 
 TEST_F(RouteStagesTest, ARunningRolloutsWeightOverridesTheRulesTracks) {
+  policy_ = CompileForTest(
+      (std::string(kBundle) +
+       "rollouts:\n  - {name: small-v2, model: small, sticky: user, steps: [{weight: 50, "
+       "duration: 1m}, {weight: 100, duration: 1m}], analysis: {error_rate: {max: 0.1}}}\n")
+          .c_str(),
+      4, "def");
+  ASSERT_TRUE(policy_);
   auto view = TrackView();
+  // Declared, but nothing published yet (decision just started): the canary gets nothing.
+  for (int u = 0; u < 20; ++u) {
+    req_.set_user_key(absl::StrCat("user-", u));
+    RouteState& s = Filtered("small");
+    RouteTargets targets;
+    ASSERT_TRUE(PickEndpoints(s, *view, SelectionFor(s, kTestNow), &targets).ok());
+    EXPECT_EQ(s.drawn_track, "stable");
+  }
+  EXPECT_THAT(trace_.notes(trace_.notes_size() - 1),
+              HasSubstr("rollout \"small-v2\" not started yet"));
   RolloutRouteMap rollouts;
   rollouts["small"] = RolloutRoute{"small-v2", "stable", "canary", 100, "user", "completed", 2, 3};
   for (int u = 0; u < 20; ++u) {
