@@ -14,6 +14,15 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${LLMROUTER_BUILD_DIR:-$here/build}"
 asan_build="${LLMROUTER_ASAN_BUILD_DIR:-$here/build-asan}"
 stages=" ${LLMROUTER_STAGES:-release asan fuzz} "
+for stage in $stages; do
+  case "$stage" in
+    release | asan | fuzz) ;;
+    *)
+      echo "test.sh: unknown stage \"$stage\" in LLMROUTER_STAGES (release, asan, fuzz; separated by spaces)" >&2
+      exit 2
+      ;;
+  esac
+done
 failed=()
 stage_time() { echo "== stage $1 took $(($(date +%s) - $2)) s"; }
 
