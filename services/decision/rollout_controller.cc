@@ -272,7 +272,8 @@ bool RolloutController::Judge(const RolloutSpec& spec, const v1::RolloutStatus& 
   if (std::shared_ptr<const InventoryView> view = inventory_ ? inventory_() : nullptr) {
     if (const ModelEndpoints* group = view->ForModel(spec.model)) {
       for (const v1::Endpoint& e : group->endpoints) {
-        const absl::string_view track = e.track().empty() ? "stable" : e.track();
+        const absl::string_view track =
+            e.track().empty() ? absl::string_view("stable") : absl::string_view(e.track());
         if (track != spec.canary_track) continue;
         ++canary_endpoints;
         if (e.health() == v1::HEALTH_STATE_HEALTHY || e.health() == v1::HEALTH_STATE_DEGRADED) {
@@ -390,9 +391,10 @@ void RolloutController::Tick(absl::Time now) {
   }
   if (acting) {
     // Progress of rollouts the bundle no longer declares: declared again, they start afresh.
-    for (const auto& [name, status] : *kept) {
+    for (const auto& entry : *kept) {
+      const std::string& name = entry.first;
       if (std::none_of(specs.begin(), specs.end(),
-                       [&](const RolloutSpec* s) { return s->name == name; })) {
+                       [&name](const RolloutSpec* s) { return s->name == name; })) {
         if (absl::Status s = store_.Forget(name); s.ok()) {
           spdlog::info("rollout_forgotten rollout={} (no longer declared)", name);
         }
