@@ -267,9 +267,12 @@ bool RolloutController::Judge(const RolloutSpec& spec, const v1::RolloutStatus& 
     event->set_reason(std::move(reason));
     return true;
   };
-  // The canary's endpoints, as inventory sees them.
+  // The canary's endpoints, as inventory sees them; without a view (decision starting) nothing
+  // is judged: a drained or absent canary must not be promoted for want of knowing.
   int canary_endpoints = 0, canary_usable = 0, canary_draining = 0;
-  if (std::shared_ptr<const InventoryView> view = inventory_ ? inventory_() : nullptr) {
+  std::shared_ptr<const InventoryView> view = inventory_ ? inventory_() : nullptr;
+  if (inventory_ && view == nullptr) return false;
+  if (view != nullptr) {
     if (const ModelEndpoints* group = view->ForModel(spec.model)) {
       for (const v1::Endpoint& e : group->endpoints) {
         const absl::string_view track =
@@ -338,16 +341,15 @@ bool RolloutController::Judge(const RolloutSpec& spec, const v1::RolloutStatus& 
 }
 
 void RolloutController::Tick(absl::Time now) {
-  absl::MutexLock act(&act_mu_);
+  // Network calls first, outside act_mu_ (operator actions wait on it from gRPC threads); only
+  // this thread runs them.
   std::shared_ptr<const CompiledPolicy> policy = policy_.Current();
   std::vector<const RolloutSpec*> specs;
   if (policy) {
     for (const RolloutSpec& s : policy->bundle().rollouts) specs.push_back(&s);
   }
-  if (shared_ != nullptr) {
-    absl::flat_hash_set<std::string> models;
-    for (const RolloutSpec* spec : specs) models.insert(spec->model);
-    if (absl::Status s = shared_->Flush(local_, models, now); !s.ok()) {
+  if (shared_ != nullptr && !specs.empty()) {
+    if (absl::Status s = shared_->Flush(local_, now); !s.ok()) {
       static LogThrottle throttle(std::chrono::seconds(10));
       if (throttle.ShouldLog()) {
         spdlog::warn("rollout_counts_flush_failed error=\"{}\" unsent_slots={}", s.message(),
@@ -377,8 +379,16 @@ void RolloutController::Tick(absl::Time now) {
       acting = true;
     }
   }
-  if (metrics_) metrics_->lease.Set(acting ? 1 : 0);
+  std::string holder;
+  if (store_.shared() && !acting) {
+    if (absl::StatusOr<std::string> h = store_.LeaseHolder(); h.ok()) holder = *h;
+  }
+
+  absl::MutexLock act(&act_mu_);
+  held_ = held;
+  // Read under the lock: an operator's action written meanwhile is not published over.
   absl::StatusOr<std::map<std::string, v1::RolloutStatus>> kept = LoadKept();
+  if (metrics_) metrics_->lease.Set(acting ? 1 : 0);
   if (!kept.ok()) {
     // Routing keeps the last published weights (a rollout never published routes its canary
     // at 0: route_stages.cc).
@@ -389,15 +399,23 @@ void RolloutController::Tick(absl::Time now) {
     }
     return;
   }
-  if (acting) {
-    // Progress of rollouts the bundle no longer declares: declared again, they start afresh.
+  if (acting && policy) {
+    // Progress of rollouts the bundle no longer declares: forgotten once this replica has seen
+    // them undeclared for kForgetAfter (so that one whose bundle lags does not wipe another's);
+    // declared again later, they start afresh.
     for (const auto& entry : *kept) {
       const std::string& name = entry.first;
-      if (std::none_of(specs.begin(), specs.end(),
-                       [&name](const RolloutSpec* s) { return s->name == name; })) {
-        if (absl::Status s = store_.Forget(name); s.ok()) {
-          spdlog::info("rollout_forgotten rollout={} (no longer declared)", name);
-        }
+      if (std::any_of(specs.begin(), specs.end(),
+                      [&name](const RolloutSpec* s) { return s->name == name; })) {
+        undeclared_since_.erase(name);
+        continue;
+      }
+      const absl::Time since = undeclared_since_.try_emplace(name, now).first->second;
+      if (now - since < kForgetAfter) continue;
+      if (absl::Status s = store_.Forget(name); s.ok()) {
+        undeclared_since_.erase(name);
+        spdlog::info("rollout_forgotten rollout={} (not declared for {})", name,
+                     absl::FormatDuration(now - since));
       }
     }
   }
@@ -477,10 +495,8 @@ void RolloutController::Tick(absl::Time now) {
     if (acting) st.set_actor(options_.replica);
     statuses.push_back(std::move(st));
   }
-  if (store_.shared() && !acting) {
-    if (absl::StatusOr<std::string> holder = store_.LeaseHolder(); holder.ok()) {
-      for (v1::RolloutStatus& st : statuses) st.set_actor(*holder);
-    }
+  if (!holder.empty()) {
+    for (v1::RolloutStatus& st : statuses) st.set_actor(holder);
   }
   Publish(specs, statuses);
 }
@@ -496,6 +512,7 @@ void RolloutController::LogWriteFailure(const std::string& rollout, const absl::
 void RolloutController::Shutdown() {
   absl::MutexLock act(&act_mu_);
   if (store_.shared()) store_.ReleaseLease(options_.replica);
+  if (metrics_) metrics_->lease.Set(0);
 }
 
 void RolloutController::Publish(const std::vector<const RolloutSpec*>& specs,
@@ -507,7 +524,11 @@ void RolloutController::Publish(const std::vector<const RolloutSpec*>& specs,
     for (const RolloutSpec* s : specs) {
       if (s->name == st.name()) spec = s;
     }
-    if (spec == nullptr) continue;
+    // A status of another declaration's tracks (an action racing a new bundle) is not routed.
+    if (spec == nullptr || st.stable_track() != spec->stable_track ||
+        st.canary_track() != spec->canary_track) {
+      continue;
+    }
     RolloutRoute& r = routes[spec->model];
     r.rollout = spec->name;
     r.stable_track = spec->stable_track;
@@ -516,7 +537,7 @@ void RolloutController::Publish(const std::vector<const RolloutSpec*>& specs,
     r.sticky = spec->sticky;
     r.state = RolloutStateName(st.state());
     r.step = st.step();
-    r.steps = static_cast<uint32_t>(spec->steps.size());
+    r.steps = st.steps() > 0 ? st.steps() : static_cast<uint32_t>(spec->steps.size());
   }
   routes_.Publish(std::move(routes));
   if (metrics_) {
@@ -575,9 +596,7 @@ absl::StatusOr<v1::RolloutStatus> RolloutController::Act(const std::string& name
         absl::StrCat("the active bundle declares no rollout \"", name.substr(0, 200), "\""));
   }
   absl::MutexLock act(&act_mu_);
-  for (const v1::RolloutStatus& s : Statuses(name)) {
-    if (s.state() == v1::ROLLOUT_STATE_REFUSED) return absl::FailedPreconditionError(s.reason());
-  }
+  if (!held_.empty()) return absl::FailedPreconditionError(held_);
   absl::StatusOr<std::map<std::string, v1::RolloutStatus>> kept = LoadKept();
   if (!kept.ok()) return absl::UnavailableError(kept.status().message());
   auto it = kept->find(name);

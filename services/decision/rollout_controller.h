@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -46,6 +47,9 @@ struct RolloutControllerOptions {
 class RolloutController {
  public:
   enum class Action { kPause, kResume, kPromote, kAbort };
+  // How long kept progress of a rollout the bundle no longer declares is kept (a bundle reaches
+  // replicas minutes apart) before it is forgotten.
+  static constexpr absl::Duration kForgetAfter = absl::Minutes(2);
 
   // `shared` (null without Redis) holds every replica's counts; else `local` alone is judged.
   RolloutController(const ActivePolicy& policy,
@@ -104,6 +108,12 @@ class RolloutController {
   // One writer at a time in this process: ticks and operator actions (and the routes and
   // metrics they publish, in order).
   absl::Mutex act_mu_;
+  // Why this replica may neither judge nor act on rollouts now (refused, or its replicas not
+  // counted yet); empty when it may.
+  std::string held_ ABSL_GUARDED_BY(act_mu_);
+  // Kept progress of rollouts the bundle no longer declares, since when this replica saw it so:
+  // forgotten after kForgetAfter (a replica whose bundle lags must not wipe another's).
+  absl::flat_hash_map<std::string, absl::Time> undeclared_since_ ABSL_GUARDED_BY(act_mu_);
   mutable absl::Mutex mu_;
   std::vector<llmrouter::v1::RolloutStatus> statuses_ ABSL_GUARDED_BY(mu_);
 };

@@ -302,12 +302,9 @@ std::string SharedVariantCounts::SlotKey(const std::string& model, const std::st
                       ":", model, "|", track, ":", slot);
 }
 
-absl::Status SharedVariantCounts::Flush(VariantWindows& windows,
-                                        const absl::flat_hash_set<std::string>& models,
-                                        absl::Time now) {
+absl::Status SharedVariantCounts::Flush(VariantWindows& windows, absl::Time now) {
   // A slot changed again since a failed write: the newer totals replace the unsent ones.
   for (VariantSlotTotals& c : windows.TakeChanged()) {
-    if (!models.contains(c.model)) continue;
     std::string key = SlotKey(c.model, c.track, c.slot);
     unsent_.insert_or_assign(std::move(key), std::move(c));
   }

@@ -70,11 +70,10 @@ class SharedVariantCounts {
  public:
   SharedVariantCounts(RedisOptions options, std::string replica, absl::Duration slot,
                       absl::Duration keep);
-  // Writes the slots of `models` that `windows` changed since the last call (others are not
-  // shared: no rollout asks about them), at most kMaxKeysPerWrite per script call. Slots not
-  // written (Redis down) are written next time while they are younger than `keep`.
-  absl::Status Flush(VariantWindows& windows, const absl::flat_hash_set<std::string>& models,
-                     absl::Time now);
+  // Writes the slots `windows` changed since the last call, at most kMaxKeysPerWrite per script
+  // call. Slots not written (Redis down) are written next time while they are younger than
+  // `keep`.
+  absl::Status Flush(VariantWindows& windows, absl::Time now);
   // Every replica's counts of (model, track) in the slots that overlap [now - window, now] and
   // begin at or after `not_before`.
   absl::StatusOr<VariantCounts> Window(const std::string& model, const std::string& track,

@@ -110,8 +110,12 @@ bool TrackSplitFor(const RouteState& s, const ModelSpec& m, TrackSplit* split) {
     if (declared.model != m.name) continue;
     const RolloutRoute* r = nullptr;
     if (s.rollouts != nullptr) {
+      // Only a route judged for these tracks: a declaration that now names another canary
+      // track does not inherit the weight the old one had earned.
       if (auto it = s.rollouts->find(m.name);
-          it != s.rollouts->end() && it->second.rollout == declared.name) {
+          it != s.rollouts->end() && it->second.rollout == declared.name &&
+          it->second.stable_track == declared.stable_track &&
+          it->second.canary_track == declared.canary_track) {
         r = &it->second;
       }
     }

@@ -282,6 +282,12 @@ TEST_F(RolloutTest, AnOperatorPausesPromotesAndAbortsWithRouterctl) {
   ASSERT_EQ(paused.code, 0) << paused.err;
   EXPECT_THAT(paused.out, HasSubstr("paused (by an operator)"));
   EXPECT_EQ(State(*decision_), "ROLLOUT_STATE_PAUSED");
+  // An action on what an operator saw before the pause (version 1: started) is refused.
+  CommandResult stale =
+      Routerctl(*decision_, {"rollout", "promote", "m-v2", "--expected_version", "1"});
+  EXPECT_EQ(stale.code, 1);
+  EXPECT_THAT(stale.err, HasSubstr("ABORTED"));
+  EXPECT_THAT(stale.err, HasSubstr("changed since version 1"));
   CommandResult promoted = Routerctl(*decision_, {"rollout", "promote", "m-v2"});
   ASSERT_EQ(promoted.code, 0) << promoted.err;
   EXPECT_THAT(promoted.out, HasSubstr("step           2 of 3"));

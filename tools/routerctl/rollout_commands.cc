@@ -61,6 +61,7 @@ std::string FormatRollouts(const v1::GetRolloutsResponse& resp) {
     t.AddRow({"started", When(r.started_at())});
     t.AddRow({"step started", When(r.step_started_at())});
     t.AddRow({"judged by", r.actor().empty() ? "-" : r.actor()});
+    t.AddRow({"version", absl::StrCat(r.version())});
     absl::StrAppend(&out, t.Render());
   }
   return out;
@@ -110,18 +111,14 @@ int RouterctlSession::RolloutAction(
     const std::vector<std::string>& args,
     grpc::Status (v1::RolloutService::Stub::*method)(grpc::ClientContext*, const Request&,
                                                      Response*)) {
-  // The action applies to the rollout as the operator is about to see it: when it moves on its
-  // own meanwhile, decision refuses instead of taking a step more than meant.
-  v1::GetRolloutsRequest look;
-  look.set_name(args[0]);
-  v1::GetRolloutsResponse seen;
-  if (!Call(clients_.rollout(), &v1::RolloutService::Stub::GetRollouts, look, &seen)) {
-    return kExitFailure;
-  }
   Request req;
   req.set_name(args[0]);
   req.set_reason(cl_.Get("reason").value_or(""));
-  if (seen.rollouts_size() == 1) req.set_expected_version(seen.rollouts(0).version());
+  // With --expected_version (the version `rollout status` showed), decision refuses the action
+  // when the rollout moved since, e.g. promoted by its analysis meanwhile.
+  auto version = cl_.GetUint("expected_version");
+  if (!version.ok()) return LocalError(version.status());
+  req.set_expected_version(version->value_or(0));
   Response resp;
   if (!Call(clients_.rollout(), method, req, &resp)) return kExitFailure;
   if (json_) {

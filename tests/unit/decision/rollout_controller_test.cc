@@ -314,6 +314,11 @@ TEST_F(RolloutControllerTest, ARolloutNoLongerDeclaredIsForgottenAndStartsAfresh
   controller_->Tick(now_);
   EXPECT_TRUE(controller_->Statuses("").empty());
   EXPECT_TRUE(routes_.Current()->empty());
+  // Kept a while (another replica's bundle may still declare it), then forgotten.
+  EXPECT_EQ(store_->Load()->size(), 1u);
+  now_ += RolloutController::kForgetAfter;
+  controller_->Tick(now_);
+  EXPECT_TRUE(store_->Load()->empty());
   // The same declaration again is a new rollout (a new canary build), not the aborted one.
   ASSERT_TRUE(policy_->Apply(kBundle, "test", "").ok());
   controller_->Tick(now_);
@@ -345,10 +350,13 @@ TEST_F(RolloutControllerTest, SeveralReplicasWithoutASharedStoreAreRefused) {
   EXPECT_EQ(controller_->Act("m-v2", RolloutController::Action::kPromote, "", now_).status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(EventKinds().empty());
-  // A name that does not resolve: nothing is started until the count is known.
+  // A name that does not resolve: nothing is started, and nothing done, until the count is
+  // known.
   replicas = -1;
   controller_->Tick(now_);
   EXPECT_THAT(Status().reason(), HasSubstr("waiting to count the decision replicas"));
+  EXPECT_EQ(controller_->Act("m-v2", RolloutController::Action::kAbort, "", now_).status().code(),
+            absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(EventKinds().empty());
   // Alone: it runs. A second replica (e.g. a rolling update's surge) refuses, but a rollout with
   // progress keeps routing by its step.
@@ -360,6 +368,30 @@ TEST_F(RolloutControllerTest, SeveralReplicasWithoutASharedStoreAreRefused) {
   controller_->Tick(now_);
   EXPECT_EQ(Status().state(), v1::ROLLOUT_STATE_REFUSED);
   EXPECT_EQ(RoutedWeight(), 50u);
+}
+
+TEST_F(RolloutControllerTest, NothingIsJudgedWithoutAnInventoryView) {
+  controller_->Tick(now_);
+  view_ = nullptr;  // decision starting: no view yet
+  Step(absl::Seconds(35));
+  EXPECT_EQ(Status().step(), 0u);
+  EXPECT_EQ(Status().state(), v1::ROLLOUT_STATE_PROGRESSING);
+}
+
+TEST_F(RolloutControllerTest, WithSharedCountsUnreadableNothingIsJudged) {
+  // Shared counts on a Redis that is not there: the local counts (one replica's share) are not
+  // judged instead.
+  RedisOptions nowhere;
+  nowhere.address = "127.0.0.1:1";
+  SharedVariantCounts shared(nowhere, "decision-0", absl::Seconds(10), absl::Hours(1));
+  RolloutControllerOptions options;
+  options.replica = "decision-0";
+  controller_ = std::make_unique<RolloutController>(
+      *policy_, [this] { return view_; }, windows_, *store_, &shared, routes_, nullptr, options);
+  controller_->Tick(now_);
+  Step(absl::Seconds(35), /*canary=*/20, /*canary_errors=*/20);
+  EXPECT_EQ(Status().state(), v1::ROLLOUT_STATE_PROGRESSING);
+  EXPECT_EQ(Status().step(), 0u);
 }
 
 TEST(RolloutStoreTest, AWriteBasedOnAnOutdatedVersionIsRefused) {
