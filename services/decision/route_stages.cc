@@ -106,7 +106,14 @@ struct TrackSplit {
 };
 
 bool TrackSplitFor(const RouteState& s, const ModelSpec& m, TrackSplit* split) {
+  // A rule that pins one track (weight 100: a tester's header rule, a blue/green switch) pins
+  // it during a rollout too; any other split of the rule gives way to the rollout's.
+  const bool rule_pins =
+      s.rule != nullptr &&
+      std::any_of(s.rule->spec->then.tracks.begin(), s.rule->spec->then.tracks.end(),
+                  [](const TrackShare& t) { return t.weight == 100; });
   for (const RolloutSpec& declared : s.bundle.rollouts) {
+    if (rule_pins) break;
     if (declared.model != m.name) continue;
     const RolloutRoute* r = nullptr;
     if (s.rollouts != nullptr) {

@@ -452,8 +452,18 @@ TEST_F(RouteStagesTest, ARunningRolloutsWeightOverridesTheRulesTracks) {
   }
   EXPECT_THAT(trace_.notes(trace_.notes_size() - 1),
               HasSubstr("rollout \"small-v2\" step 3 of 3 (completed)"));
-  // Rolled back: weight 0, every request on stable.
+  // Rolled back: weight 0, every request on stable...
   rollouts["small"].canary_weight = 0;
+  // ...except for a tester whose header rule pins the canary.
+  (*req_.mutable_headers())["x-test"] = "canary";
+  {
+    RouteState& s = Filtered("small");
+    s.rollouts = &rollouts;
+    RouteTargets targets;
+    ASSERT_TRUE(PickEndpoints(s, *view, SelectionFor(s, kTestNow), &targets).ok());
+    EXPECT_EQ(targets[0].first->id(), "small-c1");
+  }
+  req_.mutable_headers()->clear();
   for (int u = 0; u < 20; ++u) {
     req_.set_user_key(absl::StrCat("user-", u));
     RouteState& s = Filtered("small");
