@@ -434,6 +434,17 @@ expect rollouts.yaml "decision.rollouts.intervalMs passed" '--rollout_interval_m
 expect rollouts.yaml "decision.rollouts.leaseTtlMs passed" '--rollout_lease_ttl_ms=2000$'
 expect rollouts.yaml "decision.rollouts.variantSlotMs passed" '--variant_slot_ms=5000$'
 
+# decision's database on a claim: one replica, Recreate, the claim mounted instead of the
+# emptyDir; refused with several replicas.
+expect_not defaults.yaml "no claim for decision by default" 'kind: PersistentVolumeClaim'
+render_checked decision-pvc --set decision.database.persistence.enabled=true \
+  --set decision.replicaCount=1 --set decision.database.persistence.size=5Gi \
+  --set decision.database.persistence.storageClass=fast
+expect decision-pvc.yaml "decision.database.persistence makes a claim" 'claimName: llm-router-decision-data$'
+expect decision-pvc.yaml "the claim's size" 'storage: 5Gi$'
+expect decision-pvc.yaml "the claim's storage class" 'storageClassName: fast$'
+expect decision-pvc.yaml "decision is replaced by Recreate with a claim" 'type: Recreate$'
+
 # NOTES.txt renders for every scenario (helm template skips it; render it as a template here).
 notes_chart="$out/notes-chart"
 cp -r "$chart" "$notes_chart"
@@ -467,6 +478,8 @@ refuse() {  # refuse <label> <expected message pattern> <helm template args...>
 refuse "misspelt key gateway.replicaCont" 'replicaCont is not allowed' --set gateway.replicaCont=3
 refuse "misspelt top-level key imgae" 'imgae is not allowed' --set imgae.tag=x
 refuse "unknown log format" 'logging.format' --set logging.format=xml
+refuse "a claim for decision with two replicas" 'persistence needs one decision replica' \
+  --set decision.database.persistence.enabled=true --set decision.replicaCount=2
 refuse "unknown service type" 'gateway.service.type' --set gateway.service.type=ExternalName
 refuse "endpoint with an unknown field" 'adress is not allowed' \
   --set 'inventory.endpoints.list[0].model=m' --set 'inventory.endpoints.list[0].address=a:1' \
