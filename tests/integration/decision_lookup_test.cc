@@ -58,7 +58,10 @@ class DecisionLookupTest : public ::testing::Test {
           absl::StrCat("--db=", dir_, "/decision-", i, ".db"),
           "--policy_file=" + dir_ + "/policy.yaml",
           absl::StrCat("--inventory_target=127.0.0.1:", inventory_->port("grpc_port")),
-          "--admin_token_file=" + dir_ + "/token"};
+          "--admin_token_file=" + dir_ + "/token",
+          // Only explain requests keep a full trace, so that why-not replays the others every
+          // time (the default 1% sample made one run in a hundred read a kept trace instead).
+          "--decision_log_trace_sample=0"};
       if (i == 0) args.push_back("--decision_log_bytes=16384");
       decisions_[i] =
           StartService(dir_, absl::StrCat("decision-", i), "services/decision/decision", args);
