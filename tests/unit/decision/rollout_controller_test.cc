@@ -67,15 +67,7 @@ class RolloutControllerTest : public ::testing::Test {
   // `requests` answers of `track` at the current time, `errors` of them failed, the others in
   // latency bucket `bucket`.
   void Traffic(const std::string& track, uint64_t requests, uint64_t errors, int bucket = 2) {
-    v1::VariantStats s;
-    s.set_model("m");
-    s.set_track(track);
-    s.set_requests(requests);
-    s.set_errors(errors);
-    s.mutable_latency_buckets()->Resize(kVariantLatencyBounds.size() + 1, 0);
-    s.mutable_ttft_buckets()->Resize(kVariantTtftBounds.size() + 1, 0);
-    s.set_latency_buckets(bucket, requests - errors);
-    windows_.Record(s, now_);
+    windows_.Record(VariantStatsOf("m", track, requests, errors, bucket), now_);
   }
 
   // `step` of time, traffic on both tracks (the canary's healthy unless told), then a tick.

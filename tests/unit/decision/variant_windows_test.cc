@@ -9,20 +9,10 @@ namespace {
 
 namespace v1 = llmrouter::v1;
 
-// `requests` attempts of model m on `track`, `errors` of them failed, the successful ones with
-// latency in bucket `latency_bucket` and TTFT in bucket `ttft_bucket`.
+// Counts of model m on `track` (policy_fixtures.h).
 v1::VariantStats Stats(const std::string& track, uint64_t requests, uint64_t errors,
                        int latency_bucket = 2, int ttft_bucket = 1) {
-  v1::VariantStats s;
-  s.set_model("m");
-  s.set_track(track);
-  s.set_requests(requests);
-  s.set_errors(errors);
-  s.mutable_latency_buckets()->Resize(kVariantLatencyBounds.size() + 1, 0);
-  s.mutable_ttft_buckets()->Resize(kVariantTtftBounds.size() + 1, 0);
-  s.set_latency_buckets(latency_bucket, requests - errors);
-  s.set_ttft_buckets(ttft_bucket, requests - errors);
-  return s;
+  return VariantStatsOf("m", track, requests, errors, latency_bucket, ttft_bucket);
 }
 
 TEST(VariantWindowsTest, AWindowSumsTheSlotsItCoversPerModelAndTrack) {
