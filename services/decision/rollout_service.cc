@@ -37,6 +37,11 @@ grpc::ServerUnaryReactor* RolloutServiceImpl::ListRolloutEvents(
     grpc::CallbackServerContext* ctx, const v1::ListRolloutEventsRequest* req,
     v1::ListRolloutEventsResponse* resp) {
   if (req->name().empty()) return Done(ctx, absl::InvalidArgumentError("name is required"));
+  // Rollout names are at most 63 bytes (bundle_rollouts.cc); a longer one names no rollout and
+  // never reaches the store as a key.
+  if (req->name().size() > 63) {
+    return Done(ctx, absl::InvalidArgumentError("a rollout name is at most 63 bytes"));
+  }
   const std::size_t limit = req->limit() == 0 ? 100 : std::min<std::size_t>(req->limit(), 1000);
   absl::StatusOr<std::vector<v1::RolloutEvent>> events = controller_.Events(req->name(), limit);
   if (!events.ok()) return Done(ctx, absl::UnavailableError(events.status().message()));
