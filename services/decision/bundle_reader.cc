@@ -1,5 +1,7 @@
 #include "services/decision/bundle_reader.h"
 
+#include <cmath>
+
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -74,7 +76,8 @@ bool BundleReader::Number(const YAML::Node& node, const std::string& path, doubl
                           double* out) {
   if (!node) return false;
   double v = 0;
-  if (!node.IsScalar() || !absl::SimpleAtod(node.Scalar(), &v)) {
+  // SimpleAtod reads "nan" and "inf" too; NaN passes every comparison below.
+  if (!node.IsScalar() || !absl::SimpleAtod(node.Scalar(), &v) || !std::isfinite(v)) {
     Problem(path, "must be a number");
     return false;
   }

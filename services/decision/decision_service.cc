@@ -185,8 +185,11 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::ReportUsage(
     if (usage_ != nullptr) {
       // The tokens the backend reported, priced now; without them (a stream that did not ask
       // for usage) the gateway's estimate, so that such requests still count toward limits.
+      // Under the tenant as routing resolves it: a name the bundle does not know counts as
+      // default's spend (and a made-up name cannot escape default's limit, nor grow the ledger).
       const bool has_tokens = o.prompt_tokens() > 0 || o.completion_tokens() > 0;
-      usage_->Record(o.tenant().empty() ? "default" : o.tenant(),
+      const TenantSpec* tenant = policy->ResolveTenant(o.tenant());
+      usage_->Record(tenant != nullptr ? absl::string_view(tenant->name) : "default",
                      has_tokens ? EstimateCost(*model, o.prompt_tokens(), o.completion_tokens())
                                 : o.cost_usd());
     }

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <set>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -228,6 +229,15 @@ int main(int argc, char** argv) {
   if (*redis) {
     spdlog::info("spend_sync redis={} interval_ms={}", (*redis)->address,
                  absl::GetFlag(FLAGS_spend_sync_ms));
+    // The active policy's limited tenants get the shared totals in SpendSync's first sync,
+    // before decision serves; a tenant limited by a later bundle does at its first request.
+    if (auto current = policy.Current()) {
+      std::vector<std::string> limited;
+      for (const auto& tenant : current->bundle().tenants) {
+        if (tenant.spend_limit.usd > 0) limited.push_back(tenant.name);
+      }
+      usage.Watch(limited);
+    }
     spend_sync = std::make_unique<llmrouter::decision::SpendSync>(
         **std::move(redis),
         std::chrono::milliseconds(std::max(1, absl::GetFlag(FLAGS_spend_sync_ms))), usage,

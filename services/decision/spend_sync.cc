@@ -55,14 +55,22 @@ SpendSync::SpendSync(RedisOptions redis, std::chrono::milliseconds interval, Usa
       health_(registry, "llmrouter_decision_spend_store", "the spend ledger", redis_.address(),
               "(spend waits for the next sync)") {
   replica_ = RedisReplicaName();
+  // Once before decision serves (bounded by the connect and command timeouts): a restarted
+  // replica judges the tenants it watches on the shared totals from its first request.
+  SyncOnce();
   thread_ = std::thread([this] {
-    while (!stop_.WaitForNotificationWithTimeout(absl::FromChrono(interval_))) SyncOnce();
+    for (;;) {
+      ledger_.AwaitSyncWanted(absl::FromChrono(interval_));
+      if (stop_.HasBeenNotified()) break;
+      SyncOnce();
+    }
     SyncOnce();  // what was recorded since the last sync
   });
 }
 
 SpendSync::~SpendSync() {
   stop_.Notify();
+  ledger_.WakeSync();
   thread_.join();
 }
 

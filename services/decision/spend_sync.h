@@ -33,7 +33,9 @@ namespace llmrouter::decision {
 
 class SpendSync {
  public:
-  // Starts the thread; `ledger` must outlive this.
+  // Syncs once (the tenants the ledger watches get the shared totals before decision serves),
+  // then starts the thread, which syncs every `interval` and as soon as the ledger wants it.
+  // `ledger` must outlive this.
   SpendSync(RedisOptions redis, std::chrono::milliseconds interval, UsageLedger& ledger,
             prometheus::Registry& registry);
   // Stops the thread after one last sync.

@@ -46,7 +46,12 @@ double UsageLedger::Spent(absl::string_view tenant, absl::string_view period) co
   const absl::Time now = clock_.Now();
   absl::MutexLock lock(&mu_);
   Totals& t = CurrentLocked(tenant, DayIndex(now), MonthIndex(now));
-  t.asked = true;
+  if (!t.asked) {
+    // The first question about this tenant: fetch what the other replicas recorded now rather
+    // than at the next interval.
+    t.asked = true;
+    sync_wanted_ = true;
+  }
   if (period == "day") return t.day_usd + static_cast<double>(t.others_day_micros) / 1e6;
   return t.month_usd + static_cast<double>(t.others_month_micros) / 1e6;
 }
@@ -78,6 +83,27 @@ std::vector<UsageLedger::SyncDelta> UsageLedger::TakeSyncDeltas() {
 void UsageLedger::ResendAll() {
   absl::MutexLock lock(&mu_);
   resend_all_ = true;
+}
+
+void UsageLedger::Watch(const std::vector<std::string>& tenants) {
+  const absl::Time now = clock_.Now();
+  absl::MutexLock lock(&mu_);
+  for (const std::string& tenant : tenants) {
+    Totals& t = CurrentLocked(tenant, DayIndex(now), MonthIndex(now));
+    if (!t.asked) sync_wanted_ = true;
+    t.asked = true;
+  }
+}
+
+void UsageLedger::AwaitSyncWanted(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithTimeout(absl::Condition(&sync_wanted_), timeout);
+  sync_wanted_ = false;
+}
+
+void UsageLedger::WakeSync() {
+  absl::MutexLock lock(&mu_);
+  sync_wanted_ = true;
 }
 
 void UsageLedger::ApplySync(const std::vector<SyncDelta>& deltas,

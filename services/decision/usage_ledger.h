@@ -9,6 +9,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/clock.h"
 #include "services/decision/spend_ledger.h"
 
@@ -54,6 +55,15 @@ class UsageLedger final : public SpendLedger {
   // recorded spend for in the current periods, so that its totals are written again.
   void ResendAll();
 
+  // Keeps these tenants' shared totals fresh from the next sync on, as if Spent() had asked
+  // about them: decision watches the active policy's tenants with a spend limit before it
+  // serves, so that a restarted replica does not judge them on its own amounts alone.
+  void Watch(const std::vector<std::string>& tenants);
+  // Blocks until a sync is wanted sooner than the interval — Spent() asked about a tenant whose
+  // shared totals this replica has not fetched yet, or WakeSync() — or until `timeout` passes.
+  void AwaitSyncWanted(absl::Duration timeout);
+  void WakeSync();
+
   static int64_t DayIndex(absl::Time t);
   static int64_t MonthIndex(absl::Time t);
 
@@ -82,6 +92,7 @@ class UsageLedger final : public SpendLedger {
   // other replicas recorded for it.
   mutable absl::flat_hash_map<std::string, Totals> totals_ ABSL_GUARDED_BY(mu_);
   bool resend_all_ ABSL_GUARDED_BY(mu_) = false;
+  mutable bool sync_wanted_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace llmrouter::decision

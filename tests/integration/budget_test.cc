@@ -1,6 +1,7 @@
 // Spending limits end to end: the gateway reports what requests used to decision, which prices
 // them with the catalog and denies a tenant once it is over its limit.
 #include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -8,6 +9,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "llmrouter/v1/decision.grpc.pb.h"
 #include "tests/support/http_test_client.h"
 #include "tests/support/process_harness.h"
 #include "tests/support/redis_server.h"
@@ -17,6 +19,7 @@
 namespace llmrouter::testing {
 namespace {
 
+namespace v1 = llmrouter::v1;
 using ::testing::HasSubstr;
 
 // One request costs about (20 × 1000 + 8 × 1000) / 1e6 = $0.03; acme may spend $0.01 a day.
@@ -86,9 +89,7 @@ TEST(BudgetTest, TenantOverItsLimitIsDeniedOthersAreServed) {
   EXPECT_THAT(metrics, HasSubstr("llmrouter_decision_usage_outcomes_total{result=\"accepted\"}"));
 }
 
-// With --redis, the spend ledger is shared by every decision replica and outlives a restart:
-// usage reported to one replica (through the gateway that routes by it) makes the other deny
-// the tenant too, and a restarted replica denies it from the start.
+// A gateway's usage batches go to every decision replica in turn, as its routing calls do.
 TEST(BudgetTest, AGatewaySpreadsItsUsageOverEveryDecisionReplica) {
   const std::string dir = MakeTempDir("llmrouter-budget-spread");
   auto fake = StartFakeLlm(dir, "fake", "m");
@@ -131,6 +132,30 @@ TEST(BudgetTest, AGatewaySpreadsItsUsageOverEveryDecisionReplica) {
       << accepted(*decisions[0]) << " and " << accepted(*decisions[1]);
 }
 
+// Asks a decision replica directly: a route costs nothing, so asking cannot move the ledger
+// that is under test (through a gateway every request served would add to it).
+grpc::StatusCode RouteStatus(int grpc_port, const std::string& tenant) {
+  auto stub = v1::DecisionService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", grpc_port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::RouteRequestRequest req;
+  req.set_model("m");
+  req.set_tenant(tenant);
+  v1::RouteRequestResponse resp;
+  return stub->RouteRequest(&ctx, req, &resp).error_code();
+}
+
+// acme may spend $0.05 a day; a request costs about $0.03, so one replica alone serves acme
+// twice, and only the shared ledger can make a replica that served nothing deny it.
+constexpr char kSharedBudget[] = R"(
+models:
+  - {name: m, price: {input_per_mtok: 1000, output_per_mtok: 1000}}
+tenants:
+  - {name: default}
+  - {name: acme, spend_limit: {usd: 0.05, period: day, over_limit: deny}}
+)";
+
 TEST(BudgetTest, TwoReplicasSharingRedisEnforceOneBudgetAcrossARestart) {
   const std::string dir = MakeTempDir("llmrouter-budget-redis");
   RedisServer redis(dir);
@@ -138,7 +163,7 @@ TEST(BudgetTest, TwoReplicasSharingRedisEnforceOneBudgetAcrossARestart) {
   ASSERT_TRUE(fake);
   std::ofstream(dir + "/endpoints.yaml") << absl::StrCat(
       "endpoints:\n  - {id: a, model: m, address: \"127.0.0.1:", fake->port("http_port"), "\"}\n");
-  std::ofstream(dir + "/policy.yaml") << kAcmeBudget;
+  std::ofstream(dir + "/policy.yaml") << kSharedBudget;
   auto inventory = StartInventory(dir, dir + "/endpoints.yaml");
   ASSERT_TRUE(inventory);
   auto start_decision = [&](const std::string& name, int grpc_port) {
@@ -153,40 +178,51 @@ TEST(BudgetTest, TwoReplicasSharingRedisEnforceOneBudgetAcrossARestart) {
   auto b = start_decision("decision-b", 0);
   ASSERT_TRUE(a && b);
   const int a_port = a->port("grpc_port");
-  // One gateway per replica; each reports its usage to its own.
-  auto start_gateway = [&](const std::string& name, const ServiceProcess& decision) {
-    return StartService(dir, name, "services/gateway/gateway",
-                        {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
-                         absl::StrCat("--decision_target=127.0.0.1:", decision.port("grpc_port")),
-                         "--inventory_target="});
-  };
-  auto via_a = start_gateway("gateway-a", *a);
-  auto via_b = start_gateway("gateway-b", *b);
-  ASSERT_TRUE(via_a && via_b);
-  auto chat = [&](const ServiceProcess& gateway, const std::string& tenant) {
+  const int b_port = b->port("grpc_port");
+  // Only a has a gateway, which reports its usage to a; b is only asked.
+  auto via_a = StartService(dir, "gateway-a", "services/gateway/gateway",
+                            {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
+                             absl::StrCat("--decision_target=127.0.0.1:", a_port),
+                             "--inventory_target="});
+  ASSERT_TRUE(via_a);
+  auto chat = [&](const std::string& tenant) {
     return HttpCall(
-        gateway.port("http_port"), "POST", "/v1/chat/completions",
+        via_a->port("http_port"), "POST", "/v1/chat/completions",
         R"({"model":"m","messages":[{"role":"user","content":"Tell me about budgets in one line."}]})",
         {{"x-router-tenant", tenant}});
   };
-  ASSERT_TRUE(WaitUntil([&] { return chat(*via_b, "default").status == 200; }));
-  ASSERT_TRUE(WaitUntil([&] { return chat(*via_a, "acme").status == 200; }));
-  // Spent through a ($0.03 > $0.01): b denies acme within a sync or two.
-  EXPECT_TRUE(WaitUntil([&] { return chat(*via_b, "acme").status == 403; }))
-      << "the other replica never saw the spend";
-  EXPECT_EQ(chat(*via_b, "default").status, 200);
+  ASSERT_TRUE(WaitUntil([&] { return RouteStatus(b_port, "acme") == grpc::StatusCode::OK; }));
+  // acme spends through a until a's own ledger denies it ($0.06 of $0.05, two requests).
+  int served = 0;
+  HttpResult last;
+  ASSERT_TRUE(WaitUntil([&] {
+    last = chat("acme");
+    served += last.status == 200;
+    return last.status == 403;
+  })) << last.status << " " << last.body;
+  EXPECT_GE(served, 2) << "a alone serves acme twice (more while its usage is on its way)";
+  // b served acme nothing; it denies acme within a second of a doing so (two syncs of 50 ms).
+  EXPECT_TRUE(WaitUntil(
+      [&] { return RouteStatus(b_port, "acme") == grpc::StatusCode::PERMISSION_DENIED; },
+      std::chrono::seconds(1)))
+      << "replica b did not deny acme within a second of a";
+  EXPECT_EQ(RouteStatus(b_port, "default"), grpc::StatusCode::OK);
 
-  // a restarts (same port, a fresh process with an empty ledger): it denies acme from Redis.
+  // a restarts (same port, a fresh process with an empty ledger): its very first answer about
+  // acme is a denial, from the totals it read from Redis before serving.
   a->Signal(SIGKILL);
   a->Wait(10000);
   a = start_decision("decision-a-again", a_port);
   ASSERT_TRUE(a);
+  EXPECT_EQ(RouteStatus(a_port, "acme"), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(RouteStatus(a_port, "default"), grpc::StatusCode::OK);
+  // The gateway's channel to a reconnects first (its failed calls are 503s, not answers).
   HttpResult after;
   ASSERT_TRUE(WaitUntil([&] {
-    after = chat(*via_a, "acme");
-    return after.status == 403;
-  })) << after.status
-      << " " << after.body;
+    after = chat("acme");
+    return after.status != 503;
+  }));
+  EXPECT_EQ(after.status, 403) << after.body;
   EXPECT_THAT(after.body, HasSubstr("over its spending limit"));
 }
 

@@ -13,7 +13,8 @@ namespace v1 = llmrouter::v1;
 
 // $1 per million prompt tokens, $2 per million completion tokens.
 constexpr char kBundle[] =
-    "models:\n  - name: m1\n    price: {input_per_mtok: 1, output_per_mtok: 2}\n";
+    "models:\n  - name: m1\n    price: {input_per_mtok: 1, output_per_mtok: 2}\n"
+    "tenants:\n  - name: acme\n  - name: default\n    spend_limit: {usd: 5, period: day}\n";
 
 class ReportUsageTest : public ::testing::Test {
  protected:
@@ -116,6 +117,21 @@ TEST_F(ReportUsageTest, ASummedOutcomeCountsEveryAttemptAndPricesTheSum) {
   EXPECT_EQ(resp.accepted(), 3u);
   EXPECT_EQ(resp.unknown_model(), 4u);
   EXPECT_DOUBLE_EQ(ledger_.Spent("acme", "day"), 2.0);
+}
+
+TEST_F(ReportUsageTest, SpendIsRecordedUnderTheTenantRoutingResolves) {
+  // A name the bundle does not know is routed as default, so its spend is default's: made-up
+  // names cannot escape default's limit, and do not each get an entry in the ledger.
+  v1::Outcome made_up = Outcome("m1", 1000000, 0, 0);
+  made_up.set_tenant("made-up-1");
+  v1::Outcome another = made_up;
+  another.set_tenant("made-up-2");
+  v1::Outcome unnamed = made_up;
+  unnamed.clear_tenant();
+  Report({made_up, another, unnamed, Outcome("m1", 1000000, 0, 0)});
+  EXPECT_DOUBLE_EQ(ledger_.Spent("default", "day"), 3.0);
+  EXPECT_DOUBLE_EQ(ledger_.Spent("acme", "day"), 1.0);
+  EXPECT_DOUBLE_EQ(ledger_.Spent("made-up-1", "day"), 0);
 }
 
 TEST_F(ReportUsageTest, ModelsTheCatalogDoesNotKnowAreCountedApart) {

@@ -149,6 +149,12 @@ tenants:
     rate_limits: {window: 0.5s, requests: -5, tokens: lots, per_api_key: {concurrent: 1.5, rpm: 3}}
   - name: u
     rate_limits: {window: forever, requests: 5000000000}
+  - name: v
+    spend_limit: {usd: nan}
+  - name: w
+    spend_limit: {usd: -1}
+  - name: x
+    spend_limit: {usd: .inf}
 )",
                                     &bad);
   std::vector<std::string> lines;
@@ -159,7 +165,10 @@ tenants:
         "tenants[0].rate_limits.tokens: must be a non-negative integer",
         "tenants[0].rate_limits.per_api_key.concurrent: must be a non-negative integer",
         "tenants[0].rate_limits.per_api_key.rpm", "tenants[1].rate_limits.window: \"forever\"",
-        "tenants[1].rate_limits.requests: must be at most 4294967295"}) {
+        "tenants[1].rate_limits.requests: must be at most 4294967295",
+        // NaN would pass every range check and then deny every request of the tenant.
+        "tenants[2].spend_limit.usd: must be a number", "tenants[3].spend_limit.usd: -1 is out",
+        "tenants[4].spend_limit.usd: must be a number"}) {
     EXPECT_THAT(lines, ::testing::Contains(HasSubstr(want))) << want;
   }
 }

@@ -5,6 +5,8 @@
 #include <prometheus/registry.h>
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "tests/support/process_harness.h"
 #include "tests/support/redis_server.h"
@@ -17,12 +19,15 @@ using std::chrono::milliseconds;
 using testing::WaitUntil;
 
 struct Replica {
-  explicit Replica(const testing::RedisServer& redis) {
+  // `watched`: the tenants with a spend limit in the policy decision starts with.
+  explicit Replica(const testing::RedisServer& redis, std::vector<std::string> watched = {},
+                   milliseconds interval = milliseconds(10)) {
     RedisOptions o;
     o.address = redis.address();
     o.first_backoff = milliseconds(5);
     o.max_backoff = milliseconds(50);
-    sync = std::make_unique<SpendSync>(o, milliseconds(10), ledger, registry);
+    ledger.Watch(watched);
+    sync = std::make_unique<SpendSync>(o, interval, ledger, registry);
   }
   // Waits for two syncs that started after now.
   bool Synced() {
@@ -49,11 +54,25 @@ TEST(SpendSyncTest, EveryReplicaSeesTheSpendRecordedByAnyAndARestartKeepsIt) {
   EXPECT_DOUBLE_EQ(b.ledger.Spent("acme", "month"), 2.0);
   EXPECT_EQ(b.ledger.Spent("other", "day"), 0);
 
-  // A replica restarted (a new ledger) starts from the shared totals once it has synced.
-  auto restarted = std::make_unique<Replica>(redis);
-  EXPECT_EQ(restarted->ledger.Spent("acme", "day"), 0) << "not synced yet";
-  ASSERT_TRUE(restarted->Synced());
-  EXPECT_DOUBLE_EQ(restarted->ledger.Spent("acme", "day"), 2.0);
+  // A replica restarted (a new ledger) whose policy limits acme has the shared totals before
+  // it serves: its first sync runs before SpendSync's constructor returns.
+  Replica restarted(redis, {"acme"}, milliseconds(60000));
+  EXPECT_DOUBLE_EQ(restarted.ledger.Spent("acme", "day"), 2.0);
+  EXPECT_DOUBLE_EQ(restarted.ledger.Spent("acme", "month"), 2.0);
+}
+
+TEST(SpendSyncTest, TheFirstQuestionAboutATenantFetchesItsSharedTotalsWithoutWaitingAnInterval) {
+  testing::RedisServer redis(testing::MakeTempDir("llmrouter-spend-sync"));
+  Replica a(redis);
+  a.ledger.Record("acme", 1.5);
+  ASSERT_TRUE(a.Synced());
+  // b syncs once a minute; a tenant limited by a bundle applied after b started is asked about
+  // at its first request, and that question wakes the sync.
+  Replica b(redis, {}, milliseconds(60000));
+  EXPECT_EQ(b.ledger.Spent("acme", "day"), 0) << "not fetched yet";
+  EXPECT_TRUE(WaitUntil([&] { return b.ledger.Spent("acme", "day") == 1.5; },
+                        std::chrono::seconds(10)))
+      << b.ledger.Spent("acme", "day");
 }
 
 TEST(SpendSyncTest, SpendRecordedWhileRedisIsDownIsSharedOnceItIsBack) {
