@@ -8,10 +8,12 @@
 #include <random>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "common/logging.h"
 #include "common/text_file.h"
 
@@ -76,7 +78,45 @@ std::string RedisReplicaName() {
 absl::StatusOr<RedisOptions> RedisOptionsFrom(std::string address,
                                               const std::string& password_file) {
   RedisOptions options;
-  options.address = std::move(address);
+  absl::string_view rest = address;
+  const std::string lower = absl::AsciiStrToLower(address);
+  if (absl::StartsWith(lower, "rediss://")) {
+    return absl::InvalidArgumentError(
+        "redis: rediss:// (TLS) is not supported by this build's hiredis (0.14); reach Redis "
+        "through a TLS sidecar on localhost, or keep the link inside a NetworkPolicy");
+  }
+  if (absl::StartsWith(lower, "redis://")) {
+    rest.remove_prefix(8);
+  } else if (absl::StrContains(address, "://")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("redis address \"", address, "\": only redis:// URLs or host:port"));
+  }
+  if (absl::StrContains(rest, '@')) {
+    // Not echoed: it holds a password.
+    return absl::InvalidArgumentError(
+        "redis: credentials in the address would show in the process list; put the password "
+        "in --redis_password_file (e.g. a mounted Secret)");
+  }
+  if (const std::size_t slash = rest.find('/'); slash != absl::string_view::npos) {
+    absl::string_view db = rest.substr(slash + 1);
+    if (!db.empty() && (!absl::SimpleAtoi(db, &options.database) || options.database < 0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("redis address \"", address, "\": the database must be a number"));
+    }
+    rest = rest.substr(0, slash);
+  }
+  // host:port, or [v6 address]:port.
+  const std::size_t colon = rest.rfind(':');
+  int port = 0;
+  absl::string_view host = colon == absl::string_view::npos ? rest : rest.substr(0, colon);
+  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]")) host = host.substr(1, host.size() - 2);
+  if (colon == absl::string_view::npos || host.empty() ||
+      !absl::SimpleAtoi(rest.substr(colon + 1), &port) || port <= 0 || port > 65535 ||
+      (absl::StrContains(host, ':') && !absl::StartsWith(rest, "["))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "redis address \"", address, "\" is not host:port, redis://host:port or redis://host:port/DB"));
+  }
+  options.address = std::string(rest);
   if (!password_file.empty()) {
     absl::StatusOr<std::string> password = ReadSecretFile(password_file);
     if (!password.ok()) return password.status();
@@ -114,14 +154,17 @@ absl::Status RedisConnection::Connect() {
   next_try_ = now + backoff_;
   backoff_ = std::min(backoff_ * 2, options_.max_backoff);
 
-  std::pair<std::string, std::string> host_port = absl::StrSplit(options_.address, ':');
+  const std::size_t colon = options_.address.rfind(':');
   int port = 0;
-  if (host_port.first.empty() || !absl::SimpleAtoi(host_port.second, &port)) {
+  std::string host = options_.address.substr(0, colon == std::string::npos ? 0 : colon);
+  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]")) host = host.substr(1, host.size() - 2);
+  if (colon == std::string::npos || host.empty() ||
+      !absl::SimpleAtoi(options_.address.substr(colon + 1), &port)) {
     return absl::InvalidArgumentError(
         absl::StrCat("redis address \"", options_.address, "\" is not host:port"));
   }
   redisContext* c =
-      redisConnectWithTimeout(host_port.first.c_str(), port, ToTimeval(options_.connect_timeout));
+      redisConnectWithTimeout(host.c_str(), port, ToTimeval(options_.connect_timeout));
   if (c == nullptr || c->err) {
     std::string why = c ? c->errstr : "out of memory";
     if (c) redisFree(c);
@@ -137,6 +180,15 @@ absl::Status RedisConnection::Connect() {
           absl::StrCat("redis ", options_.address, ": AUTH failed: ", auth.status().message()));
     }
   }
+  if (options_.database != 0) {
+    absl::StatusOr<RedisReply> select = Send({"SELECT", std::to_string(options_.database)});
+    if (!select.ok()) {
+      Disconnect();
+      return absl::UnavailableError(absl::StrCat("redis ", options_.address, ": SELECT ",
+                                                 options_.database, " failed: ",
+                                                 select.status().message()));
+    }
+  }
   // Keys that Redis may evict make limits and budgets forget what they counted. (A Redis that
   // accepts the connection but does not answer, e.g. stopped, times out here: the connection
   // is gone and the connect fails below.)
@@ -146,6 +198,15 @@ absl::Status RedisConnection::Connect() {
   if (may_evict_) {
     spdlog::warn("redis_may_evict address={} maxmemory_policy={} (set noeviction)",
                  options_.address, policy->elements[1].str);
+  } else if ((!policy.ok() || policy->elements.size() != 2) && context_ != nullptr &&
+             !eviction_unchecked_logged_) {
+    // Managed Redis services often rename or forbid CONFIG: say that the check did not happen
+    // rather than reporting the keys safe.
+    eviction_unchecked_logged_ = true;
+    spdlog::warn(
+        "redis_eviction_unchecked address={} error=\"{}\" (could not read maxmemory-policy; make "
+        "sure it is noeviction, or counts may be evicted)",
+        options_.address, policy.ok() ? "unexpected reply" : policy.status().message());
   }
   // The epoch: set once by whoever connects first; a different (or no) value than at our last
   // connect means Redis lost its data meanwhile.

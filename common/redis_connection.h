@@ -26,8 +26,9 @@ struct redisContext;
 namespace llmrouter {
 
 struct RedisOptions {
-  std::string address;   // host:port
+  std::string address;   // host:port, or [IPv6]:port
   std::string password;  // empty: no AUTH
+  int database = 0;      // SELECTed after AUTH when not 0
   std::chrono::milliseconds connect_timeout{200};
   // Each command's socket reads and writes: a hung (e.g. SIGSTOPped) Redis costs at most this.
   std::chrono::milliseconds command_timeout{200};
@@ -35,8 +36,10 @@ struct RedisOptions {
   std::chrono::milliseconds max_backoff{2000};
 };
 
-// The options with the password read from `password_file` (surrounding whitespace dropped),
-// when set.
+// The options for `address` — host:port, redis://host:port or redis://host:port/DB — with the
+// password read from `password_file` (surrounding whitespace dropped), when set.
+// InvalidArgument for anything else, saying why: rediss:// (this build's hiredis has no TLS),
+// credentials in the URL (they would show in the process list), a missing host or a bad port.
 absl::StatusOr<RedisOptions> RedisOptionsFrom(std::string address,
                                               const std::string& password_file);
 
@@ -97,6 +100,7 @@ class RedisConnection {
   int64_t connects_ = 0;
   int64_t data_losses_ = 0;
   bool may_evict_ = false;
+  bool eviction_unchecked_logged_ = false;  // said once that CONFIG GET was refused
 };
 
 }  // namespace llmrouter

@@ -5,7 +5,8 @@
 #include "absl/flags/flag.h"
 
 ABSL_FLAG(std::string, redis, "",
-          "host:port of a Redis shared by every replica of this service, for the state they must "
+          "The Redis shared by every replica of this service (host:port, redis://host:port or "
+          "redis://host:port/DB; no credentials: see --redis_password_file), for the state they must "
           "agree on (gateway: rate limit counts; decision: the spend ledger; inventory: "
           "registrations and drains). Empty: each replica "
           "keeps its own, in memory");

@@ -451,7 +451,8 @@ asio::awaitable<ProxyOutcome> InferenceProxy::TryTargets(Call& call,
   }
   if (targets.empty()) {
     co_return co_await WriteError(call.record, call.client, call.request, call.keep_alive, 502,
-                                  "routing decision named no target", "upstream_error");
+                                  "routing decision named no target", "upstream_error",
+                                  rate_limit_headers);
   }
   TargetPlan plan{
       decision,   tenant,
@@ -487,7 +488,7 @@ asio::awaitable<ProxyOutcome> InferenceProxy::TryTargets(Call& call,
           RetryBackoff(retry_budget_.options(), static_cast<int>(attempt), call.worker.random());
       if (target.address() == retry_after_address) wait = std::max(wait, retry_after);
       if (std::chrono::steady_clock::now() + wait >= overall_deadline) {
-        co_return co_await WriteDeadlineError(call, failures);
+        co_return co_await WriteDeadlineError(call, failures, rate_limit_headers);
       }
       if (wait.count() > 0) {
         pause.expires_after(wait);
@@ -501,7 +502,7 @@ asio::awaitable<ProxyOutcome> InferenceProxy::TryTargets(Call& call,
     if (overall_deadline != std::chrono::steady_clock::time_point::max()) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           overall_deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) co_return co_await WriteDeadlineError(call, failures);
+      if (left.count() <= 0) co_return co_await WriteDeadlineError(call, failures, rate_limit_headers);
       attempt_timeout = std::min(attempt_timeout, left);
     }
     if (!target.scheme().empty() && target.scheme() != "http" && target.scheme() != "https") {
@@ -540,12 +541,12 @@ asio::awaitable<ProxyOutcome> InferenceProxy::TryTargets(Call& call,
 }
 
 asio::awaitable<ProxyOutcome> InferenceProxy::WriteDeadlineError(
-    Call& call, const std::vector<std::string>& failures) {
+    Call& call, const std::vector<std::string>& failures, const Headers& rate_limit_headers) {
   co_return co_await WriteError(
       call.record, call.client, call.request, call.keep_alive, 504,
       absl::StrCat("no backend answered within the request deadline of ",
                    options_.request_timeout.count(), " ms: ", absl::StrJoin(failures, "; ")),
-      "upstream_timeout");
+      "upstream_timeout", rate_limit_headers);
 }
 
 asio::awaitable<std::optional<ProxyOutcome>> InferenceProxy::TryTarget(

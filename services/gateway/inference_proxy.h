@@ -163,7 +163,8 @@ class InferenceProxy {
                                                   const Headers& rate_limit_headers);
   // 504 naming the attempts' failures: the request deadline passed.
   boost::asio::awaitable<ProxyOutcome> WriteDeadlineError(Call& call,
-                                                          const std::vector<std::string>& failures);
+                                                          const std::vector<std::string>& failures,
+                                                          const Headers& rate_limit_headers);
   // One attempt: the answer written to the client, or nullopt and *failure when this target
   // gave none (or the client left, which `watch` tells).
   boost::asio::awaitable<std::optional<ProxyOutcome>> TryTarget(

@@ -294,13 +294,19 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::optional<llmrouter::RedisOptions>> redis = llmrouter::RedisFromFlags();
   if (!redis.ok()) return Fail(redis.status());
   if (*redis) {
+    // A live gateway renews its leases at least every quarter TTL (and every sync interval);
+    // a TTL shorter than a few renewals would let a Redis hiccup hand its slots to others.
+    if (absl::GetFlag(FLAGS_rate_limit_lease_ttl_ms) < 1000 ||
+        absl::GetFlag(FLAGS_rate_limit_lease_ttl_ms) < 4 * absl::GetFlag(FLAGS_rate_limit_sync_ms)) {
+      return Fail(absl::InvalidArgumentError(
+          "--rate_limit_lease_ttl_ms must be at least 1000 and at least 4 × --rate_limit_sync_ms"));
+    }
     llmrouter::gateway::RateLimitSyncOptions sync;
     sync.redis = **std::move(redis);
     sync.replica = llmrouter::RedisReplicaName();
     sync.interval = std::chrono::milliseconds(std::max(1, absl::GetFlag(FLAGS_rate_limit_sync_ms)));
     sync.fail_closed = absl::GetFlag(FLAGS_rate_limits_fail_closed);
-    sync.lease_ttl =
-        std::chrono::milliseconds(std::max(100, absl::GetFlag(FLAGS_rate_limit_lease_ttl_ms)));
+    sync.lease_ttl = std::chrono::milliseconds(absl::GetFlag(FLAGS_rate_limit_lease_ttl_ms));
     rate_limit_sync = std::make_unique<llmrouter::gateway::RateLimitSync>(
         std::move(sync), server.rate_limiter(), *runner.registry());
   }

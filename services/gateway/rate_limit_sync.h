@@ -21,6 +21,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "common/redis_connection.h"
@@ -64,12 +65,16 @@ class RateLimitSync {
  private:
   void Run();
   void SyncOnce();
+  // One script call for these scopes; on failure they wait for the next sync.
+  absl::Status SyncScopes(const std::vector<RateLimiter::SyncDelta>& deltas);
 
   RateLimitSyncOptions options_;
   RateLimiter& limiter_;
   RedisConnection redis_;
   RedisStoreHealth health_;
+  prometheus::Counter& admitted_while_down_;
   std::atomic<int64_t> syncs_{0};
+  std::chrono::steady_clock::time_point last_all_;  // the sync thread's
   absl::Mutex wake_mu_;
   bool due_ ABSL_GUARDED_BY(wake_mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(wake_mu_) = false;

@@ -20,6 +20,9 @@ std::string TenantScope(const std::string& tenant) { return "t\n" + tenant; }
 std::string ApiKeyScope(const std::string& key) { return "k\n" + key; }
 
 constexpr std::chrono::milliseconds kConcurrentRetryAfter{1000};
+// A scope unused for this long may hold old counts of the other replicas: its next use makes a
+// sync due (TakeSyncDeltas sends idle scopes only now and then).
+constexpr int64_t kIdleMs = 250;
 
 }  // namespace
 
@@ -81,7 +84,10 @@ void RateLimiter::Lease::Release() {
 
 RateLimiter::Scope& RateLimiter::ScopeLocked(const std::string& key, int64_t window_ms,
                                              int64_t index, int64_t now) {
-  Scope& s = scopes_[key];
+  auto [it, inserted] = scopes_.try_emplace(key);
+  Scope& s = it->second;
+  if (inserted || now - s.last_used_ms > kIdleMs) MarkDueLocked();
+  s.touched = true;
   if (s.window_index != index || s.window_ms != window_ms) {
     // A new window (or a bundle with another window length): the counts start again; requests
     // in flight stay in flight.
@@ -192,6 +198,7 @@ RateLimitStatus RateLimiter::Admit(const RateLimitRequest& request, Lease* lease
     lease->window_index_ = index;
     lease->reserved_tokens_ = request.tokens;
     lease->reconciled_ = false;
+    if (store_down_) admitted_while_down_.fetch_add(1, std::memory_order_relaxed);
   }
   // The headers: per kind, the scope with the least left.
   auto tightest = [&](uint64_t limit, uint64_t used, bool* has, uint64_t* shown_limit,
@@ -248,6 +255,7 @@ void RateLimiter::Release(Lease& lease) {
     // A slot given back near the limit is shared at once: another replica may be refusing.
     const bool was_near = NearLimit(it->second);
     --it->second.in_flight;
+    it->second.touched = true;
     if (was_near) MarkDueLocked();
   }
 }
@@ -257,19 +265,29 @@ void RateLimiter::SweepLocked(int64_t now) {
   last_sweep_ms_ = now;
   absl::erase_if(scopes_, [now](const auto& entry) {
     const Scope& s = entry.second;
-    return s.in_flight == 0 && now - s.last_used_ms > 2 * s.window_ms;
+    // Not while a lease it wrote may still be held in the shared store.
+    return s.in_flight == 0 && s.in_flight_shared == 0 && s.in_flight_shared_known &&
+           now - s.last_used_ms > 2 * s.window_ms;
   });
 }
 
-std::vector<RateLimiter::SyncDelta> RateLimiter::TakeSyncDeltas() {
+std::vector<RateLimiter::SyncDelta> RateLimiter::TakeSyncDeltas(bool all) {
   const int64_t now = clock_();
   std::vector<SyncDelta> deltas;
   absl::MutexLock lock(&mu_);
   for (auto& [key, s] : scopes_) {
     // Only the current window's counts are worth sharing; a scope idle in an old window shares
-    // its requests in flight (a zero delta).
+    // its requests in flight (a zero delta), and a lease it no longer holds is given back.
     const bool current = now / s.window_ms == s.window_index;
-    if (!current && s.in_flight == 0 && s.others_in_flight == 0) continue;
+    const bool lease_changed = !s.in_flight_shared_known || s.in_flight != s.in_flight_shared;
+    const bool wanted =
+        current ? all || s.touched || s.pending_requests != 0 || s.pending_tokens != 0 ||
+                      lease_changed || s.others_in_flight > 0
+                : s.in_flight > 0 || s.others_in_flight > 0 || lease_changed;
+    if (!wanted) continue;
+    s.touched = false;
+    s.in_flight_shared = s.in_flight;
+    s.in_flight_shared_known = true;
     SyncDelta d;
     d.scope = key;
     d.window_ms = s.window_ms;
@@ -294,6 +312,7 @@ void RateLimiter::ApplySync(const std::vector<SyncDelta>& deltas,
                             const std::vector<SharedCounts>& shared) {
   absl::MutexLock lock(&mu_);
   refuse_all_ = false;
+  store_down_ = false;
   for (std::size_t i = 0; i < deltas.size() && i < shared.size(); ++i) {
     auto it = scopes_.find(deltas[i].scope);
     if (it == scopes_.end()) continue;
@@ -314,6 +333,7 @@ void RateLimiter::RestoreSyncDeltas(const std::vector<SyncDelta>& deltas) {
     auto it = scopes_.find(d.scope);
     if (it == scopes_.end()) continue;
     Scope& s = it->second;
+    s.in_flight_shared_known = false;  // the lease written last is unknown: write it again
     if (s.window_ms != d.window_ms || s.window_index != d.window_index) continue;
     s.shared_requests -= d.requests;
     s.shared_tokens -= d.tokens;
@@ -325,6 +345,7 @@ void RateLimiter::RestoreSyncDeltas(const std::vector<SyncDelta>& deltas) {
 void RateLimiter::SetSharedStoreUnavailable(bool unavailable, bool fail_closed) {
   absl::MutexLock lock(&mu_);
   refuse_all_ = unavailable && fail_closed;
+  store_down_ = unavailable;
 }
 
 std::size_t RateLimiter::scopes() const {

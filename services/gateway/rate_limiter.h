@@ -126,7 +126,11 @@ class RateLimiter {
     int64_t total_requests = 0;
     int64_t total_tokens = 0;
   };
-  std::vector<SyncDelta> TakeSyncDeltas();
+  // A scope of the current window is sent when something changed it since the last sync, when
+  // other replicas hold slots of it, or, with `all`, anyway (so that idle scopes learn the
+  // others' counts now and then without costing Redis every interval); a scope of a past
+  // window only while slots of it are held, or to give back a lease it last shared.
+  std::vector<SyncDelta> TakeSyncDeltas(bool all = true);
   // The shared totals after `deltas` were added (this replica's included), and the requests the
   // other replicas have in flight, one per delta.
   struct SharedCounts {
@@ -140,6 +144,11 @@ class RateLimiter {
   void RestoreSyncDeltas(const std::vector<SyncDelta>& deltas);
   // While unavailable (and failing closed), every request with limits is refused.
   void SetSharedStoreUnavailable(bool unavailable, bool fail_closed);
+  // Requests with limits admitted while the shared counts were unreachable (failing open) since
+  // the last call: admitted on this replica's counts and the others' as last seen.
+  uint64_t TakeAdmittedWhileStoreDown() {
+    return admitted_while_down_.exchange(0, std::memory_order_relaxed);
+  }
   // Whether a change since the last call should be shared at once rather than with the next
   // periodic sync: one that left a scope near a limit (see NearLimit).
   bool TakeChanged() { return changed_.exchange(false, std::memory_order_acq_rel); }
@@ -167,6 +176,11 @@ class RateLimiter {
     uint64_t others_requests = 0;
     uint64_t others_tokens = 0;
     uint64_t others_in_flight = 0;
+    // The requests in flight last written to the shared store (unknown after a failed write):
+    // a lease is given back even once its window has passed.
+    uint64_t in_flight_shared = 0;
+    bool in_flight_shared_known = true;
+    bool touched = false;  // admitted, refused, reconciled or released since the last sync
     RateLimitQuota quota;  // the limits of the last request admitted against it
   };
   // Whether what this replica has not shared yet matters to the others now: a tenth or more of
@@ -174,6 +188,8 @@ class RateLimiter {
   // from every limit, counts wait for the periodic sync and go in batches; near one, every change
   // is shared within a millisecond (what keeps replicas within a few percent of a limit).
   static bool NearLimit(const Scope& s);
+  // The scope, created or rolled over to the window. A scope new to this replica, or idle for a
+  // while, makes a sync due: its other replicas' counts are unknown or old.
   Scope& ScopeLocked(const std::string& key, int64_t window_ms, int64_t index, int64_t now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Reconcile(Lease& lease, uint64_t tokens);
@@ -186,6 +202,8 @@ class RateLimiter {
   absl::flat_hash_map<std::string, Scope> scopes_ ABSL_GUARDED_BY(mu_);
   int64_t last_sweep_ms_ ABSL_GUARDED_BY(mu_) = 0;
   bool refuse_all_ ABSL_GUARDED_BY(mu_) = false;
+  bool store_down_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<uint64_t> admitted_while_down_{0};
   std::atomic<bool> changed_{false};
   std::function<void()> due_hook_ ABSL_GUARDED_BY(mu_);
   void MarkDueLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {

@@ -182,23 +182,116 @@ if redis_wiring chart-redis.yaml llm-router-redis.llm.svc.cluster.local:6379 \
 else
   fail "redis.enabled wiring"
 fi
-# An operator's own Redis: every service gets its address and its password Secret; nothing is
-# deployed.
-render_redis external-redis --set redis.external.address=redis.example.internal:6379 \
+# The chart's Redis gets its password in a config file written at start (an emptyDir), never in
+# its argv, which ps and /proc/PID/cmdline show to every process in the pod: no --requirepass, no
+# $(VAR) expansion of it, the password only in the environment, from the Secret. The container's
+# script is run here (sh, a stub redis-server) to see that the file holds the password the
+# services read (surrounding whitespace stripped), whatever bytes it has, in mode 0600, and that
+# an empty password stops the container instead of starting Redis without AUTH.
+redis_password_hidden() {  # redis_password_hidden <file> <Secret> <key>
+  python3 - "$out/$1" "$2" "$3" "$out/redis-run-$1" <<'PY'
+import os, re, stat, subprocess, sys, yaml
+path, secret, key, run = sys.argv[1:5]
+docs = [d for d in yaml.safe_load_all(open(path)) if d]
+redis = [d for d in docs if d["kind"] == "Deployment" and
+         d["metadata"]["labels"].get("app.kubernetes.io/component") == "redis"]
+if len(redis) != 1:
+    sys.exit(f"{len(redis)} Redis Deployments")
+pod = redis[0]["spec"]["template"]["spec"]
+c = pod["containers"][0]
+command, args = c.get("command", []), c.get("args", [])
+problems = []
+if any(a.startswith("--requirepass") for a in command + args):
+    problems.append(f"--requirepass on the command line: {command + args}")
+env = {e["name"]: e for e in c.get("env", [])}
+if any(re.search(r"\$\([A-Za-z_][A-Za-z0-9_]*\)", a) for a in command + args):
+    problems.append("an environment variable expanded into the command line ($(NAME))")
+ref = env.get("REDISCLI_AUTH", {}).get("valueFrom", {}).get("secretKeyRef", {})
+if (ref.get("name"), ref.get("key")) != (secret, key):
+    problems.append(f"REDISCLI_AUTH from {ref}, want Secret {secret} key {key}")
+if any("value" in e for e in env.values()):
+    problems.append("a literal env value in the Redis container")
+mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
+volume = next((v for v in pod.get("volumes", []) if v["name"] == mounts.get("/run/redis-conf")), {})
+if "emptyDir" not in volume:
+    problems.append(f"/run/redis-conf is not an emptyDir: {volume}")
+if command[:2] != ["sh", "-c"] or len(command) < 3:
+    sys.exit("\n".join(problems + [f"command is not sh -c SCRIPT: {command}"]))
+os.makedirs(f"{run}/conf", exist_ok=True)
+os.makedirs(f"{run}/bin", exist_ok=True)
+with open(f"{run}/bin/redis-server", "w") as f:  # records its argv, one argument a line
+    f.write(f'#!/bin/sh\nprintf "%s\\n" "$@" >"{run}/argv"\n')
+os.chmod(f"{run}/bin/redis-server", 0o755)
+script = command[2].replace("/run/redis-conf", f"{run}/conf")
+def start(password):
+    for name in ("argv", "conf/redis.conf"):
+        if os.path.exists(f"{run}/{name}"):
+            os.remove(f"{run}/{name}")
+    environ = dict(os.environb)
+    environ[b"PATH"] = f"{run}/bin:".encode() + environ[b"PATH"]
+    environ[b"REDISCLI_AUTH"] = password
+    return subprocess.run(["sh", "-c", script] + command[3:] + args, env=environ,
+                          capture_output=True)
+password = b' \tpa"ss w\\$(x)\x27\xe9\n'
+done = start(password)
+conf = f"{run}/conf/redis.conf"
+if done.returncode != 0 or not os.path.exists(f"{run}/argv"):
+    problems.append(f"the script failed: {done.stderr!r}")
+else:
+    argv = open(f"{run}/argv", "rb").read().split(b"\n")[:-1]
+    if argv != [conf.encode()] + [a.encode() for a in args]:
+        problems.append(f"redis-server started with {argv}")
+    mode = stat.S_IMODE(os.stat(conf).st_mode)
+    if mode != 0o600:
+        problems.append(f"config file mode {mode:o}")
+    m = re.fullmatch(rb'requirepass "((?:\\x[0-9a-f]{2})+)"\n', open(conf, "rb").read())
+    got = bytes.fromhex(m.group(1).replace(b"\\x", b"").decode()) if m else None
+    if got != password.strip(b" \t\n\v\f\r"):
+        problems.append(f"config file holds {got!r}, want {password.strip()!r}")
+for empty in (b"", b" \n"):
+    done = start(empty)
+    if done.returncode == 0 or os.path.exists(f"{run}/argv"):
+        problems.append(f"Redis started with the password {empty!r}")
+sys.exit("\n".join(problems) or None)
+PY
+}
+for f in chart-redis production-values; do
+  if redis_password_hidden $f.yaml llm-router-redis redis-password; then
+    ok "the chart's Redis reads its password from the Secret into a file, never argv ($f)"
+  else
+    fail "the chart's Redis password kept out of argv ($f)"
+  fi
+done
+render_redis chart-redis-secret --set redis.enabled=true --set redis.existingSecret=team-redis \
+  --set redis.passwordKey=pw
+if redis_password_hidden chart-redis-secret.yaml team-redis pw; then
+  ok "the chart's Redis takes its password from redis.existingSecret"
+else
+  fail "the chart's Redis with redis.existingSecret"
+fi
+# An operator's own Redis (redis.external.url): every service gets the URL and its password
+# Secret; nothing is deployed.
+render_redis external-redis --set redis.external.url=redis://redis.example.internal:6379 \
   --set redis.external.passwordSecret=team-redis --set redis.external.passwordKey=pw \
   --set redis.failClosed=true
-if redis_wiring external-redis.yaml redis.example.internal:6379 /etc/llm-router/redis/pw \
+if redis_wiring external-redis.yaml redis://redis.example.internal:6379 /etc/llm-router/redis/pw \
   team-redis fail-closed; then
   ok "redis.external: every service gets the operator's Redis and its password Secret"
 else
   fail "redis.external wiring"
 fi
 expect_not external-redis.yaml "no Redis deployed for an external one" 'component: redis'
-render_redis external-redis-open --set redis.external.address=redis.example.internal:6379
-if redis_wiring external-redis-open.yaml redis.example.internal:6379 "" ""; then
-  ok "redis.external without a password Secret: the address only, nothing mounted"
+render_redis external-redis-db --set redis.external.url=redis://10.0.0.7:6380/2
+if redis_wiring external-redis-db.yaml redis://10.0.0.7:6380/2 "" ""; then
+  ok "redis.external.url with a database number, without a password Secret: nothing mounted"
 else
-  fail "redis.external without a password Secret"
+  fail "redis.external.url with a database number"
+fi
+render_redis external-redis-plain --set redis.external.url=redis.example.internal:6379
+if redis_wiring external-redis-plain.yaml redis.example.internal:6379 "" ""; then
+  ok "redis.external.url as plain host:port"
+else
+  fail "redis.external.url as plain host:port"
 fi
 if python3 - "$out/production-values.yaml" <<'PY'; then
 import sys, yaml
@@ -505,6 +598,26 @@ refuse "misspelt key decision.routeLink.enable" 'enable is not allowed' \
 refuse "API key without key or digest" 'apiKeys' --set 'secrets.apiKeys[0].tenant=t'
 refuse "HPA without a target" 'needs targetCPU' --set gateway.autoscaling.enabled=true \
   --set gateway.autoscaling.targetCPUUtilizationPercentage=null
+# Redis URLs the services cannot use: TLS (Debian 12's hiredis has none) and credentials, which
+# belong in redis.external.passwordSecret (and whose password the message must not repeat).
+refuse "redis.external.url with rediss://" 'rediss:// \(TLS\) is not supported.*TLS sidecar' \
+  --set redis.external.url=rediss://redis.example.internal:6380
+refuse "redis.external.url with REDISS://" 'rediss:// \(TLS\) is not supported' \
+  --set redis.external.url=REDISS://redis.example.internal:6380
+for url in redis://:hunter2@redis.example.internal:6379 \
+  redis://default:hunter2@redis.example.internal:6379/1 rediss://:hunter2@redis.example.internal:6380; do
+  refuse "redis.external.url with credentials (${url%%:*}://...@)" \
+    'holds credentials.*redis\.external\.passwordSecret' --set redis.external.url=$url
+  if grep -q hunter2 "$out/refused.yaml.err"; then
+    fail "the refusal of a redis.external.url with credentials repeats the password"
+  fi
+done
+refuse "redis.external.url with another scheme" 'is not redis://HOST:PORT' \
+  --set redis.external.url=http://redis.example.internal:6379
+refuse "redis.external.url without a port" 'is not redis://HOST:PORT' \
+  --set redis.external.url=redis://redis.example.internal
+refuse "the old key redis.external.address" 'address is not allowed' \
+  --set redis.external.address=redis.example.internal:6379
 
 # The manifest checker must itself catch a broken manifest.
 sed '/readinessProbe:/,/timeoutSeconds/d' "$out/defaults.yaml" >"$out/broken.yaml"

@@ -238,6 +238,11 @@ tenants:
   redis.Thaw();
   redis.Kill();
   for (int i = 0; i < 6; ++i) EXPECT_EQ(chat(i % 2, "acme").status, 200) << i;
+  // Failing open is counted (and alerted on through the store's _up gauge).
+  EXPECT_TRUE(WaitUntil([&] {
+    return ScrapeMetric(gateways[0]->port("metrics_port"),
+                        "llmrouter_gateway_rate_limit_admitted_while_store_down_total") > 0;
+  }));
 
   // Back, without its data: counting resumes across both gateways (for a tenant the outage's
   // requests, still in this window, did not count against).
@@ -265,8 +270,67 @@ tenants:
   gateways[0]->Signal(SIGKILL);
   gateways[0]->Wait(10000);
   for (auto& h : holders) h.join();
-  EXPECT_TRUE(WaitUntil([&] { return chat(1, "busy").status == 200; }, std::chrono::seconds(10)))
-      << "the dead gateway's slots were never released";
+  EXPECT_TRUE(WaitUntil([&] { return chat(1, "busy").status == 200; }, std::chrono::seconds(5)))
+      << "the dead gateway's slots were not released within their 1.5 s lease (and a margin)";
+}
+
+// A Redis that answers with errors — a wrong password, then memory full — is reported in the
+// log and the metrics; the gateway keeps serving (limits fail open) and never crashes.
+TEST(RateLimitTest, ARedisThatAnswersErrorsIsReportedClearlyAndNothingCrashes) {
+  const std::string dir = MakeTempDir("llmrouter-rate-limit-errors");
+  RedisServer redis(dir, {"--requirepass", "right"});
+  Stack stack(dir, R"(
+models:
+  - {name: m}
+tenants:
+  - {name: default, rate_limits: {window: 10s, requests: 1000}}
+)");
+  ASSERT_TRUE(stack.up());
+  std::ofstream(dir + "/wrong") << "wrong\n";
+  std::ofstream(dir + "/right") << "right\n";
+  auto start = [&](const std::string& name, const std::string& password_file) {
+    return StartService(
+        dir, name, "services/gateway/gateway",
+        {"--http_port=0", "--metrics_port=0", "--host=127.0.0.1",
+         absl::StrCat("--decision_target=127.0.0.1:", stack.decision->port("grpc_port")),
+         "--inventory_target=", "--redis=redis://" + redis.address(),
+         "--redis_password_file=" + password_file});
+  };
+  auto chat = [&](const ServiceProcess& gateway) {
+    return HttpCall(gateway.port("http_port"), "POST", "/v1/chat/completions",
+                    R"({"model":"m","messages":[{"role":"user","content":"Say hi"}]})");
+  };
+  auto metric = [&](const ServiceProcess& gateway, const std::string& name) {
+    return ScrapeMetric(gateway.port("metrics_port"), name);
+  };
+  auto wrong = start("gateway-wrong", dir + "/wrong");
+  ASSERT_TRUE(wrong);
+  ASSERT_TRUE(WaitUntil([&] { return chat(*wrong).status == 200; }));
+  EXPECT_TRUE(WaitUntil([&] {
+    return metric(*wrong, "llmrouter_gateway_rate_limit_store_errors_total") > 0;
+  }));
+  EXPECT_EQ(metric(*wrong, "llmrouter_gateway_rate_limit_store_up"), 0);
+  EXPECT_THAT(wrong->ReadLog(), HasSubstr("AUTH failed"));
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(chat(*wrong).status, 200) << "limits fail open";
+
+  auto right = start("gateway-right", dir + "/right");
+  ASSERT_TRUE(right);
+  ASSERT_TRUE(WaitUntil([&] { return chat(*right).status == 200; }));
+  ASSERT_TRUE(
+      WaitUntil([&] { return metric(*right, "llmrouter_gateway_rate_limit_store_up") == 1; }));
+  // Redis's memory is full (noeviction): every write is refused with OOM.
+  CommandResult full = RunCommand("/usr/bin/redis-cli", {"-p", std::to_string(redis.port()), "-a",
+                                                         "right", "CONFIG", "SET", "maxmemory", "1"});
+  ASSERT_EQ(full.code, 0) << full.err;
+  const double errors_before = metric(*right, "llmrouter_gateway_rate_limit_store_errors_total");
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(chat(*right).status, 200) << "limits fail open";
+  EXPECT_TRUE(WaitUntil([&] {
+    return metric(*right, "llmrouter_gateway_rate_limit_store_errors_total") > errors_before;
+  }));
+  EXPECT_TRUE(WaitUntil([&] { return right->ReadLog().find("OOM") != std::string::npos; }))
+      << right->ReadLog();
+  EXPECT_EQ(right->Wait(0), -1) << "still running";
+  EXPECT_EQ(wrong->Wait(0), -1) << "still running";
 }
 
 }  // namespace

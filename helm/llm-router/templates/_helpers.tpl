@@ -246,12 +246,34 @@ timeoutSeconds: {{ $p.timeoutSeconds }}
 {{- .Values.redis.external.passwordSecret }}
 {{- end }}
 {{- end }}
-{{/* host:port of the Redis that the replicas of each service share state through, or empty. */}}
+{{/*
+redis.external.url as the services' --redis takes it: redis://HOST:PORT[/DB] or HOST:PORT. The
+services refuse rediss:// and a password in the URL at start; refusing them here instead keeps
+an install from rolling out pods that crash-loop, and keeps a password out of every pod's argv
+(ps, /proc/PID/cmdline) and the release's stored values.
+*/}}
+{{- define "llm-router.redisExternalUrl" -}}
+{{- with .Values.redis.external.url }}
+{{- /* First, and without the URL: the message must not print the password. */}}
+{{- if contains "@" . }}
+{{- fail "redis.external.url holds credentials (user:password@): put the password in a Secret named by redis.external.passwordSecret (key redis.external.passwordKey) instead, so that it stays out of the pods' command lines" }}
+{{- end }}
+{{- if hasPrefix "rediss://" (lower .) }}
+{{- fail (printf "redis.external.url %q: rediss:// (TLS) is not supported, Debian 12's hiredis speaks no TLS. Give the redis:// URL of your Redis inside the cluster, or of a TLS sidecar or proxy (stunnel, spiped) that carries the link to it encrypted (docs/deployment.md, \"Scaling\")" .) }}
+{{- end }}
+{{- if not (regexMatch "^(redis://[^/:@\\s]+:[0-9]+(/[0-9]+)?|[^/:@\\s]+:[0-9]+)$" .) }}
+{{- fail (printf "redis.external.url %q is not redis://HOST:PORT, redis://HOST:PORT/DB or HOST:PORT" .) }}
+{{- end }}
+{{- . }}
+{{- end }}
+{{- end }}
+{{/* The Redis (--redis) that the replicas of each service share state through, or empty. */}}
 {{- define "llm-router.redisAddress" -}}
+{{- $external := include "llm-router.redisExternalUrl" . }}
 {{- if .Values.redis.enabled -}}
 {{ include "llm-router.componentName" (dict "root" . "suffix" "redis") }}.{{ .Release.Namespace }}.svc.{{ .Values.clusterDomain }}:6379
 {{- else -}}
-{{ .Values.redis.external.address }}
+{{ $external }}
 {{- end }}
 {{- end }}
 {{/* Where the services read Redis's password: empty without a Redis or a password Secret. */}}

@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "tests/support/process_harness.h"
@@ -110,6 +111,57 @@ TEST(RedisConnectionTest, AnEvictingRedisIsFlaggedAndABadAddressIsAnError) {
   nobody.address = absl::StrCat("127.0.0.1:", testing::ClosedLoopbackPort());
   EXPECT_EQ(RedisConnection(nobody).Command({"PING"}).status().code(),
             absl::StatusCode::kUnavailable);
+}
+
+TEST(RedisConnectionTest, AddressesAreHostPortOrRedisUrlsAndTheDatabaseIsSelected) {
+  RedisServer server(MakeTempDir("llmrouter-redis"));
+  for (const std::string& address :
+       {server.address(), "redis://" + server.address(), "REDIS://" + server.address() + "/"}) {
+    absl::StatusOr<RedisOptions> o = RedisOptionsFrom(address, "");
+    ASSERT_TRUE(o.ok()) << address << ": " << o.status();
+    EXPECT_EQ(o->address, server.address());
+    EXPECT_EQ(o->database, 0);
+  }
+  absl::StatusOr<RedisOptions> db3 = RedisOptionsFrom("redis://" + server.address() + "/3", "");
+  ASSERT_TRUE(db3.ok()) << db3.status();
+  EXPECT_EQ(db3->database, 3);
+  RedisConnection in_3(*db3);
+  ASSERT_TRUE(in_3.Command({"SET", "where", "three"}).ok());
+  RedisConnection in_0(Options(server));
+  absl::StatusOr<RedisReply> missing = in_0.Command({"GET", "where"});
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(missing->type, RedisReply::Type::kNil) << "written to database 3, not 0";
+
+  struct Bad {
+    std::string address, says;
+  };
+  for (const Bad& bad : std::vector<Bad>{
+           {"rediss://cache:6380", "TLS"},
+           {"redis://:hunter2@cache:6379", "--redis_password_file"},
+           {"user:hunter2@cache:6379", "--redis_password_file"},
+           {"http://cache:6379", "only redis:// URLs"},
+           {"redis://cache", "is not host:port"},
+           {"cache:99999", "is not host:port"},
+           {"redis://cache:6379/x", "database must be a number"},
+           {"::1:6379", "is not host:port"},
+       }) {
+    absl::StatusOr<RedisOptions> o = RedisOptionsFrom(bad.address, "");
+    ASSERT_FALSE(o.ok()) << bad.address;
+    EXPECT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(o.status().message()), HasSubstr(bad.says)) << bad.address;
+    EXPECT_THAT(std::string(o.status().message()), ::testing::Not(HasSubstr("hunter2")));
+  }
+  absl::StatusOr<RedisOptions> v6 = RedisOptionsFrom("redis://[::1]:6379", "");
+  ASSERT_TRUE(v6.ok()) << v6.status();
+  EXPECT_EQ(v6->address, "[::1]:6379");
+}
+
+TEST(RedisConnectionTest, ARedisThatRefusesConfigIsUsedAndNotReportedSafe) {
+  // Managed Redis services often disable CONFIG; the eviction check cannot run there.
+  RedisServer server(MakeTempDir("llmrouter-redis"), {"--rename-command", "CONFIG", "\"\""});
+  RedisConnection redis(Options(server));
+  ASSERT_TRUE(redis.Command({"PING"}).ok());
+  EXPECT_FALSE(redis.may_evict());
 }
 
 }  // namespace

@@ -44,14 +44,18 @@ TEST(UsageLedgerTest, SyncDeltasHoldWhatChangedAndWhatLimitsAskAbout) {
   std::vector<UsageLedger::SyncDelta> first = ledger.TakeSyncDeltas();
   EXPECT_EQ(names(first), (std::vector<std::string>{"limited", "made-up"}));
   for (const auto& d : first) {
-    if (d.tenant == "made-up") EXPECT_EQ(d.day_total_micros, 500000);
+    if (d.tenant == "made-up") {
+      EXPECT_EQ(d.day_total_micros, 500000);
+    }
   }
   EXPECT_EQ(names(ledger.TakeSyncDeltas()), (std::vector<std::string>{"limited"}));
   ledger.Record("made-up", 0.25);
   std::vector<UsageLedger::SyncDelta> again = ledger.TakeSyncDeltas();
   ASSERT_EQ(names(again), (std::vector<std::string>{"limited", "made-up"}));
   for (const auto& d : again) {
-    if (d.tenant == "made-up") EXPECT_EQ(d.day_total_micros, 750000) << "a running total";
+    if (d.tenant == "made-up") {
+      EXPECT_EQ(d.day_total_micros, 750000) << "a running total";
+    }
   }
 }
 

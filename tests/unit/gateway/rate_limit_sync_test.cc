@@ -87,6 +87,59 @@ TEST(RateLimitSyncTest, TwoGatewaysTogetherStayWithinFivePercentOfTheLimit) {
   EXPECT_LE(admitted.load(), 210);
 }
 
+TEST(RateLimitSyncTest, FourClientsPerGatewayStayWithinFivePercentOfTheLimit) {
+  // Many connections per gateway, as under load: eight clients, each about a request a
+  // millisecond, ask for five times the limit between them.
+  testing::RedisServer redis(testing::MakeTempDir("llmrouter-rl-sync"));
+  Gateway a(redis, "a"), b(redis, "b");
+  StartOfAWindow();
+  std::atomic<int> admitted{0};
+  auto client = [&](RateLimiter& limiter) {
+    for (int i = 0; i < 600; ++i) {
+      RateLimiter::Lease lease;
+      if (limiter.Admit(Acme(1000, 0), &lease).admitted) admitted.fetch_add(1);
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+  };
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.emplace_back(client, std::ref(a.limiter));
+    clients.emplace_back(client, std::ref(b.limiter));
+  }
+  for (std::thread& t : clients) t.join();
+  std::cout << "[rate-limit-sync] 8 clients admitted " << admitted.load()
+            << " of a limit of 1000\n";
+  EXPECT_GE(admitted.load(), 1000);
+  EXPECT_LE(admitted.load(), 1050);
+}
+
+TEST(RateLimitSyncTest, AValueNoReplicaWroteDoesNotStopTheSharing) {
+  testing::RedisServer redis(testing::MakeTempDir("llmrouter-rl-sync"));
+  Gateway a(redis, "a"), b(redis, "b");
+  StartOfAWindow();
+  RateLimiter::Lease lease;
+  ASSERT_TRUE(a.limiter.Admit(Acme(10, 0), &lease).admitted);
+  ASSERT_TRUE(a.Synced());
+  // Something else wrote junk into the window's counts and the leases.
+  const int64_t index = NowMs() / kWindowMs;
+  const std::string window = "llmrouter:rl:" + std::to_string(kWindowMs) + ":" +
+                             std::to_string(index) + ":t\nacme";
+  RedisConnection junk({redis.address()});
+  ASSERT_TRUE(junk.Command({"HSET", window + ":requests", "junk", "lots"}).ok());
+  ASSERT_TRUE(junk.Command({"HSET", "llmrouter:rl:inflight:t\nacme", "junk", "no-colon"}).ok());
+  ASSERT_TRUE(a.Synced() && b.Synced());
+  EXPECT_TRUE(a.sync->up() && b.sync->up());
+  // b still learns a's count: with its own first one, 8 more fit, not 9.
+  std::vector<RateLimiter::Lease> leases(12);
+  ASSERT_TRUE(b.limiter.Admit(Acme(10, 0), &leases[0]).admitted);
+  ASSERT_TRUE(b.Synced());
+  int admitted = 0;
+  for (std::size_t i = 1; i < leases.size(); ++i) {
+    admitted += b.limiter.Admit(Acme(10, 0), &leases[i]).admitted ? 1 : 0;
+  }
+  EXPECT_EQ(admitted, 8);
+}
+
 TEST(RateLimitSyncTest, AGatewayThatDiesReleasesItsConcurrencySlotsWithinTheLeaseTtl) {
   testing::RedisServer redis(testing::MakeTempDir("llmrouter-rl-sync"));
   auto a = std::make_unique<Gateway>(redis, "a", false, milliseconds(300));

@@ -184,8 +184,11 @@ TEST_F(RateLimiterTest, ConcurrentAdmissionsNeverExceedTheLimit) {
 TEST_F(RateLimiterTest, FarFromItsLimitsACountWaitsForThePeriodicSyncNearOneItIsDueAtOnce) {
   std::vector<RateLimiter::Lease> leases(12);
   limiter_.TakeChanged();
+  // A scope new to this replica is due at once: the other replicas' counts are unknown.
+  ASSERT_TRUE(limiter_.Admit(Tenant(100, 0, 0), &leases[0]).admitted);
+  EXPECT_TRUE(limiter_.TakeChanged());
   // 100 requests allowed: the first few leave far more room than ten times what is unshared.
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(limiter_.Admit(Tenant(100, 0, 0), &leases[i]).admitted);
+  for (int i = 1; i < 5; ++i) ASSERT_TRUE(limiter_.Admit(Tenant(100, 0, 0), &leases[i]).admitted);
   EXPECT_FALSE(limiter_.TakeChanged()) << "5 unshared of 95 left: batched";
   for (int i = 5; i < 10; ++i) ASSERT_TRUE(limiter_.Admit(Tenant(100, 0, 0), &leases[i]).admitted);
   EXPECT_TRUE(limiter_.TakeChanged()) << "10 unshared of 90 left: shared at once";
@@ -199,13 +202,75 @@ TEST_F(RateLimiterTest, FarFromItsLimitsACountWaitsForThePeriodicSyncNearOneItIs
   RateLimitRequest c = Tenant(0, 0, 4);
   c.tenant = "busy";
   ASSERT_TRUE(limiter_.Admit(c, &x).admitted);
-  EXPECT_FALSE(limiter_.TakeChanged());
+  EXPECT_TRUE(limiter_.TakeChanged()) << "a new scope";
   ASSERT_TRUE(limiter_.Admit(c, &y).admitted);
   EXPECT_TRUE(limiter_.TakeChanged());
   y.Release();
   EXPECT_TRUE(limiter_.TakeChanged());
   x.Release();
   EXPECT_FALSE(limiter_.TakeChanged());
+}
+
+TEST_F(RateLimiterTest, AScopeUsedAgainAfterBeingIdleIsDueAtOnce) {
+  std::vector<RateLimiter::Lease> leases(3);
+  ASSERT_TRUE(limiter_.Admit(Tenant(100, 0, 0), &leases[0]).admitted);
+  limiter_.TakeChanged();
+  ASSERT_TRUE(limiter_.Admit(Tenant(100, 0, 0), &leases[1]).admitted);
+  EXPECT_FALSE(limiter_.TakeChanged()) << "in use: batched";
+  now_ms_ += 300;  // what it knows of the other replicas' counts may be old now
+  ASSERT_TRUE(limiter_.Admit(Tenant(100, 0, 0), &leases[2]).admitted);
+  EXPECT_TRUE(limiter_.TakeChanged());
+}
+
+TEST_F(RateLimiterTest, OnlyChangedScopesAreSyncedEachTimeIdleOnesWithAll) {
+  RateLimiter::Lease a, b;
+  RateLimitRequest other = Tenant(100, 0, 0);
+  other.tenant = "other";
+  ASSERT_TRUE(limiter_.Admit(Tenant(100, 0, 0), &a).admitted);
+  ASSERT_TRUE(limiter_.Admit(other, &b).admitted);
+  EXPECT_EQ(limiter_.TakeSyncDeltas(false).size(), 2u);
+  EXPECT_EQ(limiter_.TakeSyncDeltas(false).size(), 0u) << "nothing changed";
+  b.Release();
+  std::vector<RateLimiter::SyncDelta> changed = limiter_.TakeSyncDeltas(false);
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(changed[0].in_flight, 0u);
+  EXPECT_EQ(limiter_.TakeSyncDeltas(true).size(), 2u) << "now and then, every scope";
+}
+
+TEST_F(RateLimiterTest, ALeaseIsGivenBackEvenAfterItsWindowHasPassed) {
+  // A long stream under a concurrency limit holds its slot past the end of the window.
+  RateLimiter::Lease stream;
+  ASSERT_TRUE(limiter_.Admit(Tenant(0, 0, 5), &stream).admitted);
+  std::vector<RateLimiter::SyncDelta> held = limiter_.TakeSyncDeltas(false);
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].in_flight, 1u);
+  limiter_.ApplySync(held, {{1, 0, 0}});
+  now_ms_ += 15000;  // the next window
+  stream.Release();
+  std::vector<RateLimiter::SyncDelta> released = limiter_.TakeSyncDeltas(false);
+  ASSERT_EQ(released.size(), 1u) << "the shared store would count the slot until its TTL";
+  EXPECT_EQ(released[0].in_flight, 0u);
+  limiter_.ApplySync(released, {{0, 0, 0}});
+  EXPECT_EQ(limiter_.TakeSyncDeltas(false).size(), 0u);
+  // A failed write is written again.
+  RateLimiter::Lease again;
+  ASSERT_TRUE(limiter_.Admit(Tenant(0, 0, 5), &again).admitted);
+  std::vector<RateLimiter::SyncDelta> lost = limiter_.TakeSyncDeltas(false);
+  limiter_.RestoreSyncDeltas(lost);
+  EXPECT_EQ(limiter_.TakeSyncDeltas(false).size(), 1u);
+}
+
+TEST_F(RateLimiterTest, AdmissionsWhileTheSharedStoreIsDownAreCounted) {
+  RateLimiter::Lease lease;
+  ASSERT_TRUE(limiter_.Admit(Tenant(100, 0, 0), &lease).admitted);
+  EXPECT_EQ(limiter_.TakeAdmittedWhileStoreDown(), 0u);
+  limiter_.SetSharedStoreUnavailable(true, /*fail_closed=*/false);
+  ASSERT_TRUE(limiter_.Admit(Tenant(100, 0, 0), &lease).admitted);
+  ASSERT_TRUE(limiter_.Admit(Tenant(100, 0, 0), &lease).admitted);
+  EXPECT_EQ(limiter_.TakeAdmittedWhileStoreDown(), 2u);
+  limiter_.SetSharedStoreUnavailable(false, false);
+  ASSERT_TRUE(limiter_.Admit(Tenant(100, 0, 0), &lease).admitted);
+  EXPECT_EQ(limiter_.TakeAdmittedWhileStoreDown(), 0u);
 }
 
 TEST(RateLimitFormatTest, ResetsReadLikeOpenAis) {
