@@ -3,6 +3,9 @@
 #ifndef LLMROUTER_SERVICES_DECISION_ROLLOUT_SERVICE_H_
 #define LLMROUTER_SERVICES_DECISION_ROLLOUT_SERVICE_H_
 
+#include <functional>
+
+#include "common/bounded_worker.h"
 #include "llmrouter/v1/rollout.grpc.pb.h"
 #include "services/decision/admin_auth.h"
 #include "services/decision/rollout_controller.h"
@@ -34,12 +37,23 @@ class RolloutServiceImpl final : public llmrouter::v1::RolloutService::CallbackS
                                          llmrouter::v1::AbortRolloutResponse* resp) override;
 
  private:
+  // Checks the caller and the request on the callback thread, then acts on store_worker_.
   template <typename Request>
-  absl::Status Act(grpc::CallbackServerContext* ctx, const Request& req,
-                   RolloutController::Action action, llmrouter::v1::RolloutStatus* out);
+  grpc::ServerUnaryReactor* Act(grpc::CallbackServerContext* ctx, const Request& req,
+                                RolloutController::Action action,
+                                llmrouter::v1::RolloutStatus* out);
+
+  // Finishes the call with what `work` returns, run on store_worker_.
+  grpc::ServerUnaryReactor* OnStoreWorker(grpc::CallbackServerContext* ctx,
+                                          std::function<absl::Status()> work);
 
   RolloutController& controller_;
   const AdminAuth& admin_;
+  // Reads of the events and actions reach the rollout store (Redis or SQLite), which can hang up
+  // to its timeouts: they run here, never on the gRPC callback threads that decision's routing
+  // calls share. Beyond kMaxQueued waiting, callers are told to retry (UNAVAILABLE).
+  static constexpr std::size_t kMaxQueued = 16;
+  BoundedWorker store_worker_{kMaxQueued};
 };
 
 }  // namespace llmrouter::decision

@@ -91,7 +91,23 @@ RegistrationSync::~RegistrationSync() {
 }
 
 void RegistrationSync::Enqueue(Change change) {
+  // Each write sets or deletes one field, so of the changes waiting for one id's field only the
+  // last matters: it replaces an earlier one instead of queueing behind it. Heartbeat
+  // re-registrations while Redis is away then keep one change per endpoint, not one per beat.
+  // (The front may be being written right now: it stays.)
+  const bool endpoint_field =
+      change.kind == Change::Kind::kRegister || change.kind == Change::Kind::kDeregister;
   absl::MutexLock lock(&mu_);
+  for (std::size_t i = 1; i < pending_.size(); ++i) {
+    Change& waiting = pending_[i];
+    const bool same_field = waiting.id == change.id &&
+                            (waiting.kind == Change::Kind::kRegister ||
+                             waiting.kind == Change::Kind::kDeregister) == endpoint_field;
+    if (same_field) {
+      pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(i));
+      break;  // there is at most one other
+    }
+  }
   pending_.push_back(std::move(change));
 }
 

@@ -50,6 +50,11 @@ class RegistrationSync final : public SharedChanges {
 
   bool up() const { return health_.up(); }
   int64_t syncs() const { return syncs_.load(); }
+  // Changes waiting to be written (at most two per endpoint: its registration and its drain).
+  std::size_t pending() const {
+    absl::MutexLock lock(&mu_);
+    return pending_.size();
+  }
 
  private:
   // One change to write: a registration (value set), a deregistration, a drain or its end.
@@ -73,7 +78,7 @@ class RegistrationSync final : public SharedChanges {
   RedisConnection redis_;
   RedisStoreHealth health_;
 
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   std::deque<Change> pending_ ABSL_GUARDED_BY(mu_);
   absl::CondVar wake_;
 

@@ -5,7 +5,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "services/decision/rollout_service.h"
 #include "services/decision/sqlite_policy_store.h"
+#include "tests/support/loopback_server.h"
+#include "tests/support/wait_until.h"
 #include "tests/unit/decision/policy_fixtures.h"
 
 namespace llmrouter::decision {
@@ -384,6 +391,85 @@ TEST_F(RolloutControllerTest, WithSharedCountsUnreadableNothingIsJudged) {
   Step(absl::Seconds(35), /*canary=*/20, /*canary_errors=*/20);
   EXPECT_EQ(Status().state(), v1::ROLLOUT_STATE_PROGRESSING);
   EXPECT_EQ(Status().step(), 0u);
+}
+
+// A store whose event reads hang until released, as a hung Redis's would (up to its timeouts).
+class StuckEventsStore final : public RolloutStore {
+ public:
+  explicit StuckEventsStore(RolloutStore& inner) : inner_(inner) {}
+  absl::StatusOr<std::vector<v1::RolloutStatus>> Load() override { return inner_.Load(); }
+  absl::StatusOr<bool> Save(const v1::RolloutStatus& status, uint64_t expected_version,
+                            const v1::RolloutEvent* event) override {
+    return inner_.Save(status, expected_version, event);
+  }
+  absl::Status Forget(const std::string& name) override { return inner_.Forget(name); }
+  absl::StatusOr<std::vector<v1::RolloutEvent>> Events(const std::string& name,
+                                                       std::size_t limit) override {
+    entered_.fetch_add(1);
+    release_.WaitForNotification();
+    return inner_.Events(name, limit);
+  }
+  absl::StatusOr<bool> HoldLease(const std::string& me, absl::Duration ttl) override {
+    return inner_.HoldLease(me, ttl);
+  }
+  void ReleaseLease(const std::string& me) override { inner_.ReleaseLease(me); }
+  absl::StatusOr<std::string> LeaseHolder() override { return inner_.LeaseHolder(); }
+  bool shared() const override { return inner_.shared(); }
+
+  std::atomic<int> entered_{0};
+  absl::Notification release_;
+
+ private:
+  RolloutStore& inner_;
+};
+
+TEST_F(RolloutControllerTest, AStuckStoreHoldsNoneOfTheServersCallbackThreads) {
+  StuckEventsStore stuck(*store_);
+  RolloutControllerOptions options;
+  options.replica = "decision-0";
+  RolloutController controller(*policy_, [this] { return view_; }, windows_, stuck, nullptr,
+                               routes_, nullptr, options);
+  controller.Tick(now_);
+  const AdminAuth admin = AdminAuth::WithToken("t0ken");
+  RolloutServiceImpl service(controller, admin);
+  testing::LoopbackServer served = testing::ServeOnLoopback(service);
+  ASSERT_TRUE(served.server);
+  auto stub = v1::RolloutService::NewStub(served.channel);
+  auto deadline = [] { return std::chrono::system_clock::now() + std::chrono::seconds(10); };
+  auto history = [&] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(deadline());
+    v1::ListRolloutEventsRequest req;
+    req.set_name("m-v2");
+    v1::ListRolloutEventsResponse resp;
+    return stub->ListRolloutEvents(&ctx, req, &resp);
+  };
+  // More reads and an action than the server has callback threads (2 on a 2-core machine):
+  // the store's calls wait in line on the rollout service's own thread, one at a time.
+  std::vector<std::thread> callers;
+  std::vector<grpc::Status> results(5);
+  for (int i = 0; i < 4; ++i) callers.emplace_back([&, i] { results[i] = history(); });
+  callers.emplace_back([&] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(deadline());
+    ctx.AddMetadata("authorization", "Bearer t0ken");
+    v1::PauseRolloutRequest pause;
+    pause.set_name("m-v2");
+    v1::PauseRolloutResponse paused;
+    results[4] = stub->PauseRollout(&ctx, pause, &paused);
+  });
+  ASSERT_TRUE(testing::WaitUntil([&] { return stuck.entered_.load() == 1; }));
+  // Meanwhile calls that need no store are answered at once.
+  grpc::ClientContext ctx;
+  ctx.set_deadline(deadline());
+  v1::GetRolloutsResponse rollouts;
+  EXPECT_TRUE(stub->GetRollouts(&ctx, v1::GetRolloutsRequest(), &rollouts).ok());
+  EXPECT_EQ(rollouts.rollouts_size(), 1);
+  EXPECT_EQ(stuck.entered_.load(), 1) << "one store call at a time";
+  stuck.release_.Notify();
+  for (std::thread& t : callers) t.join();
+  for (const grpc::Status& r : results) EXPECT_TRUE(r.ok()) << r.error_message();
+  served.server->Shutdown();
 }
 
 TEST(RolloutStoreTest, AWriteBasedOnAnOutdatedVersionIsRefused) {
