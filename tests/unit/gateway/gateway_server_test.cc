@@ -1305,6 +1305,28 @@ TEST_F(RateLimitTest, RequestsOverTheLimitGet429WithOpenAisHeaders) {
   EXPECT_EQ(Chat().status, 200);
 }
 
+TEST_F(RateLimitTest, EveryAnswerCarriesTheHeadersErrorsIncluded) {
+  // A request past the gateway's deadline (504), and a decision that names no target (502).
+  GatewayServerOptions options = DefaultOptions();
+  options.proxy.rate_limit_clock = [this] { return now_ms_.load(); };
+  options.proxy.request_timeout = std::chrono::milliseconds(300);
+  Restart(options);
+  SilentUpstream silent, also_silent;
+  v1::RouteRequestResponse response;
+  *response.mutable_target() = MakeTarget("ep-silent", silent.port(), "m1");
+  *response.add_fallbacks() = MakeTarget("ep-silent-2", also_silent.port(), "m1");
+  *response.mutable_rate_limits() = Limits(5, 0, 0);
+  decision_.AnswerRoute(response);
+  HttpResult late = Chat();
+  EXPECT_EQ(late.status, 504) << late.body;
+  EXPECT_EQ(late.header("x-ratelimit-limit-requests"), "5");
+  EXPECT_EQ(late.header("x-ratelimit-remaining-requests"), "4");
+  RouteWithLimits(v1::Target(), Limits(5, 0, 0));
+  HttpResult nowhere = Chat();
+  EXPECT_EQ(nowhere.status, 502) << nowhere.body;
+  EXPECT_EQ(nowhere.header("x-ratelimit-remaining-requests"), "3");
+}
+
 TEST_F(RateLimitTest, TokensAreReservedFromTheEstimateAndCorrectedByTheReportedUsage) {
   TestUpstream upstream(TestUpstream::Mode::kJson);  // reports 5 + 2 tokens
   RouteWithLimits(MakeTarget("ep-json", upstream.port(), "m1"), Limits(0, 250, 0));
