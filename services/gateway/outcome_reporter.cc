@@ -11,10 +11,14 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/grpc_status.h"
+#include "common/log_throttle.h"
 #include "common/logging.h"
 #include "common/proto_time.h"
+#include "common/replica_targets.h"
 #include "common/tls_credentials.h"
 #include "common/variant_buckets.h"
 #include "llmrouter/v1/decision.grpc.pb.h"
@@ -24,27 +28,111 @@ namespace llmrouter::gateway {
 
 namespace {
 
+// Every inventory replica behind the target gets every batch: each replica judges passive
+// health (outlier ejection) and load from the outcomes it is told, and decision follows one of
+// them, so a replica told only its share — or, through a pick-first channel, all or nothing —
+// would eject or count differently from its peers. The replicas behind a dns: target (the
+// chart's headless Service) or an ipv4:/ipv6: list are looked up again every kResolveEvery, on
+// the reporter's thread. A dns: name's IPv4 addresses are taken when it has any (a dual-stack
+// pod has both, and must be told once); a plain host:port, or a name that does not resolve
+// (yet), is one channel on the target itself, as gRPC resolves it.
 class GrpcOutcomeSink : public OutcomeSink {
  public:
   GrpcOutcomeSink(const std::string& target, std::chrono::milliseconds timeout,
                   std::string reporter_token)
-      : stub_(v1::InventoryService::NewStub(
-            grpc::CreateChannel(target, ChannelCredentialsFromFlags()))),
+      : target_(target),
+        credentials_(ChannelCredentialsFromFlags()),
+        tls_(TlsFilesFromFlags().enabled()),
         timeout_(timeout),
         authorization_(reporter_token.empty() ? "" : "Bearer " + reporter_token) {}
 
   absl::Status Send(const v1::ReportOutcomesRequest& batch) override {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + timeout_);
-    if (!authorization_.empty()) context.AddMetadata("authorization", authorization_);
-    v1::ReportOutcomesResponse response;
-    return FromGrpcStatus(stub_->ReportOutcomes(&context, batch, &response));
+    Resolve();
+    int failed = 0;
+    absl::Status first_failure;
+    for (Replica& replica : replicas_) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + timeout_);
+      if (!authorization_.empty()) context.AddMetadata("authorization", authorization_);
+      v1::ReportOutcomesResponse response;
+      absl::Status sent = FromGrpcStatus(replica.stub->ReportOutcomes(&context, batch, &response));
+      if (sent.ok()) continue;
+      ++failed;
+      if (first_failure.ok()) {
+        first_failure = absl::Status(sent.code(), absl::StrCat(replica.address, ": ", sent.message()));
+      }
+    }
+    // A batch that reached some replicas is sent: the others missed it (logged here, at most
+    // once a second); one that reached none is the reporter's failure to count.
+    if (failed == static_cast<int>(replicas_.size())) return first_failure;
+    if (failed > 0 && partial_log_.ShouldLog()) {
+      spdlog::warn("outcome_report_partial replicas={} failed={} error=\"{}\"", replicas_.size(),
+                   failed, first_failure.message());
+    }
+    return absl::OkStatus();
   }
 
  private:
-  std::unique_ptr<v1::InventoryService::Stub> stub_;
+  struct Replica {
+    std::string address;
+    std::unique_ptr<v1::InventoryService::Stub> stub;
+  };
+  static constexpr auto kResolveEvery = std::chrono::seconds(10);
+
+  void Resolve() {
+    const auto now = std::chrono::steady_clock::now();
+    if (!replicas_.empty() && now - resolved_at_ < kResolveEvery) return;
+    resolved_at_ = now;
+    const bool dns = absl::StartsWith(target_, "dns:");
+    absl::StatusOr<std::vector<ReplicaTarget>> found =
+        dns || absl::StartsWith(target_, "ipv4:") || absl::StartsWith(target_, "ipv6:")
+            ? ExpandReplicas(target_)
+            : absl::StatusOr<std::vector<ReplicaTarget>>(std::vector<ReplicaTarget>());
+    if (found.ok() && dns &&
+        std::any_of(found->begin(), found->end(),
+                    [](const ReplicaTarget& r) { return absl::StartsWith(r.target, "ipv4:"); })) {
+      found->erase(std::remove_if(found->begin(), found->end(),
+                                  [](const ReplicaTarget& r) {
+                                    return !absl::StartsWith(r.target, "ipv4:");
+                                  }),
+                   found->end());
+    }
+    if (!found.ok() || found->empty() || found->size() > kMaxReplicas) {
+      if (replicas_.empty()) {
+        // Not resolvable now: gRPC's own channel on the target resolves it when it can.
+        replicas_.push_back({target_, v1::InventoryService::NewStub(
+                                          grpc::CreateChannel(target_, credentials_))});
+      }
+      return;
+    }
+    std::vector<Replica> next;
+    next.reserve(found->size());
+    for (ReplicaTarget& r : *found) {
+      auto kept = std::find_if(replicas_.begin(), replicas_.end(),
+                               [&](const Replica& old) { return old.address == r.address; });
+      if (kept != replicas_.end()) {
+        next.push_back(std::move(*kept));
+        continue;
+      }
+      grpc::ChannelArguments args;
+      // The certificate names the Service, not the pod's address.
+      if (tls_ && !r.host.empty()) args.SetSslTargetNameOverride(r.host);
+      next.push_back({r.address, v1::InventoryService::NewStub(
+                                     grpc::CreateCustomChannel(r.target, credentials_, args))});
+    }
+    replicas_ = std::move(next);
+  }
+
+  const std::string target_;
+  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  const bool tls_;
   std::chrono::milliseconds timeout_;
   const std::string authorization_;
+  // The reporter's thread only.
+  std::vector<Replica> replicas_;
+  std::chrono::steady_clock::time_point resolved_at_;
+  LogThrottle partial_log_{std::chrono::seconds(1)};
+  static constexpr std::size_t kMaxReplicas = 64;
 };
 
 }  // namespace

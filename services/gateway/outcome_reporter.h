@@ -29,9 +29,10 @@ class OutcomeSink {
   virtual absl::Status Send(const v1::ReportOutcomesRequest& batch) = 0;
 };
 
-// A sink that calls InventoryService/ReportOutcomes at `target`, each call bounded by `timeout`,
+// A sink that calls InventoryService/ReportOutcomes on every replica behind `target` (a dns:
+// name or an ipv4:/ipv6: list; a plain host:port is one), each call bounded by `timeout`,
 // with "authorization: Bearer <reporter_token>" unless the token is empty (inventory refuses
-// reports without it once it protects writes).
+// reports without it once it protects writes). A batch that reached any replica counts as sent.
 std::unique_ptr<OutcomeSink> MakeGrpcOutcomeSink(const std::string& target,
                                                  std::chrono::milliseconds timeout,
                                                  std::string reporter_token = "");

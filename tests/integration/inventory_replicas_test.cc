@@ -1,6 +1,7 @@
 // Two inventory replicas behind one name share registrations and drains through a real Redis:
 // whichever replica an RPC reaches, both serve the same endpoints, a replica started later
-// begins with them, and a Redis that restarts without its data loses nothing.
+// begins with them, and a Redis that restarts without its data loses nothing. A gateway tells
+// every replica the outcome of every request.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
@@ -14,6 +15,7 @@
 #include "tests/support/http_test_client.h"
 #include "tests/support/process_harness.h"
 #include "tests/support/redis_server.h"
+#include "tests/support/test_processes.h"
 #include "tests/support/wait_until.h"
 
 namespace llmrouter::testing {
@@ -207,6 +209,50 @@ TEST_F(InventoryReplicasTest, ARegistrationNoReplicaCanReadIsLoggedOnceNotAtEver
   EXPECT_EQ(LinesWith(dir + "/inventory-a.log", "registration_unreadable id=junk"), 1);
   EXPECT_EQ(LinesWith(dir + "/inventory-b.log", "registration_unreadable id=junk"), 1);
   EXPECT_FALSE(a.Has("junk"));
+}
+
+// Each replica judges passive health and load from the outcomes it is told, and decision
+// follows one of them: a gateway sends every batch to every replica behind its target.
+TEST(InventoryOutcomesTest, AGatewayTellsEveryInventoryReplicaEveryOutcome) {
+  const std::string dir = MakeTempDir("llmrouter-inventory-outcomes");
+  auto fake = StartFakeLlm(dir, "fake", "m");
+  ASSERT_TRUE(fake);
+  std::ofstream(dir + "/endpoints.yaml") << absl::StrCat(
+      "endpoints:\n  - {id: a, model: m, address: \"127.0.0.1:", fake->port("http_port"), "\"}\n");
+  std::unique_ptr<ServiceProcess> inventories[2];
+  for (int i = 0; i < 2; ++i) {
+    inventories[i] = StartService(dir, absl::StrCat("inventory-", i), "services/inventory/inventory",
+                                  {"--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1",
+                                   "--endpoints_file=" + dir + "/endpoints.yaml"});
+    ASSERT_TRUE(inventories[i]);
+  }
+  std::ofstream(dir + "/policy.yaml") << "models:\n  - {name: m}\n";
+  auto decision = StartDecision(dir, dir + "/policy.yaml", *inventories[0]);
+  ASSERT_TRUE(decision);
+  // Both replicas behind one target, as the headless Service's name resolves.
+  auto gateway = StartGateway(
+      dir, *decision,
+      {absl::StrCat("--inventory_target=ipv4:127.0.0.1:", inventories[0]->port("grpc_port"),
+                    ",127.0.0.1:", inventories[1]->port("grpc_port"))});
+  ASSERT_TRUE(gateway);
+  ASSERT_TRUE(WaitUntil([&] {
+    return HttpCall(gateway->port("http_port"), "POST", "/v1/chat/completions",
+                    R"({"model":"m","messages":[{"role":"user","content":"hi"}]})")
+               .status == 200;
+  }));
+  for (int i = 0; i < 9; ++i) {
+    EXPECT_EQ(HttpCall(gateway->port("http_port"), "POST", "/v1/chat/completions",
+                       R"({"model":"m","messages":[{"role":"user","content":"hi"}]})")
+                  .status,
+              200);
+  }
+  auto told = [&](int i) {
+    return ScrapeMetric(inventories[i]->port("metrics_port"),
+                        "llmrouter_inventory_outcomes_total{result=\"accepted\"}");
+  };
+  EXPECT_TRUE(WaitUntil([&] { return told(0) >= 10 && told(1) >= 10; })) << told(0) << " and "
+                                                                           << told(1);
+  EXPECT_EQ(told(0), told(1)) << "each outcome once to each replica";
 }
 
 }  // namespace

@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "tools/routerctl/output_format.h"
-#include "tools/routerctl/replica_targets.h"
+#include "common/replica_targets.h"
 #include "tools/routerctl/routerctl_session.h"
 
 namespace llmrouter::routerctl {

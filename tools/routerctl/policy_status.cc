@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/openai_error.h"
 #include "tools/routerctl/output_format.h"
-#include "tools/routerctl/replica_targets.h"
+#include "common/replica_targets.h"
 #include "tools/routerctl/routerctl_session.h"
 
 namespace llmrouter::routerctl {

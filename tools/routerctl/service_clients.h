@@ -12,7 +12,7 @@
 #include "llmrouter/v1/inventory.grpc.pb.h"
 #include "llmrouter/v1/policy.grpc.pb.h"
 #include "llmrouter/v1/rollout.grpc.pb.h"
-#include "tools/routerctl/replica_targets.h"
+#include "common/replica_targets.h"
 #include "tools/routerctl/routerctl_commands.h"
 
 namespace llmrouter::routerctl {

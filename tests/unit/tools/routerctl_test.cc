@@ -10,7 +10,7 @@
 
 #include "tools/routerctl/command_line.h"
 #include "tools/routerctl/output_format.h"
-#include "tools/routerctl/replica_targets.h"
+#include "common/replica_targets.h"
 #include "tools/routerctl/route_request_builder.h"
 #include "tools/routerctl/routerctl_commands.h"
 #include "tools/routerctl/text_table.h"

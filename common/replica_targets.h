@@ -1,8 +1,8 @@
-// Expands one gRPC target into the replicas behind it, for commands that ask every replica
-// (`routerctl policy status`): a DNS name gives each address it resolves to now, an `ipv4:`
-// or `ipv6:` list gives each of its addresses.
-#ifndef LLMROUTER_TOOLS_ROUTERCTL_REPLICA_TARGETS_H_
-#define LLMROUTER_TOOLS_ROUTERCTL_REPLICA_TARGETS_H_
+// Expands one gRPC target into the replicas behind it, for what must reach every replica
+// (`routerctl policy status`, the gateway's outcome reports to inventory): a DNS name gives
+// each address it resolves to now, an `ipv4:` or `ipv6:` list gives each of its addresses.
+#ifndef LLMROUTER_COMMON_REPLICA_TARGETS_H_
+#define LLMROUTER_COMMON_REPLICA_TARGETS_H_
 
 #include <string>
 #include <vector>
@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace llmrouter::routerctl {
+namespace llmrouter {
 
 struct ReplicaTarget {
   std::string address;  // "10.1.2.3:50051" or "[fd00::1]:50051", as printed
@@ -33,6 +33,6 @@ inline constexpr size_t kMaxAskedReplicas = 256;
 // kMaxAskedReplicas.
 absl::StatusOr<std::vector<ReplicaTarget>> ReplicasToAsk(absl::string_view target);
 
-}  // namespace llmrouter::routerctl
+}  // namespace llmrouter
 
-#endif  // LLMROUTER_TOOLS_ROUTERCTL_REPLICA_TARGETS_H_
+#endif  // LLMROUTER_COMMON_REPLICA_TARGETS_H_

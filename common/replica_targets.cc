@@ -1,4 +1,4 @@
-#include "tools/routerctl/replica_targets.h"
+#include "common/replica_targets.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
-namespace llmrouter::routerctl {
+namespace llmrouter {
 namespace {
 
 // "host:port", "[v6]:port", "host" or "[v6]" into host and port ("" when absent).
@@ -127,4 +127,4 @@ absl::StatusOr<std::vector<ReplicaTarget>> ReplicasToAsk(absl::string_view targe
   return replicas;
 }
 
-}  // namespace llmrouter::routerctl
+}  // namespace llmrouter
