@@ -31,10 +31,11 @@ class BoundedWorker {
   BoundedWorker(const BoundedWorker&) = delete;
   BoundedWorker& operator=(const BoundedWorker&) = delete;
 
-  // Queues `job`; false (and `job` dropped, not run) when max_queued jobs are waiting already.
+  // Queues `job`; false (and `job` dropped, not run) when max_queued jobs are waiting already,
+  // or once the destructor has begun.
   bool Post(std::function<void()> job) {
     absl::MutexLock lock(&mu_);
-    if (jobs_.size() >= max_queued_) return false;
+    if (stopping_ || jobs_.size() >= max_queued_) return false;
     jobs_.push_back(std::move(job));
     return true;
   }

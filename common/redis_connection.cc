@@ -193,6 +193,7 @@ absl::Status RedisConnection::Connect() {
   // accepts the connection but does not answer, e.g. stopped, times out here: the connection
   // is gone and the connect fails below.)
   absl::StatusOr<RedisReply> policy = Send({"CONFIG", "GET", "maxmemory-policy"});
+  eviction_checked_ = policy.ok() && policy->elements.size() == 2;
   may_evict_ =
       policy.ok() && policy->elements.size() == 2 && policy->elements[1].str != "noeviction";
   if (may_evict_) {

@@ -86,6 +86,8 @@ class RedisConnection {
   int64_t data_losses() const { return data_losses_; }
   // Whether the last connect found maxmemory-policy other than noeviction (keys may vanish).
   bool may_evict() const { return may_evict_; }
+  // Whether the last connect could read maxmemory-policy (managed services may refuse CONFIG).
+  bool eviction_checked() const { return eviction_checked_; }
 
  private:
   absl::Status Connect();
@@ -100,6 +102,7 @@ class RedisConnection {
   int64_t connects_ = 0;
   int64_t data_losses_ = 0;
   bool may_evict_ = false;
+  bool eviction_checked_ = false;
   bool eviction_unchecked_logged_ = false;  // said once that CONFIG GET was refused
 };
 

@@ -336,6 +336,11 @@ int main(int argc, char** argv) {
     spdlog::error("startup_failed error=\"{}\"", s.message());
     return 1;
   }
+  // Once gRPC serves, a failed start shuts it down before the services it calls into go.
+  auto fail_started = [&runner](int code) {
+    runner.Shutdown();
+    return code;
+  };
   {
     // Records name the replica that made them: its pod's (host) name and gRPC port.
     char host[256] = {};
@@ -367,14 +372,14 @@ int main(int argc, char** argv) {
           "--route_link_max_frame_bytes 1024..1073741824, and --route_link_threads, "
           "--route_link_max_unwritten_bytes, --route_link_preamble_timeout_ms and "
           "--route_link_max_connections positive\"");
-      return 2;
+      return fail_started(2);
     }
     if (const llmrouter::TlsFiles files = llmrouter::TlsFilesFromFlags(); files.enabled()) {
       // The same certificate and CA as gRPC, mutual, re-read like gRPC's.
       auto tls = llmrouter::RouteLinkTls::Create(files, llmrouter::RouteLinkTls::Side::kServer);
       if (!tls.ok()) {
         spdlog::error("startup_failed error=\"{}\"", tls.status().message());
-        return 2;
+        return fail_started(2);
       }
       link_options.tls = *std::move(tls);
     }
@@ -388,7 +393,7 @@ int main(int argc, char** argv) {
                                                     &metrics.route_link_read_pauses});
     if (auto s = route_link->Start(); !s.ok()) {
       spdlog::error("startup_failed error=\"{}\"", s.message());
-      return 1;
+      return fail_started(1);
     }
     runner.AddPort("route_link_port", route_link->port());
     spdlog::info(

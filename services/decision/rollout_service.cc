@@ -21,11 +21,12 @@ grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Sta
 
 }  // namespace
 
-grpc::ServerUnaryReactor* RolloutServiceImpl::OnStoreWorker(grpc::CallbackServerContext* ctx,
-                                                            std::function<absl::Status()> work) {
+grpc::ServerUnaryReactor* RolloutServiceImpl::OnWorker(BoundedWorker& worker,
+                                                       grpc::CallbackServerContext* ctx,
+                                                       std::function<absl::Status()> work) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   // The request and response live until Finish, which the job calls.
-  const bool queued = store_worker_.Post(
+  const bool queued = worker.Post(
       [reactor, work = std::move(work)] { reactor->Finish(ToGrpcStatus(work())); });
   if (!queued) {
     reactor->Finish(ToGrpcStatus(
@@ -56,7 +57,7 @@ grpc::ServerUnaryReactor* RolloutServiceImpl::ListRolloutEvents(
     return Done(ctx, absl::InvalidArgumentError("a rollout name is at most 63 bytes"));
   }
   const std::size_t limit = req->limit() == 0 ? 100 : std::min<std::size_t>(req->limit(), 1000);
-  return OnStoreWorker(ctx, [this, req, resp, limit]() -> absl::Status {
+  return OnWorker(read_worker_, ctx, [this, req, resp, limit]() -> absl::Status {
     absl::StatusOr<std::vector<v1::RolloutEvent>> events = controller_.Events(req->name(), limit);
     if (!events.ok()) return absl::UnavailableError(events.status().message());
     for (v1::RolloutEvent& e : *events) *resp->add_events() = std::move(e);
@@ -75,7 +76,7 @@ grpc::ServerUnaryReactor* RolloutServiceImpl::Act(grpc::CallbackServerContext* c
     return Done(ctx, absl::InvalidArgumentError(
                          absl::StrCat("reason is longer than ", kMaxReason, " bytes")));
   }
-  return OnStoreWorker(ctx, [this, &req, action, out]() -> absl::Status {
+  return OnWorker(action_worker_, ctx, [this, &req, action, out]() -> absl::Status {
     absl::StatusOr<v1::RolloutStatus> status =
         controller_.Act(req.name(), action, req.reason(), absl::Now(), req.expected_version());
     if (!status.ok()) return status.status();

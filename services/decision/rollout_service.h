@@ -43,17 +43,20 @@ class RolloutServiceImpl final : public llmrouter::v1::RolloutService::CallbackS
                                 RolloutController::Action action,
                                 llmrouter::v1::RolloutStatus* out);
 
-  // Finishes the call with what `work` returns, run on store_worker_.
-  grpc::ServerUnaryReactor* OnStoreWorker(grpc::CallbackServerContext* ctx,
-                                          std::function<absl::Status()> work);
+  // Finishes the call with what `work` returns, run on `worker`.
+  static grpc::ServerUnaryReactor* OnWorker(BoundedWorker& worker, grpc::CallbackServerContext* ctx,
+                                            std::function<absl::Status()> work);
 
   RolloutController& controller_;
   const AdminAuth& admin_;
   // Reads of the events and actions reach the rollout store (Redis or SQLite), which can hang up
-  // to its timeouts: they run here, never on the gRPC callback threads that decision's routing
-  // calls share. Beyond kMaxQueued waiting, callers are told to retry (UNAVAILABLE).
+  // to its timeouts: they run on these threads, never on the gRPC callback threads that
+  // decision's routing calls share. Beyond kMaxQueued waiting, callers are told to retry
+  // (UNAVAILABLE). Operators' actions have a line of their own: open history reads cannot
+  // crowd out an abort.
   static constexpr std::size_t kMaxQueued = 16;
-  BoundedWorker store_worker_{kMaxQueued};
+  BoundedWorker read_worker_{kMaxQueued};
+  BoundedWorker action_worker_{kMaxQueued};
 };
 
 }  // namespace llmrouter::decision

@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/grpc_status.h"
 #include "common/log_throttle.h"
@@ -48,25 +49,48 @@ class GrpcOutcomeSink : public OutcomeSink {
 
   absl::Status Send(const v1::ReportOutcomesRequest& batch) override {
     Resolve();
+    // To every replica at once: a replica that does not answer costs one timeout per batch,
+    // not one more after each of the others.
+    struct Call {
+      grpc::ClientContext context;
+      v1::ReportOutcomesResponse response;
+      grpc::Status status;
+    };
+    std::vector<Call> calls(replicas_.size());
+    absl::Mutex mu;
+    std::size_t pending = replicas_.size();
+    for (std::size_t i = 0; i < replicas_.size(); ++i) {
+      Call& call = calls[i];
+      call.context.set_deadline(std::chrono::system_clock::now() + timeout_);
+      if (!authorization_.empty()) call.context.AddMetadata("authorization", authorization_);
+      replicas_[i].stub->async()->ReportOutcomes(&call.context, &batch, &call.response,
+                                                 [&call, &mu, &pending](grpc::Status status) {
+                                                   absl::MutexLock lock(&mu);
+                                                   call.status = std::move(status);
+                                                   --pending;
+                                                 });
+    }
+    {
+      absl::MutexLock lock(&mu);
+      mu.Await(absl::Condition(
+          +[](std::size_t* left) { return *left == 0; }, &pending));
+    }
     int failed = 0;
     absl::Status first_failure;
-    for (Replica& replica : replicas_) {
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + timeout_);
-      if (!authorization_.empty()) context.AddMetadata("authorization", authorization_);
-      v1::ReportOutcomesResponse response;
-      absl::Status sent = FromGrpcStatus(replica.stub->ReportOutcomes(&context, batch, &response));
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+      absl::Status sent = FromGrpcStatus(calls[i].status);
       if (sent.ok()) continue;
       ++failed;
       if (first_failure.ok()) {
-        first_failure = absl::Status(sent.code(), absl::StrCat(replica.address, ": ", sent.message()));
+        first_failure =
+            absl::Status(sent.code(), absl::StrCat(replicas_[i].address, ": ", sent.message()));
       }
     }
     // A batch that reached some replicas is sent: the others missed it (logged here, at most
     // once a second); one that reached none is the reporter's failure to count.
-    if (failed == static_cast<int>(replicas_.size())) return first_failure;
+    if (failed == static_cast<int>(calls.size())) return first_failure;
     if (failed > 0 && partial_log_.ShouldLog()) {
-      spdlog::warn("outcome_report_partial replicas={} failed={} error=\"{}\"", replicas_.size(),
+      spdlog::warn("outcome_report_partial replicas={} failed={} error=\"{}\"", calls.size(),
                    failed, first_failure.message());
     }
     return absl::OkStatus();
@@ -108,6 +132,11 @@ class GrpcOutcomeSink : public OutcomeSink {
     std::vector<Replica> next;
     next.reserve(found->size());
     for (ReplicaTarget& r : *found) {
+      // An address named twice (a list that repeats it) is one replica, told once.
+      if (std::any_of(next.begin(), next.end(),
+                      [&](const Replica& added) { return added.address == r.address; })) {
+        continue;
+      }
       auto kept = std::find_if(replicas_.begin(), replicas_.end(),
                                [&](const Replica& old) { return old.address == r.address; });
       if (kept != replicas_.end()) {

@@ -20,9 +20,6 @@ std::string TenantScope(const std::string& tenant) { return "t\n" + tenant; }
 std::string ApiKeyScope(const std::string& key) { return "k\n" + key; }
 
 constexpr std::chrono::milliseconds kConcurrentRetryAfter{1000};
-// A scope unused for this long may hold old counts of the other replicas: its next use makes a
-// sync due (TakeSyncDeltas sends idle scopes only now and then).
-constexpr int64_t kIdleMs = 250;
 
 }  // namespace
 
@@ -86,7 +83,9 @@ RateLimiter::Scope& RateLimiter::ScopeLocked(const std::string& key, int64_t win
                                              int64_t index, int64_t now) {
   auto [it, inserted] = scopes_.try_emplace(key);
   Scope& s = it->second;
-  if (inserted || now - s.last_used_ms > kIdleMs) MarkDueLocked();
+  // New here, or left out of the last sync (nothing changed it then): what it knows of the
+  // other replicas' counts is unknown or old, so its use makes a sync due now.
+  if (inserted || !s.fresh) MarkDueLocked();
   s.touched = true;
   if (s.window_index != index || s.window_ms != window_ms) {
     // A new window (or a bundle with another window length): the counts start again; requests
@@ -284,6 +283,7 @@ std::vector<RateLimiter::SyncDelta> RateLimiter::TakeSyncDeltas(bool all) {
         current ? all || s.touched || s.pending_requests != 0 || s.pending_tokens != 0 ||
                       lease_changed || s.others_in_flight > 0
                 : s.in_flight > 0 || s.others_in_flight > 0 || lease_changed;
+    s.fresh = wanted;
     if (!wanted) continue;
     s.touched = false;
     s.in_flight_shared = s.in_flight;

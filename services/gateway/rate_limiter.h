@@ -181,6 +181,7 @@ class RateLimiter {
     uint64_t in_flight_shared = 0;
     bool in_flight_shared_known = true;
     bool touched = false;  // admitted, refused, reconciled or released since the last sync
+    bool fresh = true;     // in the last sync: its other replicas' counts are that recent
     RateLimitQuota quota;  // the limits of the last request admitted against it
   };
   // Whether what this replica has not shared yet matters to the others now: a tenth or more of
@@ -188,8 +189,8 @@ class RateLimiter {
   // from every limit, counts wait for the periodic sync and go in batches; near one, every change
   // is shared within a millisecond (what keeps replicas within a few percent of a limit).
   static bool NearLimit(const Scope& s);
-  // The scope, created or rolled over to the window. A scope new to this replica, or idle for a
-  // while, makes a sync due: its other replicas' counts are unknown or old.
+  // The scope, created or rolled over to the window. A scope new to this replica, or one the
+  // last sync left out, makes a sync due: its other replicas' counts are unknown or old.
   Scope& ScopeLocked(const std::string& key, int64_t window_ms, int64_t index, int64_t now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Reconcile(Lease& lease, uint64_t tokens);

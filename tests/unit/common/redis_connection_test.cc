@@ -160,8 +160,13 @@ TEST(RedisConnectionTest, ARedisThatRefusesConfigIsUsedAndNotReportedSafe) {
   // Managed Redis services often disable CONFIG; the eviction check cannot run there.
   RedisServer server(MakeTempDir("llmrouter-redis"), {"--rename-command", "CONFIG", "\"\""});
   RedisConnection redis(Options(server));
-  ASSERT_TRUE(redis.Command({"PING"}).ok());
+  ASSERT_TRUE(redis.Command({"PING"}).ok()) << "used all the same";
+  EXPECT_FALSE(redis.eviction_checked()) << "not reported as checked";
   EXPECT_FALSE(redis.may_evict());
+  RedisServer plain(MakeTempDir("llmrouter-redis"));
+  RedisConnection checked(Options(plain));
+  ASSERT_TRUE(checked.Command({"PING"}).ok());
+  EXPECT_TRUE(checked.eviction_checked());
 }
 
 }  // namespace
