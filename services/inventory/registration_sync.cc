@@ -1,5 +1,6 @@
 #include "services/inventory/registration_sync.h"
 
+#include <iterator>
 #include <utility>
 #include <vector>
 
@@ -284,10 +285,24 @@ void RegistrationSync::QueueEverythingKnown() {
   spdlog::warn("registration_store_rewrite endpoints={} drains={} (Redis lost its data)",
                shared_endpoints_.size(), shared_drains_.size());
   absl::MutexLock lock(&mu_);
-  for (const auto& [id, value] : shared_endpoints_) {
-    pending_.push_back({Change::Kind::kRegister, id, value});
+  // A change queued meanwhile is newer than what this replica knew: it stays, and what is known
+  // of the same field is not written after it (a deregistration would be undone). The rest goes
+  // ahead of the queue (this is the sync thread: nothing is being written).
+  absl::flat_hash_set<std::string> queued_endpoints, queued_drains;
+  for (const Change& c : pending_) {
+    const bool endpoint_field =
+        c.kind == Change::Kind::kRegister || c.kind == Change::Kind::kDeregister;
+    (endpoint_field ? queued_endpoints : queued_drains).insert(c.id);
   }
-  for (const std::string& id : shared_drains_) pending_.push_back({Change::Kind::kDrain, id, ""});
+  std::deque<Change> rewrite;
+  for (const auto& [id, value] : shared_endpoints_) {
+    if (!queued_endpoints.contains(id)) rewrite.push_back({Change::Kind::kRegister, id, value});
+  }
+  for (const std::string& id : shared_drains_) {
+    if (!queued_drains.contains(id)) rewrite.push_back({Change::Kind::kDrain, id, ""});
+  }
+  pending_.insert(pending_.begin(), std::make_move_iterator(rewrite.begin()),
+                  std::make_move_iterator(rewrite.end()));
 }
 
 }  // namespace llmrouter::inventory
