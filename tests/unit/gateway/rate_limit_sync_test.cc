@@ -66,51 +66,48 @@ struct Gateway {
   std::unique_ptr<RateLimitSync> sync;
 };
 
-TEST(RateLimitSyncTest, TwoGatewaysTogetherStayWithinFivePercentOfTheLimit) {
-  testing::RedisServer redis(testing::MakeTempDir("llmrouter-rl-sync"));
-  Gateway a(redis, "a"), b(redis, "b");
-  StartOfAWindow();
+// `clients_per_gateway` clients on each of a and b, each sending `requests` admissions about a
+// millisecond apart against a limit of `limit` requests: how many were admitted in all.
+int AdmittedTogether(Gateway& a, Gateway& b, int clients_per_gateway, int requests,
+                     uint64_t limit) {
   std::atomic<int> admitted{0};
   auto client = [&](RateLimiter& limiter) {
-    // About a request a millisecond each, for 400 ms: far more than the limit asks for.
-    for (int i = 0; i < 400; ++i) {
+    for (int i = 0; i < requests; ++i) {
       RateLimiter::Lease lease;
-      if (limiter.Admit(Acme(200, 0), &lease).admitted) admitted.fetch_add(1);
-      std::this_thread::sleep_for(milliseconds(1));
-    }
-  };
-  std::thread ta(client, std::ref(a.limiter)), tb(client, std::ref(b.limiter));
-  ta.join();
-  tb.join();
-  std::cout << "[rate-limit-sync] admitted " << admitted.load() << " of a limit of 200\n";
-  EXPECT_GE(admitted.load(), 200);
-  EXPECT_LE(admitted.load(), 210);
-}
-
-TEST(RateLimitSyncTest, FourClientsPerGatewayStayWithinFivePercentOfTheLimit) {
-  // Many connections per gateway, as under load: eight clients, each about a request a
-  // millisecond, ask for five times the limit between them.
-  testing::RedisServer redis(testing::MakeTempDir("llmrouter-rl-sync"));
-  Gateway a(redis, "a"), b(redis, "b");
-  StartOfAWindow();
-  std::atomic<int> admitted{0};
-  auto client = [&](RateLimiter& limiter) {
-    for (int i = 0; i < 600; ++i) {
-      RateLimiter::Lease lease;
-      if (limiter.Admit(Acme(1000, 0), &lease).admitted) admitted.fetch_add(1);
+      if (limiter.Admit(Acme(limit, 0), &lease).admitted) admitted.fetch_add(1);
       std::this_thread::sleep_for(milliseconds(1));
     }
   };
   std::vector<std::thread> clients;
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < clients_per_gateway; ++i) {
     clients.emplace_back(client, std::ref(a.limiter));
     clients.emplace_back(client, std::ref(b.limiter));
   }
   for (std::thread& t : clients) t.join();
-  std::cout << "[rate-limit-sync] 8 clients admitted " << admitted.load()
-            << " of a limit of 1000\n";
-  EXPECT_GE(admitted.load(), 1000);
-  EXPECT_LE(admitted.load(), 1050);
+  return admitted.load();
+}
+
+TEST(RateLimitSyncTest, TwoGatewaysTogetherStayWithinFivePercentOfTheLimit) {
+  testing::RedisServer redis(testing::MakeTempDir("llmrouter-rl-sync"));
+  Gateway a(redis, "a"), b(redis, "b");
+  StartOfAWindow();
+  // One client each, for 400 ms: far more than the limit asks for.
+  const int admitted = AdmittedTogether(a, b, 1, 400, 200);
+  std::cout << "[rate-limit-sync] admitted " << admitted << " of a limit of 200\n";
+  EXPECT_GE(admitted, 200);
+  EXPECT_LE(admitted, 210);
+}
+
+TEST(RateLimitSyncTest, FourClientsPerGatewayStayWithinFivePercentOfTheLimit) {
+  // Many connections per gateway, as under load: eight clients ask for five times the limit
+  // between them.
+  testing::RedisServer redis(testing::MakeTempDir("llmrouter-rl-sync"));
+  Gateway a(redis, "a"), b(redis, "b");
+  StartOfAWindow();
+  const int admitted = AdmittedTogether(a, b, 4, 600, 1000);
+  std::cout << "[rate-limit-sync] 8 clients admitted " << admitted << " of a limit of 1000\n";
+  EXPECT_GE(admitted, 1000);
+  EXPECT_LE(admitted, 1050);
 }
 
 TEST(RateLimitSyncTest, AValueNoReplicaWroteDoesNotStopTheSharing) {
