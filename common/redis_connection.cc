@@ -12,7 +12,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "common/logging.h"
 #include "common/text_file.h"
@@ -60,6 +59,22 @@ RedisReply Copy(const redisReply* r) {
   return out;
 }
 
+// "host:port" or "[v6 address]:port" into the host (without brackets) and port; false when it is
+// neither.
+bool SplitHostPort(absl::string_view address, std::string* host, int* port) {
+  const std::size_t colon = address.rfind(':');
+  if (colon == absl::string_view::npos) return false;
+  absl::string_view h = address.substr(0, colon);
+  const bool bracketed = absl::StartsWith(h, "[") && absl::EndsWith(h, "]");
+  if (bracketed) h = h.substr(1, h.size() - 2);
+  if (h.empty() || (absl::StrContains(h, ':') && !bracketed)) return false;
+  if (!absl::SimpleAtoi(address.substr(colon + 1), port) || *port <= 0 || *port > 65535) {
+    return false;
+  }
+  *host = std::string(h);
+  return true;
+}
+
 std::string RandomEpoch() {
   std::random_device device;
   return absl::StrCat(device(), "-", device());
@@ -105,14 +120,9 @@ absl::StatusOr<RedisOptions> RedisOptionsFrom(std::string address,
     }
     rest = rest.substr(0, slash);
   }
-  // host:port, or [v6 address]:port.
-  const std::size_t colon = rest.rfind(':');
+  std::string host;
   int port = 0;
-  absl::string_view host = colon == absl::string_view::npos ? rest : rest.substr(0, colon);
-  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]")) host = host.substr(1, host.size() - 2);
-  if (colon == absl::string_view::npos || host.empty() ||
-      !absl::SimpleAtoi(rest.substr(colon + 1), &port) || port <= 0 || port > 65535 ||
-      (absl::StrContains(host, ':') && !absl::StartsWith(rest, "["))) {
+  if (!SplitHostPort(rest, &host, &port)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "redis address \"", address, "\" is not host:port, redis://host:port or redis://host:port/DB"));
   }
@@ -154,12 +164,9 @@ absl::Status RedisConnection::Connect() {
   next_try_ = now + backoff_;
   backoff_ = std::min(backoff_ * 2, options_.max_backoff);
 
-  const std::size_t colon = options_.address.rfind(':');
+  std::string host;
   int port = 0;
-  std::string host = options_.address.substr(0, colon == std::string::npos ? 0 : colon);
-  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]")) host = host.substr(1, host.size() - 2);
-  if (colon == std::string::npos || host.empty() ||
-      !absl::SimpleAtoi(options_.address.substr(colon + 1), &port)) {
+  if (!SplitHostPort(options_.address, &host, &port)) {
     return absl::InvalidArgumentError(
         absl::StrCat("redis address \"", options_.address, "\" is not host:port"));
   }

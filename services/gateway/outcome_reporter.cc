@@ -51,30 +51,38 @@ class GrpcOutcomeSink : public OutcomeSink {
     Resolve();
     // To every replica at once: a replica that does not answer costs one timeout per batch,
     // not one more after each of the others.
+    // Shared with the callbacks, which may still be leaving the mutex when the wait below ends:
+    // the last of them to go frees it.
     struct Call {
       grpc::ClientContext context;
       v1::ReportOutcomesResponse response;
       grpc::Status status;
     };
-    std::vector<Call> calls(replicas_.size());
-    absl::Mutex mu;
-    std::size_t pending = replicas_.size();
+    struct Round {
+      explicit Round(std::size_t n) : calls(n), pending(n) {}
+      std::vector<Call> calls;
+      absl::Mutex mu;
+      std::size_t pending ABSL_GUARDED_BY(mu);
+    };
+    auto round = std::make_shared<Round>(replicas_.size());
     for (std::size_t i = 0; i < replicas_.size(); ++i) {
-      Call& call = calls[i];
+      Call& call = round->calls[i];
       call.context.set_deadline(std::chrono::system_clock::now() + timeout_);
       if (!authorization_.empty()) call.context.AddMetadata("authorization", authorization_);
       replicas_[i].stub->async()->ReportOutcomes(&call.context, &batch, &call.response,
-                                                 [&call, &mu, &pending](grpc::Status status) {
-                                                   absl::MutexLock lock(&mu);
+                                                 [round, &call](grpc::Status status) {
+                                                   absl::MutexLock lock(&round->mu);
                                                    call.status = std::move(status);
-                                                   --pending;
+                                                   --round->pending;
                                                  });
     }
     {
-      absl::MutexLock lock(&mu);
-      mu.Await(absl::Condition(
-          +[](std::size_t* left) { return *left == 0; }, &pending));
+      absl::MutexLock lock(&round->mu);
+      round->mu.Await(absl::Condition(
+          +[](Round* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu) { return r->pending == 0; },
+          round.get()));
     }
+    const std::vector<Call>& calls = round->calls;
     int failed = 0;
     absl::Status first_failure;
     for (std::size_t i = 0; i < calls.size(); ++i) {
